@@ -1,0 +1,189 @@
+"""The public Python API: `imap_cli.query`, `download`, `upload`, `config`, `Client`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from imap_cli.core import settings as _settings
+from imap_cli.core.naming import IMAPName, parse_key
+from imap_cli.core.transfer import EventSink, FileResult, ignore_events
+
+# The official client's config names -> our setting keys.
+_CONFIG_NAMES = {
+    "DATA_DIR": "data-dir",
+    "DATA_ACCESS_URL": "url",
+    "API_KEY": "api-key",
+    "ACCESS_TOKEN": "access-token",
+}
+
+
+class _Config(MutableMapping):
+    """`imap_cli.config["DATA_DIR"]`, like the official client: reads resolved settings,
+    assignment overrides them for this process."""
+
+    def __init__(self) -> None:
+        self._overrides: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _CONFIG_NAMES:
+            raise KeyError(name)
+        if name in self._overrides:
+            return self._overrides[name]
+        resolved = self.settings()
+        if name == "ACCESS_TOKEN":
+            return resolved.access_token
+        return resolved.value(_CONFIG_NAMES[name])
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name not in _CONFIG_NAMES:
+            raise KeyError(f"{name!r}: config keys are {', '.join(_CONFIG_NAMES)}")
+        key = _CONFIG_NAMES[name]
+        if value is not None and key != "access-token":
+            value = _settings.check_value(key, value)
+            if key == "data-dir":
+                value = Path(value)
+        self._overrides[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._overrides[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CONFIG_NAMES)
+
+    def __len__(self) -> int:
+        return len(_CONFIG_NAMES)
+
+    def __repr__(self) -> str:
+        shown = {}
+        for name in _CONFIG_NAMES:
+            value = self[name]
+            shown[name] = _settings.mask(value) if name in ("API_KEY", "ACCESS_TOKEN") else value
+        return f"imap_cli.config({shown})"
+
+    def settings(self, **flags: Any) -> _settings.Settings:
+        """Resolve settings with this process's overrides applied as flags."""
+        merged = {
+            _CONFIG_NAMES[k]: v
+            for k, v in self._overrides.items()
+            if k != "ACCESS_TOKEN" and v is not None
+        }
+        merged.update({k: v for k, v in flags.items() if v is not None})
+        resolved = _settings.resolve(flags=merged)
+        if "ACCESS_TOKEN" in self._overrides:
+            from dataclasses import replace
+
+            resolved = replace(resolved, access_token=self._overrides["ACCESS_TOKEN"])
+        return resolved
+
+
+config = _Config()
+
+
+def parse_name(name_or_key: str) -> IMAPName:
+    """Classify an IMAP filename or SDC key (raises InvalidName)."""
+    return parse_key(name_or_key)
+
+
+class Client:
+    """One connection pool to one SDC. Keyword arguments override settings, e.g. `jobs=4`."""
+
+    def __init__(self, **overrides: Any) -> None:
+        from imap_cli.core.http import SDCClient
+
+        flags = {k.replace("_", "-"): v for k, v in overrides.items()}
+        self.settings = config.settings(**flags)
+        self.sdc = SDCClient(self.settings)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.sdc.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, **filters: Any) -> list[dict]:
+        """Query the SDC with the official client's keyword names; returns the SDC's records."""
+        from imap_cli.core.query import run_query
+
+        return run_query(self.sdc, **filters)
+
+    def download_many(
+        self,
+        items: Iterable[str],
+        *,
+        force: bool = False,
+        verify: bool = False,
+        jobs: int | None = None,
+        on_event: EventSink = ignore_events,
+    ) -> list[FileResult]:
+        """Download many files (SDC keys or filenames); one result each, never raises per file."""
+        from imap_cli.core.download import download_files
+
+        return download_files(
+            self.sdc,
+            list(items),
+            data_dir=self.settings.data_dir,
+            jobs=jobs or self.settings.jobs,
+            force=force,
+            verify=verify,
+            on_event=on_event,
+        )
+
+    def download(self, path_or_name: str, *, force: bool = False, verify: bool = False) -> Path:
+        """Download one file and return its local path; raises the file's error on failure."""
+        (result,) = self.download_many([str(path_or_name)], force=force, verify=verify, jobs=1)
+        if result.error is not None:
+            raise result.error
+        assert result.path is not None
+        return result.path
+
+    def upload_many(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        jobs: int | None = None,
+        on_event: EventSink = ignore_events,
+    ) -> list[FileResult]:
+        """Upload many files; one result per file, never raises per file."""
+        from imap_cli.core.upload import upload_files
+
+        return upload_files(
+            self.sdc, [Path(p) for p in paths], jobs=jobs or self.settings.jobs, on_event=on_event
+        )
+
+    def upload(self, path: str | os.PathLike) -> str:
+        """Upload one file; returns its SDC key, raises the file's error on failure."""
+        (result,) = self.upload_many([path], jobs=1)
+        if result.error is not None:
+            raise result.error
+        return result.key
+
+
+def query(**filters: Any) -> list[dict]:
+    """`imap_cli.query(instrument="mag", data_level="l1a", ...)` -> the SDC's records."""
+    with Client() as client:
+        return client.query(**filters)
+
+
+def download(path_or_name: str, *, force: bool = False, verify: bool = False) -> Path:
+    """Download one file (SDC key or filename) into the data dir; returns its path."""
+    with Client() as client:
+        return client.download(path_or_name, force=force, verify=verify)
+
+
+def download_many(items: Iterable[str], **options: Any) -> list[FileResult]:
+    """Download many files in parallel; returns one FileResult per file."""
+    with Client() as client:
+        return client.download_many(items, **options)
+
+
+def upload(path: str | os.PathLike) -> str:
+    """Upload one file to the SDC; returns its SDC key."""
+    with Client() as client:
+        return client.upload(path)

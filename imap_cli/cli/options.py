@@ -1,0 +1,193 @@
+"""Every shared option, defined once as an Annotated alias, and the per-run State."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from imap_cli.cli import complete
+from imap_cli.cli.output import Output
+
+if TYPE_CHECKING:
+    from imap_cli.core.http import SDCClient
+    from imap_cli.core.settings import Settings
+
+
+@dataclass
+class State:
+    """What the root callback learned, handed to every command through ctx.obj."""
+
+    flags: dict[str, Any]
+    output: Output
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """Resolved settings (flags > env > file > default), resolved once per run."""
+        if self._settings is None:
+            from imap_cli.core.settings import resolve
+
+            self._settings = resolve(flags=self.flags)
+            for warning in self._settings.warnings:
+                self.output.warn(warning)
+        return self._settings
+
+    def client(self, **overrides: Any) -> SDCClient:
+        """An SDC client for these settings (overrides: e.g. jobs from a command's flag)."""
+        from dataclasses import replace
+
+        from imap_cli.core.http import SDCClient
+
+        settings = self.settings
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if changes:
+            settings = replace(settings, **changes)
+        return SDCClient(settings)
+
+
+def state(ctx: typer.Context) -> State:
+    """The State of this run (the root callback always sets it)."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+# --- query filters ---------------------------------------------------------------------
+
+FILTERS = "Filters"
+
+Table = Annotated[
+    str,
+    typer.Option(
+        "--table",
+        help="science, ancillary, quicklook or spice.",
+        autocompletion=complete.tables,
+        rich_help_panel=FILTERS,
+    ),
+]
+Instrument = Annotated[
+    str | None,
+    typer.Option(
+        "--instrument",
+        "-i",
+        help="Instrument, e.g. mag, swe, codice.",
+        autocompletion=complete.instruments,
+        rich_help_panel=FILTERS,
+    ),
+]
+DataLevel = Annotated[
+    str | None,
+    typer.Option(
+        "--data-level",
+        "-l",
+        help="Data level, e.g. l1a, l2.",
+        autocompletion=complete.data_levels,
+        rich_help_panel=FILTERS,
+    ),
+]
+Descriptor = Annotated[
+    str | None,
+    typer.Option("--descriptor", "-d", help="Descriptor, e.g. norm-mago.", rich_help_panel=FILTERS),
+]
+StartDate = Annotated[
+    str | None,
+    typer.Option(
+        "--start-date",
+        "-s",
+        help="Files starting on or after this day (YYYYMMDD or YYYY-MM-DD).",
+        rich_help_panel=FILTERS,
+    ),
+]
+EndDate = Annotated[
+    str | None,
+    typer.Option(
+        "--end-date",
+        "-e",
+        help="Files starting on or before this day (the SDC compares the file's start date).",
+        rich_help_panel=FILTERS,
+    ),
+]
+IngestionStartDate = Annotated[
+    str | None,
+    typer.Option(
+        "--ingestion-start-date",
+        help="Ingested on or after this day: use it for 'what is new since'.",
+        rich_help_panel=FILTERS,
+    ),
+]
+IngestionEndDate = Annotated[
+    str | None,
+    typer.Option(
+        "--ingestion-end-date", help="Ingested on or before this day.", rich_help_panel=FILTERS
+    ),
+]
+Repointing = Annotated[
+    str | None,
+    typer.Option(
+        "--repointing", help="Repointing, as repoint00012 or 12.", rich_help_panel=FILTERS
+    ),
+]
+Version = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="vMMM.mmmm, legacy vXXX, or latest (the newest file of each series).",
+        autocompletion=complete.versions,
+        rich_help_panel=FILTERS,
+    ),
+]
+Extension = Annotated[
+    str | None,
+    typer.Option(
+        "--extension",
+        help="File extension, e.g. cdf, pkts.",
+        autocompletion=complete.extensions,
+        rich_help_panel=FILTERS,
+    ),
+]
+KernelType = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        help="SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.",
+        autocompletion=complete.spice_types,
+        rich_help_panel=FILTERS,
+    ),
+]
+Filename = Annotated[
+    str | None,
+    typer.Option(
+        "--filename",
+        help="Exactly this file: every filter is derived from the name.",
+        rich_help_panel=FILTERS,
+    ),
+]
+
+# --- output and transfers ----------------------------------------------------------------
+
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-o",
+        help="table, json, csv or paths. Default: table on a terminal, json when piped.",
+        autocompletion=complete.formats,
+    ),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs", "-j", min=1, max=64, help="Files transferred at once (default: the jobs setting)."
+    ),
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Show what would happen; transfer nothing.")
+]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Download again even if present.")]
+Verify = Annotated[
+    bool,
+    typer.Option("--verify", help="Check files already present against the SDC's size and ETag."),
+]

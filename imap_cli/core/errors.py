@@ -1,0 +1,154 @@
+"""The IMAPError tree: every failure carries a one-line message, a hint and an exit code."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README and `imap --help`."""
+
+    OK = 0
+    PARTIAL = 1  # some items failed
+    USAGE = 2  # bad usage or input
+    UNAVAILABLE = 3  # SDC unreachable or failing (network, TLS, 5xx after retries)
+    REFUSED = 4  # 401/403
+    INTERRUPTED = 130
+
+
+class IMAPError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.PARTIAL
+    default_hint: str = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = self.default_hint if hint is None else hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(IMAPError):
+    """The user asked for something that cannot work (bad option, bad value)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InvalidName(UsageError):
+    """A filename or SDC key that does not follow the IMAP naming conventions."""
+
+    default_hint = (
+        "IMAP names look like imap_<instrument>_<level>_<descriptor>_<YYYYMMDD>_<version>.<ext>"
+    )
+
+
+class ConfigError(UsageError):
+    """A bad setting, or a config file that cannot be read or written."""
+
+    default_hint = "Run `imap config show` to see every setting and where it comes from."
+
+
+class DataDirError(UsageError):
+    """The data directory is missing, not a directory, or not writable."""
+
+    default_hint = "Set a writable folder once with `imap config set data-dir ~/imap-data`."
+
+
+class SDCError(IMAPError):
+    """The SDC answered, but not with what we asked for."""
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class BadRequest(SDCError):
+    """400: the SDC rejected the request; its message is shown verbatim."""
+
+    exit_code = ExitCode.USAGE
+    default_hint = "Check the values you passed; `imap query --help` lists the valid ones."
+
+
+class NotFound(SDCError):
+    """404: no such file in the SDC."""
+
+    default_hint = "Check the name with `imap query --filename NAME`, or search with `imap query`."
+
+
+class Conflict(SDCError):
+    """409: the file already exists in the SDC."""
+
+    default_hint = "Files are never overwritten in the SDC; a new version needs a new filename."
+
+
+class Refused(SDCError):
+    """401/403: the SDC refused the credentials (or their absence)."""
+
+    exit_code = ExitCode.REFUSED
+    default_hint = (
+        "Check your API key (`imap config set api-key KEY` or IMAP_API_KEY) or access token "
+        "(IMAP_ACCESS_TOKEN); uploads need a key with write access."
+    )
+
+
+class Unavailable(SDCError):
+    """The SDC could not be reached, or kept failing after retries."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    default_hint = (
+        "The SDC is temporarily unavailable; retry later. If it persists, contact "
+        "imap-sdc@lasp.colorado.edu."
+    )
+
+
+class ConnectionFailed(Unavailable):
+    """Connection refused, DNS failure, timeout."""
+
+    default_hint = "Check the URL setting (`imap config get url`) and your network connection."
+
+
+class TLSError(Unavailable):
+    """The server's certificate could not be verified."""
+
+    default_hint = (
+        "Certificate verification failed. Upgrade certifi (`pip install -U certifi`); on macOS run "
+        "'Install Certificates.command' from your Python folder; behind a proxy, point "
+        "REQUESTS_CA_BUNDLE or `imap config set ca-bundle FILE` at your organisation's CA bundle."
+    )
+
+
+class BadResponse(Unavailable):
+    """The SDC answered with something the protocol does not allow (not JSON, wrong shape)."""
+
+    default_hint = (
+        "The SDC sent an unexpected answer; retry later, and check the URL setting points at the "
+        "SDC API (`imap config get url`)."
+    )
+
+
+class IntegrityError(IMAPError):
+    """A transfer ended with the wrong size or checksum."""
+
+    default_hint = "The file was not saved. Run the command again to retry."
+
+
+class UnsafeRequest(UsageError):
+    """A request that would leak a credential or write outside the data dir."""
+
+
+def status_error(status: int, message: str) -> SDCError:
+    """Map an HTTP status from the SDC to the matching error."""
+    if status == 400:
+        return BadRequest(message, status=status)
+    if status in (401, 403):
+        return Refused(message, status=status)
+    if status == 404:
+        return NotFound(message, status=status)
+    if status == 409:
+        return Conflict(message, status=status)
+    if status == 429 or status >= 500:
+        return Unavailable(message, status=status)
+    return SDCError(message, status=status)

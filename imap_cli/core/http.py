@@ -1,0 +1,346 @@
+"""The HTTP layer: one session, timeouts, retries, and credentials kept to the SDC origin."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from imap_cli import __version__
+from imap_cli.core.errors import (
+    BadResponse,
+    ConnectionFailed,
+    SDCError,
+    TLSError,
+    Unavailable,
+    UnsafeRequest,
+    status_error,
+)
+from imap_cli.core.settings import Settings
+
+CONNECT_TIMEOUT = 10.0
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+BACKOFF_CAP = 8.0
+# Retry-After beyond this is treated as "not soon": fail with the hint instead of hanging.
+RETRY_AFTER_CAP = 120.0
+CREDENTIAL_HEADERS = ("x-api-key", "authorization")
+MAX_REDIRECTS = 5
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the default port filled in: what "same origin" compares."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain http cannot be sniffed."""
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    # Passing a callable auth stops requests from adding ~/.netrc credentials to object URLs.
+    return request
+
+
+def server_message(response: requests.Response, limit: int = 400) -> str:
+    """The server's error text as one plain line: JSON strings, {"message"}, S3 XML, or text."""
+    try:
+        text = response.text
+    except Exception:  # a broken body must not hide the status
+        text = ""
+    text = text.strip()
+    message = text
+    if text[:1] in ('"', "{", "["):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, str):
+            message = data
+        elif isinstance(data, dict):
+            message = str(data.get("message") or data.get("error") or text)
+    elif text.startswith("<"):
+        found = re.search(r"<Message>(.*?)</Message>", text, re.S)
+        code = re.search(r"<Code>(.*?)</Code>", text, re.S)
+        if found or code:
+            message = ": ".join(m.group(1).strip() for m in (code, found) if m)
+        else:
+            message = re.sub(r"<[^>]+>", " ", text)
+    message = " ".join(message.split())
+    if len(message) > limit:
+        message = message[: limit - 1] + "…"
+    return message
+
+
+class SDCClient:
+    """Talks to one SDC: API calls carry the credential, object-store calls never do."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.retries = settings.retries
+        self.timeout = (CONNECT_TIMEOUT, settings.timeout)
+        self.sleep = sleep
+        # Tests shrink the backoff so fault injection does not take minutes.
+        self.backoff_base = float(os.environ.get("IMAP_CLI_BACKOFF", "0.5"))
+        self.session = session or self._new_session(settings)
+        self.origin = origin_of(settings.url)
+        self.base_url = self._base_url()
+
+    @staticmethod
+    def _new_session(settings: Settings) -> requests.Session:
+        session = requests.Session()
+        pool = max(10, settings.jobs * 2)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = (
+            f"imap-cli/{__version__} {requests.utils.default_user_agent()}"
+        )
+        # Bytes on the wire must match Content-Length and the ETag's MD5.
+        session.headers["Accept-Encoding"] = "identity"
+        if settings.ca_bundle:
+            session.verify = settings.ca_bundle
+        return session
+
+    def _base_url(self) -> str:
+        url = self.settings.url.rstrip("/")
+        if self.settings.api_key and not url.endswith("/api-key"):
+            url += "/api-key"
+        elif self.settings.access_token and not url.endswith(("/api-key", "/authorized")):
+            url += "/authorized"
+        return url
+
+    def credential_headers(self) -> dict[str, str]:
+        """The one header that authenticates us to the SDC (API key wins over token)."""
+        if self.settings.api_key:
+            return {"x-api-key": self.settings.api_key}
+        if self.settings.access_token:
+            return {"Authorization": f"Bearer {self.settings.access_token}"}
+        return {}
+
+    def api_url(self, route: str, *segments: str) -> str:
+        """`{base}/{route}/{quoted segments}`; segments keep their `/` separators."""
+        url = f"{self.base_url}/{route}"
+        for seg in segments:
+            url += "/" + quote(seg, safe="/")
+        return url
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.session.close()
+
+    def __enter__(self) -> SDCClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- requests ----------------------------------------------------------------------
+
+    def _check_credential_target(self, url: str) -> None:
+        scheme, host, _ = origin_of(url)
+        if origin_of(url) != self.origin:
+            raise UnsafeRequest(
+                f"refusing to send the SDC credential to {scheme}://{host}, which is not the SDC",
+                "Credentials only go to the configured url; this is a bug if you see it.",
+            )
+        if scheme != "https" and not is_loopback(host):
+            raise UnsafeRequest(
+                f"refusing to send the API key or token over plain http to {host}",
+                "Use an https:// url (`imap config set url https://...`); plain http is only "
+                "allowed to this machine (localhost).",
+            )
+
+    def api(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        stream: bool = False,
+        what: str = "request",
+        ok: Iterable[int] = (200,),
+    ) -> requests.Response:
+        """A request to the SDC API, with the credential; raises a mapped error unless ok."""
+        headers = self.credential_headers()
+        if headers:
+            self._check_credential_target(url)
+        response = self._send(method, url, what=what, params=params, headers=headers, stream=stream)
+        if response.status_code not in ok:
+            raise self.http_error(response, what)
+        return response
+
+    def get_json(self, url: str, *, params: Any = None, what: str = "query") -> Any:
+        """GET an SDC API URL and decode its JSON body."""
+        response = self.api("GET", url, params=params, what=what)
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "unknown type")
+            raise BadResponse(
+                f"{what}: the SDC answered {response.status_code} with a body that is not JSON "
+                f"({kind}, {len(response.content)} bytes)"
+            ) from None
+
+    def storage(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        stream: bool = True,
+        what: str = "transfer",
+        retry: bool = True,
+    ) -> requests.Response:
+        """A request to the object store (the presigned URL): never with a credential.
+
+        Redirects (S3's 307 for a new bucket) are followed here, still without credentials.
+        `data` may be a callable returning a fresh body, so a retried PUT re-opens the file.
+        """
+        clean = {k: v for k, v in (headers or {}).items() if k.lower() not in CREDENTIAL_HEADERS}
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(
+                method,
+                url,
+                what=what,
+                headers=clean,
+                data=data,
+                stream=stream,
+                auth=_no_netrc,
+                retry=retry,
+            )
+            if response.status_code in (301, 302, 303, 307, 308) and "Location" in response.headers:
+                url = urljoin(url, response.headers["Location"])
+                response.close()
+                if response.status_code == 303:
+                    method, data = "GET", None
+                continue
+            return response
+        raise BadResponse(f"{what}: too many redirects from the storage host")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        retry: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        attempts = (self.retries if retry else 0) + 1
+        data = kwargs.pop("data", None)
+        for attempt in range(attempts):
+            body = data() if callable(data) else data
+            last = attempt == attempts - 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise TLSError(f"{what}: TLS certificate check failed for {_host(url)}") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if last:
+                    raise connection_error(exc, url, what) from exc
+                self._backoff(attempt, None)
+                continue
+            finally:
+                close = getattr(body, "close", None)
+                if callable(data) and close:
+                    close()
+            if response.status_code in RETRY_STATUSES and not last:
+                delay = retry_after(response)
+                if delay is not None and delay > RETRY_AFTER_CAP:
+                    return response
+                response.close()
+                self._backoff(attempt, delay)
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int, retry_after_s: float | None) -> None:
+        if retry_after_s is not None:
+            self.sleep(retry_after_s)
+            return
+        delay = min(BACKOFF_CAP, self.backoff_base * (2**attempt))
+        self.sleep(delay * (0.5 + random.random() / 2))
+
+    def http_error(self, response: requests.Response, what: str) -> SDCError:
+        """Turn an unexpected status into the matching IMAPError, with the server's text."""
+        status = response.status_code
+        text = server_message(response)
+        reason = response.reason or ""
+        message = f"{what}: {status} {reason}".rstrip() + (f": {text}" if text else "")
+        error = status_error(status, message)
+        if status == 429:
+            error.hint = "The SDC is rate-limiting requests; wait a minute, or lower --jobs."
+        return error
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds from a Retry-After header (delta or HTTP date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def connection_error(exc: Exception, url: str, what: str) -> Unavailable:
+    """Name the failure a person can act on: refused, DNS, timeout, dropped."""
+    host = _host(url)
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return ConnectionFailed(
+            f"{what}: {host} did not answer in time",
+            "The SDC may be overloaded; retry later, or raise `imap config set timeout 120`.",
+        )
+    if "Name or service not known" in text or "getaddrinfo" in text or "NameResolution" in text:
+        return ConnectionFailed(
+            f"{what}: cannot resolve the host name {urlsplit(url).hostname}",
+            "Check the url setting (`imap config get url`) and your network/DNS.",
+        )
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return ConnectionFailed(
+            f"{what}: connection refused by {host}",
+            "Nothing is listening there; check the url setting (`imap config get url`).",
+        )
+    return ConnectionFailed(f"{what}: the connection to {host} failed ({type(exc).__name__})")

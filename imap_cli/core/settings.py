@@ -1,0 +1,336 @@
+"""Settings: defaults < TOML file < environment < flags, resolved in one place with each origin."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from imap_cli.core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+APP_NAME = "imap-cli"
+DEFAULT_URL = "https://api.imap-mission.com"
+CONFIG_ENV = "IMAP_CLI_CONFIG"
+TOKEN_ENV = "IMAP_ACCESS_TOKEN"
+
+
+def _default_data_dir() -> str:
+    import platformdirs
+
+    return platformdirs.user_data_dir(APP_NAME, appauthor=False)
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the config file lives: $IMAP_CLI_CONFIG, else the platform's user config folder."""
+    env = os.environ if env is None else env
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+# --- validation: every value from any origin goes through the same checks ---------------
+
+
+def _check_url(raw: Any) -> str:
+    text = str(raw).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"url must be an http:// or https:// address with a host, not {text!r}",
+            "Example: imap config set url https://api.imap-mission.com",
+        )
+    return text.rstrip("/")
+
+
+def _check_data_dir(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ConfigError("data-dir must not be empty", "Example: imap config set data-dir ~/imap")
+    return str(Path(text).expanduser().resolve())
+
+
+def _int_in(lo: int, hi: int | None, name: str) -> Callable[[Any], int]:
+    def check(raw: Any) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            value = None
+        if value is None or isinstance(raw, bool) or value < lo or (hi is not None and value > hi):
+            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            raise ConfigError(
+                f"{name} must be a whole number {bound}, not {raw!r}",
+                f"Example: imap config set {name} {max(lo, 8 if hi else 5)}",
+            )
+        return value
+
+    return check
+
+
+def _check_timeout(raw: Any) -> float:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = -1.0
+    if isinstance(raw, bool) or not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(
+            f"timeout must be a positive number of seconds, not {raw!r}",
+            "Example: imap config set timeout 60",
+        )
+    return value
+
+
+def _check_ca_bundle(raw: Any) -> str:
+    path = Path(str(raw).strip()).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"ca-bundle must be an existing certificate file; {str(path)!r} is not a file",
+            "Point it at a PEM bundle, e.g. the one your organisation's proxy requires.",
+        )
+    return str(path.resolve())
+
+
+def _check_secret(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigError("api-key must be non-empty printable text without spaces")
+    return text
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: its name, environment variable, default and check."""
+
+    name: str
+    env: str
+    default: Callable[[], Any]
+    check: Callable[[Any], Any]
+    secret: bool = False
+    help: str = ""
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("data-dir", "IMAP_DATA_DIR", _default_data_dir, _check_data_dir, help="where files go"),
+        Key("url", "IMAP_DATA_ACCESS_URL", lambda: DEFAULT_URL, _check_url, help="SDC API URL"),
+        Key("api-key", "IMAP_API_KEY", lambda: None, _check_secret, True, "SDC API key"),
+        Key("jobs", "IMAP_JOBS", lambda: 8, _int_in(1, 64, "jobs"), help="parallel transfers"),
+        Key("timeout", "IMAP_TIMEOUT", lambda: 60.0, _check_timeout, help="read timeout, s"),
+        Key("retries", "IMAP_RETRIES", lambda: 5, _int_in(0, None, "retries"), help="HTTP retries"),
+        Key("ca-bundle", "IMAP_CA_BUNDLE", lambda: None, _check_ca_bundle, help="CA bundle"),
+    )
+}
+
+
+def unknown_key(name: str) -> ConfigError:
+    """The error for a key that does not exist, with a did-you-mean."""
+    close = difflib.get_close_matches(name, list(KEYS), n=1)
+    hint = f"Did you mean {close[0]!r}? " if close else ""
+    return ConfigError(
+        f"unknown setting {name!r}; settings are: {', '.join(sorted(KEYS))}",
+        hint + "Run `imap config show` to see them all.",
+    )
+
+
+def check_value(name: str, raw: Any) -> Any:
+    """Validate and normalise one setting's value; raise ConfigError naming the problem."""
+    if name not in KEYS:
+        raise unknown_key(name)
+    return KEYS[name].check(raw)
+
+
+def mask(secret: str | None) -> str:
+    """Hide a secret except its last four characters: `****efgh`."""
+    if not secret:
+        return ""
+    return "****" + secret[-4:] if len(secret) > 8 else "****"
+
+
+# --- the config file ---------------------------------------------------------------------
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Read the TOML config file; a missing file is empty, a broken one is a ConfigError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError as exc:
+        raise ConfigError(f"config file {path} is a directory") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}",
+            f"Fix or delete {path}; `imap config set` will not overwrite a file it cannot read.",
+        ) from exc
+    return table
+
+
+def write_file(path: Path, table: Mapping[str, Any]) -> None:
+    """Write the config atomically (temp file + os.replace), file 0600, folder 0700."""
+    import tomli_w
+
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    text = tomli_w.dumps(dict(sorted(table.items())))
+    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):  # best effort where files have no modes
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def file_readable_by_others(path: Path) -> bool:
+    """True when a POSIX config file can be read by group or others (not meaningful on Windows)."""
+    if os.name == "nt":
+        return False
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+# --- resolution --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; `origins` says where each value came from."""
+
+    data_dir: Path
+    url: str
+    api_key: str | None
+    access_token: str | None
+    jobs: int
+    timeout: float
+    retries: int
+    ca_bundle: str | None
+    config_path: Path
+    origins: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def value(self, name: str) -> Any:
+        """A setting's value by its config key (`data-dir`, ...)."""
+        if name not in KEYS:
+            raise unknown_key(name)
+        return getattr(self, name.replace("-", "_"))
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(key, display value with secrets masked, origin) for every setting."""
+        out = []
+        for name, key in KEYS.items():
+            value = self.value(name)
+            shown = mask(value) if key.secret else ("" if value is None else str(value))
+            out.append((name, shown, self.origins.get(name, "default")))
+        out.append(
+            (TOKEN_ENV.lower(), mask(self.access_token), self.origins.get("access-token", ""))
+        )
+        return out
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Merge defaults < file < environment < flags; validate every value and record its origin."""
+    env = os.environ if env is None else env
+    flags = flags or {}
+    path = config_path or default_config_path(env)
+    table = read_file(path)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, key in KEYS.items():
+        if flags.get(name) is not None:
+            raw, origin = flags[name], "flag"
+        elif env.get(key.env):
+            raw, origin = env[key.env], f"env:{key.env}"
+        elif name in table:
+            raw, origin = table[name], str(path)
+        else:
+            values[name], origins[name] = key.default(), "default"
+            continue
+        try:
+            values[name] = key.check(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (from {origin})", exc.hint) from None
+        origins[name] = origin
+    for extra in sorted(set(table) - set(KEYS)):
+        raise ConfigError(
+            f"config file {path} has an unknown setting {extra!r}; settings are: "
+            f"{', '.join(sorted(KEYS))}",
+            f"Remove it with `imap config unset {extra}`.",
+        )
+    token = env.get(TOKEN_ENV) or None
+    if token:
+        origins["access-token"] = f"env:{TOKEN_ENV}"
+    warnings = []
+    if "api-key" in table and file_readable_by_others(path):
+        warnings.append(
+            f"{path} holds an API key and is readable by other users; run: chmod 600 {path}"
+        )
+    return Settings(
+        data_dir=Path(values["data-dir"]),
+        url=values["url"],
+        api_key=values["api-key"],
+        access_token=token,
+        jobs=values["jobs"],
+        timeout=values["timeout"],
+        retries=values["retries"],
+        ca_bundle=values["ca-bundle"],
+        config_path=path,
+        origins=origins,
+        warnings=tuple(warnings),
+    )
+
+
+def set_value(path: Path, name: str, raw: Any) -> Any:
+    """Validate and store one setting in the config file; returns the stored value."""
+    value = check_value(name, raw)
+    table = read_file(path)  # raises before anything is written if the file is broken
+    table[name] = value
+    write_file(path, table)
+    return value
+
+
+def unset_value(path: Path, name: str) -> bool:
+    """Remove one setting from the config file; False when it was not set there."""
+    if name not in KEYS:
+        table = read_file(path)
+        if name not in table:
+            raise unknown_key(name)
+    table = read_file(path)
+    if name not in table:
+        return False
+    del table[name]
+    write_file(path, table)
+    return True
