@@ -251,9 +251,7 @@ class Settings:
             value = self.value(name)
             shown = mask(value) if key.secret else ("" if value is None else str(value))
             out.append((name, shown, self.origins.get(name, "default")))
-        out.append(
-            (TOKEN_ENV.lower(), mask(self.access_token), self.origins.get("access-token", ""))
-        )
+        out.append(("access-token", mask(self.access_token), self.origins.get("access-token", "")))
         return out
 
 
