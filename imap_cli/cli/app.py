@@ -116,12 +116,9 @@ def _other_error(exc: Exception, args: list[str]) -> int:
     from typer import _click
 
     if isinstance(exc, _click.exceptions.ClickException):
-        try:
-            from typer import rich_utils
-
-            rich_utils.rich_format_error(exc)
-        except Exception:  # the plain format if rich's is unavailable
-            exc.show()
+        # click's plain form: "Usage: ...", "Try 'imap query -h' for help.", "Error: ..." lines
+        # that read well in a terminal and in a CI log alike.
+        exc.show()
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
         # `imap query ... | head`: the reader left; nothing more to say.

@@ -1,0 +1,248 @@
+"""The HTTP layer: routes, credentials kept to the SDC origin, retries, error mapping."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+
+from imap_cli.core import errors
+from imap_cli.core.http import SDCClient, is_loopback, origin_of, server_message
+from imap_cli.core.settings import resolve
+
+SDC = "https://sdc.example"
+S3 = "https://bucket.s3.example"
+
+
+def make_client(**changes) -> tuple[SDCClient, list[float]]:
+    settings = replace(resolve(), **{"url": SDC, "retries": 3, **changes})
+    slept: list[float] = []
+    return SDCClient(settings, sleep=slept.append), slept
+
+
+@pytest.mark.parametrize(
+    ("changes", "base", "header"),
+    [
+        ({}, SDC, None),
+        ({"api_key": "k-123456789"}, SDC + "/api-key", ("x-api-key", "k-123456789")),
+        (
+            {"access_token": "tok-123456"},
+            SDC + "/authorized",
+            ("Authorization", "Bearer tok-123456"),
+        ),
+        ({"api_key": "k-1", "access_token": "t-1"}, SDC + "/api-key", ("x-api-key", "k-1")),
+        ({"url": SDC + "/api-key", "api_key": "k-1"}, SDC + "/api-key", ("x-api-key", "k-1")),
+    ],
+)
+@responses.activate
+def test_route_prefix_and_header(changes, base, header) -> None:
+    client, _ = make_client(**changes)
+    assert client.base_url == base
+    responses.get(f"{base}/query", json=[])
+    assert client.get_json(client.api_url("query"), params={"instrument": "mag"}) == []
+    sent = responses.calls[0].request.headers
+    if header:
+        assert sent[header[0]] == header[1]
+    else:
+        assert "x-api-key" not in sent and "Authorization" not in sent
+
+
+@responses.activate
+def test_storage_requests_never_carry_credentials(tmp_path: Path, monkeypatch) -> None:
+    # A ~/.netrc entry for the storage host must not be picked up either.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine bucket.s3.example login user password pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client, _ = make_client(api_key="secret-key-1", access_token="secret-token-2")
+    responses.get(f"{S3}/obj", body=b"data")
+    responses.put(f"{S3}/redirected", status=200)
+    responses.put(f"{S3}/up", status=307, headers={"Location": f"{S3}/redirected"})
+    client.storage("GET", f"{S3}/obj", headers={"x-api-key": "secret-key-1", "Range": "bytes=0-"})
+    client.storage("PUT", f"{S3}/up", data=b"abc", headers={"Authorization": "Bearer x"})
+    assert [c.request.url for c in responses.calls] == [
+        f"{S3}/obj",
+        f"{S3}/up",
+        f"{S3}/redirected",
+    ]
+    for call in responses.calls:
+        names = {k.lower() for k in call.request.headers}
+        assert "x-api-key" not in names and "authorization" not in names
+    assert responses.calls[0].request.headers["Range"] == "bytes=0-"
+    assert responses.calls[2].request.body == b"abc"
+
+
+def test_credential_is_refused_for_another_origin() -> None:
+    client, _ = make_client(api_key="secret-key-1")
+    with pytest.raises(errors.UnsafeRequest) as caught:
+        client.api("GET", "https://evil.example/query")
+    assert "evil.example" in caught.value.message and "secret" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:8765", True),
+        ("http://[::1]:8765", True),
+        ("http://sdc.example", False),
+        ("http://10.0.0.5", False),
+    ],
+)
+@responses.activate
+def test_credential_over_plain_http_only_to_loopback(url: str, allowed: bool) -> None:
+    client, _ = make_client(url=url, api_key="secret-key-1")
+    responses.get(f"{client.base_url}/query", json=[])
+    if allowed:
+        assert client.get_json(client.api_url("query")) == []
+    else:
+        with pytest.raises(errors.UnsafeRequest) as caught:
+            client.get_json(client.api_url("query"))
+        assert "plain http" in caught.value.message
+        assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_retries_transient_statuses_then_succeeds() -> None:
+    client, slept = make_client()
+    url = client.api_url("query")
+    responses.get(url, status=502, body="Bad Gateway")
+    responses.get(url, status=503, body="Service Unavailable")
+    responses.get(url, json=[{"file_path": "x"}])
+    assert client.get_json(url) == [{"file_path": "x"}]
+    assert len(slept) == 2 and all(0 < s <= 8 for s in slept)
+
+
+@responses.activate
+def test_gives_up_after_retries_with_the_502_hint() -> None:
+    client, slept = make_client()
+    url = client.api_url("query")
+    responses.get(url, status=502, json={"message": "Internal server error"})
+    with pytest.raises(errors.Unavailable) as caught:
+        client.get_json(url)
+    assert len(responses.calls) == 4 and len(slept) == 3
+    assert "502" in caught.value.message and "Internal server error" in caught.value.message
+    assert caught.value.exit_code == errors.ExitCode.UNAVAILABLE
+    assert "imap-sdc@lasp.colorado.edu" in caught.value.hint
+
+
+@responses.activate
+def test_retry_after_is_honoured() -> None:
+    client, slept = make_client()
+    url = client.api_url("query")
+    responses.get(url, status=429, headers={"Retry-After": "3"})
+    responses.get(url, json=[])
+    client.get_json(url)
+    assert slept == [3.0]
+
+
+@responses.activate
+def test_put_retry_reopens_the_body(tmp_path: Path) -> None:
+    client, _ = make_client()
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x" * 1000)
+    opened = []
+
+    def body():
+        handle = source.open("rb")
+        opened.append(handle)
+        return handle
+
+    responses.put(f"{S3}/up", status=503)
+    responses.put(f"{S3}/up", status=200)
+    assert client.storage("PUT", f"{S3}/up", data=body).status_code == 200
+    assert len(opened) == 2 and all(h.closed for h in opened)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "text"),
+    [
+        (400, '"instrument is not a valid query parameter"', errors.BadRequest, "instrument is"),
+        (401, '{"message":"Unauthorized"}', errors.Refused, "Unauthorized"),
+        (403, '{"message":"Forbidden"}', errors.Refused, "Forbidden"),
+        (404, "File not found, make sure", errors.NotFound, "File not found"),
+        (409, '{"error":"FileAlreadyExists","message":"exists"}', errors.Conflict, "exists"),
+    ],
+)
+@responses.activate
+def test_status_mapping(status, body, error, text) -> None:
+    client, _ = make_client()
+    url = client.api_url("query")
+    responses.get(url, status=status, body=body)
+    with pytest.raises(error) as caught:
+        client.get_json(url)
+    assert text in caught.value.message and str(status) in caught.value.message
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_body_that_is_not_json() -> None:
+    client, _ = make_client()
+    url = client.api_url("query")
+    responses.get(url, body="<html>oops</html>", content_type="text/html")
+    with pytest.raises(errors.BadResponse) as caught:
+        client.get_json(url)
+    assert "not JSON" in caught.value.message
+
+
+def test_connection_refused_is_named(unused_port: int) -> None:
+    client, slept = make_client(url=f"http://127.0.0.1:{unused_port}")
+    with pytest.raises(errors.ConnectionFailed) as caught:
+        client.get_json(client.api_url("query"))
+    assert "connection refused" in caught.value.message
+    assert "url setting" in caught.value.hint and len(slept) == 3
+
+
+@responses.activate
+def test_tls_failure_gets_the_certificate_hint() -> None:
+    client, _ = make_client()
+    url = client.api_url("query")
+    responses.get(url, body=requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"))
+    with pytest.raises(errors.TLSError) as caught:
+        client.get_json(url)
+    assert "certifi" in caught.value.hint and "REQUESTS_CA_BUNDLE" in caught.value.hint
+
+
+@responses.activate
+def test_dns_failure_and_timeout_are_named() -> None:
+    client, _ = make_client()
+    url = client.api_url("query")
+    responses.get(url, body=requests.exceptions.ConnectionError("Name or service not known"))
+    with pytest.raises(errors.ConnectionFailed, match="cannot resolve"):
+        client.get_json(url)
+    responses.replace(responses.GET, url, body=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(errors.ConnectionFailed, match="did not answer in time"):
+        client.get_json(url)
+
+
+def test_server_message_shapes() -> None:
+    def response(body: str) -> requests.Response:
+        r = requests.Response()
+        r._content = body.encode()
+        r.status_code = 400
+        return r
+
+    assert server_message(response('"plain json string"')) == "plain json string"
+    assert server_message(response('{"message": "m"}')) == "m"
+    xml = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    assert server_message(response(xml)) == "AccessDenied: Request has expired"
+    assert server_message(response("a\n  b")) == "a b"
+    assert len(server_message(response("x" * 1000))) == 400
+
+
+def test_origin_and_loopback() -> None:
+    assert origin_of("https://A.example/x") == ("https", "a.example", 443)
+    assert origin_of("http://h:81/") == ("http", "h", 81)
+    assert is_loopback("127.0.0.2") and is_loopback("localhost") and not is_loopback("8.8.8.8")
+
+
+@pytest.fixture
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
