@@ -1,0 +1,433 @@
+"""Uploads: check every file first, ask the SDC for a signed URL, stream the PUT from disk.
+
+The flow is SDC-PROTOCOL.md §1.4: `GET {base}/upload/<basename>` with the credential, whose
+200 body is a JSON string (the presigned URL), then `PUT <url>` of the raw bytes with an empty
+Content-Type, a Content-Length, and no credential. The file is read in small blocks while it is
+sent (the official client reads it whole into memory), and a retried PUT re-opens it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imap_cli.core import naming
+from imap_cli.core.errors import (
+    BadRequest,
+    BadResponse,
+    ConnectionFailed,
+    IMAPError,
+    IntegrityError,
+    Refused,
+    SDCError,
+    UsageError,
+)
+from imap_cli.core.transfer import EventSink, FileResult, Stage, TransferEvent, ignore_events
+
+if TYPE_CHECKING:
+    import requests
+
+    from imap_cli.core.http import SDCClient
+
+# Progress is reported in steps of this many bytes, not per 16 KiB read: a GiB is 64 events.
+PROGRESS_STEP = 1 << 20
+# Statuses the upload-URL request answers that have a message of their own here.
+_HANDLED = (200, 400, 401, 403, 409)
+# Errors that will be the same for every file: stop starting new ones after the first.
+_FATAL = (Refused, ConnectionFailed)
+SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    """A local file that passed every check, with the SDC key it will get."""
+
+    path: Path
+    name: naming.IMAPName
+    size: int
+
+    @property
+    def key(self) -> str:
+        """The SDC key (imap/<inst>/<level>/<YYYY>/<MM>/<name>, ...)."""
+        return self.name.key
+
+
+class InvalidUploads(UsageError):
+    """Some files cannot be uploaded (bad name, missing, empty...); nothing was sent."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]], total: int) -> None:
+        self.problems = list(problems)  # (path as given, reason)
+        count = len(self.problems)
+        if total == 1 and count == 1:
+            path, reason = self.problems[0]
+            message = f"cannot upload {path}: {reason}"
+        else:
+            message = f"{count} of {total} files cannot be uploaded; nothing was sent"
+        super().__init__(message, _problems_hint(self.problems))
+
+
+def _problems_hint(problems: Sequence[tuple[str, str]]) -> str:
+    reasons = " ".join(reason for _, reason in problems)
+    if "vMMM.mmmm" in reasons:
+        return (
+            "The SDC takes science, quicklook and dependency files only with a vMMM.mmmm "
+            "version: rename vXXX to v001.0XXX (the SDC reads vXXX as major 1, minor XXX)."
+        )
+    return "Fix or leave out these files; every file is checked before anything is sent."
+
+
+# --- checks: all of them before any request ------------------------------------------------
+
+
+def legacy_version_reason(name: naming.IMAPName) -> str:
+    """Why a legacy `vXXX` science-family name is refused, with the name to use instead."""
+    version = name.version or ""
+    digits = version[1:]
+    suggestion = ""
+    if digits.isdigit():
+        # The SDC stores a legacy vXXX as major 1, minor XXX.
+        renamed = f"v001.{int(digits):04d}"
+        head, sep, tail = name.name.rpartition(f"_{version}.")
+        if sep:
+            suggestion = f" (e.g. {head}_{renamed}.{tail})"
+    return (
+        f"{name.kind} files need a vMMM.mmmm version, not the legacy {version or 'vXXX'}"
+        f"{suggestion}"
+    )
+
+
+def check_file(path: Path) -> UploadItem:
+    """One file's checks: a valid IMAP name, a readable, non-empty regular file.
+
+    Raises InvalidName or UsageError with the reason; reads nothing but the file's metadata.
+    """
+    parsed = naming.parse(path.name)
+    if parsed.is_legacy_version:
+        raise UsageError(legacy_version_reason(parsed))
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UsageError("no such file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError("is a directory; name the files in it")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError("not a regular file")
+    if info.st_size == 0:
+        raise UsageError("the file is empty")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot read it ({exc.strerror or exc})") from None
+    return UploadItem(path=path, name=parsed, size=info.st_size)
+
+
+def check_files(paths: Sequence[Path]) -> list[UploadItem]:
+    """Check every path; raise InvalidUploads listing each problem, or return the items.
+
+    The same file listed twice is uploaded once; two different files with the same name
+    would get the same SDC key, so that is a problem.
+    """
+    items: list[UploadItem] = []
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    seen_real: set[str] = set()
+    for path in paths:
+        try:
+            item = check_file(path)
+        except IMAPError as error:
+            problems.append((str(path), error.message))
+            continue
+        real = os.path.realpath(path)
+        if real in seen_real:
+            continue
+        other = seen.get(item.name.name)
+        if other is not None:
+            problems.append((str(path), f"same file name as {other}; both would be {item.key}"))
+            continue
+        seen[item.name.name] = path
+        seen_real.add(real)
+        items.append(item)
+    if problems:
+        raise InvalidUploads(problems, total=len(paths))
+    return items
+
+
+# --- one file ------------------------------------------------------------------------------
+
+
+class ProgressFile(io.FileIO):
+    """The file being sent: a real file (fileno, tell: requests sets Content-Length from
+    them and streams it) whose reads report progress and stop early when cancelled."""
+
+    def __init__(
+        self, path: Path, report: Callable[[int], None], cancel: threading.Event | None = None
+    ) -> None:
+        super().__init__(path, "rb")
+        self._report = report
+        self._cancel = cancel
+        self._pending = 0
+        self.sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like FileIO; report every PROGRESS_STEP bytes, and the rest at the end."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise UploadCancelled("upload cancelled")
+        block = super().read(size)
+        if block is None:  # pragma: no cover - only for non-blocking files
+            return b""
+        self._pending += len(block)
+        if self._pending >= PROGRESS_STEP or not block:
+            self.flush_progress()
+        return block
+
+    def flush_progress(self) -> None:
+        """Report bytes read but not yet reported."""
+        if self._pending:
+            self.sent += self._pending
+            self._report(self._pending)
+            self._pending = 0
+
+
+class StorageRefused(Refused):
+    """The storage host refused a signed URL (expired, clock skew): that file only."""
+
+
+class UploadCancelled(OSError):
+    """Raised inside a read to abort a PUT in flight (Ctrl-C)."""
+
+
+def request_upload_url(sdc: SDCClient, item: UploadItem) -> str:
+    """Ask the SDC for a presigned PUT URL for this file (raises the matching IMAPError)."""
+    name = item.name.name
+    response = sdc.api("GET", sdc.api_url("upload", name), what=f"upload {name}", ok=_HANDLED)
+    status = response.status_code
+    if status != 200:
+        raise _refusal(sdc, item, response)
+    try:
+        url = response.json()
+    except ValueError:
+        url = None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        kind = response.headers.get("Content-Type", "unknown type")
+        raise BadResponse(
+            f"upload {name}: the SDC's answer is not an upload URL "
+            f"({kind}, {len(response.content)} bytes)"
+        )
+    return url
+
+
+def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> SDCError:
+    from imap_cli.core.http import server_message
+
+    name = item.name.name
+    status = response.status_code
+    text = server_message(response)
+    if status == 409:
+        key = _existing_key(text) or item.key
+        return _conflict(
+            f"{name}: already in the SDC as {key}; a new version needs a new filename",
+            status,
+        )
+    if status == 400:
+        return BadRequest(
+            f"{name}: the SDC rejected the upload: {text or '400 Bad Request'}",
+            "The SDC checks names with its own rules; compare the name with the IMAP naming "
+            "conventions, or ask the SDC team (" + SDC_CONTACT + ").",
+            status=status,
+        )
+    detail = f"{status} {response.reason or ''}".rstrip() + (f": {text}" if text else "")
+    return Refused(
+        f"{name}: the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
+    )
+
+
+def _conflict(message: str, status: int) -> SDCError:
+    from imap_cli.core.errors import Conflict
+
+    return Conflict(
+        message,
+        "Files in the SDC are never replaced; see what is there with `imap query --filename NAME`.",
+        status=status,
+    )
+
+
+def _existing_key(text: str) -> str | None:
+    # Newer servers: "The file '<key>' already exists. ..."; 2024: "<key> already exists."
+    found = re.search(r"'([^'\s]+)' already exists", text) or re.match(
+        r"(\S+) already exists", text
+    )
+    return found.group(1) if found else None
+
+
+def _refused_hint(sdc: SDCClient, text: str) -> str:
+    settings = sdc.settings
+    if settings.api_key:
+        if "read" in text.lower() and "only" in text.lower():
+            return (
+                "Your API key may only read; ask the SDC team (" + SDC_CONTACT + ") for a key "
+                "with upload permission."
+            )
+        return (
+            "Check your API key (`imap config get api-key`); uploads need a key with write access."
+        )
+    if settings.access_token:
+        return (
+            "The SDC accepts uploads with an API key: set one with `imap config set api-key KEY` "
+            "or IMAP_API_KEY (an access token alone is not enough on the production SDC)."
+        )
+    return (
+        "Uploads to the SDC need an API key with write access: `imap config set api-key KEY` "
+        "or IMAP_API_KEY."
+    )
+
+
+def put_file(
+    sdc: SDCClient,
+    url: str,
+    item: UploadItem,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> None:
+    """PUT the file to the presigned URL, streamed from disk, without credentials.
+
+    Every attempt (a retry, or S3's 307) re-opens the file; the bytes already reported are
+    then taken back with a RETRY event so the progress bar restarts at zero.
+    """
+    name = item.name.name
+    opened: list[ProgressFile] = []
+
+    def report(count: int) -> None:
+        on_event(TransferEvent(Stage.PROGRESS, item.key, total=item.size, advance=count))
+
+    def open_file() -> ProgressFile:
+        if cancel is not None and cancel.is_set():
+            raise KeyboardInterrupt
+        if opened:
+            previous = opened[-1]
+            previous.flush_progress()
+            if previous.sent:
+                on_event(
+                    TransferEvent(
+                        Stage.RETRY,
+                        item.key,
+                        total=item.size,
+                        advance=-previous.sent,
+                        reason="sending the file again",
+                    )
+                )
+        body = ProgressFile(item.path, report, cancel)
+        size = os.fstat(body.fileno()).st_size
+        if size != item.size:
+            body.close()
+            raise IntegrityError(
+                f"{name}: the file changed while it was being uploaded "
+                f"({item.size} bytes when checked, {size} now)",
+                "Upload it once it is complete.",
+            )
+        opened.append(body)
+        return body
+
+    response = sdc.storage(
+        "PUT",
+        url,
+        headers={"Content-Type": "", "Content-Length": str(item.size)},
+        data=open_file,
+        stream=False,
+        what=f"upload {name}",
+    )
+    if opened:
+        opened[-1].flush_progress()
+    status = response.status_code
+    if status in (200, 201, 204):
+        return
+    if status in (401, 403):
+        from imap_cli.core.http import server_message
+
+        raise StorageRefused(
+            f"upload {name}: the storage host refused the signed URL ({status}: "
+            f"{server_message(response)})",
+            "The upload URL expired or this computer's clock is wrong; run the command again.",
+            status=status,
+        )
+    raise sdc.http_error(response, f"upload {name} (storage host)")
+
+
+def upload_file(
+    sdc: SDCClient,
+    item: UploadItem,
+    on_event: EventSink = ignore_events,
+    cancel: threading.Event | None = None,
+) -> FileResult:
+    """Upload one checked file; never raises an IMAPError (it goes in the result)."""
+    on_event(TransferEvent(Stage.STARTED, item.key, total=item.size))
+    try:
+        url = request_upload_url(sdc, item)
+        put_file(sdc, url, item, on_event, cancel)
+    except IMAPError as error:
+        on_event(TransferEvent(Stage.FAILED, item.key, total=item.size, error=error))
+        return FileResult(item.key, "failed", path=item.path, size=item.size, error=error)
+    on_event(TransferEvent(Stage.DONE, item.key, total=item.size))
+    return FileResult(item.key, "uploaded", path=item.path, size=item.size)
+
+
+# --- many files ----------------------------------------------------------------------------
+
+
+def upload_files(
+    sdc: SDCClient,
+    paths: list[Path],
+    jobs: int = 8,
+    on_event: EventSink = ignore_events,
+    *,
+    dry_run: bool = False,
+) -> list[FileResult]:
+    """Check every file (raising InvalidUploads, nothing sent), then upload them in parallel.
+
+    One FileResult per distinct file, in the order given. A 409, 400 or storage failure fails
+    that file only; a refusal (401/403) or an unreachable SDC stops the files not yet started.
+    `dry_run` returns "would-upload" results and sends nothing.
+    """
+    items = check_files([Path(p) for p in paths])
+    if dry_run:
+        return [FileResult(i.key, "would-upload", path=i.path, size=i.size) for i in items]
+    for item in items:
+        on_event(TransferEvent(Stage.PLANNED, item.key, total=item.size))
+    cancel = threading.Event()
+    fatal: list[IMAPError] = []
+
+    def run(item: UploadItem) -> FileResult:
+        if fatal:
+            return _not_attempted(item, fatal[0], on_event)
+        result = upload_file(sdc, item, on_event, cancel)
+        if isinstance(result.error, _FATAL) and not isinstance(result.error, StorageRefused):
+            fatal.append(result.error)
+        return result
+
+    workers = max(1, min(jobs, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imap-upload") as pool:
+        futures = [pool.submit(run, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            # Ctrl-C: stop queued files, and make reads in flight fail fast.
+            cancel.set()
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _not_attempted(item: UploadItem, first: IMAPError, on_event: EventSink) -> FileResult:
+    error = type(first)(f"{item.name.name}: not attempted ({first.message})", first.hint)
+    on_event(TransferEvent(Stage.FAILED, item.key, total=item.size, error=error))
+    return FileResult(item.key, "failed", path=item.path, size=item.size, error=error)

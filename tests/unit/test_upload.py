@@ -1,0 +1,411 @@
+"""core.upload against `responses`: checks before any request, the §1.4 flow, errors, retries."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import responses
+
+from imap_cli.core import errors
+from imap_cli.core.http import SDCClient
+from imap_cli.core.settings import resolve
+from imap_cli.core.transfer import Stage, TransferEvent
+from imap_cli.core.upload import (
+    PROGRESS_STEP,
+    InvalidUploads,
+    StorageRefused,
+    check_files,
+    upload_files,
+)
+
+SDC = "https://sdc.example"
+S3 = "https://bucket.s3.example"
+KEY = "secret-key-0123456789"
+MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
+MAG_KEY = f"imap/mag/l1a/2025/01/{MAG}"
+SWE = "imap_swe_l2_sci_20250301_v002.0001.cdf"
+SWE_KEY = f"imap/swe/l2/2025/03/{SWE}"
+ANC = "imap_mag_calibration_20250101_v001.cdf"
+ANC_KEY = f"imap/ancillary/mag/{ANC}"
+
+
+def make_client(**changes) -> SDCClient:
+    settings = replace(resolve(), **{"url": SDC, "retries": 2, **changes})
+    return SDCClient(settings, sleep=lambda _: None)
+
+
+def make_file(folder: Path, name: str, size: int = 1000) -> Path:
+    path = folder / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+class Recorder:
+    """An EventSink that keeps every event (thread-safe: uploads run in workers)."""
+
+    def __init__(self) -> None:
+        self.events: list[TransferEvent] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: TransferEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def stages(self, key: str) -> list[Stage]:
+        return [e.stage for e in self.events if e.key == key]
+
+    def moved(self, key: str) -> int:
+        return sum(e.advance for e in self.events if e.key == key)
+
+
+def sign_url(name: str) -> str:
+    return f"{S3}/{name}?X-Amz-Signature=abc"
+
+
+def put_recorder(bodies: list[bytes], status: int = 200):
+    """A responses callback that reads the streamed body (as a server would) and keeps it."""
+
+    def callback(request):
+        body = request.body
+        data = body.read() if hasattr(body, "read") else bytes(body or b"")
+        bodies.append(data)
+        return status, {"ETag": '"x"'}, b""
+
+    return callback
+
+
+# --- checks: nothing is sent unless every file is fine ------------------------------------
+
+
+@responses.activate
+def test_every_problem_is_listed_and_nothing_is_sent(tmp_path: Path) -> None:
+    good = make_file(tmp_path, MAG)
+    legacy = make_file(tmp_path, "imap_mag_l1a_norm-mago_20250102_v003.cdf")
+    bad_name = make_file(tmp_path, "imap_xyz_l1a_a_20250101_v001.0001.cdf")
+    empty = tmp_path / ANC
+    empty.write_bytes(b"")
+    folder = tmp_path / "imap_swe_l2_sci_20250301_v002.0001.cdf"
+    folder.mkdir()
+    missing = tmp_path / "imap_hit_l1a_counts_20250301_v001.0001.cdf"
+    paths = [good, legacy, bad_name, empty, folder, missing]
+    with pytest.raises(InvalidUploads) as caught:
+        upload_files(make_client(api_key=KEY), paths, jobs=4)
+    error = caught.value
+    assert error.exit_code == errors.ExitCode.USAGE
+    assert "5 of 6 files cannot be uploaded; nothing was sent" in error.message
+    reasons = dict(error.problems)
+    assert set(reasons) == {str(p) for p in paths[1:]}
+    assert "legacy v003" in reasons[str(legacy)]
+    assert "imap_mag_l1a_norm-mago_20250102_v001.0003.cdf" in reasons[str(legacy)]
+    assert "unknown instrument 'xyz'" in reasons[str(bad_name)]
+    assert reasons[str(empty)] == "the file is empty"
+    assert "is a directory" in reasons[str(folder)]
+    assert reasons[str(missing)] == "no such file"
+    assert "vMMM.mmmm" in error.hint
+    assert len(responses.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "imap_mag_l1a_norm-mago_20250102_v003.cdf",
+        "imap_mag_l1a_norm-mago_20250102_v003.png",  # quicklook
+        "imap_mag_l1a_norm-mago_20250102_v003.json",  # dependency
+    ],
+)
+def test_legacy_versions_are_refused_for_the_science_family(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidUploads) as caught:
+        check_files([make_file(tmp_path, name)])
+    assert caught.value.message.startswith(f"cannot upload {tmp_path / name}: ")
+    assert "need a vMMM.mmmm version" in caught.value.message
+
+
+def test_vxxx_is_fine_where_it_is_the_only_form(tmp_path: Path) -> None:
+    # Ancillary files (and SPICE kernels) keep their own version forms.
+    items = check_files([make_file(tmp_path, ANC), make_file(tmp_path, "naif0012.tls")])
+    assert [i.key for i in items] == [ANC_KEY, "imap/spice/lsk/naif0012.tls"]
+
+
+def test_same_file_twice_is_uploaded_once_but_same_name_twice_is_refused(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    assert len(check_files([path, tmp_path / "." / MAG])) == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    twin = make_file(other, MAG)
+    with pytest.raises(InvalidUploads) as caught:
+        check_files([path, twin])
+    ((where, reason),) = caught.value.problems
+    assert where == str(twin) and f"same file name as {path}" in reason and MAG_KEY in reason
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root reads all")
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    path.chmod(0)
+    with pytest.raises(InvalidUploads) as caught:
+        check_files([path])
+    assert "cannot read it" in caught.value.message
+
+
+def test_unreadable_file_via_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Works as root too: the check opens the file, and that open fails.
+    import builtins
+
+    path = make_file(tmp_path, MAG)
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(InvalidUploads) as caught:
+        check_files([path])
+    assert "cannot read it (Permission denied)" in caught.value.message
+
+
+@responses.activate
+def test_dry_run_sends_nothing_and_gives_the_keys(tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    results = upload_files(make_client(api_key=KEY), paths, jobs=2, dry_run=True)
+    assert [(r.key, r.status, r.size) for r in results] == [
+        (MAG_KEY, "would-upload", 1000),
+        (ANC_KEY, "would-upload", 1000),
+    ]
+    assert len(responses.calls) == 0
+
+
+# --- the flow -------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_upload_flow_streams_the_file_without_credentials(tmp_path: Path) -> None:
+    size = 3 * PROGRESS_STEP + 123
+    path = make_file(tmp_path, MAG, size)
+    client = make_client(api_key=KEY)
+    responses.get(f"{SDC}/api-key/upload/{MAG}", json=sign_url(MAG))
+    bodies: list[bytes] = []
+    responses.add_callback(responses.PUT, f"{S3}/{MAG}", callback=put_recorder(bodies))
+    sink = Recorder()
+    (result,) = upload_files(client, [path], jobs=1, on_event=sink)
+    assert (result.key, result.status, result.size, result.error) == (
+        MAG_KEY,
+        "uploaded",
+        size,
+        None,
+    )
+    get, put = responses.calls
+    assert get.request.headers["x-api-key"] == KEY
+    assert put.request.url == sign_url(MAG)
+    sent = {k.lower(): v for k, v in put.request.headers.items()}
+    assert "x-api-key" not in sent and "authorization" not in sent
+    assert sent["content-type"] == "" and sent["content-length"] == str(size)
+    assert "transfer-encoding" not in sent
+    assert bodies == [path.read_bytes()]
+    assert sink.stages(MAG_KEY)[:2] == [Stage.PLANNED, Stage.STARTED]
+    assert sink.stages(MAG_KEY)[-1] == Stage.DONE
+    # (responses reads the body in one go; tests/e2e/test_upload_wire.py checks the streaming.)
+    assert sink.moved(MAG_KEY) == size
+
+
+@responses.activate
+def test_public_upload_without_credentials(tmp_path: Path) -> None:
+    # Dev servers and imap serve take uploads on the public route.
+    path = make_file(tmp_path, ANC)
+    responses.get(f"{SDC}/upload/{ANC}", json=sign_url(ANC))
+    responses.put(f"{S3}/{ANC}", status=200)
+    (result,) = upload_files(make_client(), [path])
+    assert result.status == "uploaded" and result.key == ANC_KEY
+
+
+@responses.activate
+def test_conflict_names_the_key_and_the_others_carry_on(tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, SWE), make_file(tmp_path, ANC)]
+    responses.get(
+        f"{SDC}/api-key/upload/{MAG}",
+        status=409,
+        json={
+            "error": "FileAlreadyExists",
+            "message": f"The file '{MAG_KEY}' already exists. Rename it or remove the "
+            "existing file before uploading again.",
+        },
+    )
+    # The 2024 server's body: a JSON string.
+    responses.get(f"{SDC}/api-key/upload/{SWE}", status=409, json=f"{SWE_KEY} already exists.")
+    responses.get(f"{SDC}/api-key/upload/{ANC}", json=sign_url(ANC))
+    responses.put(f"{S3}/{ANC}", status=200)
+    results = upload_files(make_client(api_key=KEY), paths, jobs=1)
+    assert [r.status for r in results] == ["failed", "failed", "uploaded"]
+    first, second, _ = results
+    assert isinstance(first.error, errors.Conflict)
+    assert first.error.message == (
+        f"{MAG}: already in the SDC as {MAG_KEY}; a new version needs a new filename"
+    )
+    assert second.error.message == (
+        f"{SWE}: already in the SDC as {SWE_KEY}; a new version needs a new filename"
+    )
+    assert first.error.exit_code == errors.ExitCode.PARTIAL
+
+
+@pytest.mark.parametrize(
+    ("changes", "body", "hint"),
+    [
+        (
+            {"api_key": KEY},
+            '"Upload access denied. Your API key has read-only permissions."',
+            "may only read",
+        ),
+        ({"api_key": KEY}, '{"message":"Forbidden"}', "imap config get api-key"),
+        ({}, '{"message":"Forbidden"}', "need an API key with write access"),
+        ({"access_token": "tok-12345678"}, '{"message":"Forbidden"}', "access token alone"),
+    ],
+)
+@responses.activate
+def test_refusal_gives_the_key_hint_and_stops_the_rest(tmp_path: Path, changes, body, hint) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, SWE)]
+    client = make_client(**changes)
+    responses.get(client.api_url("upload", MAG), status=403, body=body)
+    results = upload_files(client, paths, jobs=1)
+    assert [r.status for r in results] == ["failed", "failed"]
+    first, second = (r.error for r in results)
+    assert isinstance(first, errors.Refused) and first.exit_code == errors.ExitCode.REFUSED
+    assert first.message.startswith(f"{MAG}: the SDC refused the upload (403 Forbidden: ")
+    assert hint in first.hint
+    assert isinstance(second, errors.Refused) and "not attempted" in second.message
+    # One refusal is enough: the second file is not asked for.
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_401_without_a_key_suggests_setting_one(tmp_path: Path) -> None:
+    responses.get(f"{SDC}/upload/{MAG}", status=401, json={"message": "Unauthorized"})
+    (result,) = upload_files(make_client(), [make_file(tmp_path, MAG)])
+    assert "(401 Unauthorized: Unauthorized)" in result.error.message
+    assert "imap config set api-key" in result.error.hint
+
+
+@responses.activate
+def test_400_shows_the_server_message_as_text(tmp_path: Path) -> None:
+    message = (
+        f"error: {MAG} does not match ancillary, science, cadence, or SPICE file naming "
+        "convention. [bold]not markup[/bold]"
+    )
+    responses.get(f"{SDC}/api-key/upload/{MAG}", status=400, json=message)
+    (result,) = upload_files(make_client(api_key=KEY), [make_file(tmp_path, MAG)])
+    assert isinstance(result.error, errors.BadRequest)
+    assert result.error.message == f"{MAG}: the SDC rejected the upload: {message}"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"url": "https://x"}', "application/json"),
+        ('"ftp://bucket/x"', "application/json"),
+        ('"/relative/path"', "application/json"),
+        ("https://bucket/x", "text/plain"),  # not JSON
+        ("<html>login</html>", "text/html"),
+    ],
+)
+@responses.activate
+def test_answer_that_is_not_a_url_string(tmp_path: Path, body: str, content_type: str) -> None:
+    responses.get(f"{SDC}/upload/{MAG}", body=body, content_type=content_type)
+    (result,) = upload_files(make_client(), [make_file(tmp_path, MAG)])
+    assert isinstance(result.error, errors.BadResponse)
+    assert "not an upload URL" in result.error.message
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_sdc_failing_after_retries_is_unavailable(tmp_path: Path) -> None:
+    responses.get(f"{SDC}/upload/{MAG}", status=502, json={"message": "Internal server error"})
+    (result,) = upload_files(make_client(retries=1), [make_file(tmp_path, MAG)])
+    assert isinstance(result.error, errors.Unavailable)
+    assert result.error.exit_code == errors.ExitCode.UNAVAILABLE
+    assert len(responses.calls) == 2
+
+
+# --- the PUT --------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_put_retry_reopens_the_file_and_resends_it_whole(tmp_path: Path) -> None:
+    size = 2 * PROGRESS_STEP + 7
+    path = make_file(tmp_path, MAG, size)
+    responses.get(f"{SDC}/upload/{MAG}", json=sign_url(MAG))
+    bodies: list[bytes] = []
+    responses.add_callback(responses.PUT, f"{S3}/{MAG}", callback=put_recorder(bodies, 503))
+    responses.add_callback(responses.PUT, f"{S3}/{MAG}", callback=put_recorder(bodies, 200))
+    sink = Recorder()
+    (result,) = upload_files(make_client(), [path], on_event=sink)
+    assert result.status == "uploaded"
+    assert bodies == [path.read_bytes(), path.read_bytes()]
+    retries = [e for e in sink.events if e.stage == Stage.RETRY]
+    assert len(retries) == 1 and retries[0].advance == -size
+    assert sink.moved(MAG_KEY) == size  # the bar ends at the file size, not twice it
+
+
+@responses.activate
+def test_presigned_url_on_the_sdc_host_still_gets_no_credential(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    client = make_client(api_key=KEY)
+    target = f"{SDC}/objects/{MAG}?sig=1"
+    responses.get(f"{SDC}/api-key/upload/{MAG}", json=target)
+    responses.put(f"{SDC}/objects/{MAG}", status=200)
+    upload_files(client, [path])
+    assert "x-api-key" not in responses.calls[1].request.headers
+
+
+@responses.activate
+def test_storage_refusal_fails_that_file_only(tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    for name in (MAG, ANC):
+        responses.get(f"{SDC}/upload/{name}", json=sign_url(name))
+    responses.put(
+        f"{S3}/{MAG}",
+        status=403,
+        body="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+    )
+    responses.put(f"{S3}/{ANC}", status=200)
+    first, second = upload_files(make_client(), paths, jobs=1)
+    assert isinstance(first.error, StorageRefused)
+    assert "AccessDenied: Request has expired" in first.error.message
+    assert "run the command again" in first.error.hint
+    assert second.status == "uploaded"
+
+
+@responses.activate
+def test_file_that_changes_after_the_check(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG, 100)
+
+    def grow(request):
+        with path.open("ab") as handle:
+            handle.write(b"more")
+        return 200, {}, f'"{sign_url(MAG)}"'
+
+    responses.add_callback(responses.GET, f"{SDC}/upload/{MAG}", callback=grow)
+    (result,) = upload_files(make_client(), [path])
+    assert isinstance(result.error, errors.IntegrityError)
+    assert "changed while it was being uploaded (100 bytes when checked, 104 now)" in (
+        result.error.message
+    )
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_parallel_uploads_keep_the_input_order(tmp_path: Path) -> None:
+    names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0001.cdf" for day in range(1, 13)]
+    paths = [make_file(tmp_path, n, 2000 + i) for i, n in enumerate(names)]
+    for name in names:
+        responses.get(f"{SDC}/upload/{name}", json=sign_url(name))
+        responses.put(f"{S3}/{name}", status=200)
+    sink = Recorder()
+    results = upload_files(make_client(), paths, jobs=4, on_event=sink)
+    assert [r.path for r in results] == paths
+    assert all(r.status == "uploaded" for r in results)
+    assert [r.size for r in results] == [2000 + i for i in range(12)]
+    assert sum(e.advance for e in sink.events) == sum(r.size for r in results)
