@@ -1,0 +1,845 @@
+"""Downloads: plan each file (fetch or skip), fetch one safely, fetch many in parallel.
+
+The pipeline has two stages joined by a bounded hand-off:
+
+* resolvers (a small pool of threads) ask the SDC for each file's object URL
+  (`GET /download/<key>`, a 302 we do not follow) and, with `verify`, compare a file already
+  present with the object's size and ETag;
+* transfer workers (`jobs` threads) stream the bytes from the object host into a unique
+  `.part` beside the destination, check size and MD5, fsync and `os.replace`.
+
+With many small files the SDC round trip (tens to hundreds of ms) dominates, so resolvers run
+ahead of the transfers and a transfer slot never waits for one. All threads share the one
+connection pool of the SDCClient. Threads are daemons and watch a cancel flag, so Ctrl-C
+returns at once and removes every `.part`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import queue
+import re
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from imap_cli.core.errors import (
+    BadResponse,
+    ConnectionFailed,
+    DataDirError,
+    IMAPError,
+    IntegrityError,
+    InvalidName,
+    TLSError,
+    UnsafeRequest,
+)
+from imap_cli.core.naming import IMAPName, parse_key
+from imap_cli.core.transfer import EventSink, FileResult, Stage, TransferEvent, ignore_events
+
+if TYPE_CHECKING:
+    import requests
+
+    from imap_cli.core.http import SDCClient
+
+# Read size from the object host. Measured on loopback (benchmarks/bench_download_large.py):
+# 1 MiB reads keep one core well ahead of the disk; bigger reads gain nothing and cost RSS.
+CHUNK = 1 << 20
+# Start writeback of what was written every this many bytes, so the final fsync is short.
+WRITEBACK_EVERY = 8 << 20
+# The SDC's answers to GET /download/<key> that carry the object URL.
+RESOLVE_OK = (200, 301, 302, 303, 307, 308)
+# Labels in error messages: the same for every file, so one outage reads as one error.
+RESOLVE_WHAT = "SDC download link"
+FETCH_WHAT = "download"
+# Whole-file restarts (bad checksum, odd range) before giving up: each costs the full size.
+MAX_RESTARTS = 2
+_MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+class InvalidNames(InvalidName):
+    """One or more inputs are not IMAP names; `problems` lists (input, reason) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        count = len(problems)
+        shown = "; ".join(f"{text!r}: {reason}" for text, reason in problems[:5])
+        more = f"; and {count - 5} more" if count > 5 else ""
+        noun = "name is" if count == 1 else "names are"
+        super().__init__(f"{count} {noun} not valid, nothing was downloaded: {shown}{more}")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One file to consider: its name, where it goes, and whether a copy is already there."""
+
+    index: int
+    name: IMAPName
+    dest: Path
+    present: bool
+
+    @property
+    def key(self) -> str:
+        """The SDC key."""
+        return self.name.key
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+def read_list(lines: Iterable[str]) -> list[str]:
+    """Names from a file or stdin: one per line; blank lines and `#` comments ignored."""
+    out = []
+    for line in lines:
+        text = line.strip()
+        if text and not text.startswith("#"):
+            out.append(text)
+    return out
+
+
+def parse_items(items: Iterable[str]) -> list[IMAPName]:
+    """Classify every input (SDC key or filename); duplicates collapse, in first-seen order.
+
+    Raises InvalidNames listing every bad input, so nothing is fetched for a typo.
+    """
+    names: dict[str, IMAPName] = {}
+    problems: list[tuple[str, str]] = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            name = parse_key(text)
+        except InvalidName as exc:
+            problems.append((text, exc.message))
+            continue
+        names.setdefault(name.key, name)
+    if problems:
+        raise InvalidNames(problems)
+    return list(names.values())
+
+
+def ensure_data_dir(data_dir: Path) -> Path:
+    """Create the data dir if missing; refuse one that is not a writable folder."""
+    data_dir = Path(data_dir).expanduser()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataDirError(f"data dir {data_dir} exists but is not a folder") from None
+    except OSError as exc:
+        raise DataDirError(f"cannot create the data dir {data_dir}: {exc.strerror}") from None
+    if not data_dir.is_dir():
+        raise DataDirError(f"data dir {data_dir} exists but is not a folder")
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirError(f"data dir {data_dir} is not writable")
+    return data_dir.resolve()
+
+
+def destination(data_dir: Path, key: str) -> Path:
+    """`<data dir>/<key>`, refusing any key that could land outside the data dir."""
+    parts = key.split("/")
+    bad = (
+        not key
+        or key.startswith("/")
+        or "\\" in key
+        or ":" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in parts)
+    )
+    root = Path(os.path.abspath(data_dir))
+    dest = root.joinpath(*parts)
+    if bad or os.path.commonpath([root, os.path.abspath(dest)]) != str(root) or dest == root:
+        raise UnsafeRequest(
+            f"refusing to write {key!r}: it would land outside the data dir {root}",
+            "SDC keys are relative paths like imap/mag/l1a/2025/10/<name>; this is a bug if "
+            "you see it for a valid name.",
+        )
+    return dest
+
+
+def plan(names: Iterable[IMAPName], data_dir: Path) -> list[Planned]:
+    """Where each file goes and whether a non-empty copy is already there."""
+    out = []
+    for index, name in enumerate(names):
+        dest = destination(data_dir, name.key)
+        try:
+            present = dest.is_file() and dest.stat().st_size > 0
+        except OSError:
+            present = False
+        out.append(Planned(index, name, dest, present))
+    return out
+
+
+def plain_md5(etag: str | None) -> str | None:
+    """The MD5 in an ETag, when it is one: S3 multipart ETags ("abc-3") and weak ones are not."""
+    if not etag:
+        return None
+    value = etag.strip()
+    if value.startswith("W/"):
+        return None
+    value = value.strip('"')
+    return value.lower() if _MD5_ETAG.fullmatch(value) else None
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 of a local file, read in big chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the SDC side ----------------------------------------------------------------------------
+
+
+def object_url(sdc: SDCClient, key: str) -> str:
+    """Ask the SDC where the bytes are: the 302's Location, or the body's `download_url`.
+
+    The redirect is not followed here: the credential stays with the SDC, and the object
+    host is then called by `SDCClient.storage` without it.
+    """
+    api_url = sdc.api_url("download", key)
+    response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
+    try:
+        location = response.headers.get("Location")
+        if not location:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("download_url"), str):
+                location = body["download_url"]
+    finally:
+        response.close()
+    if not location:
+        raise BadResponse(
+            f"{RESOLVE_WHAT}: the SDC answered {response.status_code} without a download URL"
+        )
+    url = urljoin(api_url, location.strip())
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise BadResponse(f"{RESOLVE_WHAT}: the SDC sent a download URL that is not http(s)")
+    return url
+
+
+def _content_length(response: requests.Response) -> int | None:
+    value = response.headers.get("Content-Length", "")
+    return int(value) if value.strip().isdigit() else None
+
+
+def _content_range(response: requests.Response) -> tuple[int, int | None] | None:
+    """(first byte, total or None) from a 206's Content-Range."""
+    found = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    if not found:
+        return None
+    total = None if found.group(3) == "*" else int(found.group(3))
+    return int(found.group(1)), total
+
+
+def _strong_validator(response: requests.Response) -> str | None:
+    """What If-Range may carry: a strong ETag, else Last-Modified."""
+    etag = response.headers.get("ETag")
+    if etag and not etag.strip().startswith("W/"):
+        return etag.strip()
+    return response.headers.get("Last-Modified")
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _libc_sync_file_range() -> Callable[[int, int, int], None] | None:
+    """Linux's sync_file_range(SYNC_FILE_RANGE_WRITE): start writeback without waiting."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    write_flag = 2  # SYNC_FILE_RANGE_WRITE
+
+    def start_writeback(fd: int, offset: int, length: int) -> None:
+        func(fd, offset, length, write_flag)  # advisory: a failure only costs speed
+
+    return start_writeback
+
+
+_start_writeback = _libc_sync_file_range()
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _open_part(dest: Path) -> tuple[int, Path]:
+    """Create `<name>.<random>.part` beside dest, exclusively (two processes never share one)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(20):
+        part = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(part, flags, 0o666), part
+        except FileExistsError:
+            continue
+    raise IMAPError(f"cannot create a temporary file beside {dest}")  # pragma: no cover
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    import urllib3
+
+    return (
+        urllib3.exceptions.HTTPError,
+        requests.exceptions.RequestException,
+        http.client.HTTPException,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+# What a read from a dropped or stalled connection raises (not a disk error: those fail the file).
+_READ_ERRORS = _read_errors()
+
+
+class _Cancelled(Exception):
+    """The run was interrupted; the worker stops and cleans up."""
+
+
+class _Dropped(Exception):
+    """The body stopped before its end: resume with Range."""
+
+
+class _Restart(Exception):
+    """The bytes so far cannot be trusted or continued: start the file again from zero."""
+
+
+@dataclass
+class _Body:
+    """The state of one file's bytes across attempts."""
+
+    fd: int
+    offset: int = 0
+    total: int | None = None
+    md5_expected: str | None = None
+    digest: Any = None
+    validator: str | None = None
+    flushed: int = 0
+    started: bool = False
+
+    def reset(self) -> int:
+        """Back to zero bytes; returns how many were thrown away."""
+        lost = self.offset
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.ftruncate(self.fd, 0)
+        self.offset = self.flushed = 0
+        self.digest = hashlib.md5(usedforsecurity=False) if self.md5_expected else None
+        return lost
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+class _Pool:
+    """A few daemon threads running callables from a queue.
+
+    Not ThreadPoolExecutor: its threads are joined at interpreter exit, so a read blocked on
+    a stalled object host would hold up Ctrl-C; daemon threads let the process leave.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            task()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run task on a free thread."""
+        self.tasks.put(task)
+
+    def stop(self) -> None:
+        """Let the threads finish their queue and end."""
+        for _ in self.threads:
+            self.tasks.put(None)
+
+
+def resolver_count(jobs: int) -> int:
+    """Threads asking the SDC for object URLs: enough to hide its latency, within the pool."""
+    return max(4, min(2 * jobs, 32))
+
+
+class _Run:
+    """One call of download_files: shared state of the workers."""
+
+    def __init__(
+        self,
+        sdc: SDCClient,
+        *,
+        jobs: int,
+        force: bool,
+        verify: bool,
+        dry_run: bool,
+        on_event: EventSink,
+        results: list[FileResult | None],
+    ) -> None:
+        self.sdc = sdc
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.verify = verify
+        self.dry_run = dry_run
+        self.emit = on_event
+        self.results = results
+        self.retries = sdc.retries
+        self.cancel = threading.Event()
+        self.all_done = threading.Event()
+        self.lock = threading.Lock()
+        self.pending = 0
+        self.busy = 0
+        self.parts: set[Path] = set()
+        self.responses: set[Any] = set()
+        # A failure that is not about one file (SDC unreachable, TLS): the rest fail fast.
+        self.fatal: IMAPError | None = None
+
+    # --- orchestration ---
+
+    def execute(self, todo: list[Planned]) -> None:
+        """Run every planned file through resolve -> transfer; returns when all are settled."""
+        if not todo:
+            return
+        self.pending = len(todo)
+        resolvers = _Pool(min(resolver_count(self.jobs), len(todo)), "imap-resolve")
+        self.transfers = _Pool(min(self.jobs, len(todo)), "imap-transfer")
+        # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat.
+        self.slots = threading.Semaphore(self.jobs + resolver_count(self.jobs))
+        for item in todo:
+            resolvers.submit(lambda item=item: self._resolve_stage(item))
+        try:
+            while not self.all_done.wait(0.2):
+                pass
+        except BaseException:
+            self._interrupt()
+            raise
+        finally:
+            resolvers.stop()
+            self.transfers.stop()
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: stop every worker, unblock their reads, remove every .part."""
+        self.cancel.set()
+        with self.lock:
+            responses = list(self.responses)
+        for response in responses:
+            _abort_response(response)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.busy:
+                    break
+            time.sleep(0.02)
+        with self.lock:
+            parts = list(self.parts)
+        for part in parts:
+            # A worker still blocked somewhere: on POSIX the open file can go now.
+            with contextlib.suppress(OSError):
+                part.unlink()
+
+    def _finish(self, item: Planned, result: FileResult, event: TransferEvent) -> None:
+        self.results[item.index] = result
+        try:
+            self.emit(event)
+        finally:
+            with self.lock:
+                self.pending -= 1
+                if self.pending == 0:
+                    self.all_done.set()
+
+    def _fail(self, item: Planned, error: IMAPError) -> None:
+        self._finish(
+            item,
+            FileResult(item.key, "failed", item.dest, error=error, reason=error.message),
+            TransferEvent(Stage.FAILED, item.key, error=error, reason=error.message),
+        )
+
+    def _track(self, delta: int) -> None:
+        with self.lock:
+            self.busy += delta
+
+    # --- stage 1: where are the bytes? ---
+
+    def _resolve_stage(self, item: Planned) -> None:
+        handed_over = False
+        while not self.slots.acquire(timeout=0.2):
+            if self.cancel.is_set():
+                self._fail(item, IMAPError("interrupted"))
+                return
+        self._track(+1)
+        try:
+            if self.cancel.is_set():
+                raise _Cancelled
+            if self.fatal is not None:
+                raise self.fatal
+            url = object_url(self.sdc, item.key)
+            reason = ""
+            if item.present and not self.force:
+                reason = self._verify(item, url)
+                if not reason:
+                    self._finish(
+                        item,
+                        FileResult(
+                            item.key, "skipped", item.dest, _size(item.dest), None, "verified"
+                        ),
+                        TransferEvent(Stage.SKIPPED, item.key, reason="verified"),
+                    )
+                    return
+            elif item.present:
+                reason = "forced"
+            if self.dry_run:
+                self._finish(
+                    item,
+                    FileResult(item.key, "would-download", item.dest, reason=reason),
+                    TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"),
+                )
+                return
+            self.transfers.submit(lambda: self._transfer_stage(item, url))
+            handed_over = True
+        except (ConnectionFailed, TLSError) as error:
+            # Not about this file: the host is unreachable. The rest fail fast with the same.
+            self.fatal = self.fatal or error
+            self._fail(item, error)
+        except IMAPError as error:
+            self._fail(item, error)
+        except _Cancelled:
+            self._fail(item, IMAPError("interrupted"))
+        except Exception as exc:  # a bug must cost one file, not hang the run
+            self._fail(item, _unexpected(exc))
+        finally:
+            self._track(-1)
+            if not handed_over:
+                self.slots.release()
+
+    def _verify(self, item: Planned, url: str) -> str:
+        """Compare a present file with the object: '' when the same, else why to fetch again."""
+        for refresh in range(2):
+            response = self.sdc.storage(
+                "GET", url, headers={"Range": "bytes=0-0"}, stream=True, what=FETCH_WHAT
+            )
+            try:
+                status = response.status_code
+                if status == 403 and refresh == 0:
+                    url = object_url(self.sdc, item.key)  # the link expired while queued
+                    continue
+                if status == 206:
+                    found = _content_range(response)
+                    total = found[1] if found else None
+                elif status == 200:
+                    total = _content_length(response)
+                else:
+                    raise self.sdc.http_error(response, FETCH_WHAT)
+                etag = response.headers.get("ETag")
+            finally:
+                _close(response)
+            break
+        local = item.dest.stat().st_size
+        if total is not None and total != local:
+            return f"size differs: {local} bytes here, {total} at the SDC"
+        expected = plain_md5(etag)
+        if expected and file_md5(item.dest) != expected:
+            return "checksum differs from the SDC's ETag"
+        return ""
+
+    # --- stage 2: the bytes ---
+
+    def _transfer_stage(self, item: Planned, url: str) -> None:
+        self._track(+1)
+        try:
+            if self.cancel.is_set():
+                raise _Cancelled
+            size = self._fetch(item, url)
+            self._finish(
+                item,
+                FileResult(item.key, "downloaded", item.dest, size),
+                TransferEvent(Stage.DONE, item.key, total=size),
+            )
+        except IMAPError as error:
+            self._fail(item, error)
+        except _Cancelled:
+            self._fail(item, IMAPError("interrupted"))
+        except Exception as exc:
+            self._fail(item, _unexpected(exc))
+        finally:
+            self._track(-1)
+            self.slots.release()
+
+    def _fetch(self, item: Planned, url: str) -> int:
+        """Stream one object to a .part, check it, fsync, and move it onto the final name."""
+        folder = item.dest.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, part = _open_part(item.dest)
+        except OSError as exc:
+            raise IMAPError(
+                f"cannot write in {folder}: {exc.strerror or exc}",
+                "Check the data dir's permissions and free space.",
+            ) from None
+        with self.lock:
+            self.parts.add(part)
+        try:
+            try:
+                body = _Body(fd)
+                self._stream(item, url, body)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if self.cancel.is_set():
+                raise _Cancelled
+            os.replace(part, item.dest)
+            return body.offset
+        except OSError as exc:
+            raise IMAPError(
+                f"cannot write {item.dest}: {exc.strerror or exc}",
+                "Check the data dir's permissions and free space.",
+            ) from None
+        finally:
+            with self.lock:
+                self.parts.discard(part)
+            with contextlib.suppress(OSError):
+                part.unlink()
+
+    def _stream(self, item: Planned, url: str, body: _Body) -> None:
+        """Copy the object into body.fd, resuming dropped connections within the budget."""
+        drops = refreshes = restarts = 0
+        while True:
+            if self.cancel.is_set():
+                raise _Cancelled
+            headers = {}
+            if body.offset:
+                headers["Range"] = f"bytes={body.offset}-"
+                if body.validator:
+                    headers["If-Range"] = body.validator
+            response = self.sdc.storage("GET", url, headers=headers, stream=True, what=FETCH_WHAT)
+            with self.lock:
+                self.responses.add(response)
+            try:
+                if response.status_code == 403 and refreshes < 2:
+                    refreshes += 1  # a presigned URL that expired while it waited: ask again
+                    url = object_url(self.sdc, item.key)
+                    continue
+                self._take_response(item, response, body)
+                self._copy(item, response, body)
+                self._check_complete(body)
+                return
+            except _Dropped as why:
+                drops += 1
+                if drops > self.retries:
+                    raise ConnectionFailed(
+                        f"{FETCH_WHAT}: the connection kept dropping ({drops} attempts, "
+                        f"{body.offset} of {body.total or '?'} bytes): {why}",
+                        "Retry later; the next run starts this file again from zero.",
+                    ) from None
+                self.emit(
+                    TransferEvent(
+                        Stage.RETRY, item.key, total=body.total, reason=f"resuming: {why}"
+                    )
+                )
+                self.sdc._backoff(drops - 1, None)
+            except _Restart as why:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise IntegrityError(f"{FETCH_WHAT}: {why}") from None
+                lost = body.reset()
+                self.emit(
+                    TransferEvent(
+                        Stage.RETRY, item.key, total=body.total, advance=-lost, reason=str(why)
+                    )
+                )
+            finally:
+                with self.lock:
+                    self.responses.discard(response)
+                _close(response)
+
+    def _take_response(self, item: Planned, response: requests.Response, body: _Body) -> None:
+        """Check the status and headers; set up (or restart) the body to match."""
+        status = response.status_code
+        if status == 416 and body.offset:
+            raise IntegrityError(
+                f"{FETCH_WHAT}: the storage host announced {body.total} bytes but has only "
+                f"{body.offset}",
+                "The SDC's copy may be changing or broken; retry later.",
+            )
+        if status not in (200, 206):
+            raise self.sdc.http_error(response, FETCH_WHAT)
+        if status == 206:
+            found = _content_range(response)
+            if body.offset and found and found[0] == body.offset and found[1] in (None, body.total):
+                return  # the rest of the same object: append, keep hashing
+            raise _Restart("the storage host answered the resume with a different range")
+        if body.offset:
+            # A 200 to a Range request: the object changed or ranges are unsupported.
+            lost = body.reset()
+            self.emit(
+                TransferEvent(
+                    Stage.RETRY,
+                    item.key,
+                    total=_content_length(response),
+                    advance=-lost,
+                    reason="the storage host sent the whole file again; restarting",
+                )
+            )
+        body.total = _content_length(response)
+        body.md5_expected = plain_md5(response.headers.get("ETag"))
+        body.digest = hashlib.md5(usedforsecurity=False) if body.md5_expected else None
+        body.validator = _strong_validator(response)
+        if not body.started:
+            body.started = True
+            self.emit(TransferEvent(Stage.STARTED, item.key, total=body.total))
+
+    def _copy(self, item: Planned, response: requests.Response, body: _Body) -> None:
+        """Move bytes from the socket to the file in big chunks, hashing when asked."""
+        read = response.raw.read
+        fd, digest, cancel, emit, key = body.fd, body.digest, self.cancel, self.emit, item.key
+        while True:
+            if cancel.is_set():
+                raise _Cancelled
+            try:
+                chunk = read(CHUNK, decode_content=False)
+            except _READ_ERRORS as exc:
+                if cancel.is_set():
+                    raise _Cancelled from None
+                raise _Dropped(_short(exc)) from None
+            if not chunk:
+                break
+            _write_all(fd, chunk)
+            if digest is not None:
+                digest.update(chunk)
+            body.offset += len(chunk)
+            if _start_writeback and body.offset - body.flushed >= WRITEBACK_EVERY:
+                _start_writeback(fd, body.flushed, body.offset - body.flushed)
+                body.flushed = body.offset
+            emit(TransferEvent(Stage.PROGRESS, key, total=body.total, advance=len(chunk)))
+        if cancel.is_set():
+            raise _Cancelled
+
+    def _check_complete(self, body: _Body) -> None:
+        if body.total is not None and body.offset < body.total:
+            raise _Dropped(f"the body ended after {body.offset} of {body.total} bytes")
+        if body.total is not None and body.offset > body.total:
+            raise _Restart(f"the storage host sent {body.offset} bytes, not {body.total}")
+        if body.digest is not None and body.digest.hexdigest() != body.md5_expected:
+            raise _Restart(
+                f"the checksum of the {body.offset} bytes received does not match the ETag"
+            )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _close(response: Any) -> None:
+    with contextlib.suppress(Exception):
+        response.close()
+
+
+def _abort_response(response: Any) -> None:
+    """Shut the socket under a streaming response so a blocked read returns now."""
+    with contextlib.suppress(Exception):
+        conn = getattr(response.raw, "_connection", None) or getattr(
+            response.raw, "connection", None
+        )
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    found = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+    if found:
+        return f"connection closed with {found.group(2)} bytes still to come"
+    if "Read timed out" in text:
+        return "read timed out"
+    text = " ".join(text.split())
+    return (text[:160] + "…") if len(text) > 160 else (text or type(exc).__name__)
+
+
+def _unexpected(exc: Exception) -> IMAPError:
+    return IMAPError(
+        f"unexpected {type(exc).__name__}: {exc}",
+        "This is a bug in imap-cli; run again with --debug and report it.",
+    )
+
+
+# --- the public call -------------------------------------------------------------------------
+
+
+def download_files(
+    sdc: SDCClient,
+    items: list[str],
+    *,
+    data_dir: Path,
+    jobs: int,
+    force: bool = False,
+    verify: bool = False,
+    on_event: EventSink = ignore_events,
+    dry_run: bool = False,
+) -> list[FileResult]:
+    """Download files (SDC keys or filenames) into `<data_dir>/<key>`, `jobs` at a time.
+
+    Returns one FileResult per distinct file, in input order; a file's failure is in its
+    result, never raised. Raises InvalidNames (nothing fetched) for bad inputs, DataDirError
+    for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted.
+    """
+    names = parse_items(items)
+    data_dir = Path(data_dir).expanduser()
+    if not (dry_run and not data_dir.exists()):
+        data_dir = ensure_data_dir(data_dir)
+    planned = plan(names, data_dir)
+    results: list[FileResult | None] = [None] * len(planned)
+    for item in planned:
+        on_event(TransferEvent(Stage.PLANNED, item.key))
+    todo = []
+    for item in planned:
+        if item.present and not force and not verify:
+            results[item.index] = FileResult(
+                item.key, "skipped", item.dest, _size(item.dest), reason="already present"
+            )
+            on_event(TransferEvent(Stage.SKIPPED, item.key, reason="already present"))
+        elif dry_run and not (item.present and verify and not force):
+            reason = "forced" if item.present else ""
+            results[item.index] = FileResult(item.key, "would-download", item.dest, reason=reason)
+            on_event(TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"))
+        else:
+            todo.append(item)
+    run = _Run(
+        sdc,
+        jobs=jobs,
+        force=force,
+        verify=verify,
+        dry_run=dry_run,
+        on_event=on_event,
+        results=results,
+    )
+    run.execute(todo)
+    return [r for r in results if r is not None]

@@ -1,0 +1,415 @@
+"""core.download against `responses`: inputs, destinations, the §1.3 flow, skip/verify, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+
+from imap_cli.core import download as dl
+from imap_cli.core import errors
+from imap_cli.core.http import SDCClient
+from imap_cli.core.naming import IMAPName
+from imap_cli.core.settings import resolve
+from imap_cli.core.transfer import Stage, TransferEvent
+
+SDC = "https://sdc.example"
+S3 = "https://bucket.s3.example"
+KEY = "secret-key-0123456789"
+MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
+MAG_KEY = f"imap/mag/l1a/2025/01/{MAG}"
+SWE = "imap_swe_l2_sci_20250301_v002.0001.cdf"
+SWE_KEY = f"imap/swe/l2/2025/03/{SWE}"
+ANC = "imap_mag_calibration_20250101_v001.cdf"
+ANC_KEY = f"imap/ancillary/mag/{ANC}"
+
+
+def make_client(**changes) -> SDCClient:
+    settings = replace(resolve(), **{"url": SDC, "retries": 2, **changes})
+    return SDCClient(settings, sleep=lambda _: None)
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def serve(key: str, data: bytes, *, base: str = SDC, etag: str | None = "md5", status=302) -> str:
+    """Register /download/<key> -> 302 -> object URL with data; returns the object URL."""
+    url = f"{S3}/{key}?X-Amz-Signature=abc"
+    if status == 302:
+        responses.get(f"{base}/download/{key}", status=302, headers={"Location": url})
+    else:
+        responses.get(f"{base}/download/{key}", status=200, json={"download_url": url})
+    headers = {"Content-Length": str(len(data))}  # responses does not add it
+    if etag == "md5":
+        headers["ETag"] = f'"{md5(data)}"'
+    elif etag:
+        headers["ETag"] = etag
+    responses.get(url, body=data, headers=headers)
+    return url
+
+
+def run(items, tmp_path: Path, client: SDCClient | None = None, **options):
+    events: list[TransferEvent] = []
+    lock = threading.Lock()
+
+    def sink(event: TransferEvent) -> None:
+        with lock:
+            events.append(event)
+
+    options.setdefault("jobs", 4)
+    results = dl.download_files(
+        client or make_client(), list(items), data_dir=tmp_path / "data", on_event=sink, **options
+    )
+    return results, events
+
+
+def parts_left(root: Path) -> list[Path]:
+    return list(root.rglob("*.part"))
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def test_read_list_ignores_blanks_and_comments() -> None:
+    text = f"\n# a comment\n  {MAG}  \n\n{SWE_KEY}\n   # indented comment\n"
+    assert dl.read_list(text.splitlines()) == [MAG, SWE_KEY]
+
+
+def test_parse_items_collapses_duplicates_in_order() -> None:
+    names = dl.parse_items([SWE, MAG, MAG_KEY, SWE_KEY, MAG])
+    assert [n.key for n in names] == [SWE_KEY, MAG_KEY]
+
+
+def test_every_invalid_name_is_reported_before_anything_is_fetched(tmp_path: Path) -> None:
+    with responses.RequestsMock() as mocked:  # any request would fail the test
+        with pytest.raises(dl.InvalidNames) as caught:
+            run([MAG, "not_a_name.cdf", "imap_mag_l1a_x_20251340_v001.0001.cdf"], tmp_path)
+        assert len(mocked.calls) == 0
+    assert [text for text, _ in caught.value.problems] == [
+        "not_a_name.cdf",
+        "imap_mag_l1a_x_20251340_v001.0001.cdf",
+    ]
+    assert caught.value.exit_code == errors.ExitCode.USAGE
+    assert "2 names are not valid" in caught.value.message
+
+
+def test_a_key_whose_folder_does_not_match_is_invalid() -> None:
+    with pytest.raises(dl.InvalidNames):
+        dl.parse_items([f"imap/swe/l1a/2025/01/{MAG}"])
+
+
+# --- data dir and destinations -------------------------------------------------------------
+
+
+def test_missing_data_dir_is_created(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    assert dl.ensure_data_dir(target) == target.resolve()
+    assert target.is_dir()
+
+
+def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(errors.DataDirError) as caught:
+        dl.ensure_data_dir(target)
+    assert "not a folder" in caught.value.message
+    assert "imap config set data-dir" in caught.value.hint
+
+
+def test_unwritable_data_dir_is_refused(tmp_path: Path, monkeypatch) -> None:
+    # Tests may run as root, where chmod does not stop writes: ask os.access instead.
+    monkeypatch.setattr(dl.os, "access", lambda *a, **k: False)
+    with pytest.raises(errors.DataDirError) as caught:
+        dl.ensure_data_dir(tmp_path)
+    assert "not writable" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../etc/passwd", "/etc/passwd", "imap/../../x.cdf", "imap//x.cdf", "imap/./x", "a\\b", ""],
+)
+def test_destination_refuses_keys_outside_the_data_dir(tmp_path: Path, key: str) -> None:
+    with pytest.raises(errors.UnsafeRequest):
+        dl.destination(tmp_path, key)
+
+
+def test_destination_is_data_dir_plus_key(tmp_path: Path) -> None:
+    assert dl.destination(tmp_path, MAG_KEY) == tmp_path.joinpath(*MAG_KEY.split("/"))
+
+
+@responses.activate
+def test_a_key_from_naming_that_escapes_is_refused_before_any_request(
+    tmp_path: Path, monkeypatch
+) -> None:
+    evil = IMAPName(name="x.cdf", kind="science", key="imap/../../x.cdf", extension="cdf")
+    monkeypatch.setattr(dl, "parse_key", lambda text: evil)
+    with pytest.raises(errors.UnsafeRequest):
+        run(["x.cdf"], tmp_path)
+    assert len(responses.calls) == 0
+    assert not (tmp_path / "x.cdf").exists()
+
+
+# --- the fetch -----------------------------------------------------------------------------
+
+
+@responses.activate
+def test_download_follows_302_itself_and_writes_data_dir_plus_key(tmp_path: Path) -> None:
+    data = b"cdf-bytes" * 1000
+    serve(MAG_KEY, data, base=SDC + "/api-key")
+    results, events = run([MAG], tmp_path, make_client(api_key=KEY))
+    (result,) = results
+    dest = tmp_path / "data" / MAG_KEY
+    assert result.status == "downloaded" and result.ok and result.path == dest
+    assert result.size == len(data)
+    assert dest.read_bytes() == data
+    assert parts_left(tmp_path) == []
+    api, obj = responses.calls
+    assert api.request.headers["x-api-key"] == KEY
+    # The object host never sees a credential.
+    assert "x-api-key" not in obj.request.headers
+    assert "Authorization" not in obj.request.headers
+    stages = [e.stage for e in events]
+    assert stages[0] == Stage.PLANNED and stages[1] == Stage.STARTED and stages[-1] == Stage.DONE
+    assert sum(e.advance for e in events if e.stage == Stage.PROGRESS) == len(data)
+
+
+@responses.activate
+def test_bearer_token_never_reaches_the_object_host(tmp_path: Path) -> None:
+    serve(MAG_KEY, b"abc", base=SDC + "/authorized")
+    (result,), _ = run([MAG], tmp_path, make_client(access_token="tok-secret"))
+    assert result.ok
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer tok-secret"
+    assert "Authorization" not in responses.calls[1].request.headers
+
+
+@responses.activate
+def test_json_download_url_is_accepted(tmp_path: Path) -> None:
+    serve(MAG_KEY, b"payload", status=200)
+    (result,), _ = run([MAG_KEY], tmp_path)
+    assert result.status == "downloaded"
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"payload"
+
+
+@responses.activate
+def test_a_key_is_never_sent_over_plain_http_to_a_remote_host(tmp_path: Path) -> None:
+    client = make_client(url="http://sdc.example", api_key=KEY)
+    (result,), _ = run([MAG], tmp_path, client)
+    assert result.status == "failed"
+    assert isinstance(result.error, errors.UnsafeRequest)
+    assert "plain http" in result.error.message
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_plain_http_to_loopback_is_allowed(tmp_path: Path) -> None:
+    base = "http://127.0.0.1:9"
+    url = "http://127.0.0.1:10/obj"
+    responses.get(f"{base}/api-key/download/{MAG_KEY}", status=302, headers={"Location": url})
+    responses.get(url, body=b"x")
+    (result,), _ = run([MAG], tmp_path, make_client(url=base, api_key=KEY))
+    assert result.ok
+
+
+@responses.activate
+def test_multipart_etag_skips_the_checksum_and_md5_etag_is_checked(tmp_path: Path) -> None:
+    serve(MAG_KEY, b"one", etag='"0123456789abcdef0123456789abcdef-3"')
+    serve(SWE_KEY, b"two", etag='"0123456789abcdef0123456789abcdef"')  # wrong MD5
+    results, events = run([MAG, SWE], tmp_path)
+    assert results[0].status == "downloaded"
+    assert results[1].status == "failed"
+    assert isinstance(results[1].error, errors.IntegrityError)
+    assert "checksum" in results[1].error.message
+    assert not (tmp_path / "data" / SWE_KEY).exists()
+    assert parts_left(tmp_path) == []
+    # The bad file was fetched again from zero before giving up; the bar went back each time.
+    retries = [e for e in events if e.key == SWE_KEY and e.stage == Stage.RETRY]
+    assert retries and all(e.advance == -3 for e in retries)
+
+
+@responses.activate
+def test_expired_presigned_url_gets_a_fresh_one(tmp_path: Path) -> None:
+    stale = f"{S3}/{MAG_KEY}?sig=old"
+    fresh = f"{S3}/{MAG_KEY}?sig=new"
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": stale})
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": fresh})
+    responses.get(stale, status=403, body="<Error><Code>AccessDenied</Code></Error>")
+    responses.get(fresh, body=b"new-bytes")
+    (result,), _ = run([MAG], tmp_path)
+    assert result.ok
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"new-bytes"
+
+
+@responses.activate
+def test_not_found_fails_that_file_only(tmp_path: Path) -> None:
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=404, body="File not found, make sure...")
+    serve(SWE_KEY, b"fine")
+    results, events = run([MAG, SWE], tmp_path)
+    assert [r.status for r in results] == ["failed", "downloaded"]
+    assert isinstance(results[0].error, errors.NotFound)
+    assert "File not found" in results[0].reason
+    failed = [e for e in events if e.stage == Stage.FAILED]
+    assert [e.key for e in failed] == [MAG_KEY]
+
+
+@responses.activate
+def test_object_host_errors_after_retries_fail_the_file(tmp_path: Path) -> None:
+    url = f"{S3}/{MAG_KEY}"
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": url})
+    responses.get(url, status=503, body="Slow Down")
+    (result,), _ = run([MAG], tmp_path)
+    assert result.status == "failed"
+    assert isinstance(result.error, errors.Unavailable)
+    assert len([c for c in responses.calls if c.request.url == url]) == 3  # 1 + 2 retries
+    assert parts_left(tmp_path) == []
+
+
+@responses.activate
+def test_redirect_to_a_non_http_url_is_refused(tmp_path: Path) -> None:
+    responses.get(
+        f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": "file:///etc/passwd"}
+    )
+    (result,), _ = run([MAG], tmp_path)
+    assert result.status == "failed"
+    assert "not http" in result.reason
+    assert not (tmp_path / "data" / MAG_KEY).exists()
+
+
+@responses.activate
+def test_unreachable_sdc_fails_every_file_fast_with_one_error(tmp_path: Path) -> None:
+    for key in (MAG_KEY, SWE_KEY, ANC_KEY):
+        responses.get(
+            f"{SDC}/download/{key}", body=requests.exceptions.ConnectionError("Connection refused")
+        )
+    results, _ = run([MAG, SWE, ANC], tmp_path, jobs=1)
+    assert all(r.status == "failed" for r in results)
+    assert {r.error.message for r in results} == {results[0].error.message}
+    assert all(r.error.exit_code == errors.ExitCode.UNAVAILABLE for r in results)
+    # Only the first file paid for the retries; the rest failed without asking again.
+    assert len(responses.calls) <= 3 + 2 * 2
+
+
+# --- skip, verify, force, dry run -------------------------------------------------------------
+
+
+def put(tmp_path: Path, key: str, data: bytes) -> Path:
+    dest = tmp_path / "data" / key
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return dest
+
+
+@responses.activate
+def test_present_file_is_skipped_without_any_request(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"already")
+    (result,), events = run([MAG], tmp_path)
+    assert result.status == "skipped" and result.reason == "already present"
+    assert len(responses.calls) == 0
+    assert [e.stage for e in events] == [Stage.PLANNED, Stage.SKIPPED]
+
+
+@responses.activate
+def test_empty_present_file_is_fetched_again(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"")
+    serve(MAG_KEY, b"full")
+    (result,), _ = run([MAG], tmp_path)
+    assert result.status == "downloaded"
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"full"
+
+
+@responses.activate
+def test_verify_keeps_a_matching_file_and_refetches_a_different_one(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"same-bytes")
+    put(tmp_path, SWE_KEY, b"old-bytes!")  # same size, different content
+    serve(MAG_KEY, b"same-bytes")
+    # The verification is a one-byte ranged GET (presigned URLs are signed for GET, not HEAD);
+    # responses answers registrations for one URL in order.
+    responses.get(
+        f"{S3}/{SWE_KEY}?X-Amz-Signature=abc",
+        status=206,
+        body=b"n",
+        headers={"Content-Range": "bytes 0-0/10", "ETag": f'"{md5(b"new-bytes!")}"'},
+    )
+    serve(SWE_KEY, b"new-bytes!")
+    results, _ = run([MAG, SWE], tmp_path, verify=True)
+    assert [r.status for r in results] == ["skipped", "downloaded"]
+    assert results[0].reason == "verified"
+    assert (tmp_path / "data" / SWE_KEY).read_bytes() == b"new-bytes!"
+    ranged = [c for c in responses.calls if c.request.headers.get("Range") == "bytes=0-0"]
+    assert len(ranged) == 2
+
+
+@responses.activate
+def test_verify_notices_a_different_size(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"short")
+    serve(MAG_KEY, b"much longer", etag='"abc-2"')
+    (result,), _ = run([MAG], tmp_path, verify=True)
+    assert result.status == "downloaded"
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"much longer"
+
+
+@responses.activate
+def test_force_downloads_again(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"old")
+    serve(MAG_KEY, b"new")
+    (result,), _ = run([MAG], tmp_path, force=True)
+    assert result.status == "downloaded"
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"new"
+
+
+@responses.activate
+def test_dry_run_fetches_nothing_and_creates_nothing(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"here")
+    results, _ = run([MAG, SWE], tmp_path, dry_run=True)
+    assert [(r.key, r.status) for r in results] == [
+        (MAG_KEY, "skipped"),
+        (SWE_KEY, "would-download"),
+    ]
+    assert len(responses.calls) == 0
+    assert not (tmp_path / "data" / SWE_KEY).parent.exists()
+
+
+@responses.activate
+def test_dry_run_with_a_missing_data_dir_does_not_create_it(tmp_path: Path) -> None:
+    results, _ = run([MAG], tmp_path, dry_run=True)
+    assert results[0].status == "would-download"
+    assert not (tmp_path / "data").exists()
+
+
+@responses.activate
+def test_dry_run_with_verify_asks_the_sdc_but_writes_nothing(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"stale")
+    serve(MAG_KEY, b"fresh-and-longer")
+    (result,), _ = run([MAG], tmp_path, dry_run=True, verify=True)
+    assert result.status == "would-download"
+    assert "size differs" in result.reason
+    assert (tmp_path / "data" / MAG_KEY).read_bytes() == b"stale"
+
+
+@responses.activate
+def test_many_files_in_parallel_keep_input_order(tmp_path: Path) -> None:
+    names = [f"imap_mag_l1a_norm-mago_202501{d:02d}_v001.0001.cdf" for d in range(1, 29)]
+    blobs = {}
+    for name in names:
+        key = f"imap/mag/l1a/2025/01/{name}"
+        blobs[key] = name.encode() * 50
+        serve(key, blobs[key])
+    results, _ = run(names, tmp_path, jobs=8)
+    assert [r.key for r in results] == list(blobs)
+    for key, data in blobs.items():
+        assert (tmp_path / "data" / key).read_bytes() == data
+    assert parts_left(tmp_path) == []
+
+
+def test_plain_md5() -> None:
+    digest = "0123456789abcdef0123456789ABCDEF"
+    assert dl.plain_md5(f'"{digest}"') == digest.lower()
+    assert dl.plain_md5(f'W/"{digest}"') is None
+    assert dl.plain_md5(f'"{digest}-12"') is None
+    assert dl.plain_md5("1a2b-40000000") is None
+    assert dl.plain_md5(None) is None
