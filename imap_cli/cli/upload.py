@@ -1,12 +1,109 @@
-"""`imap upload` (being built)."""
+"""`imap upload`: check every file, then stream them to the SDC in parallel."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated
+
 import typer
 
+from imap_cli.cli.options import DryRun, Jobs, state
 
-def upload(ctx: typer.Context) -> None:
-    """Not built yet."""
-    from imap_cli.core.errors import UsageError
+if TYPE_CHECKING:
+    from imap_cli.core.transfer import FileResult
 
-    raise UsageError("imap upload is not available yet")
+Files = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files to upload; `-` reads one path per line from stdin.",
+        metavar="FILE...",
+        show_default=False,
+    ),
+]
+
+
+def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun = False) -> None:
+    """Upload files to the SDC, several at once, streamed from disk.
+
+    Every file is checked first (IMAP name, readable, not empty); if any fails, nothing is sent.
+
+    A file already in the SDC is reported and the others carry on: a new version needs a new name.
+
+    The SDC takes uploads only with an API key that may write (`imap config set api-key KEY`).
+    """
+    import time
+
+    from imap_cli.core.upload import InvalidUploads, upload_files
+
+    run = state(ctx)
+    output = run.output
+    paths = read_paths(files, run.output.streams.stdin)
+    if not paths:
+        from imap_cli.core.errors import UsageError
+
+        raise UsageError(
+            "no files to upload: stdin had no paths", "Example: ls *.cdf | imap upload -"
+        )
+    workers = jobs or run.settings.jobs
+    with run.client(jobs=workers) as sdc:
+        try:
+            if dry_run:
+                results = upload_files(sdc, paths, jobs=workers, dry_run=True)
+                show_dry_run(run.output, results, sdc.base_url)
+                return
+            output.detail(f"Uploading to {sdc.base_url} with {workers} jobs")
+            from imap_cli.cli.progress import TransferProgress
+
+            started = time.monotonic()
+            with TransferProgress(output, verb="Uploading") as progress:
+                results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
+            progress.summary(results, time.monotonic() - started)
+        except InvalidUploads as error:
+            if len(error.problems) > 1 or len(paths) > 1:
+                for path, reason in error.problems:
+                    output.error(f"{path}: {reason}", "")
+            raise
+    output.lines(r.key for r in results if r.status == "uploaded")
+    code = exit_code(results)
+    if code:
+        raise typer.Exit(code)
+
+
+def read_paths(files: Sequence[Path], stdin: IO[str]) -> list[Path]:
+    """The paths given, with `-` replaced by the non-blank lines of stdin (read once)."""
+    paths: list[Path] = []
+    read = False
+    for item in files:
+        if str(item) == "-":
+            if not read:
+                paths.extend(Path(line.strip()) for line in stdin if line.strip())
+                read = True
+        else:
+            paths.append(item)
+    return paths
+
+
+def show_dry_run(output, results: Iterable[FileResult], target: str) -> None:
+    """The SDC key each file would get on stdout; a count on stderr."""
+    from imap_cli.cli.progress import human_size
+
+    results = list(results)
+    output.lines(r.key for r in results)
+    total = sum(r.size for r in results)
+    output.note(
+        f"Would upload {len(results)} file{'s' if len(results) != 1 else ''} "
+        f"({human_size(total)}) to {target}; nothing was sent."
+    )
+
+
+def exit_code(results: Sequence[FileResult]) -> int:
+    """0 when all went; the failures' own code when all failed alike; 1 otherwise."""
+    failed = [r.error for r in results if r.error is not None]
+    if not failed:
+        return 0
+    if len(failed) == len(results):
+        codes = {int(e.exit_code) for e in failed}
+        if len(codes) == 1:
+            return codes.pop()
+    return 1

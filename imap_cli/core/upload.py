@@ -26,6 +26,7 @@ from imap_cli.core.errors import (
     ConnectionFailed,
     IMAPError,
     IntegrityError,
+    InvalidName,
     Refused,
     SDCError,
     UsageError,
@@ -63,7 +64,9 @@ class UploadItem:
 class InvalidUploads(UsageError):
     """Some files cannot be uploaded (bad name, missing, empty...); nothing was sent."""
 
-    def __init__(self, problems: Sequence[tuple[str, str]], total: int) -> None:
+    def __init__(
+        self, problems: Sequence[tuple[str, str]], total: int, hints: Sequence[str] = ()
+    ) -> None:
         self.problems = list(problems)  # (path as given, reason)
         count = len(self.problems)
         if total == 1 and count == 1:
@@ -71,16 +74,19 @@ class InvalidUploads(UsageError):
             message = f"cannot upload {path}: {reason}"
         else:
             message = f"{count} of {total} files cannot be uploaded; nothing was sent"
-        super().__init__(message, _problems_hint(self.problems))
+        super().__init__(message, _problems_hint(self.problems, hints))
 
 
-def _problems_hint(problems: Sequence[tuple[str, str]]) -> str:
+def _problems_hint(problems: Sequence[tuple[str, str]], hints: Sequence[str]) -> str:
     reasons = " ".join(reason for _, reason in problems)
     if "vMMM.mmmm" in reasons:
         return (
             "The SDC takes science, quicklook and dependency files only with a vMMM.mmmm "
             "version: rename vXXX to v001.0XXX (the SDC reads vXXX as major 1, minor XXX)."
         )
+    distinct = {h for h in hints if h}
+    if len(distinct) == 1:
+        return distinct.pop()
     return "Fix or leave out these files; every file is checked before anything is sent."
 
 
@@ -109,7 +115,12 @@ def check_file(path: Path) -> UploadItem:
 
     Raises InvalidName or UsageError with the reason; reads nothing but the file's metadata.
     """
-    parsed = naming.parse(path.name)
+    try:
+        parsed = naming.parse(path.name)
+    except InvalidName as error:
+        # The path is shown beside the reason already; the name need not be repeated.
+        reason = error.message.removeprefix(f"{path.name!r}: ")
+        raise InvalidName(reason, error.hint) from None
     if parsed.is_legacy_version:
         raise UsageError(legacy_version_reason(parsed))
     try:
@@ -140,6 +151,7 @@ def check_files(paths: Sequence[Path]) -> list[UploadItem]:
     """
     items: list[UploadItem] = []
     problems: list[tuple[str, str]] = []
+    hints: list[str] = []
     seen: dict[str, Path] = {}
     seen_real: set[str] = set()
     for path in paths:
@@ -147,6 +159,7 @@ def check_files(paths: Sequence[Path]) -> list[UploadItem]:
             item = check_file(path)
         except IMAPError as error:
             problems.append((str(path), error.message))
+            hints.append(error.hint)
             continue
         real = os.path.realpath(path)
         if real in seen_real:
@@ -159,7 +172,7 @@ def check_files(paths: Sequence[Path]) -> list[UploadItem]:
         seen_real.add(real)
         items.append(item)
     if problems:
-        raise InvalidUploads(problems, total=len(paths))
+        raise InvalidUploads(problems, total=len(paths), hints=hints)
     return items
 
 

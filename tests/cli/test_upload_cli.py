@@ -1,0 +1,121 @@
+"""`imap upload` as a user types it: checks, dry run, stdin, messages and exit codes."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+import responses
+
+from imap_cli.cli.app import main
+
+SDC = "https://sdc.example"
+S3 = "https://bucket.s3.example"
+MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
+MAG_KEY = f"imap/mag/l1a/2025/01/{MAG}"
+ANC = "imap_mag_calibration_20250101_v001.cdf"
+ANC_KEY = f"imap/ancillary/mag/{ANC}"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def make_file(folder: Path, name: str, size: int = 1000) -> Path:
+    path = folder / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def sdc_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", SDC)
+
+
+@responses.activate
+def test_dry_run_prints_the_keys_and_sends_nothing(capsys, tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC, 2048)]
+    code, out, err = run(capsys, "upload", "--dry-run", *map(str, paths))
+    assert code == 0
+    assert out == f"{MAG_KEY}\n{ANC_KEY}\n"
+    assert "Would upload 2 files (3.0 kB)" in err and "nothing was sent" in err
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_every_bad_file_is_listed_and_nothing_is_sent(capsys, tmp_path: Path) -> None:
+    good = make_file(tmp_path, MAG)
+    legacy = make_file(tmp_path, "imap_mag_l1a_norm-mago_20250102_v003.cdf")
+    missing = tmp_path / ANC
+    code, out, err = run(capsys, "upload", str(good), str(legacy), str(missing))
+    assert code == 2 and out == ""
+    assert f"Error: {legacy}: science files need a vMMM.mmmm version" in err
+    assert "imap_mag_l1a_norm-mago_20250102_v001.0003.cdf" in err
+    assert f"Error: {missing}: no such file" in err
+    assert "Error: 2 of 3 files cannot be uploaded; nothing was sent" in err
+    assert "Hint: " in err and "vMMM.mmmm" in err
+    assert len(responses.calls) == 0
+
+
+def test_one_bad_file_is_one_line(capsys, tmp_path: Path) -> None:
+    bad = make_file(tmp_path, "imap_xyz_l1a_a_20250101_v001.0001.cdf")
+    code, _, err = run(capsys, "upload", str(bad))
+    assert code == 2
+    assert err.startswith(f"Error: cannot upload {bad}: unknown instrument 'xyz'")
+    assert err.count("Error:") == 1
+
+
+def test_paths_from_stdin(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{paths[0]}\n\n  {paths[1]}  \n"))
+    code, out, _ = run(capsys, "upload", "-n", "-")
+    assert code == 0 and out == f"{MAG_KEY}\n{ANC_KEY}\n"
+
+
+def test_empty_stdin_is_a_usage_error(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    code, _, err = run(capsys, "upload", "-")
+    assert code == 2 and "no files to upload" in err
+
+
+def test_no_arguments_shows_help(capsys) -> None:
+    _, out, err = run(capsys, "upload")
+    assert "FILE..." in out + err and "--dry-run" in out + err
+
+
+@responses.activate
+def test_uploads_print_keys_and_a_conflict_fails_with_exit_1(capsys, tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    responses.get(
+        f"{SDC}/upload/{MAG}",
+        status=409,
+        json={"error": "FileAlreadyExists", "message": f"The file '{MAG_KEY}' already exists."},
+    )
+    responses.get(f"{SDC}/upload/{ANC}", json=f"{S3}/{ANC}?sig=1")
+    responses.put(f"{S3}/{ANC}", status=200)
+    code, out, err = run(capsys, "upload", "-j", "2", *map(str, paths))
+    assert code == 1
+    assert out == f"{ANC_KEY}\n"
+    assert f"{MAG}: already in the SDC as {MAG_KEY}; a new version needs a new filename" in err
+
+
+@responses.activate
+def test_refused_without_a_key_exits_4_with_the_hint(capsys, tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    responses.get(f"{SDC}/upload/{MAG}", status=403, json={"message": "Forbidden"})
+    code, out, err = run(capsys, "upload", str(path))
+    assert code == 4 and out == ""
+    assert "imap config set api-key" in err
+
+
+@responses.activate
+def test_server_message_is_plain_text(capsys, tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    message = "error: [red]bad[/red] name"
+    responses.get(f"{SDC}/upload/{MAG}", status=400, json=message)
+    code, _, err = run(capsys, "upload", str(path))
+    assert code == 2 and message in err
