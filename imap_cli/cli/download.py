@@ -1,12 +1,158 @@
-"""`imap download` (being built)."""
+"""`imap download`: files into the data dir, in parallel, resumable and verified."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, state
 
-def download(ctx: typer.Context) -> None:
-    """Not built yet."""
-    from imap_cli.core.errors import UsageError
+if TYPE_CHECKING:
+    from imap_cli.core.transfer import FileResult
 
-    raise UsageError("imap download is not available yet")
+Items = Annotated[
+    list[str],
+    typer.Argument(
+        help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
+        "stdin, one per line (blank lines and # comments are ignored).",
+        show_default=False,
+    ),
+]
+
+
+def download(
+    ctx: typer.Context,
+    items: Items,
+    jobs: Jobs = None,
+    force: Force = False,
+    verify: Verify = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Download files into <data dir>/<SDC key>: parallel, resumable, checked.
+
+    A file already present (and not empty) is skipped; --verify checks its size and ETag.
+
+    Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
+
+    Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
+    `imap query -i mag -l l1a -o paths | imap download -`.
+    """
+    code = run_downloads(state(ctx), items, jobs=jobs, force=force, verify=verify, dry_run=dry_run)
+    if code:
+        raise typer.Exit(code)
+
+
+def expand_items(items: Iterable[str], stdin: Iterable[str]) -> list[str]:
+    """The command's arguments with `-` replaced by the names read from stdin."""
+    from imap_cli.core.download import read_list
+
+    out: list[str] = []
+    read_stdin = False
+    for item in items:
+        if item == "-":
+            if not read_stdin:
+                out.extend(read_list(stdin))
+                read_stdin = True
+        else:
+            out.append(item)
+    return out
+
+
+def exit_code(results: Sequence[FileResult]) -> int:
+    """0 when nothing failed; 1 when some failed.
+
+    When every file failed for the same kind of reason that is not about one file (SDC
+    unreachable: 3, credentials refused: 4, a refused setting: 2), that code, so a script can
+    tell "the SDC is down" from "some files were missing".
+    """
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return 0
+    if len(failed) == len(results):
+        codes = {int(r.error.exit_code) for r in failed if r.error is not None}
+        if len(codes) == 1 and codes <= {2, 3, 4}:
+            return codes.pop()
+    return 1
+
+
+def run_downloads(
+    state: State,
+    items: list[str],
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    verify: bool = False,
+    dry_run: bool = False,
+) -> int:
+    """Download `items` (keys, filenames, `-` for stdin) with progress and a summary.
+
+    Shared by `imap download` and `imap query --download`; returns the exit code.
+    """
+    import time
+
+    from imap_cli.cli.progress import TransferProgress
+    from imap_cli.core.download import InvalidNames, download_files
+    from imap_cli.core.errors import InvalidName
+
+    output = state.output
+    names = expand_items(items, output.streams.stdin)
+    if not names:
+        output.note("Nothing to download.")
+        return 0
+    settings = state.settings
+    jobs = jobs or settings.jobs
+    client = state.client(jobs=jobs)
+    try:
+        started = time.monotonic()
+        if dry_run:
+            results = download_files(
+                client,
+                names,
+                data_dir=settings.data_dir,
+                jobs=jobs,
+                force=force,
+                verify=verify,
+                dry_run=True,
+            )
+            _show_plan(state, results)
+            return exit_code(results)
+        with TransferProgress(output, verb="Downloading") as progress:
+            results = download_files(
+                client,
+                names,
+                data_dir=settings.data_dir,
+                jobs=jobs,
+                force=force,
+                verify=verify,
+                on_event=progress.handle,
+            )
+        progress.summary(results, time.monotonic() - started)
+        return exit_code(results)
+    except InvalidNames as bad:
+        for text, reason in bad.problems:
+            output.error(f"{text!r}: {reason}", hint="")
+        count = len(bad.problems)
+        raise InvalidName(
+            f"{count} invalid name{'s' if count > 1 else ''}; nothing was downloaded"
+        ) from None
+    finally:
+        client.close()
+
+
+def _show_plan(state: State, results: Sequence[FileResult]) -> None:
+    """Dry run: `fetch KEY` or `skip KEY (reason)` on stdout, a count on stderr."""
+    lines = []
+    for result in results:
+        if result.status == "would-download":
+            why = f"  ({result.reason})" if result.reason else ""
+            lines.append(f"fetch {result.key}{why}")
+        elif result.status == "skipped":
+            lines.append(f"skip  {result.key}  ({result.reason})")
+        else:
+            lines.append(f"fail  {result.key}  ({result.reason})")
+    state.output.lines(lines)
+    fetch = sum(r.status == "would-download" for r in results)
+    skip = sum(r.status == "skipped" for r in results)
+    state.output.note(f"Dry run: would download {fetch}, skip {skip}; nothing was written.")

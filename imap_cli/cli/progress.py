@@ -1,0 +1,241 @@
+"""Progress of transfers (downloads and uploads): rich bars on a terminal, plain lines otherwise.
+
+Usage, for either direction::
+
+    with TransferProgress(output, verb="Uploading") as progress:
+        results = upload_files(..., on_event=progress.handle)
+    progress.summary(results, elapsed)
+
+`handle` is called from worker threads and is thread-safe. On a terminal it drives one overall
+bar (files done/total, bytes, rate, ETA) plus one bar per active file; otherwise it writes one
+plain line per finished, skipped or failed file (no escape codes). `-q` hides everything but
+failures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from imap_cli.cli.output import Output
+
+if TYPE_CHECKING:
+    from imap_cli.core.transfer import FileResult, TransferEvent
+
+# Bars are redrawn this often; more only costs CPU that the transfer could use.
+REFRESH_PER_SECOND = 4
+NAME_WIDTH = 44
+
+
+def human_size(size: float) -> str:
+    """Bytes in decimal units, like rich's download column: 1.2 MB, 3.4 GB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover
+
+
+def human_time(seconds: float) -> str:
+    """0.42 s, 12.3 s, 4 min 05 s, 1 h 02 min."""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _short_name(key: str, width: int = NAME_WIDTH) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _past(verb: str) -> str:
+    """Downloading -> Downloaded, Uploading -> Uploaded."""
+    return verb[:-3] + "ed" if verb.endswith("ing") else verb
+
+
+class TransferProgress:
+    """Renders TransferEvents for a person; a context manager around the transfer."""
+
+    def __init__(self, output: Output, verb: str = "Downloading") -> None:
+        self.output = output
+        self.verb = verb
+        self.live = bool(output.streams.stderr_tty) and not output.quiet
+        self._lock = threading.Lock()
+        self._progress: Any = None
+        self._overall: Any = None
+        self._bars: dict[str, Any] = {}
+        self._totals: dict[str, int | None] = {}
+        self._moved: dict[str, int] = {}
+        self.planned = 0
+        self.finished = 0
+        self.failed = 0
+
+    # --- context manager ---
+
+    def __enter__(self) -> TransferProgress:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}", markup=False),
+                BarColumn(bar_width=None),
+                TextColumn("{task.fields[files]}", markup=False),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.output.console,
+                refresh_per_second=REFRESH_PER_SECOND,
+                transient=True,
+                expand=True,
+            )
+            self._overall = self._progress.add_task(self.verb, total=None, files="")
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    # --- events, from any thread ---
+
+    def handle(self, event: TransferEvent) -> None:
+        """Take one event from a worker thread."""
+        from imap_cli.core.transfer import Stage
+
+        with self._lock:
+            stage = event.stage
+            if stage == Stage.PLANNED:
+                self.planned += 1
+            elif stage == Stage.STARTED:
+                self._on_started(event)
+            elif stage in (Stage.PROGRESS, Stage.RETRY):
+                self._on_bytes(event)
+            elif stage in (Stage.DONE, Stage.SKIPPED, Stage.FAILED):
+                self._on_end(event)
+            self._refresh_overall()
+
+    def _on_started(self, event: TransferEvent) -> None:
+        self._totals[event.key] = event.total
+        self._moved[event.key] = 0
+        if self._progress is not None:
+            self._bars[event.key] = self._progress.add_task(
+                "  " + _short_name(event.key), total=event.total, files=""
+            )
+
+    def _on_bytes(self, event: TransferEvent) -> None:
+        from imap_cli.core.transfer import Stage
+
+        if event.stage == Stage.RETRY and self.output.verbose:
+            self._line(f"retrying {event.key}: {event.reason}", always=False)
+        if event.key in self._moved:
+            self._moved[event.key] += event.advance
+        if self._progress is None or not event.advance:
+            return
+        bar = self._bars.get(event.key)
+        if bar is not None:
+            self._progress.advance(bar, event.advance)
+        self._progress.advance(self._overall, event.advance)
+
+    def _on_end(self, event: TransferEvent) -> None:
+        from imap_cli.core.transfer import Stage
+
+        self.finished += 1
+        bar = self._bars.pop(event.key, None)
+        if bar is not None:
+            self._progress.remove_task(bar)
+        if event.stage == Stage.DONE:
+            if event.key in self._totals and event.total is not None:
+                self._totals[event.key] = event.total  # a size learnt only at the end
+            size = f" ({human_size(event.total)})" if event.total is not None else ""
+            self._line(f"{_past(self.verb).lower()} {event.key}{size}", always=False)
+        elif event.stage == Stage.SKIPPED:
+            self._line(f"skipped {event.key} ({event.reason})", always=False)
+        else:
+            self.failed += 1
+            # The failed file's bytes leave the overall bar.
+            self._totals.pop(event.key, None)
+            moved = self._moved.pop(event.key, 0)
+            if moved and self._progress is not None:
+                self._progress.advance(self._overall, -moved)
+            reason = event.error.message if event.error is not None else event.reason
+            self._line(f"failed {event.key}: {' '.join(reason.split())}", always=True)
+
+    def _refresh_overall(self) -> None:
+        if self._progress is None:
+            return
+        # Files not started yet count as the average size seen so far, so the ETA is sensible.
+        known = [t for t in self._totals.values() if t is not None]
+        waiting = self.planned - self.finished - len(self._bars)
+        total = None
+        if known:
+            total = sum(known) + sum(known) / len(known) * max(0, waiting)
+        files = f"{self.finished}/{self.planned} files"
+        if self.failed:
+            files += f", {self.failed} failed"
+        self._progress.update(self._overall, total=total, files=files)
+
+    def _line(self, text: str, *, always: bool) -> None:
+        if self._progress is not None:
+            if always:
+                self._progress.console.print(text, markup=False, highlight=False, style="red")
+            return
+        if always:
+            self.output.error(text, hint="")
+        else:
+            self.output.note(text)
+
+    # --- the end ---
+
+    def summary(self, results: Sequence[FileResult], elapsed: float) -> None:
+        """The final summary, then each failure with its reason."""
+        summary(self.output, results, elapsed, verb=_past(self.verb))
+
+
+def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, verb: str) -> None:
+    """`Downloaded N files (size) in T; skipped M; failed K`, then each failure and its hint."""
+    moved = [r for r in results if r.ok and r.status not in ("skipped",)]
+    skipped = [r for r in results if r.status == "skipped"]
+    failed = [r for r in results if not r.ok]
+    size = sum(r.size for r in moved)
+    noun = "file" if len(moved) == 1 else "files"
+    line = f"{verb} {len(moved)} {noun} ({human_size(size)}) in {human_time(elapsed)}"
+    line += f"; skipped {len(skipped)}; failed {len(failed)}"
+    if failed:
+        output.note(line)
+    else:
+        output.success(line)
+    hints: list[str] = []
+    for result in failed:
+        error = result.error
+        reason = error.message if error is not None else result.reason
+        output.error(f"{result.key}: {' '.join(reason.split())}", hint="")
+        hint = getattr(error, "hint", "")
+        if hint and hint not in hints:
+            hints.append(hint)
+    for hint in hints:
+        _hint(output, hint)
+
+
+def _hint(output: Output, hint: str) -> None:
+    if output.streams.stderr_tty:
+        from rich.text import Text
+
+        output.console.print(Text(f"Hint: {hint}", style="cyan"))
+    else:
+        output.streams.stderr.write(f"Hint: {hint}\n")
+        output.streams.stderr.flush()
