@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from imap_cli.core.errors import IMAPError
+
+# C0/C1 controls (tab included, newline excluded), DEL, and the bidi/zero-width controls.
+_UNSAFE_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -133,6 +137,19 @@ class Output:
         writer.writerows(["" if v is None else v for v in row] for row in rows)
         self.streams.stdout.flush()
 
+    def json_bytes(self, body: bytes) -> None:
+        """Already-encoded JSON (UTF-8) on stdout, unchanged: no decode/encode round trip."""
+        out = self.streams.stdout
+        out.flush()
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            buffer.write(body.rstrip())
+            buffer.write(b"\n")
+            buffer.flush()
+        else:  # a text-only stream (e.g. io.StringIO)
+            out.write(body.decode("utf-8").rstrip() + "\n")
+            out.flush()
+
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
     ) -> None:
@@ -141,25 +158,46 @@ class Output:
         rich's Table measures every cell of every row and takes seconds at 30,000 rows, so
         the columns are sized here once and each row is a single formatted line.
         """
-        cells = [["" if v is None else str(v) for v in row] for row in rows]
-        widths = [len(c) for c in columns]
-        for row in cells:
-            for i, value in enumerate(row):
-                if len(value) > widths[i]:
-                    widths[i] = len(value)
-        gap = "  "
+        data = list(zip(*rows)) if rows else [() for _ in columns]
+        self.table_columns(columns, data, title)
+
+    def table_columns(
+        self, columns: Sequence[str], data: Sequence[Sequence[Any]], title: str | None = None
+    ) -> None:
+        """Like table(), given column by column (`data[i]` holds column i's values).
+
+        Column-wise is the fast way: widths are one C-level max() per column, and each line
+        is one %-format. None prints as empty; other non-text values through str().
+        """
+        texts: list[Sequence[str]] = []
+        for values in data:
+            if set(map(type, values)) <= {str}:
+                texts.append(values)
+            else:
+                texts.append(["" if v is None else str(v) for v in values])
+        widths = [
+            max(len(name), max(map(len, values), default=0)) for name, values in zip(columns, texts)
+        ]
+        # The last column is not padded: no trailing blanks on every line.
+        fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
         out = self.streams.stdout
+        encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("-", "")
+        rule_char = "─" if encoding in ("utf8", "utf8sig") else "-"
+        header = (fmt % tuple(columns)).rstrip()
+        rule = "  ".join(rule_char * w for w in widths)
+        body = "\n".join(map(fmt.__mod__, zip(*texts)))
+        if body and body.count("\n") != len(texts[0]) - 1:  # a cell with a line break
+            texts = [[v.replace("\n", "?") for v in values] for values in texts]
+            body = "\n".join(map(fmt.__mod__, zip(*texts)))
+        # Server strings are written as plain text: control and bidi characters (which could
+        # move the cursor or reorder what is shown) become "?", one character for one.
+        if _UNSAFE_CHARS.search(body):
+            body = _UNSAFE_CHARS.sub("?", body)
         color = bool(self.streams.stdout_tty) and not self.streams.env.get("NO_COLOR")
-        header = gap.join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()
-        rule = gap.join("─" * w for w in widths)
-        if title:
-            out.write(f"{title}\n")
-        out.write(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
-        out.write(rule + "\n")
-        # Server strings are written as plain text: nothing here interprets markup.
-        clean = str.maketrans({c: "?" for c in map(chr, range(32)) if c != "\t"})
-        out.writelines(
-            gap.join(v.translate(clean).ljust(w) for v, w in zip(row, widths)).rstrip() + "\n"
-            for row in cells
-        )
+        parts = [f"{title}\n"] if title else []
+        parts.append(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
+        parts.append(rule + "\n")
+        if body:
+            parts.append(body + "\n")
+        out.write("".join(parts))
         out.flush()
