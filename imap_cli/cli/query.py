@@ -1,12 +1,331 @@
-"""`imap query` (being built)."""
+"""`imap query`: search the SDC's catalogue; a table, JSON, CSV or SDC keys on stdout."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import typer
 
+from imap_cli.cli.options import (
+    DataLevel,
+    Descriptor,
+    EndDate,
+    Extension,
+    Filename,
+    Format,
+    IngestionEndDate,
+    IngestionStartDate,
+    Instrument,
+    KernelType,
+    Repointing,
+    StartDate,
+    Table,
+    Version,
+    state,
+)
 
-def query(ctx: typer.Context) -> None:
-    """Not built yet."""
+if TYPE_CHECKING:
+    from imap_cli.cli.output import Output
+
+FORMATS = ("csv", "json", "paths", "table")
+
+# The fields the SDC sends per table (SDC-PROTOCOL.md §1.1/§1.2): the CSV header when no row
+# came back, and the first columns (in this order) when rows did.
+KNOWN_FIELDS = {
+    "science": (
+        "file_path",
+        "instrument",
+        "data_level",
+        "descriptor",
+        "start_date",
+        "repointing",
+        "major_version",
+        "minor_version",
+        "version",
+        "extension",
+        "ingestion_date",
+        "cr",
+        "crid",
+        "released",
+    ),
+    "ancillary": (
+        "file_path",
+        "instrument",
+        "descriptor",
+        "start_date",
+        "end_date",
+        "version",
+        "extension",
+        "ingestion_date",
+        "released",
+    ),
+    "spice": (
+        "file_name",
+        "file_root",
+        "kernel_type",
+        "version",
+        "min_date_j2000",
+        "max_date_j2000",
+        "file_intervals_j2000",
+        "min_date_datetime",
+        "max_date_datetime",
+        "file_intervals_datetime",
+        "min_date_sclk",
+        "max_date_sclk",
+        "file_intervals_sclk",
+        "sclk_kernel",
+        "lsk_kernel",
+        "ingestion_date",
+        "timestamp",
+    ),
+}
+KNOWN_FIELDS["quicklook"] = KNOWN_FIELDS["science"]
+
+
+def query(
+    ctx: typer.Context,
+    table: Table = "science",
+    instrument: Instrument = None,
+    data_level: DataLevel = None,
+    descriptor: Descriptor = None,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    ingestion_start_date: IngestionStartDate = None,
+    ingestion_end_date: IngestionEndDate = None,
+    repointing: Repointing = None,
+    version: Version = None,
+    extension: Extension = None,
+    kernel_type: KernelType = None,
+    filename: Filename = None,
+    output_format: Format = None,
+) -> None:
+    """Search the SDC for files; print them as a table, JSON, CSV or SDC keys.
+
+    At least one filter is needed. Every value is checked before anything is sent.
+    The number of files found goes to stderr; the data goes to stdout.
+
+    Output (-o): table (a person's view); json (the SDC's records, unchanged, as one JSON
+    array); csv (a header, then one row per record); paths (one SDC key per line, ready for
+    `imap download -`). Default: table on a terminal, json when stdout is a pipe or a file.
+
+    SPICE (--table spice): filters are --type (default: every kernel type), the dates (days
+    of coverage, UTC), the ingestion dates and --version latest.
+
+    Examples:
+
+      imap query --instrument mag --data-level l1a --start-date 2025-10-01 --version latest
+
+      imap query --instrument mag --ingestion-start-date 20251001 -o paths | imap download -
+
+      imap query --filename imap_mag_l1a_norm-mago_20251017_v001.0002.cdf
+
+      imap query --table spice --type attitude_history --start-date 20251001 -o json
+    """
     from imap_cli.core.errors import UsageError
 
-    raise UsageError("imap query is not available yet")
+    run = state(ctx)
+    fmt = (output_format or "").strip().lower() or (
+        "table" if run.output.streams.stdout_tty else "json"
+    )
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"{output_format!r} is not an output format; valid formats: {', '.join(FORMATS)}",
+            "For example: -o paths",
+        )
+    explicit_table = ctx.get_parameter_source("table") not in (None, _default_source())
+    filters = {
+        "table": table if explicit_table or filename is None else None,
+        "instrument": instrument,
+        "data_level": data_level,
+        "descriptor": descriptor,
+        "start_date": start_date,
+        "end_date": end_date,
+        "ingestion_start_date": ingestion_start_date,
+        "ingestion_end_date": ingestion_end_date,
+        "repointing": repointing,
+        "version": version,
+        "extension": extension,
+        "type": kernel_type,
+        "filename": filename,
+    }
+    from imap_cli.core.query import fetch_result, plan_query
+
+    plan = plan_query(**filters)
+    with run.client() as client:
+        result = fetch_result(client, plan)
+    show_results(run.output, result.rows, plan.table, fmt, body=result.body)
+
+
+def _default_source() -> Any:
+    from typer._click.core import ParameterSource
+
+    return ParameterSource.DEFAULT
+
+
+def show_results(
+    output: Output, rows: list[dict], table: str, fmt: str, body: bytes | None = None
+) -> None:
+    """Print rows in a format, with the count (or a friendly "nothing matched") on stderr.
+
+    `body`: the SDC's JSON bytes when they hold exactly `rows`; `-o json` into a pipe or a
+    file prints them as they are (the same records, without encoding them again).
+    """
+    from imap_cli.core.query import record_keys, remember_keys
+
+    count = len(rows)
+    if count:
+        output.note(f"Found {count:,} file{'s' if count != 1 else ''} in the {table} table")
+    else:
+        output.note(
+            f"No files in the {table} table match these filters. Widen them (dates, version, "
+            "descriptor), or check the values with --help."
+        )
+    keys = record_keys(rows, table) if count and fmt in ("paths", "table") else None
+    if fmt == "json":
+        if body is not None and not output.streams.stdout_tty:
+            output.json_bytes(body)
+        else:
+            output.json(rows)
+    elif fmt == "csv":
+        columns = csv_columns(rows, table)
+        output.csv(columns, csv_rows(rows, columns))
+    elif fmt == "paths":
+        output.lines(keys or ())
+    elif count:
+        names, data = table_columns(rows, table)
+        output.table_columns(names, data)
+    if count:
+        remember_keys(keys if keys is not None else record_keys(rows, table))
+
+
+# --- csv -----------------------------------------------------------------------------------
+
+
+def csv_columns(rows: Sequence[dict], table: str) -> list[str]:
+    """The union of the rows' keys: the table's known fields first, then others as first seen."""
+    known = KNOWN_FIELDS.get(table, ())
+    if not rows:
+        return list(known)
+    seen: dict[str, None] = {}
+    first_keys = None
+    for row in rows:
+        keys = row.keys()
+        if keys == first_keys:  # the usual case: every row has the same fields
+            continue
+        first_keys = first_keys or keys
+        for key in keys:
+            seen.setdefault(key, None)
+    ordered = [k for k in known if k in seen]
+    return ordered + [k for k in seen if k not in known]
+
+
+def csv_rows(rows: Sequence[dict], columns: Sequence[str]) -> list[list[Any]]:
+    """Cells for csv.writer: None -> empty, booleans true/false, lists/objects as JSON."""
+    import json
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    simple = (str, int, float)
+    out = []
+    for row in rows:
+        values = [row.get(c) for c in columns]
+        # bool is an int subclass, so compare types exactly: True must become "true".
+        if all(type(v) in simple for v in values):
+            out.append(values)
+        else:
+            out.append([cell(v) for v in values])
+    return out
+
+
+# --- table ---------------------------------------------------------------------------------
+
+
+def _column(rows: Sequence[dict], key: str) -> list[Any]:
+    return [r.get(key) for r in rows]
+
+
+def _versions(rows: Sequence[dict]) -> list[Any]:
+    versions = _column(rows, "version")
+    if set(map(type, versions)) <= {str}:
+        return versions
+    return [_version(r) for r in rows]
+
+
+def _version(row: dict) -> str:
+    version = row.get("version")
+    if isinstance(version, str) and version:
+        return version
+    major, minor = row.get("major_version"), row.get("minor_version")
+    if isinstance(major, int) and isinstance(minor, int):
+        return f"v{major:03d}.{minor:04d}"
+    return "" if version is None else str(version)
+
+
+def _basenames(values: list[Any]) -> list[Any]:
+    return [v.rpartition("/")[2] if type(v) is str else v for v in values]
+
+
+def table_columns(rows: Sequence[dict], table: str) -> tuple[list[str], list[list[Any]]]:
+    """Column names and their values (column by column) for the table view of this table."""
+    if table == "spice":
+        return _spice_columns(rows)
+    if table == "ancillary":
+        names = ["INSTRUMENT", "DESCRIPTOR", "START", "END", "VERSION", "INGESTED", "FILENAME"]
+        data = [
+            _column(rows, "instrument"),
+            _column(rows, "descriptor"),
+            _column(rows, "start_date"),
+            _column(rows, "end_date"),
+            _versions(rows),
+            _column(rows, "ingestion_date"),
+            _basenames(_column(rows, "file_path")),
+        ]
+        return names, data
+    names = ["INSTRUMENT", "LEVEL", "DESCRIPTOR", "START"]
+    data = [
+        _column(rows, "instrument"),
+        _column(rows, "data_level"),
+        _column(rows, "descriptor"),
+        _column(rows, "start_date"),
+    ]
+    # Repointing and CR only when some file has one: most products have neither.
+    for key, name in (("repointing", "REPOINT"), ("cr", "CR")):
+        values = _column(rows, key)
+        if any(v is not None for v in values):
+            names.append(name)
+            data.append(values)
+    names += ["VERSION", "INGESTED", "FILENAME"]
+    data += [
+        _versions(rows),
+        _column(rows, "ingestion_date"),
+        _basenames(_column(rows, "file_path")),
+    ]
+    return names, data
+
+
+def _spice_columns(rows: Sequence[dict]) -> tuple[list[str], list[list[Any]]]:
+    def when(values: list[Any]) -> list[Any]:
+        # The SDC writes "YYYY-MM-DD, HH:MM:SS"; the comma only costs width.
+        return [v.replace(", ", " ") if type(v) is str else v for v in values]
+
+    names = ["KERNEL TYPE", "MIN DATE", "MAX DATE", "INGESTED", "VERSION", "FILENAME"]
+    data = [
+        _column(rows, "kernel_type"),
+        # spin/repoint/thruster rows (type=spin...) carry start_date/end_date/file_path.
+        when([r.get("min_date_datetime", r.get("start_date")) for r in rows]),
+        when([r.get("max_date_datetime", r.get("end_date")) for r in rows]),
+        when(_column(rows, "ingestion_date")),
+        _column(rows, "version"),
+        _basenames([r.get("file_name") or r.get("file_path") for r in rows]),
+    ]
+    return names, data
