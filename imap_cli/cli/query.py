@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,10 +13,12 @@ from imap_cli.cli.options import (
     EndDate,
     Extension,
     Filename,
+    Force,
     Format,
     IngestionEndDate,
     IngestionStartDate,
     Instrument,
+    Jobs,
     KernelType,
     Repointing,
     StartDate,
@@ -82,6 +84,15 @@ KNOWN_FIELDS = {
 }
 KNOWN_FIELDS["quicklook"] = KNOWN_FIELDS["science"]
 
+Download = Annotated[
+    bool,
+    typer.Option(
+        "--download",
+        help="Then download every file found into the data dir, as `imap download` does "
+        "(files already there are skipped). Prints no list unless -o is given.",
+    ),
+]
+
 
 def query(
     ctx: typer.Context,
@@ -99,28 +110,35 @@ def query(
     kernel_type: KernelType = None,
     filename: Filename = None,
     output_format: Format = None,
+    download: Download = False,
+    jobs: Jobs = None,
+    force: Force = False,
 ) -> None:
     """Search the SDC for files; print them as a table, JSON, CSV or SDC keys.
 
-    At least one filter is needed. Every value is checked before anything is sent.
-    The number of files found goes to stderr; the data goes to stdout.
+    At least one filter is needed; every value is checked before anything is sent.
 
-    Output (-o): table (a person's view); json (the SDC's records, unchanged, as one JSON
-    array); csv (a header, then one row per record); paths (one SDC key per line, ready for
-    `imap download -`). Default: table on a terminal, json when stdout is a pipe or a file.
+    The count of files found goes to stderr, the data to stdout.
 
-    SPICE (--table spice): filters are --type (default: every kernel type), the dates (days
-    of coverage, UTC), the ingestion dates and --version latest.
+    -o table: for people. -o json: the SDC's records, unchanged, as one JSON array.
+
+    -o csv: a header, then one row per record. -o paths: one SDC key a line, for `imap download -`.
+
+    Default: table on a terminal, json when stdout is a pipe or a file.
+
+    --table spice: --type (default: all kernels), dates, ingestion dates and --version latest.
 
     Examples:
 
-      imap query --instrument mag --data-level l1a --start-date 2025-10-01 --version latest
+    imap query -i mag -l l1a --start-date 2025-10-01 --version latest
 
-      imap query --instrument mag --ingestion-start-date 20251001 -o paths | imap download -
+    imap query -i mag --ingestion-start-date 20251001 -o paths | imap download -
 
-      imap query --filename imap_mag_l1a_norm-mago_20251017_v001.0002.cdf
+    imap query --filename imap_mag_l1a_norm-mago_20251017_v001.0002.cdf
 
-      imap query --table spice --type attitude_history --start-date 20251001 -o json
+    imap query --table spice --type attitude_history --start-date 20251001 -o json
+
+    imap query -i swe -l l2 --start-date 20251001 --download
     """
     from imap_cli.core.errors import UsageError
 
@@ -154,7 +172,17 @@ def query(
     plan = plan_query(**filters)
     with run.client() as client:
         result = fetch_result(client, plan)
-    show_results(run.output, result.rows, plan.table, fmt, body=result.body)
+    # With --download the list is only printed when asked for (-o); the progress says enough.
+    shown = fmt if output_format or not download else None
+    show_results(run.output, result.rows, plan.table, shown, body=result.body)
+    if download and result.rows:
+        from imap_cli.cli.download import run_downloads
+        from imap_cli.core.query import record_keys
+
+        keys = record_keys(result.rows, plan.table)
+        code = run_downloads(run, keys, jobs=jobs, force=force)
+        if code:
+            raise typer.Exit(code)
 
 
 def _default_source() -> Any:
@@ -164,14 +192,15 @@ def _default_source() -> Any:
 
 
 def show_results(
-    output: Output, rows: list[dict], table: str, fmt: str, body: bytes | None = None
+    output: Output, rows: list[dict], table: str, fmt: str | None, body: bytes | None = None
 ) -> None:
     """Print rows in a format, with the count (or a friendly "nothing matched") on stderr.
 
     `body`: the SDC's JSON bytes when they hold exactly `rows`; `-o json` into a pipe or a
     file prints them as they are (the same records, without encoding them again).
+    `fmt` None prints only the count.
     """
-    from imap_cli.core.query import record_keys, remember_keys
+    from imap_cli.core.query import record_keys
 
     count = len(rows)
     if count:
@@ -181,7 +210,7 @@ def show_results(
             f"No files in the {table} table match these filters. Widen them (dates, version, "
             "descriptor), or check the values with --help."
         )
-    keys = record_keys(rows, table) if count and fmt in ("paths", "table") else None
+    keys = record_keys(rows, table) if count and fmt == "paths" else None
     if fmt == "json":
         if body is not None and not output.streams.stdout_tty:
             output.json_bytes(body)
@@ -192,10 +221,21 @@ def show_results(
         output.csv(columns, csv_rows(rows, columns))
     elif fmt == "paths":
         output.lines(keys or ())
-    elif count:
+    elif fmt == "table" and count:
         names, data = table_columns(rows, table)
         output.table_columns(names, data)
     if count:
+        _remember(rows, table, keys)
+
+
+def _remember(rows: list[dict], table: str, keys: list[str] | None) -> None:
+    """Keep the keys for `imap download` tab completion; a record without one is no error here."""
+    import contextlib
+
+    from imap_cli.core.errors import IMAPError
+    from imap_cli.core.query import record_keys, remember_keys
+
+    with contextlib.suppress(IMAPError):
         remember_keys(keys if keys is not None else record_keys(rows, table))
 
 
