@@ -1,0 +1,155 @@
+"""A small, deterministic demo archive: several instruments, levels, versions, kinds.
+
+Contents (all names valid for core.naming, each file at its SDC key):
+- science over 2025-09-29 .. 2025-11-14: mag l1a/l1b/l2, swe l1a/l2, codice l0 (pkts) and l1a,
+  hit l1a/l2, lo l1a; several minor versions, a few newer majors (mag l1a 20251003 has v001.0000,
+  v001.0001 and v002.0000), hi l1b files with repointings, glows l3b with Carrington rotations,
+  one legacy-version (vXXX) swapi file;
+- quicklook png files, one dependency json, one release manifest;
+- ancillary files with and without end dates, two versions of one series;
+- SPICE: naif0012.tls, pck00011.tpc, de440.bsp, imap_sclk_0012.tsc, frames, attitude history
+  (two versions of one day range), attitude predict, pointing attitude (dps), ephemerides,
+  a metakernel, spin, repoint and thruster files.
+
+Bytes are deterministic (derived from the name) and small (0.5-6 KiB); mtimes, i.e. ingestion
+dates, are deterministic too: a file is "ingested" the day after its start date at a time
+derived from its name (uploads made later get the real time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+UTC = dt.timezone.utc
+
+_MAGIC = {
+    "cdf": b"\xcd\xf3\x00\x01\x00\x00\xff\xff",
+    "png": b"\x89PNG\r\n\x1a\n",
+    "pkts": b"\x08\x00\xc0\x00",
+}
+
+
+def _days(first: str, count: int, step: int = 1) -> list[str]:
+    start = dt.datetime.strptime(first, "%Y%m%d")
+    return [(start + dt.timedelta(days=i * step)).strftime("%Y%m%d") for i in range(count)]
+
+
+def demo_names() -> list[str]:
+    """Every file name of the demo archive."""
+    names: list[str] = []
+    science = [
+        ("mag", "l1a", "norm-mago", _days("20251001", 10)),
+        ("mag", "l1a", "norm-magi", _days("20251001", 10)),
+        ("mag", "l1b", "norm-mago", _days("20251001", 6)),
+        ("mag", "l2", "norm-gse", _days("20251001", 4)),
+        ("swe", "l1a", "sci", _days("20250929", 8)),
+        ("swe", "l2", "sci", _days("20251101", 5, 3)),
+        ("codice", "l1a", "hi-counters-aggregated", _days("20251010", 5)),
+        ("hit", "l1a", "pulse-height-events", _days("20251020", 4)),
+        ("hit", "l2", "macropixel-intensity", _days("20251101", 4, 4)),
+        ("lo", "l1a", "histogram", _days("20251005", 3)),
+    ]
+    for instrument, level, descriptor, days in science:
+        for day in days:
+            names.append(f"imap_{instrument}_{level}_{descriptor}_{day}_v001.0000.cdf")
+    names += [f"imap_codice_l0_raw_{day}_v001.0000.pkts" for day in _days("20251010", 5)]
+    # minor and major versions
+    names += [
+        "imap_mag_l1a_norm-mago_20251001_v001.0001.cdf",
+        "imap_mag_l1a_norm-mago_20251002_v001.0001.cdf",
+        "imap_mag_l1a_norm-mago_20251002_v001.0002.cdf",
+        "imap_mag_l1a_norm-mago_20251003_v001.0001.cdf",
+        "imap_mag_l1a_norm-mago_20251003_v002.0000.cdf",
+        "imap_swe_l1a_sci_20251001_v002.0000.cdf",
+        "imap_swe_l1a_sci_20251001_v002.0001.cdf",
+        "imap_hit_l2_macropixel-intensity_20251101_v001.0001.cdf",
+    ]
+    # repointings and Carrington rotations
+    names += [
+        f"imap_hi_l1b_45sensor-de_{day}-repoint{n:05d}_v001.0000.cdf"
+        for n, day in zip(range(40, 44), _days("20251001", 4))
+    ]
+    names.append("imap_hi_l1b_45sensor-de_20251001-repoint00040_v001.0001.cdf")
+    names += [
+        "imap_glows_l3b_ion-rate-profile_20251001-cr02301_v001.0000.cdf",
+        "imap_glows_l3b_ion-rate-profile_20251028-cr02302_v001.0000.cdf",
+    ]
+    names.append("imap_swapi_l1_sci_20250930_v001.cdf")  # legacy version
+    # quicklook, dependency, release
+    names += [
+        "imap_mag_l1a_norm-mago_20251001_v001.0000.png",
+        "imap_swe_l1a_sci_20251002_v001.0000.png",
+        "imap_mag_l1b_norm-mago_20251001_v001.0000.json",
+        "imap_hit_data-release-001_20251001_20251031_v001.txt",
+    ]
+    # ancillary
+    names += [
+        "imap_mag_l1b-cal_20250901_20251231_v001.cdf",
+        "imap_mag_l1b-cal_20250901_20251231_v002.cdf",
+        "imap_mag_l2-offsets_20251001_20251015_v001.cdf",
+        "imap_swe_esa-table_20250901_v001.csv",
+        "imap_codice_lo-energy-table_20251001_v001.csv",
+        "imap_hit_pha-lookup_20250915_20251115_v003.dat",
+    ]
+    # SPICE
+    names += [
+        "naif0012.tls",
+        "pck00011.tpc",
+        "de440.bsp",
+        "imap_sclk_0012.tsc",
+        "imap_001.tf",
+        "imap_science_0001.tf",
+        "imap_2025_274_2025_275_001.ah.bc",
+        "imap_2025_274_2025_275_002.ah.bc",
+        "imap_2025_276_2025_277_001.ah.bc",
+        "imap_2025_280_2025_287_01.ap.bc",
+        "imap_dps_2025_274_2025_275_001.ah.bc",
+        "imap_recon_20250925_20251001_v01.bsp",
+        "imap_pred_20251001_20251101_v02.bsp",
+        "imap_sdc_metakernel_2025_v001.tm",
+        "imap_2025_274_2025_275_01.spin.csv",
+        "imap_2025_276_01.repoint.csv",
+        "imap_2025_274_2025_275_thruster_01.sff",
+    ]
+    return names
+
+
+def _content(name: str) -> bytes:
+    seed = hashlib.sha256(name.encode()).digest()
+    size = 512 + int.from_bytes(seed[:2], "big") % 5632
+    blocks = []
+    counter = 0
+    while sum(len(b) for b in blocks) < size:
+        blocks.append(hashlib.sha256(seed + counter.to_bytes(4, "big")).digest())
+        counter += 1
+    body = b"".join(blocks)
+    extension = name.rsplit(".", 1)[-1]
+    head = _MAGIC.get(extension, f"IMAP demo file {name}\n".encode())
+    return (head + body)[:size]
+
+
+def _ingested(parsed, name: str) -> dt.datetime:
+    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+    day = parsed.start_date or parsed.end_date or "20251001"
+    moment = dt.datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC) + dt.timedelta(days=1)
+    return moment + dt.timedelta(seconds=seed % 86400)
+
+
+def build_demo(root: Path) -> list[str]:
+    """Write the demo archive under `root` (created if needed); return the keys written."""
+    from imap_cli.core.naming import parse
+
+    root = Path(root)
+    keys = []
+    for name in demo_names():
+        parsed = parse(name)
+        path = root.joinpath(*parsed.key.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_content(name))
+        stamp = _ingested(parsed, name).timestamp()
+        os.utime(path, (stamp, stamp))
+        keys.append(parsed.key)
+    return keys

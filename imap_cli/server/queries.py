@@ -1,0 +1,414 @@
+"""/query and /spice-query with the SDC's semantics (SDC-PROTOCOL.md §1.1, §1.2).
+
+Every function returns an `Answer` carrying the SDC's status and body, errors included:
+- 400 bodies are JSON strings with the SDC's exact wording;
+- what makes the SDC's lambda crash (an unknown table, a bad date in /query, a value Postgres
+  cannot cast, no query string at all, table=spice with rows to show) is the gateway's
+  500 {"message": "Internal Server Error"}, as there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
+from imap_cli.server.catalogue import Catalogue
+
+JSON = "application/json"
+INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
+
+_SCIENCE_COLUMNS = [
+    "file_path",
+    "instrument",
+    "data_level",
+    "descriptor",
+    "start_date",
+    "repointing",
+    "major_version",
+    "minor_version",
+    "ingestion_date",
+    "cr",
+    "crid",
+    "released",
+    "extension",
+]
+_ANCILLARY_COLUMNS = [
+    "file_path",
+    "instrument",
+    "descriptor",
+    "start_date",
+    "end_date",
+    "version",
+    "extension",
+    "ingestion_date",
+    "released",
+]
+_SPICE_COLUMNS = [
+    "file_path",
+    "file_name",
+    "ingestion_date",
+    "file_root",
+    "kernel_type",
+    "min_date_j2000",
+    "max_date_j2000",
+    "file_intervals_j2000",
+    "min_date_datetime",
+    "max_date_datetime",
+    "file_intervals_datetime",
+    "min_date_sclk",
+    "max_date_sclk",
+    "file_intervals_sclk",
+    "sclk_kernel",
+    "lsk_kernel",
+    "version",
+    "released",
+]
+_TABLE_COLUMNS = {
+    "science": _SCIENCE_COLUMNS,
+    "ancillary": _ANCILLARY_COLUMNS,
+    "spice": _SPICE_COLUMNS,
+    "quicklook": _SCIENCE_COLUMNS,
+}
+VALID_PARAMETERS = {
+    table: [
+        *columns,
+        *(["end_date"] if table != "ancillary" else []),
+        "ingestion_start_date",
+        "ingestion_end_date",
+    ]
+    for table, columns in _TABLE_COLUMNS.items()
+}
+SPICE_PARAMETERS = [
+    "file_name",
+    "start_time",
+    "end_time",
+    "type",
+    "latest",
+    "start_ingest_date",
+    "end_ingest_date",
+]
+NON_SPICE_PARAMETERS = [
+    "file_path",
+    "start_date",
+    "end_date",
+    "latest",
+    "start_ingest_date",
+    "end_ingest_date",
+]
+VERSION_ERROR = "Invalid 'version' value. Use format 'vMMM.mmmm' or 'vXXX'."
+
+# Catalogue column for each equality-filtered SDC column, and how Postgres would cast the value.
+_EQUALITY = {
+    "file_path": ("key", "text"),
+    "instrument": ("instrument", "instrument"),
+    "data_level": ("data_level", "data_level"),
+    "descriptor": ("descriptor", "text"),
+    "repointing": ("repointing", "int"),
+    "major_version": ("major", "int"),
+    "minor_version": ("minor", "int"),
+    "ingestion_date": ("ingestion_text", "timestamp"),
+    "cr": ("cr", "int"),
+    "crid": (None, "text"),  # the catalogue knows no reprocessing ids: always null
+    "released": (None, "bool"),  # every file is released
+    "extension": ("extension", "text"),
+    "version": ("version", "text"),
+}
+_INT = re.compile(r"\s*[+-]?\d+\s*\Z")
+_TRUE = {"t", "tr", "tru", "true", "y", "ye", "yes", "on", "1"}
+_FALSE = {"f", "fa", "fal", "fals", "false", "n", "no", "of", "off", "0"}
+_TIMESTAMP_FORMATS = (
+    "%Y%m%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y%m%d",
+    "%Y-%m-%d",
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: status, body text, content type."""
+
+    status: int
+    body: str
+    content_type: str = JSON
+
+
+class _Crash(Exception):
+    """What would make the SDC's lambda raise: answered as the gateway's 500."""
+
+
+def _bad_request(message: str) -> Answer:
+    return Answer(400, json.dumps(message))
+
+
+def _crash() -> Answer:
+    return Answer(500, INTERNAL_ERROR)
+
+
+def _rows_answer(rows: list[tuple]) -> Answer:
+    return Answer(200, "[" + ", ".join(r[0] for r in rows) + "]")
+
+
+def _day(value: str) -> str:
+    """YYYYMMDD of a date parsed like the SDC does (strptime %Y%m%d); ValueError if bad."""
+    return dt.datetime.strptime(value, "%Y%m%d").strftime("%Y%m%d")
+
+
+def _midnight(value: str) -> float:
+    return dt.datetime.strptime(value, "%Y%m%d").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def _cast(kind: str, value: Any, table: str) -> Any:
+    """The value as Postgres would cast it for the column; _Crash where Postgres fails."""
+    text = str(value)
+    if kind == "int":
+        if not _INT.match(text) or not -(2**31) <= int(text) < 2**31:
+            raise _Crash
+        return int(text)
+    if kind == "instrument":
+        if text not in INSTRUMENTS:
+            raise _Crash
+    elif kind == "data_level":
+        if text not in DATA_LEVELS:
+            raise _Crash
+    elif kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in _TRUE | _FALSE:
+            raise _Crash
+        return lowered in _TRUE
+    elif kind == "timestamp":
+        for fmt in _TIMESTAMP_FORMATS:
+            try:
+                return dt.datetime.strptime(text.strip(), fmt).strftime("%Y%m%d %H:%M:%S")
+            except ValueError:
+                continue
+        raise _Crash
+    return text
+
+
+def query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:
+    """GET /query: filter, rank versions, answer the rows ordered by file_path."""
+    if params is None:  # the gateway gives the lambda no parameters at all: it crashes
+        return _crash()
+    params = dict(params)
+    table = params.pop("table", "science")
+    if table not in VALID_PARAMETERS:
+        return _crash()
+    mode = None
+    if table == "science":
+        try:
+            mode = _science_version_mode(params)
+        except ValueError:
+            return _bad_request(VERSION_ERROR)
+    valid = VALID_PARAMETERS[table]
+    where = ["tbl = ?"]
+    args: list[Any] = [table]
+    try:
+        for param, value in params.items():
+            if param not in valid:
+                return _bad_request(
+                    f"{param} is not a valid query parameter for {table} table. "
+                    f"Valid query parameters are: {valid}"
+                )
+            _condition(table, param, value, where, args)
+    except ValueError:  # strptime on a bad date: uncaught in the SDC's lambda
+        return _crash()
+    try:
+        if table == "spice":
+            return _spice_on_query(catalogue, params, where, args)
+        _check_casts(table, params)
+    except _Crash:
+        return _crash()
+    return _rows_answer(catalogue.rows(_ranked_sql(where, mode), args))
+
+
+def _science_version_mode(params: dict[str, Any]) -> str | None:
+    """Apply the `version` alias and `latest`, like the SDC; None = no ranking."""
+    if "version" in params:
+        digits = str(params.pop("version")).lstrip("vV")
+        if "." in digits:
+            major_text, minor_text = digits.split(".", 1)
+            major, minor = int(major_text), int(minor_text)
+            params["major_version"] = major
+        else:
+            minor = int(digits)
+        params["minor_version"] = minor
+    latest = str(params.pop("latest", "")).lower() == "true"
+    if "major_version" in params:
+        return None
+    return "newest" if latest else "latest_major"
+
+
+def _condition(table: str, param: str, value: Any, where: list[str], args: list[Any]) -> None:
+    if param == "start_date":
+        where.append("start_date >= ?")
+        args.append(_day(value))
+    elif param == "end_date":  # the SDC compares the file's START date, on every table
+        where.append("start_date <= ?")
+        args.append(_day(value))
+    elif param == "ingestion_start_date":
+        where.append("ingestion_day >= ?")
+        args.append(_day(value))
+    elif param == "ingestion_end_date":
+        where.append("ingestion_day <= ?")
+        args.append(_day(value))
+    elif table != "spice":
+        column, kind = _EQUALITY[param]
+        try:
+            cast = _cast(kind, value, table)
+        except _Crash:
+            cast = None  # _check_casts answers 500 once every name has been checked
+        if param == "released":
+            where.append("1" if cast else "0")
+        elif column is None:
+            where.append("0")  # a null column equals nothing
+        else:
+            where.append(f"{column} = ?")
+            args.append(cast)
+
+
+def _check_casts(table: str, params: dict[str, Any]) -> None:
+    for param, value in params.items():
+        if param in ("start_date", "end_date", "ingestion_start_date", "ingestion_end_date"):
+            continue
+        _column, kind = _EQUALITY[param]
+        if param == "extension" and table == "science":
+            kind = "science_extension"
+            if value not in ("pkts", "cdf"):  # a Postgres enum on the science table
+                raise _Crash
+        _cast(kind, value, table)
+
+
+def _ranked_sql(where: list[str], mode: str | None) -> str:
+    condition = " AND ".join(where)
+    if mode is None:
+        return f"SELECT row_json FROM files WHERE {condition} ORDER BY key"
+    order = "major DESC" if mode == "latest_major" else "major DESC, minor DESC"
+    # rank() keeps ties; NULL repointings share a partition, as in Postgres.
+    return (
+        "SELECT row_json FROM (SELECT key, row_json, rank() OVER (PARTITION BY instrument, "
+        f"data_level, descriptor, start_date, repointing ORDER BY {order}) AS version_rank "
+        f"FROM files WHERE {condition}) WHERE version_rank = 1 ORDER BY key"
+    )
+
+
+def _spice_on_query(
+    catalogue: Catalogue, params: dict[str, Any], where: list[str], args: list[Any]
+) -> Answer:
+    """table=spice on /query: the SDC's formatter fails on any SPICE row (500); [] if none."""
+    if "end_date" in params:
+        raise _Crash  # the filter reads start_date, which SPICE rows lack
+    columns = {"file_path": "key", "file_name": "name", "kernel_type": "kernel_type"}
+    columns.update(file_root="file_root", version="kversion")
+    for param, value in params.items():
+        if param in columns:
+            where.append(f"{columns[param]} = ?")
+            args.append(value)
+        elif param not in ("ingestion_start_date", "ingestion_end_date", "released"):
+            raise _Crash  # JSON, float and timestamp columns: not worth emulating
+    found = catalogue.rows(f"SELECT 1 FROM files WHERE {' AND '.join(where)} LIMIT 1", args)
+    if found:
+        raise _Crash
+    return Answer(200, "[]")
+
+
+# --- /spice-query -------------------------------------------------------------------------
+
+
+def spice_query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:
+    """GET /spice-query: kernels by type, TDB time range, latest version, ingestion dates."""
+    if params is None:
+        return _crash()
+    kernel_type = params.get("type")
+    if kernel_type in ("spin", "repoint", "thruster"):
+        rest = {k: v for k, v in params.items() if k != "type"}
+        return non_spice_query(catalogue, kernel_type, rest)
+    where = ["tbl = 'spice'"]
+    args: list[Any] = []
+    latest = False
+    for param, value in params.items():
+        if param not in SPICE_PARAMETERS:
+            return _bad_request(
+                f"{param} is not a valid query parameter. "
+                f"Valid query parameters are: {SPICE_PARAMETERS}"
+            )
+        try:
+            if param == "start_time":
+                where.append("max_et >= ?")
+                args.append(float(value))
+            elif param == "end_time":
+                where.append("min_et <= ?")
+                args.append(float(value))
+            elif param == "type":
+                if value != "kernels":
+                    where.append("kernel_type = ?")
+                    args.append(value)
+            elif param == "file_name":
+                where.append("name = ?")
+                args.append(value)
+            elif param == "latest":
+                latest = latest or value.lower() == "true"
+            elif param == "start_ingest_date":
+                where.append("ingested >= ?")
+                args.append(_midnight(value))
+            elif param == "end_ingest_date":  # compared with midnight: the day itself is out
+                where.append("ingested <= ?")
+                args.append(_midnight(value))
+        except ValueError:
+            return _bad_request(f"Invalid value for {param}: {value}")
+    if latest:
+        # The newest version of each file_root, over the whole table (as the SDC's subquery).
+        where.append(
+            "kversion = (SELECT max(k.kversion) FROM files AS k "
+            "WHERE k.tbl = 'spice' AND k.file_root = files.file_root)"
+        )
+    sql = f"SELECT row_json FROM files WHERE {' AND '.join(where)} ORDER BY key"
+    return _rows_answer(catalogue.rows(sql, args))
+
+
+def non_spice_query(catalogue: Catalogue, table: str, params: dict[str, str]) -> Answer:
+    """Spin, repoint and thruster files (/spice-query?type=spin, /spin-table, ...)."""
+    where = ["tbl = ?"]
+    args: list[Any] = [table]
+    latest = False
+    for param, value in params.items():
+        if param not in NON_SPICE_PARAMETERS:
+            return _bad_request(
+                f"{param} is not a valid query parameter. "
+                f"Valid query parameters are: {NON_SPICE_PARAMETERS}"
+            )
+        try:
+            if param == "start_date" and table != "repoint":  # repoint files have no start
+                where.append("start_ts >= ?")
+                args.append(_midnight(value))
+            elif param == "end_date":
+                where.append("end_ts <= ?")
+                args.append(_midnight(value))
+            elif param == "file_path":
+                where.append("key = ?")
+                args.append(value)
+            elif param == "latest":
+                latest = latest or value.lower() == "true"
+            elif param == "start_ingest_date":
+                where.append("ingested >= ?")
+                args.append(_midnight(value))
+            elif param == "end_ingest_date":
+                where.append("ingested <= ?")
+                args.append(_midnight(value))
+        except ValueError:
+            return _bad_request(f"Invalid value for {param}: {value}")
+    condition = " AND ".join(where)
+    if latest:
+        sql = (
+            "SELECT row_json FROM (SELECT key, row_json, row_number() OVER (PARTITION BY "
+            "start_ts, end_ts ORDER BY version DESC) AS n FROM files "
+            f"WHERE {condition}) WHERE n = 1 ORDER BY key"
+        )
+    else:
+        sql = f"SELECT row_json FROM files WHERE {condition} ORDER BY key"
+    return _rows_answer(catalogue.rows(sql, args))

@@ -1,0 +1,309 @@
+"""start_server(): the API and object host on threaded werkzeug servers, in daemon threads."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from imap_cli.server.api import ApiApp
+from imap_cli.server.catalogue import Catalogue
+from imap_cli.server.objects import ObjectApp
+from imap_cli.server.signing import BUCKET, Signer
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Middleware = Callable[[WSGIApp], WSGIApp]
+SOCKET_TIMEOUT = 60.0  # a client that stalls mid-request is dropped after this long
+
+
+@dataclass
+class RequestRecord:
+    """One request as the server saw it (for tests): which origin, what, which headers."""
+
+    origin: str  # "api" or "objects"
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-cased names
+    status: int | None = None
+    sent: int = 0
+
+
+@dataclass
+class RunningServer:
+    """A running `imap serve`. Use as a context manager, or call stop()."""
+
+    url: str  # API base, e.g. http://127.0.0.1:PORT
+    objects_url: str  # object host base (== url when objects share the API origin)
+    root: Path
+    catalogue: Catalogue
+    api_key: str | None
+    access_token: str | None
+    requests: collections.deque = field(repr=False)  # RequestRecord, newest last (max 10,000)
+    _servers: list[BaseWSGIServer] = field(repr=False, default_factory=list)
+    _threads: list[threading.Thread] = field(repr=False, default_factory=list)
+
+    @property
+    def port(self) -> int:
+        """The API port."""
+        return self._servers[0].server_port
+
+    def rescan(self) -> None:
+        """Re-index changed folders now (files dropped in by hand appear)."""
+        self.catalogue.refresh(force=True)
+
+    def stop(self) -> None:
+        """Stop accepting requests, close the sockets and wait for the serving threads."""
+        for server in self._servers:
+            server.shutdown()
+        for server in self._servers:
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _handler_class(log: Callable[[str], None]) -> type[WSGIRequestHandler]:
+    class Handler(WSGIRequestHandler):
+        timeout = SOCKET_TIMEOUT
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass  # the access log is written by _Logged, without query secrets
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            if type == "error":
+                log(f"{self.address_string()} {message % args if args else message}")
+
+    return Handler
+
+
+class _Logged:
+    """WSGI wrapper: one log line per request, and a RequestRecord for tests."""
+
+    def __init__(
+        self,
+        origin: str,
+        app: WSGIApp,
+        log: Callable[[str], None] | None,
+        records: collections.deque,
+        direct: bool,
+    ) -> None:
+        self.origin = origin
+        self.app = app
+        self.log = log
+        self.records = records
+        self.direct = direct
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterator[bytes]:
+        began = time.perf_counter()
+        record = RequestRecord(
+            origin=self.origin,
+            method=environ.get("REQUEST_METHOD", ""),
+            path=environ.get("PATH_INFO", ""),
+            query=environ.get("QUERY_STRING", ""),
+            headers={
+                k[5:].replace("_", "-").lower(): v
+                for k, v in environ.items()
+                if k.startswith("HTTP_")
+            },
+        )
+        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(name):
+                record.headers[name.replace("_", "-").lower()] = environ[name]
+        self.records.append(record)
+        environ["imap.direct"] = self.direct
+
+        def recording_start_response(status: str, headers: list, exc_info: Any = None):
+            record.status = int(status.split(None, 1)[0])
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, recording_start_response)
+        try:
+            for chunk in body:
+                record.sent += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            record.sent += environ.get("imap.sent", 0)
+            self._write(record, began)
+
+    def _write(self, record: RequestRecord, began: float) -> None:
+        if self.log is None:
+            return
+        elapsed = (time.perf_counter() - began) * 1000
+        target = record.path
+        if record.query:
+            # Object URLs carry signatures: never logged. API queries carry no secrets.
+            target += "?..." if self.origin == "objects" else f"?{record.query}"
+        now = dt.datetime.now().strftime("%H:%M:%S")
+        self.log(
+            f"[{now}] {self.origin} {record.method} {target} {record.status or '-'} "
+            f"{record.sent}B {elapsed:.1f}ms"
+        )
+
+
+class _SameOrigin:
+    """Routes /<bucket>/... to the object app, everything else to the API app."""
+
+    def __init__(self, api: WSGIApp, objects: WSGIApp) -> None:
+        self.api = api
+        self.objects = objects
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        if environ.get("PATH_INFO", "").startswith(f"/{BUCKET}/"):
+            return self.objects(environ, start_response)
+        return self.api(environ, start_response)
+
+
+def _log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
+    if stream is None:
+        return None
+    lock = threading.Lock()
+
+    def write(line: str) -> None:
+        with lock:
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except (OSError, ValueError):  # a closed stream must not kill a request
+                pass
+
+    return write
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def start_server(
+    root: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    access_token: str | None = None,
+    objects_port: int | None = 0,
+    latency: float = 0.0,
+    api_middleware: Middleware | None = None,
+    objects_middleware: Middleware | None = None,
+    url_expiry: int = 86400,
+    rescan_interval: float | None = 1.0,
+    log: IO[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> RunningServer:
+    """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
+
+    - root: a folder laid out like the SDC (imap/<inst>/<level>/<YYYY>/<MM>/<file>, ...).
+    - host/port: where the API listens (port 0: a free port; see `.url`).
+    - api_key: when set, /api-key/... needs `x-api-key: <api_key>` (else 403), /authorized/...
+      answers 401 unless `access_token` is set and sent as `Authorization: Bearer <token>`,
+      and uploads are routed only under those prefixes. None: everything is open.
+    - objects_port: 0 puts the object host (presigned URLs) on its own free port, a separate
+      origin as S3 is; N uses port N; None serves objects on the API origin under /<bucket>/.
+    - latency: seconds added to every API route call (not object transfers), for benchmarks.
+    - api_middleware / objects_middleware: `f(wsgi_app) -> wsgi_app`, wrapped around the API
+      app / object app for fault injection (drop connections, answer 503, truncate bodies...).
+      Without objects_middleware, file bodies go out with sendfile.
+    - url_expiry: lifetime of download URLs in seconds (upload URLs: 3600, as the SDC).
+    - rescan_interval: seconds between checks for files dropped in by hand (0: before every
+      API request; None: only on `.rescan()`). Uploads are always indexed at once.
+    - log: a text stream for the access log and misfit report (None: silent).
+    - catalogue: an already-built Catalogue to serve instead of scanning `root`.
+
+    The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
+    seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
+    `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
+    in daemon threads; an OSError (e.g. the port is in use) propagates from here.
+    """
+    write = _log_writer(log)
+    if catalogue is None:
+        catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
+        catalogue.scan()
+    signer = Signer()
+    handler = _handler_class(write or (lambda _line: None))
+    records: collections.deque = collections.deque(maxlen=10_000)
+
+    object_app: WSGIApp = ObjectApp(catalogue, signer)
+    if objects_middleware is not None:
+        object_app = objects_middleware(object_app)
+    logged_objects = _Logged("objects", object_app, write, records, objects_middleware is None)
+
+    servers: list[BaseWSGIServer] = []
+    try:
+        objects_server = None
+        if objects_port is not None:
+            # Bound first so the API knows its port; the API app is attached below.
+            objects_server = make_server(
+                host, objects_port, logged_objects, threaded=True, request_handler=handler
+            )
+            servers.append(objects_server)
+        api_app: WSGIApp = ApiApp(
+            catalogue,
+            signer,
+            objects_port=objects_server.server_port if objects_server else None,
+            bound_host=_url(host, 0).split("//", 1)[1].rsplit(":", 1)[0],
+            api_key=api_key,
+            access_token=access_token,
+            latency=latency,
+            url_expiry=url_expiry,
+            log=write,
+        )
+        if api_middleware is not None:
+            api_app = api_middleware(api_app)
+        front: WSGIApp = _Logged("api", api_app, write, records, True)
+        if objects_server is None:
+            front = _SameOrigin(front, logged_objects)
+        api_server = make_server(host, port, front, threaded=True, request_handler=handler)
+        servers.insert(0, api_server)
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        raise
+
+    threads = []
+    for server in servers:
+        server.daemon_threads = True
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name=f"imap-serve-{server.server_port}",
+        )
+        thread.start()
+        threads.append(thread)
+    api_url = _url(host, servers[0].server_port)
+    objects_url = _url(host, objects_server.server_port) if objects_server else api_url
+    return RunningServer(
+        url=api_url,
+        objects_url=objects_url,
+        root=catalogue.root,
+        catalogue=catalogue,
+        api_key=api_key,
+        access_token=access_token,
+        requests=records,
+        _servers=servers,
+        _threads=threads,
+    )
