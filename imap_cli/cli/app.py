@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from imap_cli import __version__
-from imap_cli.cli import config as config_cmd
-from imap_cli.cli import download as download_cmd
-from imap_cli.cli import query as query_cmd
-from imap_cli.cli import serve as serve_cmd
-from imap_cli.cli import upload as upload_cmd
-from imap_cli.cli.options import State
-from imap_cli.cli.output import Output, Streams
+from imap_cli.cli.complete import COMPLETE_VAR, use_plain_completion_help
+from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import ExitCode, IMAPError
 
 EPILOG = (
@@ -23,7 +19,46 @@ EPILOG = (
     "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted."
 )
 
+# Commands by name -> (module, attribute, settings). A module is imported only when its command
+# runs, shows its help or completes a value: a TAB after `imap query --instrument` loads
+# cli/query.py and nothing else (pip registers its commands by name for the same reason).
+COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True}),
+    "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True}),
+    "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True}),
+    "serve": ("imap_cli.cli.serve", "serve", {}),
+    "config": ("imap_cli.cli.config", "app", {}),  # a Typer of its own: config show/get/...
+}
+
+
+def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
+    """Import one command's module and build its click command the way typer does."""
+    import importlib
+
+    module, attribute, settings = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name, **settings)
+    else:
+        holder.command(name, **settings)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class LazyCommands(TyperGroup):
+    """The root group: lists every command by name, builds each one on first use."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS) + [name for name in self.commands if name not in COMMANDS]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="imap",
     help="Query, download and upload IMAP Science Data Center (SDC) files.",
     epilog=EPILOG,
@@ -63,19 +98,15 @@ def root(
     ] = False,
 ) -> None:
     """Query, download and upload IMAP Science Data Center (SDC) files."""
+    from imap_cli.cli.options import State
+    from imap_cli.cli.output import Output, Streams
+
     flags = {"url": url, "api-key": api_key, "data-dir": data_dir}
     ctx.obj = State(
         flags=flags,
         output=Output(Streams(), quiet=quiet, verbose=verbose),
         debug=debug or _env_debug(),
     )
-
-
-app.command("query", no_args_is_help=True)(query_cmd.query)
-app.command("download", no_args_is_help=True)(download_cmd.download)
-app.command("upload", no_args_is_help=True)(upload_cmd.upload)
-app.command("serve")(serve_cmd.serve)
-app.add_typer(config_cmd.app, name="config")
 
 
 def _env_debug() -> bool:
@@ -86,14 +117,51 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or _env_debug()
 
 
+_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_SHELL_DETECTION_OFF = "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"
+
+
+def _names_a_shell(args: list[str]) -> bool:
+    """`--show-completion fish` / `--install-completion=zsh`: a shell given explicitly."""
+    for i, arg in enumerate(args):
+        option, _, value = arg.partition("=")
+        if option in ("--show-completion", "--install-completion"):
+            value = value or (args[i + 1] if i + 1 < len(args) else "")
+            return value in _SHELLS
+    return False
+
+
+def _run_app(args: list[str]) -> Any:
+    """Run the Typer app; help, completion and completion-script requests are set up first."""
+    install_light_help()
+    if os.environ.get(COMPLETE_VAR):
+        use_plain_completion_help()
+    if not _names_a_shell(args):
+        return app(args=args, prog_name="imap", standalone_mode=False)
+    # typer 0.28 guesses the shell from the parent process, so `--show-completion fish` typed in
+    # bash would print bash's script. With its detection off, the two options take the shell
+    # as a value; only for this run, so a later in-process main() still detects.
+    saved = os.environ.get(_SHELL_DETECTION_OFF)
+    os.environ[_SHELL_DETECTION_OFF] = "1"
+    try:
+        return app(args=args, prog_name="imap", standalone_mode=False)
+    finally:
+        if saved is None:
+            os.environ.pop(_SHELL_DETECTION_OFF, None)
+        else:
+            os.environ[_SHELL_DETECTION_OFF] = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `imap`; map every IMAPError to one line, a hint and its exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = app(args=args, prog_name="imap", standalone_mode=False)
+        code = _run_app(args)
     except IMAPError as error:
         if _debug_requested(args):
             raise
+        from imap_cli.cli.output import Output, Streams
+
         Output(Streams()).error(error)
         code = error.exit_code
     except KeyboardInterrupt:
@@ -126,6 +194,8 @@ def _other_error(exc: Exception, args: list[str]) -> int:
         return ExitCode.OK
     if _debug_requested(args):
         raise exc
+    from imap_cli.cli.output import Output, Streams
+
     Output(Streams()).error(
         f"unexpected {type(exc).__name__}: {exc}",
         "This is a bug in imap-cli; run again with --debug and report the traceback.",

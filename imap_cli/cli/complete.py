@@ -1,15 +1,121 @@
-"""Completion callbacks: static lists and local files only, never the network."""
+"""Completion callbacks: static lists and local files only, never the network.
+
+Every TAB runs `imap` again, so this module imports only the stdlib at top level. The lists
+below are copies of core.naming's and core.settings' (importing naming compiles its regular
+expressions: ~10 ms per keypress); tests/cli/test_completion.py keeps the copies equal.
+
+`python -m imap_cli.cli.complete --write` regenerates completions/imap.{bash,zsh,fish}.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+PROG_NAME = "imap"
+COMPLETE_VAR = "_IMAP_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
 
 TABLES = ("ancillary", "quicklook", "science", "spice")
 FORMATS = ("csv", "json", "paths", "table")
+INSTRUMENTS = (
+    "codice",
+    "glows",
+    "hi",
+    "hit",
+    "ialirt",
+    "idex",
+    "l1const",
+    "lo",
+    "mag",
+    "spacecraft",
+    "swapi",
+    "swe",
+    "ultra",
+)
+DATA_LEVELS = (
+    "l0",
+    "l1",
+    "l1a",
+    "l1b",
+    "l1c",
+    "l1ca",
+    "l1cb",
+    "l1d",
+    "l2",
+    "l2a",
+    "l2b",
+    "l2c",
+    "l3",
+    "l3a",
+    "l3b",
+    "l3c",
+    "l3d",
+    "l3e",
+)
+EXTENSIONS = (
+    "bc",
+    "bpc",
+    "bsp",
+    "cdf",
+    "csv",
+    "dat",
+    "jpg",
+    "json",
+    "mk",
+    "pdf",
+    "pgm",
+    "pkts",
+    "png",
+    "repoint",
+    "sff",
+    "spin",
+    "tf",
+    "tls",
+    "tm",
+    "tpc",
+    "tsc",
+    "tsv",
+    "txt",
+    "xlsx",
+    "zip",
+)
+SPICE_TYPES = (
+    "attitude_history",
+    "attitude_predict",
+    "earth_attitude",
+    "ephemeris_90days",
+    "ephemeris_launch",
+    "ephemeris_long",
+    "ephemeris_nominal",
+    "ephemeris_predicted",
+    "ephemeris_reconstructed",
+    "imap_frames",
+    "lagrange_point",
+    "leapseconds",
+    "lo_pivot_attitude",
+    "metakernel",
+    "planetary_constants",
+    "planetary_ephemeris",
+    "pointing_attitude",
+    "repoint",
+    "science_frames",
+    "spacecraft_clock",
+    "spin",
+    "thruster",
+)
+CONFIG_KEYS = ("data-dir", "url", "api-key", "jobs", "timeout", "retries", "ca-bundle")
 
 
 def _starting(values: Iterable[str], incomplete: str) -> list[str]:
     return [v for v in values if v.startswith(incomplete)]
+
+
+# --- option values -------------------------------------------------------------------------
 
 
 def tables(incomplete: str) -> list[str]:
@@ -24,29 +130,21 @@ def formats(incomplete: str) -> list[str]:
 
 def instruments(incomplete: str) -> list[str]:
     """Instruments and data sources."""
-    from imap_cli.core.naming import INSTRUMENTS
-
     return _starting(INSTRUMENTS, incomplete)
 
 
 def data_levels(incomplete: str) -> list[str]:
     """Data levels."""
-    from imap_cli.core.naming import DATA_LEVELS
-
     return _starting(DATA_LEVELS, incomplete)
 
 
 def extensions(incomplete: str) -> list[str]:
     """Every extension any kind of file may have."""
-    from imap_cli.core.naming import EXTENSIONS
-
-    return _starting(sorted({e for exts in EXTENSIONS.values() for e in exts}), incomplete)
+    return _starting(EXTENSIONS, incomplete)
 
 
 def spice_types(incomplete: str) -> list[str]:
     """SPICE kernel types."""
-    from imap_cli.core.naming import SPICE_TYPES
-
     return _starting(SPICE_TYPES, incomplete)
 
 
@@ -57,6 +155,190 @@ def versions(incomplete: str) -> list[str]:
 
 def config_keys(incomplete: str) -> list[str]:
     """Setting names for `imap config get/set/unset`."""
-    from imap_cli.core.settings import KEYS
+    return _starting(CONFIG_KEYS, incomplete)
 
-    return _starting(KEYS, incomplete)
+
+# --- arguments: recent query results and local files ---------------------------------------
+
+
+def _read_recent_keys() -> list[str]:
+    """The SDC keys `imap query` remembered (newest first); [] when there are none."""
+    from importlib.util import find_spec
+
+    if find_spec("imap_cli.core.recent") is not None:
+        from imap_cli.core.recent import recent_keys
+
+        return recent_keys()
+    # The same file core.recent reads, for a tree without that module.
+    import platformdirs
+
+    path = Path(platformdirs.user_cache_dir("imap-cli", appauthor=False)) / "recent-keys.txt"
+    try:
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _typed_already(ctx: Any) -> set[str]:
+    """Values already on the command line (click parsed them resiliently into ctx.params)."""
+    typed: set[str] = set()
+    for value in (getattr(ctx, "params", None) or {}).values():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        typed.update(str(v) for v in values if isinstance(v, (str, os.PathLike)))
+    return typed
+
+
+def download_items(incomplete: str, ctx: Any = None) -> list[str]:
+    """Filenames of recent query results; their SDC keys once a `/` is typed.
+
+    Attach as `autocompletion=complete.download_items` to `imap download`'s argument. Typer
+    passes the click context by the parameter's name, so items already typed are left out.
+    """
+    try:
+        keys = _read_recent_keys()
+    except Exception:  # a traceback must never land in the user's prompt
+        return []
+    typed = _typed_already(ctx)
+    if "/" in incomplete:
+        candidates = (key for key in keys if key.startswith(incomplete))
+    else:
+        candidates = (key.rsplit("/", 1)[-1] for key in keys)
+        candidates = (name for name in candidates if name.startswith(incomplete))
+    return sorted({c for c in candidates if c and c not in typed})
+
+
+def upload_files(incomplete: str, ctx: Any = None) -> list[str]:
+    """Local files for `imap upload`: those in the folder typed so far (the cwd at first).
+
+    Folders that match are listed beside files with a trailing `/`. When no file matches,
+    nothing is returned, so the shell's own path completion takes over (it descends into
+    folders, expands `~` and quotes spaces better than a list of words can).
+    """
+    cut = max(incomplete.rfind("/"), incomplete.rfind(os.sep))
+    head, prefix = incomplete[: cut + 1], incomplete[cut + 1 :]
+    folder = Path(os.path.expanduser(head)) if head else Path(".")
+    show_hidden = prefix.startswith(".")
+    typed = _typed_already(ctx)
+    files: list[str] = []
+    folders: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.startswith(prefix) or (name.startswith(".") and not show_hidden):
+                    continue
+                try:
+                    if entry.is_dir():
+                        folders.append(f"{head}{name}/")
+                    elif entry.is_file() and f"{head}{name}" not in typed:
+                        files.append(f"{head}{name}")
+                except OSError:  # a dangling or unreadable entry: not a candidate
+                    continue
+    except OSError:
+        return []
+    if not files:
+        return []
+    return sorted(files) + sorted(folders)
+
+
+# --- how typer answers the shells ----------------------------------------------------------
+
+# rich's markup tags, as rich.markup matches them: [bold], [/], [link=...], ...
+_MARKUP_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+
+
+def _plain_text(text: str) -> str:
+    """Help text without rich markup tags (an escaped `\\[` stays as a literal `[`)."""
+
+    def drop(match: re.Match[str]) -> str:
+        backslashes = match.group(1)
+        if len(backslashes) % 2:  # escaped: keep the bracket, drop one backslash
+            return backslashes[:-1] + "[" + match.group(2) + "]"
+        return backslashes
+
+    return _MARKUP_TAG.sub(drop, text)
+
+
+def use_plain_completion_help() -> None:
+    """Describe candidates in zsh and fish without importing rich.
+
+    typer 0.28 renders each candidate's help text through rich (typer.rich_utils imports
+    rich.markdown, pygments and more: ~50 ms on every TAB). Our help texts hold no markup, so
+    removing tags is the same result for a fraction of the cost.
+    """
+    from typer import _completion_classes
+
+    if hasattr(_completion_classes, "_sanitize_help_text"):
+        _completion_classes._sanitize_help_text = _plain_text
+
+
+# --- the committed completion scripts ------------------------------------------------------
+
+HEADER = (
+    "# Generated by `python -m imap_cli.cli.complete --write` from typer's templates; "
+    "do not edit.\n"
+)
+
+
+def completion_script(shell: str) -> str:
+    """The completion script for one shell, exactly as `imap --show-completion SHELL` prints it."""
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name=PROG_NAME, complete_var=COMPLETE_VAR, shell=shell)
+
+
+def completion_file_text(shell: str) -> str:
+    """What completions/imap.<shell> holds: the script plus a header saying where it came from."""
+    script = completion_script(shell)
+    if shell == "zsh":
+        # `#compdef imap` must stay the first line: compinit reads nothing else.
+        first, _, rest = script.partition("\n")
+        return f"{first}\n{HEADER}{rest}\n"
+    return f"{HEADER}{script}\n"
+
+
+def write_completion_files(folder: Path) -> list[Path]:
+    """Write imap.bash, imap.zsh and imap.fish into `folder`; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shell in SHELLS:
+        path = folder / f"{PROG_NAME}.{shell}"
+        path.write_text(completion_file_text(shell), encoding="utf-8", newline="\n")
+        written.append(path)
+    return written
+
+
+def _default_folder() -> Path:
+    return Path(__file__).resolve().parents[2] / "completions"
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m imap_cli.cli.complete",
+        description="Regenerate or check completions/imap.{bash,zsh,fish}.",
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="write the files")
+    action.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
+    parser.add_argument("folder", nargs="?", type=Path, default=_default_folder())
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in write_completion_files(args.folder):
+            print(path)
+        return 0
+    stale = [
+        shell
+        for shell in SHELLS
+        if not (args.folder / f"{PROG_NAME}.{shell}").is_file()
+        or (args.folder / f"{PROG_NAME}.{shell}").read_text(encoding="utf-8")
+        != completion_file_text(shell)
+    ]
+    for shell in stale:
+        print(f"stale: {args.folder / f'{PROG_NAME}.{shell}'}", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

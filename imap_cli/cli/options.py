@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.output import Output
 
 if TYPE_CHECKING:
+    from imap_cli.cli.output import Output
     from imap_cli.core.http import SDCClient
     from imap_cli.core.settings import Settings
 
