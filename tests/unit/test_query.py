@@ -480,3 +480,23 @@ def test_body_read_failure_is_retried(monkeypatch) -> None:
     Raw.read = lambda self, decode_content=True: (_ for _ in ()).throw(OSError("reset"))
     with pytest.raises(ConnectionFailed, match="dropped while reading"):
         q.run_query(sdc, instrument="mag")
+
+
+@responses.activate
+def test_python_api_uses_the_official_keyword_names(monkeypatch) -> None:
+    import imap_cli
+
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", SDC)
+    rows = [science_row("imap_mag_l1a_norm-mago_20251017_v001.0001.cdf")]
+    responses.get(f"{SDC}/query", json=rows)
+    got = imap_cli.query(
+        instrument="mag", data_level="l1a", start_date="20251017", end_date="20251017"
+    )
+    assert got == rows
+    assert [k for k, _ in sent_params()] == [
+        "table",
+        "instrument",
+        "data_level",
+        "start_date",
+        "end_date",
+    ]
