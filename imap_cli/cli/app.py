@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from imap_cli import __version__
-from imap_cli.cli.complete import COMPLETE_VAR, use_plain_completion_help
+from imap_cli.cli.complete import adapt_typer_completion
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import ExitCode, IMAPError
 
@@ -134,8 +134,7 @@ def _names_a_shell(args: list[str]) -> bool:
 def _run_app(args: list[str]) -> Any:
     """Run the Typer app; help, completion and completion-script requests are set up first."""
     install_light_help()
-    if os.environ.get(COMPLETE_VAR):
-        use_plain_completion_help()
+    adapt_typer_completion()
     if not _names_a_shell(args):
         return app(args=args, prog_name="imap", standalone_mode=False)
     # typer 0.28 guesses the shell from the parent process, so `--show-completion fish` typed in

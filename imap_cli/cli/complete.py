@@ -259,17 +259,45 @@ def _plain_text(text: str) -> str:
     return _MARKUP_TAG.sub(drop, text)
 
 
-def use_plain_completion_help() -> None:
-    """Describe candidates in zsh and fish without importing rich.
+# typer 0.28's zsh script defines _imap_completion, then registers it with compdef. Autoloaded
+# from $fpath as `_imap` (how --install-completion and most setups load it), the file is the
+# body of _imap, so the first TAB of every shell only defines things and completes nothing.
+# Our ending completes at once when autoloaded, and registers the function when sourced.
+ZSH_ENDING = """
+if [[ $zsh_eval_context[-1] == (loadautofunc|shfunc) ]]; then
+  # autoloaded from $fpath as _%(prog_name)s, whose body this file is: complete now
+  %(complete_func)s "$@"
+else
+  # sourced or eval'ed: register the function for the TABs to come
+  compdef %(complete_func)s %(prog_name)s
+fi
+"""
+TYPER_ZSH_ENDING = "compdef %(complete_func)s %(prog_name)s\n"
 
-    typer 0.28 renders each candidate's help text through rich (typer.rich_utils imports
-    rich.markdown, pygments and more: ~50 ms on every TAB). Our help texts hold no markup, so
-    removing tags is the same result for a fraction of the cost.
+
+def zsh_template() -> str:
+    """typer's zsh template with its last line (the compdef) replaced by ZSH_ENDING."""
+    from typer._completion_shared import COMPLETION_SCRIPT_ZSH
+
+    if not COMPLETION_SCRIPT_ZSH.endswith(TYPER_ZSH_ENDING):  # a typer we do not know
+        return COMPLETION_SCRIPT_ZSH
+    return COMPLETION_SCRIPT_ZSH[: -len(TYPER_ZSH_ENDING)] + ZSH_ENDING.lstrip("\n")
+
+
+def adapt_typer_completion() -> None:
+    """Our two changes to typer 0.28's completion: plain help text, and the zsh script.
+
+    Candidates' help text in zsh and fish goes through rich in typer (typer.rich_utils
+    imports rich.markdown, pygments and more: ~50 ms on every TAB); our help texts hold no
+    markup, so removing tags gives the same text for a fraction of the cost.
     """
-    from typer import _completion_classes
+    from typer import _completion_classes, _completion_shared
 
     if hasattr(_completion_classes, "_sanitize_help_text"):
         _completion_classes._sanitize_help_text = _plain_text
+    template = zsh_template()
+    _completion_shared._completion_scripts["zsh"] = template
+    _completion_classes.ZshComplete.source_template = template
 
 
 # --- the committed completion scripts ------------------------------------------------------
@@ -284,6 +312,7 @@ def completion_script(shell: str) -> str:
     """The completion script for one shell, exactly as `imap --show-completion SHELL` prints it."""
     from typer._completion_shared import get_completion_script
 
+    adapt_typer_completion()
     return get_completion_script(prog_name=PROG_NAME, complete_var=COMPLETE_VAR, shell=shell)
 
 
