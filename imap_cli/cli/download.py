@@ -130,6 +130,9 @@ def run_downloads(
             )
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)
+    except KeyboardInterrupt:
+        output.note("Interrupted: partial files removed; run the same command again to resume.")
+        raise
     except InvalidNames as bad:
         for text, reason in bad.problems:
             output.error(f"{text!r}: {reason}", hint="")

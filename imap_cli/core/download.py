@@ -466,7 +466,8 @@ class _Run:
     def _finish(self, item: Planned, result: FileResult, event: TransferEvent) -> None:
         self.results[item.index] = result
         try:
-            self.emit(event)
+            if not self.cancel.is_set():  # after Ctrl-C nobody is listening; stay quiet
+                self.emit(event)
         finally:
             with self.lock:
                 self.pending -= 1
