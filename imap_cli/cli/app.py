@@ -22,12 +22,13 @@ EPILOG = (
 # Commands by name -> (module, attribute, settings). A module is imported only when its command
 # runs, shows its help or completes a value: a TAB after `imap query --instrument` loads
 # cli/query.py and nothing else (pip registers its commands by name for the same reason).
+# Every command's help ends with the exit codes, as scripts need them.
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True}),
-    "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True}),
-    "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True}),
-    "serve": ("imap_cli.cli.serve", "serve", {}),
-    "config": ("imap_cli.cli.config", "app", {}),  # a Typer of its own: config show/get/...
+    "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True, "epilog": EPILOG}),
+    "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True, "epilog": EPILOG}),
+    "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
+    "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
+    "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
 }
 
 
