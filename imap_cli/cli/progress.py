@@ -14,7 +14,9 @@ failures.
 
 from __future__ import annotations
 
+import collections
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 # Bars are redrawn this often; more only costs CPU that the transfer could use.
 REFRESH_PER_SECOND = 4
 NAME_WIDTH = 44
+RATE_WINDOW = 10.0
 
 
 def human_size(size: float) -> str:
@@ -73,6 +76,8 @@ class TransferProgress:
         self._bars: dict[str, Any] = {}
         self._totals: dict[str, int | None] = {}
         self._moved: dict[str, int] = {}
+        self._bytes = 0  # bytes moved by files that did not fail
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
         self.planned = 0
         self.finished = 0
         self.failed = 0
@@ -81,28 +86,24 @@ class TransferProgress:
 
     def __enter__(self) -> TransferProgress:
         if self.live:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+            speed, remaining = _overall_aware_columns()
             self._progress = Progress(
                 TextColumn("{task.description}", markup=False),
                 BarColumn(bar_width=None),
                 TextColumn("{task.fields[files]}", markup=False),
                 DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
+                speed,
+                remaining,
                 console=self.output.console,
                 refresh_per_second=REFRESH_PER_SECOND,
                 transient=True,
                 expand=True,
             )
-            self._overall = self._progress.add_task(self.verb, total=None, files="")
+            self._overall = self._progress.add_task(
+                self.verb, total=None, files="", rate=None, eta=None
+            )
             self._progress.start()
         return self
 
@@ -144,6 +145,7 @@ class TransferProgress:
             self._line(f"retrying {event.key}: {event.reason}", always=False)
         if event.key in self._moved:
             self._moved[event.key] += event.advance
+        self._bytes += event.advance
         if self._progress is None or not event.advance:
             return
         bar = self._bars.get(event.key)
@@ -170,6 +172,7 @@ class TransferProgress:
             # The failed file's bytes leave the overall bar.
             self._totals.pop(event.key, None)
             moved = self._moved.pop(event.key, 0)
+            self._bytes -= moved
             if moved and self._progress is not None:
                 self._progress.advance(self._overall, -moved)
             reason = event.error.message if event.error is not None else event.reason
@@ -187,7 +190,25 @@ class TransferProgress:
         files = f"{self.finished}/{self.planned} files"
         if self.failed:
             files += f", {self.failed} failed"
-        self._progress.update(self._overall, total=total, files=files)
+        rate = self._rate()
+        eta = (total - self._bytes) / rate if rate and total is not None else None
+        self._progress.update(self._overall, total=total, files=files, rate=rate, eta=eta)
+
+    def _rate(self) -> float | None:
+        """Bytes per second over the last RATE_WINDOW seconds, for the overall bar.
+
+        rich's own speed column restarts whenever a task's total changes, and the overall
+        total changes with every file that starts, so the overall rate is measured here.
+        """
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, self._bytes))
+        while len(samples) > 2 and now - samples[1][0] > RATE_WINDOW:
+            samples.popleft()
+        then, moved = samples[0]
+        if now - then < 0.5:
+            return None
+        return max(0.0, (self._bytes - moved) / (now - then))
 
     def _line(self, text: str, *, always: bool) -> None:
         if self._progress is not None:
@@ -204,6 +225,36 @@ class TransferProgress:
     def summary(self, results: Sequence[FileResult], elapsed: float) -> None:
         """The final summary, then each failure with its reason."""
         summary(self.output, results, elapsed, verb=_past(self.verb))
+
+
+def _overall_aware_columns() -> tuple[Any, Any]:
+    """rich's speed and time-left columns, except that a task carrying `rate` and `eta`
+    fields (the overall bar) shows those instead."""
+    from rich import filesize
+    from rich.progress import TimeRemainingColumn, TransferSpeedColumn
+    from rich.text import Text
+
+    class Speed(TransferSpeedColumn):
+        def render(self, task: Any) -> Text:
+            if "rate" not in task.fields:
+                return super().render(task)
+            rate = task.fields["rate"]
+            if rate is None:
+                return Text("?", style="progress.data.speed")
+            return Text(f"{filesize.decimal(int(rate))}/s", style="progress.data.speed")
+
+    class Remaining(TimeRemainingColumn):
+        def render(self, task: Any) -> Text:
+            if "eta" not in task.fields:
+                return super().render(task)
+            eta = task.fields["eta"]
+            if eta is None:
+                return Text("-:--:--", style="progress.remaining")
+            minutes, seconds = divmod(int(eta), 60)
+            hours, minutes = divmod(minutes, 60)
+            return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
+    return Speed(), Remaining()
 
 
 def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, verb: str) -> None:
