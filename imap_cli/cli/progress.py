@@ -212,8 +212,7 @@ class TransferProgress:
 
     def _line(self, text: str, *, always: bool) -> None:
         if self._progress is not None:
-            if always:
-                self._progress.console.print(text, markup=False, highlight=False, style="red")
+            # On a terminal the bars say how many failed; the summary lists them once, at the end.
             return
         if always:
             self.output.error(text, hint="")
