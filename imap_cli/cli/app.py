@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
 def _other_error(exc: Exception, args: list[str]) -> int:
     from typer import _click
 
+    if isinstance(exc, _click.exceptions.NoArgsIsHelpError):
+        # `imap query` alone: typer has printed the help already; show() would add a blank line
+        return exc.exit_code
     if isinstance(exc, _click.exceptions.ClickException):
         # click's plain form: "Usage: ...", "Try 'imap query -h' for help.", "Error: ..." lines
         # that read well in a terminal and in a CI log alike.

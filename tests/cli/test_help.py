@@ -1,0 +1,59 @@
+"""Every command and subcommand answers --help and -h with exit 0; commands list exit codes."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+
+from imap_cli.cli.app import COMMANDS, EPILOG, app, main
+
+
+def command_paths() -> list[list[str]]:
+    """Every command path under `imap`, found by walking the click tree (root first)."""
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        ctx = typer.Context(command)  # type: ignore[arg-type]
+        for name in getattr(command, "list_commands", lambda _ctx: [])(ctx):
+            walk(command.get_command(ctx, name), [*path, name])  # type: ignore[attr-defined]
+
+    walk(root, [])
+    return paths
+
+
+PATHS = command_paths()
+
+
+def flat(text: str) -> str:
+    """The text with line wrapping and box drawing undone, to search for a sentence."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_the_walk_finds_every_command() -> None:
+    found = {" ".join(p) for p in PATHS}
+    assert set(COMMANDS) <= found
+    assert {"config show", "config get", "config set", "config unset", "config path"} <= found
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(["imap", *p]))
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_exits_0_and_shows_usage(path: list[str], flag: str, capsys) -> None:
+    assert main([*path, flag]) == 0
+    out, err = capsys.readouterr()
+    assert f"Usage: {' '.join(['imap', *path])} " in flat(out)
+    assert err == ""
+
+
+@pytest.mark.parametrize("path", [[], *([name] for name in COMMANDS)], ids=lambda p: str(p))
+def test_commands_state_the_exit_codes(path: list[str], capsys) -> None:
+    main([*path, "--help"])
+    assert flat(EPILOG) in flat(capsys.readouterr().out)
+
+
+def test_every_exit_code_is_explained() -> None:
+    from imap_cli.core.errors import ExitCode
+
+    for code in ExitCode:
+        assert f"{int(code)} " in EPILOG

@@ -1,0 +1,136 @@
+"""What `imap --help` and a TAB import: nothing heavy, and never the network.
+
+Each case runs main() in a fresh interpreter, which then writes the names in sys.modules to a
+file; the test reads them. A TAB imports typer and the one command's module; `--help` may add
+rich's console and table (typer's help panels) but not requests, rich.progress, werkzeug or
+sqlite3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import atexit, json, sys
+atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(sorted(sys.modules))))
+from imap_cli.cli.app import main
+main(sys.argv[2:])
+"""
+
+HEAVY = ("requests", "urllib3", "rich.progress", "werkzeug", "sqlite3", "_sqlite3")
+# typer.rich_utils imports these only for markup modes and tracebacks we do not use
+# (imap_cli/cli/startup.py); rich.syntax pulls in pygments.
+HELP_NEVER = (*HEAVY, "rich.markdown", "markdown_it", "rich.traceback", "rich.syntax", "pygments")
+# A TAB: no rich at all, no socket (so no network), no core module that talks to the SDC.
+TAB_NEVER = (*HEAVY, "rich", "socket", "ssl", "imap_cli.core.http", "imap_cli.core.naming")
+COMMAND_MODULES = {
+    f"imap_cli.cli.{name}" for name in ("query", "download", "upload", "serve", "config")
+}
+
+
+def modules_after(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> set[str]:
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    return set(json.loads(out.read_text()))
+
+
+def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """The names (or their submodules) among `modules`."""
+    return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
+
+
+HELP_CASES = [
+    ["--help"],
+    ["-h"],
+    ["query", "--help"],
+    ["download", "--help"],
+    ["upload", "--help"],
+    ["serve", "--help"],
+    ["config", "--help"],
+    ["config", "show", "--help"],
+    ["query"],  # no arguments: help
+]
+
+
+@pytest.mark.parametrize("argv", HELP_CASES, ids=" ".join)
+def test_help_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
+    modules = modules_after(tmp_path, argv)
+    assert imported(modules, HELP_NEVER) == []
+
+
+def test_top_level_help_still_renders_with_rich_panels(tmp_path: Path) -> None:
+    modules = modules_after(tmp_path, ["--help"])
+    assert {"typer.rich_utils", "rich.table", "rich.panel"} <= modules
+
+
+def bash_tab(line: str) -> dict[str, str]:
+    words = line.split()
+    cword = len(words) if line.endswith(" ") else len(words) - 1
+    return {"_IMAP_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(cword)}
+
+
+def zsh_tab(line: str) -> dict[str, str]:
+    return {"_IMAP_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": line}
+
+
+def fish_tab(line: str) -> dict[str, str]:
+    return {
+        "_IMAP_COMPLETE": "complete_fish",
+        "_TYPER_COMPLETE_ARGS": line,
+        "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+    }
+
+
+TAB_CASES = {
+    "bash: query --instrument s": (bash_tab("imap query --instrument s"), "query"),
+    "zsh: query -- (options with help)": (zsh_tab("imap query --"), "query"),
+    "fish: query --data-l (options with help)": (fish_tab("imap query --data-l"), "query"),
+    "bash: config get d": (bash_tab("imap config get d"), "config"),
+    "bash: download imap_": (bash_tab("imap download imap_"), "download"),
+    "bash: upload ": (bash_tab("imap upload "), "upload"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAB_CASES))
+def test_a_tab_imports_only_its_command_and_nothing_heavy(case: str, tmp_path: Path) -> None:
+    env, command = TAB_CASES[case]
+    modules = modules_after(tmp_path, [], env)
+    assert imported(modules, TAB_NEVER) == []
+    assert modules & COMMAND_MODULES == {f"imap_cli.cli.{command}"}
+
+
+def test_help_stand_ins_give_the_real_rich_classes(tmp_path: Path) -> None:
+    """If typer ever renders markdown or a rich traceback, it gets the real thing."""
+    code = """
+import sys
+from imap_cli.cli.startup import install_light_help
+install_light_help()
+import typer.rich_utils as typer_help
+assert "rich.markdown" not in sys.modules and "rich.traceback" not in sys.modules
+import rich.markdown, rich.traceback
+assert isinstance(typer_help._make_rich_text(text="**x**", markup_mode="markdown"),
+                  rich.markdown.Markdown)
+try:
+    1 / 0
+except ZeroDivisionError as exc:
+    tb = typer_help.Traceback.from_exception(type(exc), exc, exc.__traceback__)
+assert isinstance(tb, rich.traceback.Traceback)
+assert not [f for f in sys.meta_path if type(f).__module__ == "imap_cli.cli.startup"]
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
