@@ -359,13 +359,25 @@ def _spice_columns(rows: Sequence[dict]) -> tuple[list[str], list[list[Any]]]:
         return [v.replace(", ", " ") if type(v) is str else v for v in values]
 
     names = ["KERNEL TYPE", "MIN DATE", "MAX DATE", "INGESTED", "VERSION", "FILENAME"]
+    filenames = _basenames([r.get("file_name") or r.get("file_path") for r in rows])
     data = [
-        _column(rows, "kernel_type"),
+        [r.get("kernel_type") or _kernel_type(name) for r, name in zip(rows, filenames)],
         # spin/repoint/thruster rows (type=spin...) carry start_date/end_date/file_path.
         when([r.get("min_date_datetime", r.get("start_date")) for r in rows]),
         when([r.get("max_date_datetime", r.get("end_date")) for r in rows]),
         when(_column(rows, "ingestion_date")),
         _column(rows, "version"),
-        _basenames([r.get("file_name") or r.get("file_path") for r in rows]),
+        filenames,
     ]
     return names, data
+
+
+def _kernel_type(name: Any) -> str:
+    """spin/repoint/thruster rows carry no kernel_type: take it from the file name."""
+    from imap_cli.core.errors import InvalidName
+    from imap_cli.core.naming import parse
+
+    try:
+        return parse(name).spice_type or "" if isinstance(name, str) else ""
+    except InvalidName:
+        return ""

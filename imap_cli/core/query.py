@@ -409,7 +409,7 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
             "--version v001.0002 is the same as major 1, minor 2.",
         )
     if version is not None and version != "latest":
-        values["version"] = version
+        values.update(_version_params(table, version))
     if "major_version" in given:
         values["major_version"] = str(_whole("major_version", given["major_version"], 999))
     if "minor_version" in given:
@@ -498,8 +498,21 @@ def _plan_for_name(filename: Any, table: str | None, others: Mapping[str, Any]) 
         # The SDC stores a legacy vXXX science file as major 1, minor XXX. Asking with the full
         # form turns off the "highest major only" default, which would hide it.
         version = f"v001.{parsed.minor_version:04d}"
-    params += [("version", version), ("extension", parsed.extension)]
+    params += [*_version_params(kind, version).items(), ("extension", parsed.extension)]
     return QueryPlan(kind, "query", tuple(params), only_name=parsed.name)
+
+
+def _version_params(table: str, version: str) -> dict[str, str]:
+    """`version` as the table takes it: as typed (science, ancillary), or split (quicklook).
+
+    Only the science table turns `version` into major/minor itself; quicklook answers 400 to
+    a `version` parameter but has major_version/minor_version columns.
+    """
+    if table != "quicklook":
+        return {"version": version}
+    if _FULL_VERSION.fullmatch(version):
+        return {"major_version": str(int(version[1:4])), "minor_version": str(int(version[5:]))}
+    return {"minor_version": str(int(version[1:]))}
 
 
 def _plan_spice_name(parsed: Any) -> QueryPlan:

@@ -305,10 +305,22 @@ def test_ancillary_filename() -> None:
 
 
 def test_quicklook_and_key_forms() -> None:
-    plan = q.plan_query(
-        filename="imap/quicklook/swe/l1b/2025/10/imap_swe_l1b_sci_20251001_v001.png"
+    key = "imap/quicklook/swe/l1b/2025/10/imap_swe_l1b_sci_20251001_v001.0002.png"
+    plan = q.plan_query(filename=key)
+    assert plan.table == "quicklook" and plan.only_name == key.rsplit("/", 1)[1]
+    # quicklook takes no `version` parameter (400), only its major/minor columns
+    assert plan.params[-3:] == (
+        ("major_version", "1"),
+        ("minor_version", "2"),
+        ("extension", "png"),
     )
-    assert plan.table == "quicklook" and plan.only_name == "imap_swe_l1b_sci_20251001_v001.png"
+
+
+def test_quicklook_versions_are_split() -> None:
+    plan = q.plan_query(table="quicklook", instrument="swe", version="v002.0010")
+    assert plan.params[-2:] == (("major_version", "2"), ("minor_version", "10"))
+    plan = q.plan_query(table="quicklook", instrument="swe", version="v003")
+    assert plan.params[-1] == ("minor_version", "3")
 
 
 def test_spice_filenames() -> None:
