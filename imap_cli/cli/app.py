@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from imap_cli import __version__
-from imap_cli.cli.complete import adapt_typer_completion
+from imap_cli.cli.complete import adapt_typer_completion, script_request, show_or_install
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import ExitCode, IMAPError
 
@@ -118,38 +118,17 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or _env_debug()
 
 
-_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-_SHELL_DETECTION_OFF = "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"
-
-
-def _names_a_shell(args: list[str]) -> bool:
-    """`--show-completion fish` / `--install-completion=zsh`: a shell given explicitly."""
-    for i, arg in enumerate(args):
-        option, _, value = arg.partition("=")
-        if option in ("--show-completion", "--install-completion"):
-            value = value or (args[i + 1] if i + 1 < len(args) else "")
-            return value in _SHELLS
-    return False
-
-
 def _run_app(args: list[str]) -> Any:
     """Run the Typer app; help, completion and completion-script requests are set up first."""
     install_light_help()
     adapt_typer_completion()
-    if not _names_a_shell(args):
-        return app(args=args, prog_name="imap", standalone_mode=False)
     # typer 0.28 guesses the shell from the parent process, so `--show-completion fish` typed in
-    # bash would print bash's script. With its detection off, the two options take the shell
-    # as a value; only for this run, so a later in-process main() still detects.
-    saved = os.environ.get(_SHELL_DETECTION_OFF)
-    os.environ[_SHELL_DETECTION_OFF] = "1"
-    try:
-        return app(args=args, prog_name="imap", standalone_mode=False)
-    finally:
-        if saved is None:
-            os.environ.pop(_SHELL_DETECTION_OFF, None)
-        else:
-            os.environ[_SHELL_DETECTION_OFF] = saved
+    # bash would print bash's script: a shell named first thing is answered here, with typer's
+    # own functions.
+    request = script_request(args)
+    if request is not None:
+        return show_or_install(*request)
+    return app(args=args, prog_name="imap", standalone_mode=False)
 
 
 def main(argv: list[str] | None = None) -> int:

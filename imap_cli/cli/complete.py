@@ -300,6 +300,50 @@ def adapt_typer_completion() -> None:
     _completion_classes.ZshComplete.source_template = template
 
 
+# --- --show-completion SHELL / --install-completion SHELL ------------------------------------
+
+INSTALLABLE_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def script_request(args: list[str]) -> tuple[str, str] | None:
+    """("show" or "install", shell) when the command line is one of those options and a shell
+    (`--show-completion fish`, `--install-completion=zsh`); else None (typer detects it)."""
+    if not args:
+        return None
+    option, equals, shell = args[0].partition("=")
+    if option not in ("--show-completion", "--install-completion"):
+        return None
+    if not equals:
+        shell = args[1] if len(args) == 2 else ""
+    elif len(args) != 1:
+        return None
+    if not shell or shell.startswith("-"):
+        return None
+    return ("show" if option == "--show-completion" else "install"), shell
+
+
+def show_or_install(action: str, shell: str) -> int:
+    """Print or install the script for `shell`, as typer's --show/--install-completion do."""
+    import typer
+    from typer._completion_shared import install
+
+    if shell not in INSTALLABLE_SHELLS:
+        from imap_cli.core.errors import UsageError
+
+        raise UsageError(
+            f"no completion for the shell {shell!r}; shells: {', '.join(INSTALLABLE_SHELLS)}",
+            "Leave the shell out to use the one you are running.",
+        )
+    if action == "show":
+        typer.echo(completion_script(shell))
+        return 0
+    adapt_typer_completion()
+    _, path = install(shell=shell, prog_name=PROG_NAME, complete_var=COMPLETE_VAR)
+    typer.secho(f"{shell} completion installed in {path}", fg="green")
+    typer.echo("Completion will take effect once you restart the terminal")
+    return 0
+
+
 # --- the committed completion scripts ------------------------------------------------------
 
 HEADER = (

@@ -104,16 +104,22 @@ def test_source_instruction_prints_the_same_zsh_script() -> None:
 def test_install_completion_writes_the_script(shell: str, installed: str, tmp_path: Path) -> None:
     done = imap("--install-completion", shell, env={"HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    assert f"{shell} completion installed in" in done.stdout
+    assert done.stdout.startswith(f"{shell} completion installed in {tmp_path / installed}")
     script = (tmp_path / installed).read_text(encoding="utf-8")
     assert script.strip() == imap("--show-completion", shell).stdout.strip()
 
 
-def test_a_shell_name_after_another_option_is_not_taken_for_one() -> None:
-    from imap_cli.cli.app import _names_a_shell
+def test_only_a_leading_option_with_a_shell_is_answered_before_typer() -> None:
+    assert complete.script_request(["--show-completion", "fish"]) == ("show", "fish")
+    assert complete.script_request(["--install-completion=zsh"]) == ("install", "zsh")
+    assert complete.script_request(["--show-completion"]) is None  # typer detects the shell
+    assert complete.script_request(["--show-completion", "tcsh"]) == ("show", "tcsh")
+    assert complete.script_request(["--show-completion", "--help"]) is None
+    assert complete.script_request(["query", "--show-completion", "bash"]) is None
+    assert complete.script_request(["--show-completion", "bash", "query"]) is None
 
-    assert _names_a_shell(["--show-completion", "fish"])
-    assert _names_a_shell(["--install-completion=zsh"])
-    assert not _names_a_shell(["--show-completion"])
-    assert not _names_a_shell(["query", "--instrument", "bash"])
-    assert "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION" not in os.environ
+
+def test_an_unknown_shell_is_refused() -> None:
+    done = imap("--show-completion", "tcsh")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: no completion for the shell 'tcsh'; shells: bash,")
