@@ -57,3 +57,16 @@ def test_every_exit_code_is_explained() -> None:
 
     for code in ExitCode:
         assert f"{int(code)} " in EPILOG
+
+
+def test_top_level_help_lists_the_commands_as_typer_would(capsys) -> None:
+    """`imap --help` reads each command's summary without building it: same text as built."""
+    assert main(["--help"]) == 0
+    from_summaries = capsys.readouterr().out
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root)
+    for name in COMMANDS:
+        root.get_command(ctx, name)  # type: ignore[attr-defined]
+    root.main(["--help"], prog_name="imap", standalone_mode=False)
+    assert capsys.readouterr().out == from_summaries
+    assert "config" in from_summaries and "Show and change settings" in from_summaries
