@@ -388,6 +388,15 @@ def resolver_count(jobs: int) -> int:
     return max(4, min(2 * jobs, 32))
 
 
+def _pool_size(sdc: SDCClient) -> int:
+    """Connections the client keeps per host: more threads than this would churn them."""
+    try:
+        adapter = sdc.session.get_adapter(sdc.base_url)
+    except Exception:  # a test double without adapters
+        return 10
+    return int(getattr(adapter, "_pool_maxsize", 10))
+
+
 class _Run:
     """One call of download_files: shared state of the workers."""
 
@@ -427,10 +436,11 @@ class _Run:
         if not todo:
             return
         self.pending = len(todo)
-        resolvers = _Pool(min(resolver_count(self.jobs), len(todo)), "imap-resolve")
+        lookups = min(resolver_count(self.jobs), _pool_size(self.sdc))
+        resolvers = _Pool(min(lookups, len(todo)), "imap-resolve")
         self.transfers = _Pool(min(self.jobs, len(todo)), "imap-transfer")
         # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat.
-        self.slots = threading.Semaphore(self.jobs + resolver_count(self.jobs))
+        self.slots = threading.Semaphore(self.jobs + lookups)
         for item in todo:
             resolvers.submit(lambda item=item: self._resolve_stage(item))
         try:

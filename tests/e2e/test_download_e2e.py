@@ -401,3 +401,19 @@ def test_sigint_removes_the_part_and_exits_130(tmp_path, files, data_dir):
     assert "Interrupted" in err and "failed" not in err
     assert list(data_dir.rglob("*.part")) == []
     assert not (data_dir / key).exists()
+
+
+def test_python_api_download_and_download_many(tmp_path, files, monkeypatch, isolated_settings):
+    import imap_cli
+
+    keys = list(files)
+    with serve(tmp_path) as server:
+        monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
+        path = imap_cli.download(keys[0].rsplit("/", 1)[1])  # a bare name, as the official call
+        assert path == isolated_settings / "data" / keys[0]
+        assert path.read_bytes() == files[keys[0]]
+        results = imap_cli.download_many(keys, jobs=2)
+        with pytest.raises(errors.NotFound):
+            imap_cli.download("imap_mag_l1a_norm-mago_20991231_v001.0001.cdf")
+    assert [r.status for r in results] == ["skipped"] + ["downloaded"] * (len(keys) - 1)
+    assert_intact(isolated_settings / "data", files, results)
