@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from imap_cli.cli import complete
 from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, state
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ Items = Annotated[
         help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
         "stdin, one per line (blank lines and # comments are ignored).",
         show_default=False,
+        autocompletion=complete.download_items,
     ),
 ]
 
