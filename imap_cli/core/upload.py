@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 # Progress is reported in steps of this many bytes, not per 16 KiB read: a GiB is 64 events.
 PROGRESS_STEP = 1 << 20
 # Statuses the upload-URL request answers that have a message of their own here.
-_HANDLED = (200, 400, 401, 403, 409)
+_HANDLED = (200, 400, 401, 403, 404, 409)
 # Errors that will be the same for every file: stop starting new ones after the first.
 _FATAL = (Refused, ConnectionFailed)
 SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
@@ -260,8 +260,26 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
             status=status,
         )
     detail = f"{status} {response.reason or ''}".rstrip() + (f": {text}" if text else "")
+    if status == 404:
+        return _no_upload_route(sdc, name, detail)
     return Refused(
         f"{name}: the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
+    )
+
+
+def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
+    # API Gateway answers 404 for a route it does not have: the SDC routes uploads only under
+    # /api-key, so without credentials this is a refusal in all but name.
+    if not (sdc.settings.api_key or sdc.settings.access_token):
+        return Refused(
+            f"{name}: the SDC takes no uploads without an API key ({detail})",
+            _refused_hint(sdc, ""),
+            status=404,
+        )
+    return SDCError(
+        f"{name}: the SDC has no upload route at {sdc.base_url} ({detail})",
+        "Check that the url setting is the SDC API's address (`imap config get url`).",
+        status=404,
     )
 
 

@@ -289,6 +289,23 @@ def test_401_without_a_key_suggests_setting_one(tmp_path: Path) -> None:
     assert "imap config set api-key" in result.error.hint
 
 
+@pytest.mark.parametrize(
+    ("changes", "error", "text", "hint"),
+    [
+        ({}, errors.Refused, "takes no uploads without an API key", "imap config set api-key"),
+        ({"api_key": KEY}, errors.SDCError, "no upload route at", "imap config get url"),
+    ],
+)
+@responses.activate
+def test_404_no_upload_route(tmp_path: Path, changes, error, text, hint) -> None:
+    # API Gateway's answer for a route it does not have (production: upload only under /api-key).
+    client = make_client(**changes)
+    responses.get(client.api_url("upload", MAG), status=404, json={"message": "Not Found"})
+    (result,) = upload_files(client, [make_file(tmp_path, MAG)])
+    assert isinstance(result.error, error) and text in result.error.message
+    assert "(404 Not Found: Not Found)" in result.error.message and hint in result.error.hint
+
+
 @responses.activate
 def test_400_shows_the_server_message_as_text(tmp_path: Path) -> None:
     message = (

@@ -1,0 +1,133 @@
+"""`imap upload` over real sockets against `imap serve` (API and object host on two ports)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imap_cli.cli.app import main
+from imap_cli.server import RunningServer, start_server
+
+pytestmark = pytest.mark.e2e
+
+KEY = "upload-key-0123456789"
+MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
+MAG_KEY = f"imap/mag/l1a/2025/01/{MAG}"
+ANC = "imap_mag_calibration_20250101_v001.cdf"
+ANC_KEY = f"imap/ancillary/mag/{ANC}"
+SWE = "imap_swe_l2_sci_20250301_v002.0001.cdf"
+SWE_KEY = f"imap/swe/l2/2025/03/{SWE}"
+
+
+@pytest.fixture
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A fresh, empty archive that needs an API key (as the production SDC does for uploads)."""
+    root = tmp_path_factory.mktemp("archive")
+    with start_server(root, api_key=KEY, rescan_interval=None) as running:
+        yield running
+
+
+@pytest.fixture
+def imap(server: RunningServer, monkeypatch: pytest.MonkeyPatch, capsys):
+    """Run `imap ...` in-process against the server: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
+    monkeypatch.setenv("IMAP_RETRIES", "1")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    return run
+
+
+def make_file(folder: Path, name: str, size: int = 200_000) -> Path:
+    path = folder / name
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def calls(server: RunningServer, origin: str, method: str) -> list:
+    return [r for r in list(server.requests) if r.origin == origin and r.method == method]
+
+
+def test_upload_lands_byte_identical_and_shows_in_query(
+    imap, server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    files = [make_file(tmp_path, MAG, 3_000_000), make_file(tmp_path, ANC)]
+    code, out, err = imap("upload", "-j", "2", *map(str, files))
+    assert code == 0, err
+    assert out.splitlines() == [MAG_KEY, ANC_KEY]
+    assert "Uploaded 2 files" in err
+    for path, key in zip(files, (MAG_KEY, ANC_KEY)):
+        assert (server.root / key).read_bytes() == path.read_bytes()
+    # The credential went to the API only; the object host (another port) got none.
+    assert server.objects_url != server.url
+    puts = calls(server, "objects", "PUT")
+    assert len(puts) == 2
+    for put in puts:
+        assert "x-api-key" not in put.headers and "authorization" not in put.headers
+        assert put.headers["content-length"] in {"3000000", "200000"}
+        assert "transfer-encoding" not in put.headers
+    assert all(r.headers.get("x-api-key") == KEY for r in calls(server, "api", "GET"))
+    code, out, err = imap("query", "--filename", MAG, "-o", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["file_path"] == MAG_KEY
+
+
+def test_second_upload_is_a_conflict_and_the_others_go(
+    imap, server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    first = make_file(tmp_path, MAG)
+    assert imap("upload", str(first))[0] == 0
+    again = [first, make_file(tmp_path, SWE)]
+    code, out, err = imap("upload", *map(str, again))
+    assert code == 1
+    assert out == f"{SWE_KEY}\n"
+    assert f"{MAG}: already in the SDC as {MAG_KEY}; a new version needs a new filename" in err
+    assert (server.root / SWE_KEY).read_bytes() == again[1].read_bytes()
+    assert (server.root / MAG_KEY).read_bytes() == first.read_bytes()
+
+
+def test_without_a_key_the_refusal_says_how_to_set_one(
+    imap, server: RunningServer, tmp_path: Path
+) -> None:
+    code, out, err = imap("upload", str(make_file(tmp_path, MAG)))
+    assert code == 4 and out == ""
+    assert "imap config set api-key" in err
+    assert calls(server, "objects", "PUT") == []
+
+
+def test_wrong_key_is_refused(imap, server: RunningServer, tmp_path: Path) -> None:
+    code, _, err = imap("--api-key", "wrong-key-000000", "upload", str(make_file(tmp_path, MAG)))
+    assert code == 4 and "refused the upload (403" in err
+    assert not (server.root / MAG_KEY).exists()
+
+
+def test_dry_run_sends_nothing(imap, server: RunningServer, tmp_path: Path) -> None:
+    before = len(server.requests)
+    code, out, _ = imap("upload", "--dry-run", str(make_file(tmp_path, MAG)))
+    assert code == 0 and out == f"{MAG_KEY}\n"
+    assert len(server.requests) == before
+
+
+def test_python_api(server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imap_cli
+    from imap_cli.core.errors import Conflict
+
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    path = make_file(tmp_path, ANC)
+    assert imap_cli.upload(path) == ANC_KEY
+    assert (server.root / ANC_KEY).read_bytes() == path.read_bytes()
+    with pytest.raises(Conflict):
+        imap_cli.upload(path)
