@@ -84,12 +84,20 @@ class LazyCommands(TyperGroup):
             self.commands[cmd_name] = _load_command(cmd_name)
         return self.commands.get(cmd_name)
 
+    # Listing the commands, in `imap --help` and for `imap <TAB>`, needs each one's name and
+    # help text only; building every command's options to show them would cost ~8 ms.
+
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:
-        # The list of commands needs each one's name and help text only; building every
-        # command's options to show it costs ~8 ms of `imap --help`.
         self._summaries_only = True
         try:
             super().format_help(ctx, formatter)
+        finally:
+            self._summaries_only = False
+
+    def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[Any]:
+        self._summaries_only = True
+        try:
+            return super().shell_complete(ctx, incomplete)
         finally:
             self._summaries_only = False
 

@@ -134,3 +134,8 @@ assert not [f for f in sys.meta_path if type(f).__module__ == "imap_cli.cli.star
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_tab_for_the_command_names_imports_nothing_heavy(tmp_path: Path) -> None:
+    modules = modules_after(tmp_path, [], zsh_tab("imap "))
+    assert imported(modules, TAB_NEVER) == []
