@@ -29,7 +29,9 @@ class Terminal:
     def __init__(self, command: str, env: dict[str, str]) -> None:
         self.socket = f"imap-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.env = env
+        self.socket_path = ""
         self.tmux("new-session", "-d", "-s", "t", "-x", "160", "-y", "40", command)
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -65,6 +67,8 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+        if self.socket_path:  # tmux may leave its socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 @pytest.fixture
