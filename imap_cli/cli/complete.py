@@ -161,24 +161,6 @@ def config_keys(incomplete: str) -> list[str]:
 # --- arguments: recent query results and local files ---------------------------------------
 
 
-def _read_recent_keys() -> list[str]:
-    """The SDC keys `imap query` remembered (newest first); [] when there are none."""
-    from importlib.util import find_spec
-
-    if find_spec("imap_cli.core.recent") is not None:
-        from imap_cli.core.recent import recent_keys
-
-        return recent_keys()
-    # The same file core.recent reads, for a tree without that module.
-    import platformdirs
-
-    path = Path(platformdirs.user_cache_dir("imap-cli", appauthor=False)) / "recent-keys.txt"
-    try:
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
 def _typed_already(ctx: Any) -> set[str]:
     """Values already on the command line (click parsed them resiliently into ctx.params)."""
     typed: set[str] = set()
@@ -195,7 +177,9 @@ def download_items(incomplete: str, ctx: Any = None) -> list[str]:
     passes the click context by the parameter's name, so items already typed are left out.
     """
     try:
-        keys = _read_recent_keys()
+        from imap_cli.core.recent import recent_keys  # stdlib only: fine on every TAB
+
+        keys = recent_keys()
     except Exception:  # a traceback must never land in the user's prompt
         return []
     typed = _typed_already(ctx)
