@@ -304,7 +304,9 @@ class Catalogue:
         self._reported.update(p for p, _ in fresh)
         shown = fresh[:5]
         more = f" (and {len(fresh) - len(shown)} more)" if len(fresh) > len(shown) else ""
-        self._log(f"{len(fresh)} file(s) not served: name and place disagree{more}:")
+        self._log(
+            f"{len(fresh)} file(s) not served (not an IMAP name, or not at its SDC key){more}:"
+        )
         for path, reason in shown:
             self._log(f"  {path}: {reason}")
 

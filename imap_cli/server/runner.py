@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -53,7 +55,7 @@ class RunningServer:
     @property
     def port(self) -> int:
         """The API port."""
-        return self._servers[0].server_port
+        return self._servers[0].port
 
     def rescan(self) -> None:
         """Re-index changed folders now (files dropped in by hand appear)."""
@@ -188,6 +190,30 @@ def _log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
     return write
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket; raises OSError (werkzeug would print and sys.exit instead)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let two servers share a port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _make_server(host: str, listener: socket.socket, app: WSGIApp, handler: type) -> BaseWSGIServer:
+    """A threaded werkzeug server on an already listening socket (werkzeug dups the fd)."""
+    port = listener.getsockname()[1]
+    return make_server(
+        host, port, app, threaded=True, request_handler=handler, fd=listener.fileno()
+    )
+
+
 def _url(host: str, port: int) -> str:
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
@@ -196,6 +222,51 @@ def _url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+def _servers(
+    catalogue: Catalogue,
+    api_listener: socket.socket,
+    objects_listener: socket.socket | None,
+    *,
+    host: str,
+    write: Callable[[str], None] | None,
+    api_key: str | None,
+    access_token: str | None,
+    latency: float,
+    url_expiry: int,
+    api_middleware: Middleware | None,
+    objects_middleware: Middleware | None,
+) -> tuple[list[BaseWSGIServer], collections.deque]:
+    """The API server (first), the object server (if on its own port), and the request log."""
+    signer = Signer()
+    handler = _handler_class(write or (lambda _line: None))
+    records: collections.deque = collections.deque(maxlen=10_000)
+    object_app: WSGIApp = ObjectApp(catalogue, signer)
+    if objects_middleware is not None:
+        object_app = objects_middleware(object_app)
+    logged_objects = _Logged("objects", object_app, write, records, objects_middleware is None)
+    objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
+    api_app: WSGIApp = ApiApp(
+        catalogue,
+        signer,
+        objects_port=objects_port,
+        bound_host=_url(host, 0).split("//", 1)[1].rsplit(":", 1)[0],
+        api_key=api_key,
+        access_token=access_token,
+        latency=latency,
+        url_expiry=url_expiry,
+        log=write,
+    )
+    if api_middleware is not None:
+        api_app = api_middleware(api_app)
+    front: WSGIApp = _Logged("api", api_app, write, records, True)
+    if objects_listener is None:
+        front = _SameOrigin(front, logged_objects)
+    servers = [_make_server(host, api_listener, front, handler)]
+    if objects_listener is not None:
+        servers.append(_make_server(host, objects_listener, logged_objects, handler))
+    return servers, records
 
 
 def start_server(
@@ -239,49 +310,34 @@ def start_server(
     in daemon threads; an OSError (e.g. the port is in use) propagates from here.
     """
     write = _log_writer(log)
-    if catalogue is None:
-        catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
-        catalogue.scan()
-    signer = Signer()
-    handler = _handler_class(write or (lambda _line: None))
-    records: collections.deque = collections.deque(maxlen=10_000)
-
-    object_app: WSGIApp = ObjectApp(catalogue, signer)
-    if objects_middleware is not None:
-        object_app = objects_middleware(object_app)
-    logged_objects = _Logged("objects", object_app, write, records, objects_middleware is None)
-
-    servers: list[BaseWSGIServer] = []
+    # Bind first: a port in use fails fast, before a long scan.
+    listeners: list[socket.socket] = []
     try:
-        objects_server = None
-        if objects_port is not None:
-            # Bound first so the API knows its port; the API app is attached below.
-            objects_server = make_server(
-                host, objects_port, logged_objects, threaded=True, request_handler=handler
-            )
-            servers.append(objects_server)
-        api_app: WSGIApp = ApiApp(
+        api_listener = _listen(host, port)
+        listeners.append(api_listener)
+        objects_listener = _listen(host, objects_port) if objects_port is not None else None
+        if objects_listener is not None:
+            listeners.append(objects_listener)
+        if catalogue is None:
+            catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
+            catalogue.scan()
+        servers, records = _servers(
             catalogue,
-            signer,
-            objects_port=objects_server.server_port if objects_server else None,
-            bound_host=_url(host, 0).split("//", 1)[1].rsplit(":", 1)[0],
+            api_listener,
+            objects_listener,
+            host=host,
+            write=write,
             api_key=api_key,
             access_token=access_token,
             latency=latency,
             url_expiry=url_expiry,
-            log=write,
+            api_middleware=api_middleware,
+            objects_middleware=objects_middleware,
         )
-        if api_middleware is not None:
-            api_app = api_middleware(api_app)
-        front: WSGIApp = _Logged("api", api_app, write, records, True)
-        if objects_server is None:
-            front = _SameOrigin(front, logged_objects)
-        api_server = make_server(host, port, front, threaded=True, request_handler=handler)
-        servers.insert(0, api_server)
-    except BaseException:
-        for server in servers:
-            server.server_close()
-        raise
+    finally:
+        for listener in listeners:  # werkzeug holds duplicates of these descriptors
+            listener.close()
+    objects_server = servers[1] if len(servers) > 1 else None
 
     threads = []
     for server in servers:
@@ -290,12 +346,12 @@ def start_server(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},
             daemon=True,
-            name=f"imap-serve-{server.server_port}",
+            name=f"imap-serve-{server.port}",
         )
         thread.start()
         threads.append(thread)
-    api_url = _url(host, servers[0].server_port)
-    objects_url = _url(host, objects_server.server_port) if objects_server else api_url
+    api_url = _url(host, servers[0].port)
+    objects_url = _url(host, objects_server.port) if objects_server else api_url
     return RunningServer(
         url=api_url,
         objects_url=objects_url,
