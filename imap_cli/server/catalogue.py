@@ -184,7 +184,7 @@ class Catalogue:
     def __len__(self) -> int:
         return self.rows("SELECT count(*) FROM files")[0][0]
 
-    def keys(self) -> list[str]:
+    def served_keys(self) -> list[str]:
         """Every servable key, sorted."""
         return [k for (k,) in self.rows("SELECT key FROM files ORDER BY key")]
 
