@@ -59,6 +59,12 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
             with TransferProgress(output, verb="Uploading") as progress:
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
+        except KeyboardInterrupt:
+            output.note(
+                "Interrupted: an unfinished upload leaves nothing in the SDC. Run the same "
+                "command again; files that made it are then reported as already in the SDC."
+            )
+            raise
         except InvalidUploads as error:
             if len(error.problems) > 1 or len(paths) > 1:
                 for path, reason in error.problems:

@@ -45,6 +45,8 @@ _HANDLED = (200, 400, 401, 403, 404, 409)
 # Errors that will be the same for every file: stop starting new ones after the first.
 _FATAL = (Refused, ConnectionFailed)
 SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
+# Messages name the step, not the file: results and progress lines show the key beside them.
+UPLOAD_WHAT = "upload"
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ class UploadCancelled(OSError):
 def request_upload_url(sdc: SDCClient, item: UploadItem) -> str:
     """Ask the SDC for a presigned PUT URL for this file (raises the matching IMAPError)."""
     name = item.name.name
-    response = sdc.api("GET", sdc.api_url("upload", name), what=f"upload {name}", ok=_HANDLED)
+    response = sdc.api("GET", sdc.api_url("upload", name), what=UPLOAD_WHAT, ok=_HANDLED)
     status = response.status_code
     if status != 200:
         raise _refusal(sdc, item, response)
@@ -234,7 +236,7 @@ def request_upload_url(sdc: SDCClient, item: UploadItem) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         kind = response.headers.get("Content-Type", "unknown type")
         raise BadResponse(
-            f"upload {name}: the SDC's answer is not an upload URL "
+            f"{UPLOAD_WHAT}: the SDC's answer is not an upload URL "
             f"({kind}, {len(response.content)} bytes)"
         )
     return url
@@ -249,12 +251,12 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     if status == 409:
         key = _existing_key(text) or item.key
         return _conflict(
-            f"{name}: already in the SDC as {key}; a new version needs a new filename",
+            f"already in the SDC as {key}; a new version needs a new filename",
             status,
         )
     if status == 400:
         return BadRequest(
-            f"{name}: the SDC rejected the upload: {text or '400 Bad Request'}",
+            f"the SDC rejected the upload: {text or '400 Bad Request'}",
             "The SDC checks names with its own rules; compare the name with the IMAP naming "
             "conventions, or ask the SDC team (" + SDC_CONTACT + ").",
             status=status,
@@ -263,7 +265,7 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     if status == 404:
         return _no_upload_route(sdc, name, detail)
     return Refused(
-        f"{name}: the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
+        f"the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
     )
 
 
@@ -272,12 +274,12 @@ def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
     # /api-key, so without credentials this is a refusal in all but name.
     if not (sdc.settings.api_key or sdc.settings.access_token):
         return Refused(
-            f"{name}: the SDC takes no uploads without an API key ({detail})",
+            f"the SDC takes no uploads without an API key ({detail})",
             _refused_hint(sdc, ""),
             status=404,
         )
     return SDCError(
-        f"{name}: the SDC has no upload route at {sdc.base_url} ({detail})",
+        f"the SDC has no upload route at {sdc.base_url} ({detail})",
         "Check that the url setting is the SDC API's address (`imap config get url`).",
         status=404,
     )
@@ -335,7 +337,6 @@ def put_file(
     Every attempt (a retry, or S3's 307) re-opens the file; the bytes already reported are
     then taken back with a RETRY event so the progress bar restarts at zero.
     """
-    name = item.name.name
     opened: list[ProgressFile] = []
 
     def report(count: int) -> None:
@@ -362,7 +363,7 @@ def put_file(
         if size != item.size:
             body.close()
             raise IntegrityError(
-                f"{name}: the file changed while it was being uploaded "
+                "the file changed while it was being uploaded "
                 f"({item.size} bytes when checked, {size} now)",
                 "Upload it once it is complete.",
             )
@@ -375,7 +376,7 @@ def put_file(
         headers={"Content-Type": "", "Content-Length": str(item.size)},
         data=open_file,
         stream=False,
-        what=f"upload {name}",
+        what=UPLOAD_WHAT,
     )
     if opened:
         opened[-1].flush_progress()
@@ -386,12 +387,12 @@ def put_file(
         from imap_cli.core.http import server_message
 
         raise StorageRefused(
-            f"upload {name}: the storage host refused the signed URL ({status}: "
+            f"{UPLOAD_WHAT}: the storage host refused the signed URL ({status}: "
             f"{server_message(response)})",
             "The upload URL expired or this computer's clock is wrong; run the command again.",
             status=status,
         )
-    raise sdc.http_error(response, f"upload {name} (storage host)")
+    raise sdc.http_error(response, f"{UPLOAD_WHAT} (storage host)")
 
 
 def upload_file(
@@ -459,6 +460,6 @@ def upload_files(
 
 
 def _not_attempted(item: UploadItem, first: IMAPError, on_event: EventSink) -> FileResult:
-    error = type(first)(f"{item.name.name}: not attempted ({first.message})", first.hint)
+    error = type(first)(f"not attempted ({first.message})", first.hint)
     on_event(TransferEvent(Stage.FAILED, item.key, total=item.size, error=error))
     return FileResult(item.key, "failed", path=item.path, size=item.size, error=error)

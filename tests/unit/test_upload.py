@@ -244,10 +244,10 @@ def test_conflict_names_the_key_and_the_others_carry_on(tmp_path: Path) -> None:
     first, second, _ = results
     assert isinstance(first.error, errors.Conflict)
     assert first.error.message == (
-        f"{MAG}: already in the SDC as {MAG_KEY}; a new version needs a new filename"
+        f"already in the SDC as {MAG_KEY}; a new version needs a new filename"
     )
     assert second.error.message == (
-        f"{SWE}: already in the SDC as {SWE_KEY}; a new version needs a new filename"
+        f"already in the SDC as {SWE_KEY}; a new version needs a new filename"
     )
     assert first.error.exit_code == errors.ExitCode.PARTIAL
 
@@ -274,7 +274,7 @@ def test_refusal_gives_the_key_hint_and_stops_the_rest(tmp_path: Path, changes, 
     assert [r.status for r in results] == ["failed", "failed"]
     first, second = (r.error for r in results)
     assert isinstance(first, errors.Refused) and first.exit_code == errors.ExitCode.REFUSED
-    assert first.message.startswith(f"{MAG}: the SDC refused the upload (403 Forbidden: ")
+    assert first.message.startswith("the SDC refused the upload (403 Forbidden: ")
     assert hint in first.hint
     assert isinstance(second, errors.Refused) and "not attempted" in second.message
     # One refusal is enough: the second file is not asked for.
@@ -315,7 +315,7 @@ def test_400_shows_the_server_message_as_text(tmp_path: Path) -> None:
     responses.get(f"{SDC}/api-key/upload/{MAG}", status=400, json=message)
     (result,) = upload_files(make_client(api_key=KEY), [make_file(tmp_path, MAG)])
     assert isinstance(result.error, errors.BadRequest)
-    assert result.error.message == f"{MAG}: the SDC rejected the upload: {message}"
+    assert result.error.message == f"the SDC rejected the upload: {message}"
 
 
 @pytest.mark.parametrize(
@@ -426,3 +426,38 @@ def test_parallel_uploads_keep_the_input_order(tmp_path: Path) -> None:
     assert all(r.status == "uploaded" for r in results)
     assert [r.size for r in results] == [2000 + i for i in range(12)]
     assert sum(e.advance for e in sink.events) == sum(r.size for r in results)
+
+
+@responses.activate
+def test_ctrl_c_stops_the_run(tmp_path: Path) -> None:
+    # KeyboardInterrupt from a worker (as from the main thread) ends the run, not one file.
+    names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0001.cdf" for day in range(1, 7)]
+    paths = [make_file(tmp_path, n, 3 * PROGRESS_STEP) for n in names]
+    for name in names:
+        responses.get(f"{SDC}/upload/{name}", json=sign_url(name))
+        responses.put(f"{S3}/{name}", status=200)
+
+    def interrupt(event: TransferEvent) -> None:
+        if event.stage == Stage.PROGRESS:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        upload_files(make_client(), paths, jobs=2, on_event=interrupt)
+    # Files still queued were never asked for.
+    assert len([c for c in responses.calls if c.request.method == "GET"]) < len(names)
+
+
+def test_progress_file_reports_at_the_end_and_stops_once_cancelled(tmp_path: Path) -> None:
+    from imap_cli.core.upload import ProgressFile, UploadCancelled
+
+    cancel = threading.Event()
+    reported: list[int] = []
+    with ProgressFile(make_file(tmp_path, MAG, 10), reported.append, cancel) as body:
+        assert body.mode == "rb" and os.fstat(body.fileno()).st_size == 10
+        assert len(body.read(4)) == 4 and reported == []  # small reads are batched
+        assert len(body.read(100)) == 6 and body.read(100) == b""
+        assert reported == [10]
+        body.seek(0)
+        cancel.set()
+        with pytest.raises(UploadCancelled):
+            body.read(4)
