@@ -20,6 +20,7 @@ _LAZY = {
     "download": "imap_cli.api",
     "download_many": "imap_cli.api",
     "upload": "imap_cli.api",
+    "upload_many": "imap_cli.api",
     "Client": "imap_cli.api",
     "IMAPError": "imap_cli.core.errors",
     "parse_name": "imap_cli.api",

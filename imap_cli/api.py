@@ -149,12 +149,21 @@ class Client:
         *,
         jobs: int | None = None,
         on_event: EventSink = ignore_events,
+        dry_run: bool = False,
     ) -> list[FileResult]:
-        """Upload many files; one result per file, never raises per file."""
+        """Upload many files; one result per file, never raises per file.
+
+        Every file is checked first: any bad name or unreadable file raises InvalidUploads
+        (listing each problem) before anything is sent.
+        """
         from imap_cli.core.upload import upload_files
 
         return upload_files(
-            self.sdc, [Path(p) for p in paths], jobs=jobs or self.settings.jobs, on_event=on_event
+            self.sdc,
+            [Path(p) for p in paths],
+            jobs=jobs or self.settings.jobs,
+            on_event=on_event,
+            dry_run=dry_run,
         )
 
     def upload(self, path: str | os.PathLike) -> str:
@@ -187,3 +196,9 @@ def upload(path: str | os.PathLike) -> str:
     """Upload one file to the SDC; returns its SDC key."""
     with Client() as client:
         return client.upload(path)
+
+
+def upload_many(paths: Iterable[str | os.PathLike], **options: Any) -> list[FileResult]:
+    """Upload many files in parallel; returns one FileResult per file."""
+    with Client() as client:
+        return client.upload_many(paths, **options)

@@ -131,3 +131,22 @@ def test_python_api(server: RunningServer, tmp_path: Path, monkeypatch: pytest.M
     assert (server.root / ANC_KEY).read_bytes() == path.read_bytes()
     with pytest.raises(Conflict):
         imap_cli.upload(path)
+
+
+def test_python_upload_many(
+    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imap_cli
+
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, SWE)]
+    planned = imap_cli.upload_many(paths, dry_run=True)
+    assert [(r.key, r.status) for r in planned] == [
+        (MAG_KEY, "would-upload"),
+        (SWE_KEY, "would-upload"),
+    ]
+    results = imap_cli.upload_many(paths, jobs=2)
+    assert [(r.key, r.status) for r in results] == [(MAG_KEY, "uploaded"), (SWE_KEY, "uploaded")]
+    again = imap_cli.upload_many(paths)
+    assert [r.status for r in again] == ["failed", "failed"]
