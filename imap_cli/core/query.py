@@ -18,7 +18,6 @@ Deliberate differences from the official client (SDC-PROTOCOL.md §3):
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -162,6 +161,8 @@ def _choices(values: Iterable[str]) -> str:
 
 
 def _closest_hint(value: str, valid: Iterable[str], example: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(value, list(valid), n=1)
     if close:
         return f"Did you mean {close[0]!r}? For example: {example}"

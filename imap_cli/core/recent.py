@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def remember_keys(keys: Iterable[str], path: Path | None = None, limit: int = MA
     Written atomically (temp file + os.replace) so a completion reading it mid-write never
     sees half a file. Keys with a newline are dropped (they would split into two lines).
     """
+    import tempfile
+
     try:
         target = path or recent_keys_path()
         merged: dict[str, None] = {}
