@@ -8,6 +8,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
+from imap_cli.cli import complete
 from imap_cli.cli.options import DryRun, Jobs, state
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ Files = Annotated[
     typer.Argument(
         help="Files to upload; `-` reads one path per line from stdin.",
         metavar="FILE...",
+        autocompletion=complete.upload_files,
         show_default=False,
     ),
 ]
