@@ -257,7 +257,15 @@ class ObjectApp:
         )
         temp = Path(temp_name)
         try:
-            received, md5 = _receive(environ["wsgi.input"], fd, length)
+            received, md5, timed_out = _receive(environ["wsgi.input"], fd, length)
+            if timed_out:
+                return s3_error(
+                    start_response,
+                    "400 Bad Request",
+                    "RequestTimeout",
+                    "Your socket connection to the server was not read from or written to "
+                    "within the timeout period. Idle connections will be closed.",
+                )
             if received < length:
                 return s3_error(
                     start_response,
@@ -318,14 +326,16 @@ def _content_md5(header: str | None) -> str | None:
     return raw.hex() if len(raw) == 16 else "invalid"
 
 
-def _receive(stream: Any, fd: int, length: int) -> tuple[int, str]:
-    """Copy exactly `length` bytes from stream to fd; return (bytes received, md5 hex)."""
+def _receive(stream: Any, fd: int, length: int) -> tuple[int, str, bool]:
+    """Copy exactly `length` bytes from stream to fd: (bytes received, md5 hex, timed out)."""
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
     while received < length:
         try:
             block = stream.read(min(CHUNK, length - received))
-        except (OSError, ValueError):  # reset or timed out mid-body
+        except TimeoutError:
+            return received, "", True
+        except (OSError, ValueError):  # reset mid-body
             break
         if not block:
             break
@@ -336,7 +346,7 @@ def _receive(stream: Any, fd: int, length: int) -> tuple[int, str]:
         received += len(block)
     if received == length:
         os.fsync(fd)
-    return received, digest.hexdigest()
+    return received, digest.hexdigest(), False
 
 
 def _preconditions(environ: dict[str, Any], etag: str, modified: dt.datetime) -> int | None:

@@ -22,7 +22,6 @@ from imap_cli.server.signing import BUCKET, Signer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Middleware = Callable[[WSGIApp], WSGIApp]
-SOCKET_TIMEOUT = 60.0  # a client that stalls mid-request is dropped after this long
 
 
 @dataclass
@@ -63,8 +62,14 @@ class RunningServer:
 
     def stop(self) -> None:
         """Stop accepting requests, close the sockets and wait for the serving threads."""
+        # Shut the servers down together: each shutdown waits up to one poll interval.
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
         for server in self._servers:
-            server.shutdown()
+            _poke(server)
+        for stopper in stoppers:
+            stopper.join()
         for server in self._servers:
             server.server_close()
         for thread in self._threads:
@@ -78,10 +83,21 @@ class RunningServer:
         self.stop()
 
 
-def _handler_class(log: Callable[[str], None]) -> type[WSGIRequestHandler]:
-    class Handler(WSGIRequestHandler):
-        timeout = SOCKET_TIMEOUT
+def _poke(server: BaseWSGIServer) -> None:
+    """Wake a server's select() so that a pending shutdown is seen at once."""
+    try:
+        address = server.socket.getsockname()
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address[0], address[0])
+        with socket.create_connection((host, address[1]), timeout=1):
+            pass
+    except OSError:
+        pass  # it will notice within one poll interval
 
+
+def _handler_class(log: Callable[[str], None], timeout: float) -> type[WSGIRequestHandler]:
+    """werkzeug's request handler with our log and a socket timeout for stalled clients."""
+
+    class Handler(WSGIRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass  # the access log is written by _Logged, without query secrets
 
@@ -89,6 +105,7 @@ def _handler_class(log: Callable[[str], None]) -> type[WSGIRequestHandler]:
             if type == "error":
                 log(f"{self.address_string()} {message % args if args else message}")
 
+    Handler.timeout = timeout
     return Handler
 
 
@@ -237,10 +254,11 @@ def _servers(
     url_expiry: int,
     api_middleware: Middleware | None,
     objects_middleware: Middleware | None,
+    socket_timeout: float,
 ) -> tuple[list[BaseWSGIServer], collections.deque]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
-    handler = _handler_class(write or (lambda _line: None))
+    handler = _handler_class(write or (lambda _line: None), socket_timeout)
     records: collections.deque = collections.deque(maxlen=10_000)
     object_app: WSGIApp = ObjectApp(catalogue, signer)
     if objects_middleware is not None:
@@ -284,6 +302,7 @@ def start_server(
     rescan_interval: float | None = 1.0,
     log: IO[str] | None = None,
     catalogue: Catalogue | None = None,
+    socket_timeout: float = 60.0,
 ) -> RunningServer:
     """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
 
@@ -303,6 +322,7 @@ def start_server(
       API request; None: only on `.rescan()`). Uploads are always indexed at once.
     - log: a text stream for the access log and misfit report (None: silent).
     - catalogue: an already-built Catalogue to serve instead of scanning `root`.
+    - socket_timeout: seconds a connection may stall mid-request before it is dropped.
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
@@ -333,6 +353,7 @@ def start_server(
             url_expiry=url_expiry,
             api_middleware=api_middleware,
             objects_middleware=objects_middleware,
+            socket_timeout=socket_timeout,
         )
     finally:
         for listener in listeners:  # werkzeug holds duplicates of these descriptors
@@ -344,7 +365,7 @@ def start_server(
         server.daemon_threads = True
         thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.5},
             daemon=True,
             name=f"imap-serve-{server.port}",
         )
