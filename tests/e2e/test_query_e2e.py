@@ -1,7 +1,8 @@
 """`imap query` over real sockets against `imap serve` and its demo archive.
 
-Uses the shared `sdc` fixture (tests/e2e/conftest.py: a running `imap serve` of the demo archive)
-when it exists, else starts its own server over a freshly built demo archive.
+The read-only queries share one server per module (`demo_server`, built exactly like the
+shared `demo_root`/`sdc` fixtures of conftest.py, which build a fresh archive per test); the
+tests that need the whole environment use `sdc_env`.
 """
 
 from __future__ import annotations
@@ -27,19 +28,16 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def own_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    root = tmp_path_factory.mktemp("demo")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    root = tmp_path_factory.mktemp("archive")
     build_demo(root)
     with start_server(root, rescan_interval=None) as running:
         yield running
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest) -> RunningServer:
-    try:
-        return request.getfixturevalue("sdc")
-    except pytest.FixtureLookupError:
-        return request.getfixturevalue("own_demo_server")
+def server(demo_server: RunningServer) -> RunningServer:
+    return demo_server
 
 
 @pytest.fixture
@@ -109,10 +107,11 @@ def test_repointing_and_the_table_view(imap) -> None:
     assert all(line.split()[4] == "40" for line in lines)
 
 
-def test_json_is_exactly_what_the_server_sent(imap, server) -> None:
-    code, out, _ = imap("-i", "swe", "-o", "json")
-    direct = requests.get(f"{server.url}/query", params={"instrument": "swe"}, timeout=10)
-    assert code == 0 and json.loads(out) == direct.json() and len(direct.json()) > 5
+def test_json_is_exactly_what_the_server_sent(sdc_env, capsys) -> None:
+    assert main(["query", "-i", "swe", "-o", "json"]) == 0
+    out = capsys.readouterr().out  # (the server's access log goes to stderr)
+    direct = requests.get(f"{sdc_env.url}/query", params={"instrument": "swe"}, timeout=10)
+    assert json.loads(out) == direct.json() and len(direct.json()) > 5
 
 
 def test_ingestion_dates_are_inclusive(imap) -> None:
@@ -256,12 +255,12 @@ def test_server_errors_after_retries(tmp_path: Path, monkeypatch, capsys) -> Non
 # --- with imap download ------------------------------------------------------------------------
 
 
-def test_paths_pipe_into_download(server: RunningServer, tmp_path: Path) -> None:
+def test_paths_pipe_into_download(sdc_env, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAP_")}
     env.update(
-        IMAP_DATA_ACCESS_URL=server.url,
-        IMAP_DATA_DIR=str(tmp_path / "data"),
-        IMAP_CLI_CONFIG=str(tmp_path / "config.toml"),
+        IMAP_DATA_ACCESS_URL=sdc_env.url,
+        IMAP_DATA_DIR=str(sdc_env.data_dir),
+        IMAP_CLI_CONFIG=str(sdc_env.config),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
     )
     imap = [sys.executable, "-m", "imap_cli"]
@@ -275,6 +274,6 @@ def test_paths_pipe_into_download(server: RunningServer, tmp_path: Path) -> None
     )
     assert fetched.returncode == 0, fetched.stderr.decode()
     for key in keys:
-        assert (tmp_path / "data" / key).stat().st_size > 0
+        assert (sdc_env.data_dir / key).read_bytes() == (sdc_env.server.root / key).read_bytes()
     recent = (tmp_path / "cache" / "imap-cli" / "recent-keys.txt").read_text().splitlines()
     assert recent[:3] == keys
