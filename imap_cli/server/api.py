@@ -92,6 +92,7 @@ class ApiApp:
         access_token: str | None = None,
         latency: float = 0.0,
         url_expiry: int = 86400,
+        upload_expiry: int = UPLOAD_EXPIRY,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.catalogue = catalogue
@@ -102,6 +103,7 @@ class ApiApp:
         self.access_token = access_token
         self.latency = latency
         self.url_expiry = url_expiry
+        self.upload_expiry = upload_expiry
         self._log = log or (lambda _line: None)
 
     # --- plumbing -------------------------------------------------------------------------
@@ -261,5 +263,5 @@ class ApiApp:
                 ),
             }
             return self._answer(environ, start_response, 409, json.dumps(body))
-        url = self.signer.sign(self.objects_base(environ), "PUT", key, UPLOAD_EXPIRY)
+        url = self.signer.sign(self.objects_base(environ), "PUT", key, self.upload_expiry)
         return self._answer(environ, start_response, 200, json.dumps(url))

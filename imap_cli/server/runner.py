@@ -252,6 +252,7 @@ def _servers(
     access_token: str | None,
     latency: float,
     url_expiry: int,
+    upload_expiry: int,
     api_middleware: Middleware | None,
     objects_middleware: Middleware | None,
     socket_timeout: float,
@@ -274,6 +275,7 @@ def _servers(
         access_token=access_token,
         latency=latency,
         url_expiry=url_expiry,
+        upload_expiry=upload_expiry,
         log=write,
     )
     if api_middleware is not None:
@@ -299,6 +301,7 @@ def start_server(
     api_middleware: Middleware | None = None,
     objects_middleware: Middleware | None = None,
     url_expiry: int = 86400,
+    upload_expiry: int = 3600,
     rescan_interval: float | None = 1.0,
     log: IO[str] | None = None,
     catalogue: Catalogue | None = None,
@@ -317,7 +320,8 @@ def start_server(
     - api_middleware / objects_middleware: `f(wsgi_app) -> wsgi_app`, wrapped around the API
       app / object app for fault injection (drop connections, answer 503, truncate bodies...).
       Without objects_middleware, file bodies go out with sendfile.
-    - url_expiry: lifetime of download URLs in seconds (upload URLs: 3600, as the SDC).
+    - url_expiry / upload_expiry: lifetime in seconds of download URLs (86400) and upload
+      URLs (3600), as the SDC's; a negative value gives URLs that have already expired.
     - rescan_interval: seconds between checks for files dropped in by hand (0: before every
       API request; None: only on `.rescan()`). Uploads are always indexed at once.
     - log: a text stream for the access log and misfit report (None: silent).
@@ -351,6 +355,7 @@ def start_server(
             access_token=access_token,
             latency=latency,
             url_expiry=url_expiry,
+            upload_expiry=upload_expiry,
             api_middleware=api_middleware,
             objects_middleware=objects_middleware,
             socket_timeout=socket_timeout,
