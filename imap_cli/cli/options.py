@@ -45,7 +45,10 @@ class State:
         changes = {k: v for k, v in overrides.items() if v is not None}
         if changes:
             settings = replace(settings, **changes)
-        return SDCClient(settings)
+        client = SDCClient(settings)
+        # Transfers retry per file, which is detail; a lone request's retries are news.
+        client.on_retry = self.output.detail
+        return client
 
 
 def state(ctx: typer.Context) -> State:

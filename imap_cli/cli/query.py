@@ -171,6 +171,7 @@ def query(
 
     plan = plan_query(**filters)
     with run.client() as client:
+        client.on_retry = run.output.note
         result = fetch_result(client, plan)
     # With --download the list is only printed when asked for (-o); the progress says enough.
     shown = fmt if output_format or not download else None

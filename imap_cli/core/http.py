@@ -33,6 +33,12 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_CAP = 8.0
 # Retry-After beyond this is treated as "not soon": fail with the hint instead of hanging.
 RETRY_AFTER_CAP = 120.0
+# Failures worth another attempt: the connection, not the request, went wrong.
+TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 CREDENTIAL_HEADERS = ("x-api-key", "authorization")
 MAX_REDIRECTS = 5
 # File bodies (the upload PUT) are sent in blocks of this size. urllib3's default, 16 KiB, costs
@@ -114,6 +120,7 @@ class SDCClient:
         self.retries = settings.retries
         self.timeout = (CONNECT_TIMEOUT, settings.timeout)
         self.sleep = sleep
+        self.on_retry: Callable[[str], None] | None = None
         # Tests shrink the backoff so fault injection does not take minutes.
         self.backoff_base = float(os.environ.get("IMAP_CLI_BACKOFF", "0.5"))
         self.session = session or self._new_session(settings)
@@ -278,9 +285,10 @@ class SDCClient:
                 )
             except requests.exceptions.SSLError as exc:
                 raise TLSError(f"{what}: TLS certificate check failed for {_host(url)}") from exc
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except TRANSIENT_ERRORS as exc:
                 if last:
                     raise connection_error(exc, url, what) from exc
+                self._retrying(what, connection_error(exc, url, what).message, attempt, attempts)
                 self._backoff(attempt, None)
                 continue
             finally:
@@ -292,10 +300,17 @@ class SDCClient:
                 if delay is not None and delay > RETRY_AFTER_CAP:
                     return response
                 response.close()
+                status = f"{response.status_code} {response.reason or ''}".strip()
+                self._retrying(what, f"{what}: the server answered {status}", attempt, attempts)
                 self._backoff(attempt, delay)
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retrying(self, what: str, reason: str, attempt: int, attempts: int) -> None:
+        # A person waiting on a dead URL should see why nothing happens yet.
+        if self.on_retry is not None:
+            self.on_retry(f"{reason}; retrying ({attempt + 1} of {attempts - 1})")
 
     def _backoff(self, attempt: int, retry_after_s: float | None) -> None:
         if retry_after_s is not None:
