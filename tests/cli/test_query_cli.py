@@ -368,11 +368,13 @@ FAILURES = [
 def test_failures_are_one_line_a_hint_and_an_exit_code(capsys, reply, code, message, hint) -> None:
     responses.get(QUERY, **reply)
     got, out, err = run(capsys, "-i", "mag")
-    lines = err.splitlines()
+    *retries, error, hint_line = err.splitlines()
     assert got == code and out == ""
-    assert len(lines) == 2 and lines[0].startswith("Error: ") and lines[1].startswith("Hint: ")
-    assert message in lines[0]
-    assert hint.lower() in lines[1].lower()
+    # Transient failures are retried, each retry announced on its own line before the error.
+    assert all("; retrying (" in line for line in retries)
+    assert error.startswith("Error: ") and hint_line.startswith("Hint: ")
+    assert message in error
+    assert hint.lower() in hint_line.lower()
 
 
 @responses.activate
