@@ -118,13 +118,11 @@ class _Logged:
         app: WSGIApp,
         log: Callable[[str], None] | None,
         records: collections.deque,
-        direct: bool,
     ) -> None:
         self.origin = origin
         self.app = app
         self.log = log
         self.records = records
-        self.direct = direct
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -145,7 +143,6 @@ class _Logged:
             if environ.get(name):
                 record.headers[name.replace("_", "-").lower()] = environ[name]
         self.records.append(record)
-        environ["imap.direct"] = self.direct
 
         def recording_start_response(status: str, headers: list, exc_info: Any = None):
             record.status = int(status.split(None, 1)[0])
@@ -160,7 +157,6 @@ class _Logged:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            record.sent += environ.get("imap.sent", 0)
             self._write(record, began)
 
     def _write(self, record: RequestRecord, began: float) -> None:
@@ -264,7 +260,7 @@ def _servers(
     object_app: WSGIApp = ObjectApp(catalogue, signer)
     if objects_middleware is not None:
         object_app = objects_middleware(object_app)
-    logged_objects = _Logged("objects", object_app, write, records, objects_middleware is None)
+    logged_objects = _Logged("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
     api_app: WSGIApp = ApiApp(
         catalogue,
@@ -280,7 +276,7 @@ def _servers(
     )
     if api_middleware is not None:
         api_app = api_middleware(api_app)
-    front: WSGIApp = _Logged("api", api_app, write, records, True)
+    front: WSGIApp = _Logged("api", api_app, write, records)
     if objects_listener is None:
         front = _SameOrigin(front, logged_objects)
     servers = [_make_server(host, api_listener, front, handler)]
@@ -319,7 +315,6 @@ def start_server(
     - latency: seconds added to every API route call (not object transfers), for benchmarks.
     - api_middleware / objects_middleware: `f(wsgi_app) -> wsgi_app`, wrapped around the API
       app / object app for fault injection (drop connections, answer 503, truncate bodies...).
-      Without objects_middleware, file bodies go out with sendfile.
     - url_expiry / upload_expiry: lifetime in seconds of download URLs (86400) and upload
       URLs (3600), as the SDC's; a negative value gives URLs that have already expired.
     - rescan_interval: seconds between checks for files dropped in by hand (0: before every

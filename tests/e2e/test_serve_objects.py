@@ -33,9 +33,9 @@ def ro_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module", params=["sendfile", "middleware"])
+@pytest.fixture(scope="module", params=["plain", "middleware"])
 def ro(ro_root: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    """Read-only server; bodies go out with sendfile, or through a middleware (iterated)."""
+    """Read-only server, bare or with a pass-through objects middleware."""
     middleware = (lambda app: app) if request.param == "middleware" else None
     with start_server(ro_root, objects_middleware=middleware, rescan_interval=None) as server:
         yield server
