@@ -104,12 +104,13 @@ def serve(
         ),
     ] = 1.0,
 ) -> None:
-    """Serve a local folder as an SDC-compatible archive, for offline work, demos and tests.
+    """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
-    Both `imap` and the official `imap-data-access` client can use it:
-    `imap --url http://127.0.0.1:8765 query --instrument mag`. Every file is served as
-    released; uploads are stored atomically and never overwrite. One log line per request on
-    stderr. Ctrl-C stops it.
+    Both `imap` and the official client can use it: `imap --url http://127.0.0.1:8765 query -i mag`.
+
+    Every file counts as released; uploads are stored atomically and never overwrite.
+
+    One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
     """
     import shutil
     import tempfile

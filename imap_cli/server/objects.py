@@ -81,6 +81,18 @@ class ObjectApp:
         self.signer = signer
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._dispatch(environ, start_response)
+        except OSError as error:  # unreadable file, folder in the way, disk full...
+            return s3_error(
+                start_response,
+                "500 Internal Server Error",
+                "InternalError",
+                f"We encountered an internal error: {error.strerror or error}",
+                head=environ["REQUEST_METHOD"] == "HEAD",
+            )
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         head = method == "HEAD"
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
