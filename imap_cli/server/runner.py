@@ -167,6 +167,8 @@ class _Logged:
         if record.query:
             # Object URLs carry signatures: never logged. API queries carry no secrets.
             target += "?..." if self.origin == "objects" else f"?{record.query}"
+        # A path can carry %0A and friends: escape them so one request stays one line.
+        target = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in target)
         now = dt.datetime.now().strftime("%H:%M:%S")
         self.log(
             f"[{now}] {self.origin} {record.method} {target} {record.status or '-'} "

@@ -295,6 +295,14 @@ def test_one_log_line_per_request_without_secrets(demo_root: Path):
     assert "Signature" not in text and "abc-secret" not in text
 
 
+def test_a_path_cannot_forge_log_lines(demo_root: Path):
+    log = io.StringIO()
+    with start_server(demo_root, log=log) as server:
+        requests.get(f"{server.url}/download/x%0A[12:00:00] api GET /fake 200 0B 0.1ms")
+    (line,) = log.getvalue().splitlines()
+    assert "\\x0a" in line and " 404 " in line
+
+
 def test_concurrent_clients(ro: RunningServer, ro_root: Path):
     keys = [
         r["file_path"] for r in requests.get(f"{ro.url}/query", params={"instrument": "mag"}).json()
