@@ -137,7 +137,8 @@ def run_downloads(
         raise
     except InvalidNames as bad:
         for text, reason in bad.problems:
-            output.error(f"{text!r}: {reason}", hint="")
+            # naming's reasons already quote the name; a key's folder problem quotes the key
+            output.error(reason if text in reason else f"{text!r}: {reason}", hint="")
         count = len(bad.problems)
         raise InvalidName(
             f"{count} invalid name{'s' if count > 1 else ''}; nothing was downloaded"

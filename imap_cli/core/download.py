@@ -72,7 +72,9 @@ class InvalidNames(InvalidName):
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         count = len(problems)
-        shown = "; ".join(f"{text!r}: {reason}" for text, reason in problems[:5])
+        shown = "; ".join(
+            reason if text in reason else f"{text!r}: {reason}" for text, reason in problems[:5]
+        )
         more = f"; and {count - 5} more" if count > 5 else ""
         noun = "name is" if count == 1 else "names are"
         super().__init__(f"{count} {noun} not valid, nothing was downloaded: {shown}{more}")
