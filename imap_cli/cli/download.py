@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -108,28 +109,21 @@ def run_downloads(
     client = state.client(jobs=jobs)
     try:
         started = time.monotonic()
+        fetch = functools.partial(
+            download_files,
+            client,
+            names,
+            data_dir=settings.data_dir,
+            jobs=jobs,
+            force=force,
+            verify=verify,
+        )
         if dry_run:
-            results = download_files(
-                client,
-                names,
-                data_dir=settings.data_dir,
-                jobs=jobs,
-                force=force,
-                verify=verify,
-                dry_run=True,
-            )
+            results = fetch(dry_run=True)
             _show_plan(state, results)
             return exit_code(results)
         with TransferProgress(output, verb="Downloading") as progress:
-            results = download_files(
-                client,
-                names,
-                data_dir=settings.data_dir,
-                jobs=jobs,
-                force=force,
-                verify=verify,
-                on_event=progress.handle,
-            )
+            results = fetch(on_event=progress.handle)
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)
     except KeyboardInterrupt:
