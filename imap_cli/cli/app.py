@@ -193,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         sys.stderr.write("\nAborted.\n")
         code = ExitCode.INTERRUPTED
-    except (typer.BadParameter, typer.Exit, SystemExit) as stop:  # pragma: no cover - click paths
-        raise stop
     except Exception as exc:  # click's usage errors, then anything unexpected
         code = _other_error(exc, args)
     code = int(code or 0)
