@@ -127,7 +127,10 @@ def run_downloads(
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)
     except KeyboardInterrupt:
-        output.note("Interrupted: partial files removed; run the same command again to resume.")
+        output.note(
+            "Interrupted: unfinished files removed, finished ones kept; "
+            "run the same command again to fetch the rest."
+        )
         raise
     except InvalidNames as bad:
         for text, reason in bad.problems:
