@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from imap_cli.core.errors import IMAPError
-
-# C0/C1 controls (tab included, newline excluded), DEL, and the bidi/zero-width controls.
-_UNSAFE_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+from imap_cli.core.errors import UNSAFE_TEXT as _UNSAFE_CHARS
+from imap_cli.core.errors import IMAPError, printable
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -75,6 +72,7 @@ class Output:
         return self._console
 
     def _say(self, text: str, style: str | None = None) -> None:
+        text = printable(text)
         if self.streams.stderr_tty:
             from rich.text import Text
 
@@ -119,6 +117,8 @@ class Output:
     def lines(self, items: Iterable[str]) -> None:
         """One item per line on stdout."""
         out = self.streams.stdout
+        if self.streams.stdout_tty:
+            items = map(printable, items)
         out.writelines(f"{item}\n" for item in items)
         out.flush()
 
@@ -134,7 +134,10 @@ class Output:
 
         writer = csv.writer(self.streams.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        cells = (["" if v is None else v for v in row] for row in rows)
+        if self.streams.stdout_tty:  # a pipe gets the data as it is; a terminal, nothing to obey
+            cells = ([printable(str(v)) for v in row] for row in cells)
+        writer.writerows(cells)
         self.streams.stdout.flush()
 
     def json_bytes(self, body: bytes) -> None:

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import enum
+import re
+
+# Control characters (terminal escape sequences start with one), zero-width and bidi marks:
+# text from a server or a file name must not be able to drive or disguise the terminal.
+UNSAFE_TEXT = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every unsafe character replaced by `?`."""
+    return UNSAFE_TEXT.sub("?", text)
 
 
 class ExitCode(enum.IntEnum):

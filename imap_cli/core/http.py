@@ -24,6 +24,7 @@ from imap_cli.core.errors import (
     TLSError,
     Unavailable,
     UnsafeRequest,
+    printable,
     status_error,
 )
 from imap_cli.core.settings import Settings
@@ -39,6 +40,8 @@ TRANSIENT_ERRORS = (
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+# Per-request proxies that cancel any from the environment (requests drops None entries).
+DIRECT = {"http": None, "https": None, "all": None}
 CREDENTIAL_HEADERS = ("x-api-key", "authorization")
 MAX_REDIRECTS = 5
 # File bodies (the upload PUT) are sent in blocks of this size. urllib3's default, 16 KiB, costs
@@ -101,7 +104,7 @@ def server_message(response: requests.Response, limit: int = 400) -> str:
             message = ": ".join(m.group(1).strip() for m in (code, found) if m)
         else:
             message = re.sub(r"<[^>]+>", " ", text)
-    message = " ".join(message.split())
+    message = printable(" ".join(message.split()))
     if len(message) > limit:
         message = message[: limit - 1] + "…"
     return message
@@ -271,6 +274,9 @@ class SDCClient:
     ) -> requests.Response:
         attempts = (self.retries if retry else 0) + 1
         data = kwargs.pop("data", None)
+        if is_loopback(urlsplit(url).hostname or ""):
+            # Straight to this machine: an HTTP_PROXY would otherwise see a plain-http credential.
+            kwargs.setdefault("proxies", DIRECT)
         for attempt in range(attempts):
             body = data() if callable(data) else data
             last = attempt == attempts - 1

@@ -235,11 +235,18 @@ def spice_time_range(start: dt.date | None, end: dt.date | None) -> tuple[int | 
     if start is not None:
         t = tdb_seconds_past_j2000(dt.datetime(start.year, start.month, start.day))
         start_time = math.floor(t) + 1
-    if end is not None:
-        after = end + dt.timedelta(days=1)
+    after = _day_after(end)
+    if after is not None:
         t = tdb_seconds_past_j2000(dt.datetime(after.year, after.month, after.day))
         end_time = math.ceil(t) - 1
     return start_time, end_time
+
+
+def _day_after(day: dt.date | None) -> dt.date | None:
+    """The next day; None for no day, or for 9999-12-31, after which nothing can start."""
+    if day is None or day == dt.date.max:
+        return None
+    return day + dt.timedelta(days=1)
 
 
 def parse_repointing(value: Any) -> int:
@@ -447,10 +454,10 @@ def _plan_spice(given: dict[str, Any]) -> QueryPlan:
         params.append(("end_time", str(end_time)))
     if "ingestion_start_date" in days:
         params.append(("start_ingest_date", compact(days["ingestion_start_date"])))
-    if "ingestion_end_date" in days:
+    after = _day_after(days.get("ingestion_end_date"))
+    if after is not None:
         # The SDC compares end_ingest_date with that day's midnight, which would leave the day
         # itself out; send the next day so the end date is inclusive, as on /query.
-        after = days["ingestion_end_date"] + dt.timedelta(days=1)
         params.append(("end_ingest_date", compact(after)))
     if version == "latest":
         params.append(("latest", "true"))

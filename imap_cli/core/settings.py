@@ -48,10 +48,15 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 def _check_url(raw: Any) -> str:
     text = str(raw).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"url must be an http:// or https:// address with a host, not {text!r}",
+            f"url must be an http:// or https:// address with a host (and a valid port), "
+            f"not {text!r}",
             "Example: imap config set url https://api.imap-mission.com",
         )
     return text.rstrip("/")
@@ -61,7 +66,10 @@ def _check_data_dir(raw: Any) -> str:
     text = str(raw).strip()
     if not text:
         raise ConfigError("data-dir must not be empty", "Example: imap config set data-dir ~/imap")
-    return str(Path(text).expanduser().resolve())
+    try:
+        return str(Path(text).expanduser().resolve())
+    except (RuntimeError, OSError) as exc:  # ~nosuchuser, or a path the OS cannot resolve
+        raise ConfigError(f"data-dir {text!r} cannot be used: {exc}") from None
 
 
 def _int_in(lo: int, hi: int | None, name: str) -> Callable[[Any], int]:
@@ -81,14 +89,19 @@ def _int_in(lo: int, hi: int | None, name: str) -> Callable[[Any], int]:
     return check
 
 
+MAX_TIMEOUT = 86400.0
+MAX_RETRIES = 20
+
+
 def _check_timeout(raw: Any) -> float:
     try:
         value = float(str(raw).strip())
     except ValueError:
         value = -1.0
-    if isinstance(raw, bool) or not value > 0 or value != value or value == float("inf"):
+    # A day is far beyond any useful read timeout, and keeps clocks from overflowing.
+    if isinstance(raw, bool) or not 0 < value <= MAX_TIMEOUT:
         raise ConfigError(
-            f"timeout must be a positive number of seconds, not {raw!r}",
+            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {raw!r}",
             "Example: imap config set timeout 60",
         )
     return value
@@ -131,7 +144,13 @@ KEYS: dict[str, Key] = {
         Key("api-key", "IMAP_API_KEY", lambda: None, _check_secret, True, "SDC API key"),
         Key("jobs", "IMAP_JOBS", lambda: 8, _int_in(1, 64, "jobs"), help="parallel transfers"),
         Key("timeout", "IMAP_TIMEOUT", lambda: 60.0, _check_timeout, help="read timeout, s"),
-        Key("retries", "IMAP_RETRIES", lambda: 5, _int_in(0, None, "retries"), help="HTTP retries"),
+        Key(
+            "retries",
+            "IMAP_RETRIES",
+            lambda: 5,
+            _int_in(0, MAX_RETRIES, "retries"),
+            help="HTTP retries",
+        ),
         Key("ca-bundle", "IMAP_CA_BUNDLE", lambda: None, _check_ca_bundle, help="CA bundle"),
     )
 }
@@ -188,6 +207,16 @@ def read_file(path: Path) -> dict[str, Any]:
 
 def write_file(path: Path, table: Mapping[str, Any]) -> None:
     """Write the config atomically (temp file + os.replace), file 0600, folder 0700."""
+    try:
+        _write_file(path, table)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write config file {path}: {exc.strerror or exc}",
+            f"Check that {path.parent} is a writable folder, or point IMAP_CLI_CONFIG elsewhere.",
+        ) from None
+
+
+def _write_file(path: Path, table: Mapping[str, Any]) -> None:
     import tomli_w
 
     folder = path.parent

@@ -290,14 +290,18 @@ class ObjectApp:
                     "BadDigest",
                     "The Content-MD5 you specified did not match what we received.",
                 )
+            # Windows cannot rename a file that is still open.
+            os.close(fd)
+            fd = -1
             with self.catalogue.cursor():  # holds the catalogue lock: one writer per key
                 if destination.exists():
                     return _exists(start_response)
                 os.replace(temp, destination)
                 self.catalogue.add_uploaded(key, md5)
         finally:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
         start_response(

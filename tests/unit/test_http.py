@@ -246,3 +246,46 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_loopback_requests_bypass_environment_proxies(monkeypatch) -> None:
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("x-api-key", ""))
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    sdc, proxy = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("ALL_PROXY", proxy)
+        client, _ = make_client(url=sdc, api_key="secret-key-1")
+        assert client.get_json(client.api_url("query")) == []
+    finally:
+        for server in servers:
+            server.shutdown()
+    # Only the SDC itself answered: the "proxy" never saw the request or the key.
+    assert seen == ["secret-key-1"]
+
+
+def test_server_text_cannot_drive_the_terminal() -> None:
+    r = requests.Response()
+    r._content = b'"\\u001b]0;owned\\u0007\\u001b[2Jgone \\u202eevil"'
+    r.status_code = 400
+    message = server_message(r)
+    assert "\x1b" not in message and "\x07" not in message and "\u202e" not in message
+    assert message.endswith("evil")

@@ -512,3 +512,11 @@ def test_python_api_uses_the_official_keyword_names(monkeypatch) -> None:
         "start_date",
         "end_date",
     ]
+
+
+def test_the_last_representable_day_is_an_open_end_on_spice() -> None:
+    from imap_cli.core.query import plan_query
+
+    plan = plan_query(table="spice", end_date="99991231", ingestion_end_date="99991231")
+    names = [name for name, _ in plan.params]
+    assert "end_time" not in names and "end_ingest_date" not in names

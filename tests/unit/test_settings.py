@@ -50,9 +50,15 @@ def test_data_dir_is_expanded_and_absolute(config_file: Path, monkeypatch) -> No
         ("jobs", "65", "1..64"),
         ("url", "ftp://x", "http:// or https://"),
         ("url", "https://", "with a host"),
-        ("timeout", "-1", "positive number"),
-        ("timeout", "nan", "positive number"),
+        ("timeout", "-1", "above 0"),
+        ("timeout", "nan", "above 0"),
+        ("timeout", "1e10", "at most 86400"),
         ("retries", "-2", "whole number"),
+        ("retries", "1000", "0..20"),
+        ("url", "https://localhost:99999", "valid port"),
+        ("url", "http://[::1", "valid port"),
+        ("url", "http://localhost:abc", "valid port"),
+        ("data-dir", "~nosuchuser-imap/x", "cannot be used"),
         ("ca-bundle", "/no/such/bundle.pem", "not a file"),
         ("api-key", "has space", "without spaces"),
     ],
@@ -136,3 +142,12 @@ def test_rows_mask_secrets_and_token_comes_from_env(config_file: Path, monkeypat
     assert rows["api-key"] == ("****9876", "env:IMAP_API_KEY")
     assert rows["access-token"] == ("****1234", "env:IMAP_ACCESS_TOKEN")
     assert all("secretkey" not in v and "tokentoken" not in v for v, _ in rows.values())
+
+
+def test_a_config_file_that_cannot_be_written_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        settings.write_file(blocker / "config.toml", {"jobs": 4})
+    assert "cannot write config file" in caught.value.message
+    assert caught.value.exit_code == ExitCode.USAGE
