@@ -20,6 +20,9 @@ _CONFIG_NAMES = {
 }
 
 
+_SECRETS = {"API_KEY": "api_key", "ACCESS_TOKEN": "access_token"}
+
+
 class _Config(MutableMapping):
     """`imap_cli.config["DATA_DIR"]`, like the official client: reads resolved settings,
     assignment overrides them for this process."""
@@ -41,6 +44,10 @@ class _Config(MutableMapping):
         if name not in _CONFIG_NAMES:
             raise KeyError(f"{name!r}: config keys are {', '.join(_CONFIG_NAMES)}")
         key = _CONFIG_NAMES[name]
+        if value is None and name not in _SECRETS:
+            # No data dir or URL at all makes no sense: None means "back to the resolved value".
+            self._overrides.pop(name, None)
+            return
         if value is not None and key != "access-token":
             value = _settings.check_value(key, value)
             if key == "data-dir":
@@ -64,19 +71,34 @@ class _Config(MutableMapping):
         return f"imap_cli.config({shown})"
 
     def settings(self, **flags: Any) -> _settings.Settings:
-        """Resolve settings with this process's overrides applied as flags."""
+        """Resolve settings with this process's overrides, then `flags`, applied as flags.
+
+        A secret overridden with None means "no credential", whatever the environment says.
+        """
+        from dataclasses import replace
+
+        known = {*_settings.KEYS, "access-token"}
+        unknown = sorted(set(flags) - known)
+        if unknown:
+            raise TypeError(f"unknown setting(s) {unknown}; valid: {', '.join(sorted(known))}")
         merged = {
             _CONFIG_NAMES[k]: v
             for k, v in self._overrides.items()
-            if k != "ACCESS_TOKEN" and v is not None
+            if v is not None and k != "ACCESS_TOKEN"
         }
         merged.update({k: v for k, v in flags.items() if v is not None})
+        token = merged.pop("access-token", None)
         resolved = _settings.resolve(flags=merged)
+        secrets = {
+            field: self._overrides[name]
+            for name, field in _SECRETS.items()
+            if name in self._overrides and self._overrides[name] is None
+        }
         if "ACCESS_TOKEN" in self._overrides:
-            from dataclasses import replace
-
-            resolved = replace(resolved, access_token=self._overrides["ACCESS_TOKEN"])
-        return resolved
+            secrets["access_token"] = self._overrides["ACCESS_TOKEN"]
+        if token is not None:
+            secrets["access_token"] = token
+        return replace(resolved, **secrets) if secrets else resolved
 
 
 config = _Config()

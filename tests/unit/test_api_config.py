@@ -46,3 +46,25 @@ def test_package_exposes_the_api_lazily() -> None:
     code = "import sys, imap_cli; print('requests' in sys.modules, 'rich' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_secret_set_to_none_means_no_credential(monkeypatch) -> None:
+    monkeypatch.setenv("IMAP_API_KEY", "env-key-123456")
+    monkeypatch.setenv("IMAP_ACCESS_TOKEN", "env-token-123456")
+    config = _Config()
+    config["API_KEY"] = None
+    config["ACCESS_TOKEN"] = None
+    settings = config.settings()
+    assert settings.api_key is None and settings.access_token is None
+    assert config["API_KEY"] is None
+    config["DATA_ACCESS_URL"] = "http://127.0.0.1:1"
+    config["DATA_ACCESS_URL"] = None  # back to the resolved value, not "no url"
+    assert config["DATA_ACCESS_URL"] == "https://api.imap-mission.com"
+
+
+def test_client_overrides_are_checked(monkeypatch) -> None:
+    config = _Config()
+    assert config.settings(**{"access-token": "tok-12345678"}).access_token == "tok-12345678"
+    assert config.settings(jobs=3).jobs == 3
+    with pytest.raises(TypeError, match="unknown setting"):
+        config.settings(jbos=3)
