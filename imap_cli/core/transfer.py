@@ -1,13 +1,26 @@
-"""What downloads and uploads report: progress events while they run, one result per file."""
+"""What downloads and uploads share.
+
+* what they report: progress events while they run, one result per file, the run's exit code;
+* what they read: the list of names or paths behind `-`;
+* how they run: `TransferRun`, daemon worker threads that settle each file exactly once, stop
+  at a cancel flag, and let Ctrl-C return at once (a thread blocked on a stalled host is never
+  waited for, and the sockets under streaming responses are shut down so their reads return).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Callable
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from imap_cli.core.errors import IMAPError
+from imap_cli.core.errors import ExitCode, IMAPError
 
 
 class Stage(str, enum.Enum):
@@ -56,3 +69,307 @@ EventSink = Callable[[TransferEvent], None]
 
 def ignore_events(event: TransferEvent) -> None:
     """The default sink: library callers that want no progress."""
+
+
+# --- inputs and outcome ------------------------------------------------------------------------
+
+
+def read_list(lines: Iterable[str]) -> list[str]:
+    """Names or paths from a file or stdin: one per line; blank lines and `#` comments ignored."""
+    out = []
+    for line in lines:
+        text = line.strip()
+        if text and not text.startswith("#"):
+            out.append(text)
+    return out
+
+
+def expand_items(items: Iterable[str], stdin: Iterable[str]) -> list[str]:
+    """The command's arguments with `-` replaced by read_list(stdin), read once."""
+    out: list[str] = []
+    read_stdin = False
+    for item in items:
+        if item == "-":
+            if not read_stdin:
+                out.extend(read_list(stdin))
+                read_stdin = True
+        else:
+            out.append(item)
+    return out
+
+
+def exit_code(results: Sequence[FileResult]) -> int:
+    """The exit code of a download or upload run.
+
+    0 when nothing failed; 1 when some failed. When every file failed for the same reason that
+    is not about one file (a reason with its own exit code: 2 bad input or setting, 3 SDC
+    unreachable or failing, 4 refused), that code, so a script can tell "the SDC is down" from
+    "some files were missing".
+    """
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return 0
+    if len(failed) == len(results):
+        codes = {int(r.error.exit_code) for r in failed if r.error is not None}
+        if len(codes) == 1 and codes <= {ExitCode.USAGE, ExitCode.UNAVAILABLE, ExitCode.REFUSED}:
+            return codes.pop()
+    return int(ExitCode.PARTIAL)
+
+
+# A URL's query string (a presigned URL's signature lives there): never shown to anyone.
+_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#'\"<>]*)\?[^\s#'\"<>]*")
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every URL's query string replaced by `?…`."""
+    return _QUERY.sub(r"\1?…", text)
+
+
+# --- running files on threads ------------------------------------------------------------------
+
+
+class TransferCancelled(Exception):
+    """The run was interrupted: the worker stops where it is and cleans up."""
+
+
+class GuardedSink:
+    """An EventSink that never raises into a transfer.
+
+    A progress handler's failure (stderr closed under a pipe, a bug in a callback) must not
+    change a file's result or kill a worker: the first exception is kept in `error`, the sink
+    is not called again in this run, and the transfers go on. KeyboardInterrupt and SystemExit
+    pass through: they stop the run.
+    """
+
+    def __init__(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: TransferEvent) -> None:
+        """Pass the event on, unless the sink has failed before."""
+        if self.error is not None:
+            return
+        try:
+            self.sink(event)
+        except Exception as exc:
+            with self._lock:
+                first = self.error is None
+                if first:
+                    self.error = exc
+            if first:
+                _log_sink_failure(exc)
+
+
+def _log_sink_failure(exc: Exception) -> None:
+    import logging
+
+    with contextlib.suppress(Exception):  # logging to a closed stderr must not raise either
+        logging.getLogger("imap_cli").warning(
+            "the progress handler raised %s: %s; no more progress events in this run",
+            type(exc).__name__,
+            exc,
+        )
+
+
+class WorkerPool:
+    """A few daemon threads running callables from a queue.
+
+    Not ThreadPoolExecutor: its threads are joined when the `with` ends and at interpreter
+    exit, so a request blocked on a stalled host would hold up Ctrl-C; daemon threads let the
+    process leave. A task that raises hands the exception to `on_crash`; the thread lives on,
+    so the tasks queued behind it still run.
+    """
+
+    def __init__(
+        self, size: int, name: str, on_crash: Callable[[BaseException], None], cancel: Any = None
+    ) -> None:
+        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.on_crash = on_crash
+        self.cancel = cancel
+        self.threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(max(1, size))
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        _local.cancel = self.cancel
+        while (task := self.tasks.get()) is not None:
+            try:
+                task()
+            except BaseException as exc:  # one task's end must not be the thread's
+                with contextlib.suppress(BaseException):
+                    self.on_crash(exc)
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run task on a free thread."""
+        self.tasks.put(task)
+
+    def stop(self) -> None:
+        """Let the threads finish their queue and end."""
+        for _ in self.threads:
+            self.tasks.put(None)
+
+
+# The cancel flag of the run a worker thread belongs to, for the backoff sleep below.
+_local = threading.local()
+
+
+class _CancellableSleep:
+    """SDCClient.sleep for a worker: a retry backoff ends at once, with TransferCancelled,
+    when the worker's run is cancelled. Other threads sleep as before."""
+
+    def __init__(self, inner: Callable[[float], None]) -> None:
+        self.inner = inner
+
+    def __call__(self, seconds: float) -> None:
+        cancel: threading.Event | None = getattr(_local, "cancel", None)
+        if cancel is None:
+            self.inner(seconds)
+            return
+        if self.inner is time.sleep:
+            cancel.wait(seconds)
+        else:  # a test's sleep: keep it, and still honour the flag
+            self.inner(seconds)
+        if cancel.is_set():
+            raise TransferCancelled
+
+
+def cancellable_backoff(client: Any) -> None:
+    """Make `client.sleep` (SDCClient's retry backoff) wake on the worker's cancel flag.
+
+    Installed once per client and harmless elsewhere: outside a worker thread it is the
+    client's own sleep.
+    """
+    sleep = getattr(client, "sleep", None)
+    if sleep is not None and not isinstance(sleep, _CancellableSleep):
+        client.sleep = _CancellableSleep(sleep)
+
+
+def abort_response(response: Any) -> None:
+    """Shut the socket under a streaming response so a read blocked on it returns now."""
+    import socket
+
+    with contextlib.suppress(Exception):
+        raw = response.raw
+        conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class TransferRun:
+    """The shared state of one run of many files.
+
+    Workers call `finish` once per file (a second call for the same file changes nothing), so
+    a file is counted exactly once whatever its event sink does; `wait` returns when every file
+    is settled. On Ctrl-C in `wait` (or a KeyboardInterrupt raised in a worker, e.g. by an event
+    sink) the run is cancelled: the flag is set, live responses have their sockets shut, and
+    `wait` gives the workers that `hold()` something to clean up (a `.part`) a short grace,
+    then re-raises. Nothing else is waited for.
+    """
+
+    def __init__(self, results: list[FileResult | None], pending: int, emit: EventSink) -> None:
+        self.results = results
+        self.emit = emit
+        self.cancel = threading.Event()
+        self.lock = threading.Lock()
+        self._changed = threading.Condition(self.lock)
+        self._pending = pending
+        self._holding = 0
+        self._responses: set[Any] = set()
+        self._escaped: BaseException | None = None
+        self._wake = threading.Event()
+        if pending <= 0:
+            self._wake.set()
+
+    def pool(self, size: int, name: str) -> WorkerPool:
+        """Daemon threads for this run; a task's uncaught exception ends the run, not the thread."""
+        return WorkerPool(size, name, self._escape, self.cancel)
+
+    def _escape(self, exc: BaseException) -> None:
+        # KeyboardInterrupt from a sink, or a bug outside every per-file handler: `wait`
+        # re-raises it in the caller's thread rather than leave the caller waiting forever.
+        with self.lock:
+            if self._escaped is None:
+                self._escaped = exc
+            self.cancel.set()  # the run is over: no worker starts another file
+        self._wake.set()
+
+    def finish(self, index: int, result: FileResult, event: TransferEvent | None) -> None:
+        """Record file `index`'s result and announce it, once; later calls change nothing."""
+        with self.lock:
+            if self.results[index] is not None:
+                return
+            self.results[index] = result
+        try:
+            if event is not None and not self.cancel.is_set():  # after Ctrl-C nobody listens
+                self.emit(event)
+        finally:
+            with self.lock:
+                self._pending -= 1
+                if self._pending <= 0:
+                    self._wake.set()
+
+    def wait(self, grace: float = 3.0) -> None:
+        """Return when every file is settled; on Ctrl-C cancel the run and re-raise."""
+        try:
+            # Polled rather than a plain wait(): on Windows only a timed wait sees Ctrl-C.
+            while not self._wake.wait(0.25):
+                pass
+            if self._escaped is not None:
+                raise self._escaped
+        except BaseException:
+            self.interrupt(grace)
+            raise
+
+    def interrupt(self, grace: float = 3.0) -> None:
+        """Stop every worker, unblock their reads, and give cleanups up to `grace` seconds."""
+        with self.lock:
+            self.cancel.set()
+            responses = list(self._responses)
+        for response in responses:
+            abort_response(response)
+        with self._changed:
+            self._changed.wait_for(lambda: self._holding == 0, timeout=grace)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Mark a stretch that leaves something to clean up (a `.part`) until it ends.
+
+        Ctrl-C waits (up to the grace) for these only. Raises TransferCancelled instead of
+        starting one after the run was cancelled.
+        """
+        with self.lock:
+            if self.cancel.is_set():
+                raise TransferCancelled
+            self._holding += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holding -= 1
+                if not self._holding:
+                    self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def live(self, response: Any) -> Iterator[Any]:
+        """Track a response while its body is read, so Ctrl-C can shut its socket; close it after.
+
+        Raises TransferCancelled (closing the response) when the run was cancelled already.
+        """
+        with self.lock:
+            cancelled = self.cancel.is_set()
+            if not cancelled:
+                self._responses.add(response)
+        try:
+            if cancelled:
+                raise TransferCancelled
+            yield response
+        finally:
+            with self.lock:
+                self._responses.discard(response)
+            with contextlib.suppress(Exception):
+                response.close()
