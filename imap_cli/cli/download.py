@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -47,39 +47,6 @@ def download(
         raise typer.Exit(code)
 
 
-def expand_items(items: Iterable[str], stdin: Iterable[str]) -> list[str]:
-    """The command's arguments with `-` replaced by the names read from stdin."""
-    from imap_cli.core.download import read_list
-
-    out: list[str] = []
-    read_stdin = False
-    for item in items:
-        if item == "-":
-            if not read_stdin:
-                out.extend(read_list(stdin))
-                read_stdin = True
-        else:
-            out.append(item)
-    return out
-
-
-def exit_code(results: Sequence[FileResult]) -> int:
-    """0 when nothing failed; 1 when some failed.
-
-    When every file failed for the same kind of reason that is not about one file (SDC
-    unreachable: 3, credentials refused: 4, a refused setting: 2), that code, so a script can
-    tell "the SDC is down" from "some files were missing".
-    """
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return 0
-    if len(failed) == len(results):
-        codes = {int(r.error.exit_code) for r in failed if r.error is not None}
-        if len(codes) == 1 and codes <= {2, 3, 4}:
-            return codes.pop()
-    return 1
-
-
 def run_downloads(
     state: State,
     items: list[str],
@@ -98,6 +65,7 @@ def run_downloads(
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.download import InvalidNames, download_files
     from imap_cli.core.errors import InvalidName
+    from imap_cli.core.transfer import exit_code, expand_items
 
     output = state.output
     names = expand_items(items, output.streams.stdin)
@@ -123,6 +91,7 @@ def run_downloads(
             _show_plan(state, results)
             return exit_code(results)
         with TransferProgress(output, verb="Downloading") as progress:
+            client.on_retry = progress.guard(client.on_retry)
             results = fetch(on_event=progress.handle)
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)

@@ -9,15 +9,18 @@ Usage, for either direction::
 `handle` is called from worker threads and is thread-safe. On a terminal it drives one overall
 bar (files done/total, bytes, rate, ETA) plus one bar per active file; otherwise it writes one
 plain line per finished, skipped or failed file (no escape codes). `-q` hides everything but
-failures.
+failures. When stderr's reader goes away (`imap download - 2>&1 | head`), progress goes quiet
+and the transfers carry on.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from imap_cli.cli.output import Output
@@ -81,6 +84,7 @@ class TransferProgress:
         self.planned = 0
         self.finished = 0
         self.failed = 0
+        self.closed = False  # stderr's reader has gone: nothing more is written
 
     # --- context manager ---
 
@@ -109,7 +113,10 @@ class TransferProgress:
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
-            self._progress.stop()
+            try:
+                self._progress.stop()
+            except BrokenPipeError:
+                self._stream_gone()
             self._progress = None
 
     # --- events, from any thread ---
@@ -118,17 +125,41 @@ class TransferProgress:
         """Take one event from a worker thread."""
         from imap_cli.core.transfer import Stage
 
-        with self._lock:
-            stage = event.stage
-            if stage == Stage.PLANNED:
-                self.planned += 1
-            elif stage == Stage.STARTED:
-                self._on_started(event)
-            elif stage in (Stage.PROGRESS, Stage.RETRY):
-                self._on_bytes(event)
-            elif stage in (Stage.DONE, Stage.SKIPPED, Stage.FAILED):
-                self._on_end(event)
-            self._refresh_overall()
+        if self.closed:
+            return
+        try:
+            with self._lock:
+                stage = event.stage
+                if stage == Stage.PLANNED:
+                    self.planned += 1
+                elif stage == Stage.STARTED:
+                    self._on_started(event)
+                elif stage in (Stage.PROGRESS, Stage.RETRY):
+                    self._on_bytes(event)
+                elif stage in (Stage.DONE, Stage.SKIPPED, Stage.FAILED):
+                    self._on_end(event)
+                self._refresh_overall()
+        except BrokenPipeError:
+            self._stream_gone()
+
+    def guard(self, callback: Callable[[str], None] | None) -> Callable[[str], None] | None:
+        """`callback` (a message writer, e.g. SDCClient.on_retry) made quiet once stderr is gone."""
+        if callback is None:
+            return None
+
+        def guarded(text: str) -> None:
+            if self.closed:
+                return
+            try:
+                callback(text)
+            except BrokenPipeError:
+                self._stream_gone()
+
+        return guarded
+
+    def _stream_gone(self) -> None:
+        self.closed = True
+        _silence(self.output.streams.stderr)
 
     def _on_started(self, event: TransferEvent) -> None:
         self._totals[event.key] = event.total
@@ -222,8 +253,25 @@ class TransferProgress:
     # --- the end ---
 
     def summary(self, results: Sequence[FileResult], elapsed: float) -> None:
-        """The final summary, then each failure with its reason."""
-        summary(self.output, results, elapsed, verb=_past(self.verb))
+        """The final summary, then each failure with its reason (unless stderr is gone)."""
+        if self.closed:
+            return
+        try:
+            summary(self.output, results, elapsed, verb=_past(self.verb))
+        except BrokenPipeError:
+            self._stream_gone()
+
+
+def _silence(stream: Any) -> None:
+    """Point a stream whose reader has gone at the null device: later writes, and the flush at
+    exit, then succeed instead of raising BrokenPipeError (or turning the exit code into 120)."""
+    with contextlib.suppress(Exception):
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
 
 
 def _overall_aware_columns() -> tuple[Any, Any]:

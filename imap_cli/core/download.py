@@ -20,13 +20,10 @@ import contextlib
 import hashlib
 import http.client
 import os
-import queue
 import re
 import secrets
-import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +37,22 @@ from imap_cli.core.errors import (
     IMAPError,
     IntegrityError,
     InvalidName,
-    TLSError,
+    Unavailable,
     UnsafeRequest,
 )
 from imap_cli.core.naming import IMAPName, parse_key
-from imap_cli.core.transfer import EventSink, FileResult, Stage, TransferEvent, ignore_events
+from imap_cli.core.transfer import (
+    EventSink,
+    FileResult,
+    GuardedSink,
+    Stage,
+    TransferCancelled,
+    TransferEvent,
+    TransferRun,
+    cancellable_backoff,
+    ignore_events,
+    redact_urls,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -63,6 +71,10 @@ RESOLVE_WHAT = "SDC download link"
 FETCH_WHAT = "download"
 # Whole-file restarts (bad checksum, odd range) before giving up: each costs the full size.
 MAX_RESTARTS = 2
+# The longest file name most filesystems take, in bytes; a part file's name must fit too.
+NAME_MAX = 255
+# How long Ctrl-C waits for transfers to remove their .part before removing it for them.
+INTERRUPT_GRACE = 3.0
 _MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
@@ -97,16 +109,6 @@ class Planned:
 
 
 # --- inputs --------------------------------------------------------------------------------
-
-
-def read_list(lines: Iterable[str]) -> list[str]:
-    """Names from a file or stdin: one per line; blank lines and `#` comments ignored."""
-    out = []
-    for line in lines:
-        text = line.strip()
-        if text and not text.startswith("#"):
-            out.append(text)
-    return out
 
 
 def parse_items(items: Iterable[str]) -> list[IMAPName]:
@@ -288,11 +290,25 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
+def part_name(name: str, token: str) -> str:
+    """`<name>.<token>.part`, its stem cut short if needed so it fits in NAME_MAX bytes.
+
+    The part is temporary and the token makes it unique, so a shortened stem costs nothing,
+    while a valid 255-byte file name would otherwise not fit once the suffix is added.
+    """
+    suffix = f".{token}.part"
+    room = NAME_MAX - len(suffix.encode())
+    encoded = name.encode()
+    if len(encoded) > room:
+        name = encoded[:room].decode("utf-8", "ignore")
+    return name + suffix
+
+
 def _open_part(dest: Path) -> tuple[int, Path]:
-    """Create `<name>.<random>.part` beside dest, exclusively (two processes never share one)."""
+    """Create a part file beside dest, exclusively (two processes never share one)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(20):
-        part = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.part")
+        part = dest.with_name(part_name(dest.name, secrets.token_hex(4)))
         try:
             return os.open(part, flags, 0o666), part
         except FileExistsError:
@@ -304,7 +320,7 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     import requests
     import urllib3
 
-    return (
+    return (  # the first two are also _REQUEST_ERRORS
         urllib3.exceptions.HTTPError,
         requests.exceptions.RequestException,
         http.client.HTTPException,
@@ -315,10 +331,9 @@ def _read_errors() -> tuple[type[BaseException], ...]:
 
 # What a read from a dropped or stalled connection raises (not a disk error: those fail the file).
 _READ_ERRORS = _read_errors()
-
-
-class _Cancelled(Exception):
-    """The run was interrupted; the worker stops and cleans up."""
+# What a request that failed outright raises (an unusable URL...). requests' errors subclass
+# OSError, so they are told apart from disk errors before those are caught.
+_REQUEST_ERRORS = _READ_ERRORS[:2]
 
 
 class _Dropped(Exception):
@@ -355,36 +370,6 @@ class _Body:
 # --- the run ----------------------------------------------------------------------------------
 
 
-class _Pool:
-    """A few daemon threads running callables from a queue.
-
-    Not ThreadPoolExecutor: its threads are joined at interpreter exit, so a read blocked on
-    a stalled object host would hold up Ctrl-C; daemon threads let the process leave.
-    """
-
-    def __init__(self, size: int, name: str) -> None:
-        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self.threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-            for i in range(size)
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _work(self) -> None:
-        while (task := self.tasks.get()) is not None:
-            task()
-
-    def submit(self, task: Callable[[], None]) -> None:
-        """Run task on a free thread."""
-        self.tasks.put(task)
-
-    def stop(self) -> None:
-        """Let the threads finish their queue and end."""
-        for _ in self.threads:
-            self.tasks.put(None)
-
-
 def resolver_count(jobs: int) -> int:
     """Threads asking the SDC for object URLs: enough to hide its latency, within the pool."""
     return max(4, min(2 * jobs, 32))
@@ -400,7 +385,7 @@ def _pool_size(sdc: SDCClient) -> int:
 
 
 class _Run:
-    """One call of download_files: shared state of the workers."""
+    """One call of download_files: what its workers share beyond the TransferRun."""
 
     def __init__(
         self,
@@ -410,25 +395,23 @@ class _Run:
         force: bool,
         verify: bool,
         dry_run: bool,
-        on_event: EventSink,
+        emit: EventSink,
         results: list[FileResult | None],
+        pending: int,
     ) -> None:
         self.sdc = sdc
         self.jobs = max(1, jobs)
         self.force = force
         self.verify = verify
         self.dry_run = dry_run
-        self.emit = on_event
-        self.results = results
+        self.emit = emit
         self.retries = sdc.retries
-        self.cancel = threading.Event()
-        self.all_done = threading.Event()
-        self.lock = threading.Lock()
-        self.pending = 0
-        self.busy = 0
+        # Settles each of the `pending` files once; cancel flag, live responses, Ctrl-C.
+        self.run = TransferRun(results, pending, emit)
+        self.cancel = self.run.cancel
         self.parts: set[Path] = set()
-        self.responses: set[Any] = set()
-        # A failure that is not about one file (SDC unreachable, TLS): the rest fail fast.
+        # A failure that is not about one file (the SDC unreachable or failing): the rest fail
+        # fast with it instead of each paying for the retries.
         self.fatal: IMAPError | None = None
 
     # --- orchestration ---
@@ -437,54 +420,31 @@ class _Run:
         """Run every planned file through resolve -> transfer; returns when all are settled."""
         if not todo:
             return
-        self.pending = len(todo)
+        cancellable_backoff(self.sdc)
         lookups = min(resolver_count(self.jobs), _pool_size(self.sdc))
-        resolvers = _Pool(min(lookups, len(todo)), "imap-resolve")
-        self.transfers = _Pool(min(self.jobs, len(todo)), "imap-transfer")
+        resolvers = self.run.pool(min(lookups, len(todo)), "imap-resolve")
+        self.transfers = self.run.pool(min(self.jobs, len(todo)), "imap-transfer")
         # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat.
         self.slots = threading.Semaphore(self.jobs + lookups)
         for item in todo:
             resolvers.submit(lambda item=item: self._resolve_stage(item))
         try:
-            while not self.all_done.wait(0.2):
-                pass
+            # The grace covers only transfers holding a .part: lookups hold nothing.
+            self.run.wait(grace=INTERRUPT_GRACE)
         except BaseException:
-            self._interrupt()
+            with self.run.lock:
+                parts = list(self.parts)
+            for part in parts:
+                # A worker still blocked somewhere: on POSIX the open file can go now.
+                with contextlib.suppress(OSError):
+                    part.unlink()
             raise
         finally:
             resolvers.stop()
             self.transfers.stop()
 
-    def _interrupt(self) -> None:
-        """Ctrl-C: stop every worker, unblock their reads, remove every .part."""
-        self.cancel.set()
-        with self.lock:
-            responses = list(self.responses)
-        for response in responses:
-            _abort_response(response)
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            with self.lock:
-                if not self.busy:
-                    break
-            time.sleep(0.02)
-        with self.lock:
-            parts = list(self.parts)
-        for part in parts:
-            # A worker still blocked somewhere: on POSIX the open file can go now.
-            with contextlib.suppress(OSError):
-                part.unlink()
-
     def _finish(self, item: Planned, result: FileResult, event: TransferEvent) -> None:
-        self.results[item.index] = result
-        try:
-            if not self.cancel.is_set():  # after Ctrl-C nobody is listening; stay quiet
-                self.emit(event)
-        finally:
-            with self.lock:
-                self.pending -= 1
-                if self.pending == 0:
-                    self.all_done.set()
+        self.run.finish(item.index, result, event)
 
     def _fail(self, item: Planned, error: IMAPError) -> None:
         self._finish(
@@ -493,25 +453,41 @@ class _Run:
             TransferEvent(Stage.FAILED, item.key, error=error, reason=error.message),
         )
 
-    def _track(self, delta: int) -> None:
-        with self.lock:
-            self.busy += delta
+    def _lookup(self, key: str) -> str:
+        """object_url, noting an SDC that is down or failing as fatal for the rest of the run."""
+        try:
+            return object_url(self.sdc, key)
+        except Unavailable as error:
+            # Unreachable, TLS, 5xx or 429 after the client's retries: not about this file.
+            # (A malformed answer, BadResponse, may be about this one file.)
+            if not isinstance(error, BadResponse) and self.fatal is None:
+                self.fatal = error
+            raise
+
+    def _storage(self, method: str, url: str, **options: Any) -> requests.Response:
+        """SDCClient.storage, with request errors it lets through reported as network failures."""
+        try:
+            return self.sdc.storage(method, url, what=FETCH_WHAT, **options)
+        except _REQUEST_ERRORS as exc:
+            raise _network_failure(exc, url) from None
 
     # --- stage 1: where are the bytes? ---
 
     def _resolve_stage(self, item: Planned) -> None:
-        handed_over = False
+        if self.fatal is not None:
+            self._fail(item, self.fatal)
+            return
         while not self.slots.acquire(timeout=0.2):
             if self.cancel.is_set():
-                self._fail(item, IMAPError("interrupted"))
+                self._fail(item, _interrupted())
                 return
-        self._track(+1)
+        handed_over = False
         try:
             if self.cancel.is_set():
-                raise _Cancelled
+                raise TransferCancelled
             if self.fatal is not None:
                 raise self.fatal
-            url = object_url(self.sdc, item.key)
+            url = self._lookup(item.key)
             reason = ""
             if item.present and not self.force:
                 reason = self._verify(item, url)
@@ -535,31 +511,24 @@ class _Run:
                 return
             self.transfers.submit(lambda: self._transfer_stage(item, url))
             handed_over = True
-        except (ConnectionFailed, TLSError) as error:
-            # Not about this file: the host is unreachable. The rest fail fast with the same.
-            self.fatal = self.fatal or error
-            self._fail(item, error)
         except IMAPError as error:
             self._fail(item, error)
-        except _Cancelled:
-            self._fail(item, IMAPError("interrupted"))
+        except TransferCancelled:
+            self._fail(item, _interrupted())
         except Exception as exc:  # a bug must cost one file, not hang the run
             self._fail(item, _unexpected(exc))
         finally:
-            self._track(-1)
             if not handed_over:
                 self.slots.release()
 
     def _verify(self, item: Planned, url: str) -> str:
         """Compare a present file with the object: '' when the same, else why to fetch again."""
         for refresh in range(2):
-            response = self.sdc.storage(
-                "GET", url, headers={"Range": "bytes=0-0"}, stream=True, what=FETCH_WHAT
-            )
+            response = self._storage("GET", url, headers={"Range": "bytes=0-0"}, stream=True)
             try:
                 status = response.status_code
                 if status == 403 and refresh == 0:
-                    url = object_url(self.sdc, item.key)  # the link expired while queued
+                    url = self._lookup(item.key)  # the link expired while queued
                     continue
                 if status == 206:
                     found = _content_range(response)
@@ -583,84 +552,87 @@ class _Run:
     # --- stage 2: the bytes ---
 
     def _transfer_stage(self, item: Planned, url: str) -> None:
-        self._track(+1)
         try:
             if self.cancel.is_set():
-                raise _Cancelled
+                raise TransferCancelled
             size = self._fetch(item, url)
-            self._finish(
-                item,
-                FileResult(item.key, "downloaded", item.dest, size),
-                TransferEvent(Stage.DONE, item.key, total=size),
-            )
         except IMAPError as error:
             self._fail(item, error)
-        except _Cancelled:
-            self._fail(item, IMAPError("interrupted"))
+            return
+        except TransferCancelled:
+            self._fail(item, _interrupted())
+            return
         except Exception as exc:
             self._fail(item, _unexpected(exc))
+            return
         finally:
-            self._track(-1)
             self.slots.release()
+        self._finish(
+            item,
+            FileResult(item.key, "downloaded", item.dest, size),
+            TransferEvent(Stage.DONE, item.key, total=size),
+        )
 
     def _fetch(self, item: Planned, url: str) -> int:
         """Stream one object to a .part, check it, fsync, and move it onto the final name."""
         folder = item.dest.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, part = _open_part(item.dest)
-        except OSError as exc:
-            raise IMAPError(
-                f"cannot write in {folder}: {exc.strerror or exc}",
-                "Check the data dir's permissions and free space.",
-            ) from None
-        with self.lock:
-            self.parts.add(part)
-        try:
+        with self.run.hold():  # from here until the .part is gone, Ctrl-C waits (a little)
             try:
-                body = _Body(fd)
-                self._stream(item, url, body)
-                os.fsync(fd)
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, part = _open_part(item.dest)
+            except OSError as exc:
+                raise IMAPError(
+                    f"cannot write in {folder}: {exc.strerror or exc}",
+                    "Check the data dir's permissions and free space.",
+                ) from None
+            with self.run.lock:
+                self.parts.add(part)
+            try:
+                try:
+                    body = _Body(fd)
+                    self._stream(item, url, body)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if self.cancel.is_set():
+                    raise TransferCancelled
+                os.replace(part, item.dest)
+                return body.offset
+            except _REQUEST_ERRORS as exc:  # before OSError: requests' errors are OSErrors too
+                raise _network_failure(exc, url) from None
+            except OSError as exc:
+                raise IMAPError(
+                    f"cannot write {item.dest}: {exc.strerror or exc}",
+                    "Check the data dir's permissions and free space.",
+                ) from None
             finally:
-                os.close(fd)
-            if self.cancel.is_set():
-                raise _Cancelled
-            os.replace(part, item.dest)
-            return body.offset
-        except OSError as exc:
-            raise IMAPError(
-                f"cannot write {item.dest}: {exc.strerror or exc}",
-                "Check the data dir's permissions and free space.",
-            ) from None
-        finally:
-            with self.lock:
-                self.parts.discard(part)
-            with contextlib.suppress(OSError):
-                part.unlink()
+                with self.run.lock:
+                    self.parts.discard(part)
+                with contextlib.suppress(OSError):
+                    part.unlink()
 
     def _stream(self, item: Planned, url: str, body: _Body) -> None:
         """Copy the object into body.fd, resuming dropped connections within the budget."""
         drops = refreshes = restarts = 0
         while True:
             if self.cancel.is_set():
-                raise _Cancelled
+                raise TransferCancelled
             headers = {}
             if body.offset:
                 headers["Range"] = f"bytes={body.offset}-"
                 if body.validator:
                     headers["If-Range"] = body.validator
-            response = self.sdc.storage("GET", url, headers=headers, stream=True, what=FETCH_WHAT)
-            with self.lock:
-                self.responses.add(response)
+            response = self._storage("GET", url, headers=headers, stream=True)
             try:
-                if response.status_code == 403 and refreshes < 2:
-                    refreshes += 1  # a presigned URL that expired while it waited: ask again
-                    url = object_url(self.sdc, item.key)
-                    continue
-                self._take_response(item, response, body)
-                self._copy(item, response, body)
-                self._check_complete(body)
-                return
+                with self.run.live(response):  # Ctrl-C shuts its socket; closed after
+                    if response.status_code == 403 and refreshes < 2:
+                        refreshes += 1  # a presigned URL that expired while it waited: ask again
+                        url = self._lookup(item.key)
+                        continue
+                    self._take_response(item, response, body)
+                    self._copy(item, response, body)
+                    self._check_complete(body)
+                    return
             except _Dropped as why:
                 drops += 1
                 if drops > self.retries:
@@ -685,10 +657,6 @@ class _Run:
                         Stage.RETRY, item.key, total=body.total, advance=-lost, reason=str(why)
                     )
                 )
-            finally:
-                with self.lock:
-                    self.responses.discard(response)
-                _close(response)
 
     def _take_response(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Check the status and headers; set up (or restart) the body to match."""
@@ -734,12 +702,12 @@ class _Run:
         fd, digest, cancel, emit, key = body.fd, body.digest, self.cancel, self.emit, item.key
         while True:
             if cancel.is_set():
-                raise _Cancelled
+                raise TransferCancelled
             try:
                 chunk = read(CHUNK, decode_content=False)
             except _READ_ERRORS as exc:
                 if cancel.is_set():
-                    raise _Cancelled from None
+                    raise TransferCancelled from None
                 raise _Dropped(_short(exc)) from None
             if not chunk:
                 break
@@ -752,7 +720,7 @@ class _Run:
                 body.flushed = body.offset
             emit(TransferEvent(Stage.PROGRESS, key, total=body.total, advance=len(chunk)))
         if cancel.is_set():
-            raise _Cancelled
+            raise TransferCancelled
 
     def _check_complete(self, body: _Body) -> None:
         if body.total is not None and body.offset < body.total:
@@ -772,24 +740,27 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _interrupted() -> IMAPError:
+    return IMAPError("interrupted")
+
+
+def _network_failure(exc: Exception, url: str) -> ConnectionFailed:
+    """A request to the object host that failed outright, naming the host only: the URL's
+    query string holds the presigned signature."""
+    host = urlsplit(url).netloc or "the storage host"
+    return ConnectionFailed(
+        f"{FETCH_WHAT}: network failure with {host} ({type(exc).__name__})",
+        "The storage host the SDC points to could not be reached; retry later.",
+    )
+
+
 def _close(response: Any) -> None:
     with contextlib.suppress(Exception):
         response.close()
 
 
-def _abort_response(response: Any) -> None:
-    """Shut the socket under a streaming response so a blocked read returns now."""
-    with contextlib.suppress(Exception):
-        conn = getattr(response.raw, "_connection", None) or getattr(
-            response.raw, "connection", None
-        )
-        sock = getattr(conn, "sock", None)
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 def _short(exc: BaseException) -> str:
-    text = str(exc)
+    text = redact_urls(str(exc))
     found = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
     if found:
         return f"connection closed with {found.group(2)} bytes still to come"
@@ -801,7 +772,7 @@ def _short(exc: BaseException) -> str:
 
 def _unexpected(exc: Exception) -> IMAPError:
     return IMAPError(
-        f"unexpected {type(exc).__name__}: {exc}",
+        f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
         "This is a bug in imap-cli; run again with --debug and report it.",
     )
 
@@ -825,6 +796,8 @@ def download_files(
     Returns one FileResult per distinct file, in input order; a file's failure is in its
     result, never raised. Raises InvalidNames (nothing fetched) for bad inputs, DataDirError
     for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted.
+    An `on_event` that raises changes no result; it is not called again in this run (a
+    KeyboardInterrupt from it stops the run).
     """
     names = parse_items(items)
     data_dir = Path(data_dir).expanduser()
@@ -832,19 +805,20 @@ def download_files(
         data_dir = ensure_data_dir(data_dir)
     planned = plan(names, data_dir)
     results: list[FileResult | None] = [None] * len(planned)
+    emit = GuardedSink(on_event)
     for item in planned:
-        on_event(TransferEvent(Stage.PLANNED, item.key))
+        emit(TransferEvent(Stage.PLANNED, item.key))
     todo = []
     for item in planned:
         if item.present and not force and not verify:
             results[item.index] = FileResult(
                 item.key, "skipped", item.dest, _size(item.dest), reason="already present"
             )
-            on_event(TransferEvent(Stage.SKIPPED, item.key, reason="already present"))
+            emit(TransferEvent(Stage.SKIPPED, item.key, reason="already present"))
         elif dry_run and not (item.present and verify and not force):
             reason = "forced" if item.present else ""
             results[item.index] = FileResult(item.key, "would-download", item.dest, reason=reason)
-            on_event(TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"))
+            emit(TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"))
         else:
             todo.append(item)
     run = _Run(
@@ -853,8 +827,9 @@ def download_files(
         force=force,
         verify=verify,
         dry_run=dry_run,
-        on_event=on_event,
+        emit=emit,
         results=results,
+        pending=len(todo),
     )
     run.execute(todo)
     return [r for r in results if r is not None]

@@ -13,11 +13,10 @@ import requests
 import responses
 
 from imap_cli.cli.app import main
-from imap_cli.cli.download import exit_code, expand_items
 from imap_cli.cli.output import Output, Streams
 from imap_cli.cli.progress import TransferProgress, human_size, human_time, summary
 from imap_cli.core import errors
-from imap_cli.core.transfer import FileResult, Stage, TransferEvent
+from imap_cli.core.transfer import FileResult, Stage, TransferEvent, exit_code, expand_items
 
 SDC = "https://sdc.example"
 S3 = "https://bucket.s3.example"
@@ -164,17 +163,26 @@ def test_expand_items_reads_stdin_once() -> None:
 
 
 def test_exit_code_rules() -> None:
+    # One rule for downloads and uploads (core.transfer.exit_code).
     ok = FileResult("k1", "downloaded")
     skip = FileResult("k2", "skipped")
     down = FileResult("k3", "failed", error=errors.ConnectionFailed("refused"))
+    failing = FileResult("k3", "failed", error=errors.Unavailable("503"))
     missing = FileResult("k4", "failed", error=errors.NotFound("404"))
     refused = FileResult("k5", "failed", error=errors.Refused("403"))
+    rejected = FileResult("k6", "failed", error=errors.BadRequest("400"))
+    odd = FileResult("k7", "failed", error=errors.IMAPError("interrupted"))
     assert exit_code([ok, skip]) == 0
+    assert exit_code([]) == 0
     assert exit_code([ok, down]) == 1
     assert exit_code([down, down]) == 3
+    assert exit_code([down, failing]) == 3  # the same kind of reason: the SDC is failing
     assert exit_code([refused]) == 4
+    assert exit_code([rejected, rejected]) == 2
     assert exit_code([missing, missing]) == 1
+    assert exit_code([odd]) == 1
     assert exit_code([down, refused]) == 1
+    assert exit_code([skip, refused]) == 1
 
 
 def test_human_units() -> None:
@@ -252,3 +260,36 @@ def test_summary_lists_each_failure_and_each_hint_once() -> None:
     assert lines[0] == "Downloaded 1 file (2.0 MB) in 3.00 s; skipped 1; failed 2"
     assert lines[1:3] == ["Error: c: c: 404", "Error: d: d: 404"]
     assert lines[3].startswith("Hint: Check the name") and len(lines) == 4
+
+
+class ClosedPipe(io.StringIO):
+    """stderr whose reader has gone (`... 2>&1 | head -2`): every write raises EPIPE."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+@responses.activate
+def test_stderr_closed_under_a_pipe_neither_hangs_nor_loses_files(
+    data_dir: Path, monkeypatch
+) -> None:
+    keys = [
+        f"imap/mag/l1a/2025/01/imap_mag_l1a_norm-mago_202501{d:02d}_v001.0001.cdf"
+        for d in range(1, 7)
+    ]
+    for key in keys:
+        serve(key, key.encode())
+    monkeypatch.setattr("sys.stderr", ClosedPipe())
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(k + "\n" for k in keys)))
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(imap("download", "-j", "2", "-")))
+    worker.daemon = True
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "imap download hung with stderr closed"
+    assert codes == [0]
+    for key in keys:
+        assert (data_dir / key).read_bytes() == key.encode()

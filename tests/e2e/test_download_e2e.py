@@ -392,12 +392,15 @@ def test_sigint_removes_the_part_and_exits_130(tmp_path, files, data_dir):
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "no .part appeared"
                 time.sleep(0.02)
+            sent = time.monotonic()
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=20)
+            took = time.monotonic() - sent
         finally:
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 130, err
+    assert took < 2.0, f"took {took:.1f} s to stop"  # the stream stops at once: no grace needed
     assert "Interrupted" in err and "failed" not in err
     assert list(data_dir.rglob("*.part")) == []
     assert not (data_dir / key).exists()
@@ -417,3 +420,31 @@ def test_python_api_download_and_download_many(tmp_path, files, monkeypatch, iso
             imap_cli.download("imap_mag_l1a_norm-mago_20991231_v001.0001.cdf")
     assert [r.status for r in results] == ["skipped"] + ["downloaded"] * (len(keys) - 1)
     assert_intact(isolated_settings / "data", files, results)
+
+
+def test_stderr_closed_by_its_reader_neither_hangs_nor_loses_files(tmp_path, files, data_dir):
+    # `imap query ... -o paths | imap download -j 2 - 2>&1 | head -2`: the reader of stderr
+    # leaves at once, and every progress line then fails with EPIPE.
+    keys = "".join(k + "\n" for k in files)
+    with serve(tmp_path) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "imap_cli", "download", "-j", "2", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=cli_env(server, data_dir, tmp_path),
+            text=True,
+        )
+        proc.stderr.close()
+        try:
+            proc.stdin.write(keys)
+            proc.stdin.close()
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0
+    for key, data in files.items():
+        assert (data_dir / key).read_bytes() == data
+    assert list(data_dir.rglob("*.part")) == []

@@ -16,7 +16,7 @@ from imap_cli.core import errors
 from imap_cli.core.http import SDCClient
 from imap_cli.core.naming import IMAPName
 from imap_cli.core.settings import resolve
-from imap_cli.core.transfer import Stage, TransferEvent
+from imap_cli.core.transfer import Stage, TransferEvent, read_list
 
 SDC = "https://sdc.example"
 S3 = "https://bucket.s3.example"
@@ -78,7 +78,7 @@ def parts_left(root: Path) -> list[Path]:
 
 def test_read_list_ignores_blanks_and_comments() -> None:
     text = f"\n# a comment\n  {MAG}  \n\n{SWE_KEY}\n   # indented comment\n"
-    assert dl.read_list(text.splitlines()) == [MAG, SWE_KEY]
+    assert read_list(text.splitlines()) == [MAG, SWE_KEY]
 
 
 def test_parse_items_collapses_duplicates_in_order() -> None:
@@ -418,3 +418,238 @@ def test_plain_md5() -> None:
     assert dl.plain_md5(f'"{digest}-12"') is None
     assert dl.plain_md5("1a2b-40000000") is None
     assert dl.plain_md5(None) is None
+
+
+# --- robustness: a raising progress handler, SDC outages, secrets, long names, Ctrl-C -------------
+
+
+def run_bounded(target, timeout: float = 20.0):
+    """Run target() on a thread; fail (instead of hanging the suite) if it does not return."""
+    outcome: dict = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = target()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"did not return within {timeout} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def serve_days(count: int) -> dict[str, bytes]:
+    blobs = {}
+    for day in range(1, count + 1):
+        key = f"imap/mag/l1a/2025/01/imap_mag_l1a_norm-mago_202501{day:02d}_v001.0001.cdf"
+        blobs[key] = key.encode() * 20
+        serve(key, blobs[key])
+    return blobs
+
+
+@pytest.mark.parametrize("stage", [Stage.DONE, Stage.PROGRESS, Stage.STARTED, Stage.PLANNED])
+@pytest.mark.parametrize("error", [RuntimeError("handler bug"), BrokenPipeError(32, "EPIPE")])
+@responses.activate
+def test_a_raising_progress_handler_changes_no_result_and_never_hangs(
+    tmp_path: Path, stage: Stage, error: Exception
+) -> None:
+    blobs = serve_days(6)
+    calls: list[TransferEvent] = []
+
+    def sink(event: TransferEvent) -> None:
+        calls.append(event)
+        if event.stage == stage:
+            raise error
+
+    results = run_bounded(
+        lambda: dl.download_files(
+            make_client(), list(blobs), data_dir=tmp_path / "data", jobs=2, on_event=sink
+        )
+    )
+    # Every file once, in order, downloaded: the handler's failure is not the file's.
+    assert [(r.key, r.status) for r in results] == [(key, "downloaded") for key in blobs]
+    for key, data in blobs.items():
+        assert (tmp_path / "data" / key).read_bytes() == data
+    assert parts_left(tmp_path) == []
+    # A handler that raised is not called again in that run.
+    assert calls[-1].stage == stage
+
+
+@responses.activate
+def test_a_handler_failing_on_failures_too_still_settles_every_file_once(tmp_path: Path) -> None:
+    blobs = serve_days(4)
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=404, body="nope")
+
+    def sink(event: TransferEvent) -> None:
+        if event.stage in (Stage.DONE, Stage.FAILED):
+            raise BrokenPipeError(32, "EPIPE")
+
+    results = run_bounded(
+        lambda: dl.download_files(
+            make_client(), [*blobs, MAG], data_dir=tmp_path / "data", jobs=2, on_event=sink
+        )
+    )
+    assert [r.status for r in results] == ["downloaded"] * 4 + ["failed"]
+    assert isinstance(results[-1].error, errors.NotFound)
+
+
+@responses.activate
+def test_keyboard_interrupt_from_the_handler_stops_the_run_and_leaves_no_part(
+    tmp_path: Path,
+) -> None:
+    blobs = serve_days(6)
+
+    def sink(event: TransferEvent) -> None:
+        if event.stage == Stage.PROGRESS:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_bounded(
+            lambda: dl.download_files(
+                make_client(), list(blobs), data_dir=tmp_path / "data", jobs=2, on_event=sink
+            )
+        )
+    assert parts_left(tmp_path) == []
+
+
+@responses.activate
+def test_sdc_failing_on_every_lookup_fails_the_rest_fast(tmp_path: Path) -> None:
+    names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0002.cdf" for day in range(1, 29)]
+    for name in names:
+        responses.get(
+            f"{SDC}/download/imap/mag/l1a/2025/01/{name}", status=503, body="Service Unavailable"
+        )
+    results, _ = run(names, tmp_path, jobs=2)
+    assert all(r.status == "failed" for r in results)
+    assert all(isinstance(r.error, errors.Unavailable) for r in results)
+    assert {r.error.message for r in results} == {results[0].error.message}
+    # Only lookups already under way when the first gave up paid for the retries (1 + 2 each).
+    assert len(responses.calls) <= dl.resolver_count(2) * 3 < len(names) * 3
+
+
+@responses.activate
+def test_a_503_from_the_object_host_fails_that_file_only(tmp_path: Path) -> None:
+    url = f"{S3}/{MAG_KEY}"
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": url})
+    responses.get(url, status=503, body="Slow Down")
+    blobs = serve_days(5)
+    results, _ = run([MAG, *blobs], tmp_path, jobs=1)
+    assert results[0].status == "failed" and isinstance(results[0].error, errors.Unavailable)
+    assert [r.status for r in results[1:]] == ["downloaded"] * 5
+
+
+@responses.activate
+def test_a_network_failure_on_the_object_host_names_the_host_only(tmp_path: Path) -> None:
+    secret_url = "http://127.0.0.1:99999/x?X-Amz-Signature=SIGSECRET"
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": secret_url})
+    (result,), events = run([MAG], tmp_path)
+    assert result.status == "failed"
+    assert isinstance(result.error, errors.ConnectionFailed)
+    message = result.error.message
+    assert "127.0.0.1:99999" in message
+    assert "SIGSECRET" not in message and "X-Amz" not in message
+    assert "cannot write" not in message
+    shown = " ".join(f"{e.reason} {e.error or ''}" for e in events)
+    assert "SIGSECRET" not in shown
+    assert parts_left(tmp_path) == []
+
+
+@responses.activate
+def test_the_same_failure_during_verify_hides_the_signature_too(tmp_path: Path) -> None:
+    put(tmp_path, MAG_KEY, b"here")
+    secret_url = "http://127.0.0.1:99999/x?X-Amz-Signature=SIGSECRET"
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=302, headers={"Location": secret_url})
+    (result,), _ = run([MAG], tmp_path, verify=True)
+    assert result.status == "failed"
+    assert "SIGSECRET" not in result.error.message and "127.0.0.1:99999" in result.error.message
+
+
+def test_urls_lose_their_query_string_in_messages() -> None:
+    from imap_cli.core.transfer import redact_urls
+
+    text = "Failed to parse: https://b.s3.example/k?X-Amz-Signature=abc&X-Amz-Credential=d then"
+    assert redact_urls(text) == "Failed to parse: https://b.s3.example/k?… then"
+    assert redact_urls("no url here?really") == "no url here?really"
+
+
+def longest_name() -> str:
+    head, tail = "imap_mag_l1a_", "_20250102_v001.0002.cdf"
+    return head + "x" * (255 - len(head) - len(tail)) + tail
+
+
+def test_part_names_fit_in_255_bytes() -> None:
+    name = longest_name()
+    assert len(name.encode()) == 255
+    part = dl.part_name(name, "0123abcd")
+    assert len(part.encode()) == 255 and part.endswith(".0123abcd.part")
+    assert dl.part_name(MAG, "0123abcd") == f"{MAG}.0123abcd.part"
+
+
+@responses.activate
+def test_the_longest_valid_name_downloads(tmp_path: Path) -> None:
+    name = longest_name()
+    key = f"imap/mag/l1a/2025/01/{name}"
+    serve(key, b"long-named bytes")
+    (result,), _ = run([name], tmp_path)
+    assert result.status == "downloaded", result.reason
+    assert (tmp_path / "data" / key).read_bytes() == b"long-named bytes"
+    assert parts_left(tmp_path) == []
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: a request to it blocks."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = threading.Event()
+        self.connections: list = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            self.accepted.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def test_ctrl_c_does_not_wait_for_lookups_that_hold_no_part(tmp_path: Path) -> None:
+    import _thread
+    import time
+
+    server = SilentServer()
+    names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0002.cdf" for day in range(1, 5)]
+    interrupted_at: list[float] = []
+
+    def interrupt_once_a_lookup_is_stuck() -> None:
+        if server.accepted.wait(10):
+            interrupted_at.append(time.monotonic())
+            _thread.interrupt_main()
+
+    helper = threading.Thread(target=interrupt_once_a_lookup_is_stuck, daemon=True)
+    helper.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(names, tmp_path, make_client(url=server.url, timeout=30.0), jobs=2)
+        returned_at = time.monotonic()
+    finally:
+        server.close()
+    assert interrupted_at, "no lookup reached the server"
+    # Nothing held a .part, so there was nothing to wait for (the grace is 3 s).
+    assert returned_at - interrupted_at[0] < 1.0
+    assert parts_left(tmp_path) == []
