@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 Files = Annotated[
     list[Path],
     typer.Argument(
-        help="Files to upload; `-` reads one path per line from stdin.",
+        help="Files to upload; `-` reads them from stdin, one per line (blank lines and "
+        "# comments are ignored).",
         metavar="FILE...",
         autocompletion=complete.upload_files,
         show_default=False,
@@ -36,17 +37,15 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
     """
     import time
 
+    from imap_cli.core.transfer import exit_code, expand_items
     from imap_cli.core.upload import InvalidUploads, upload_files
 
     run = state(ctx)
     output = run.output
-    paths = read_paths(files, run.output.streams.stdin)
+    paths = [Path(p) for p in expand_items(map(str, files), output.streams.stdin)]
     if not paths:
-        from imap_cli.core.errors import UsageError
-
-        raise UsageError(
-            "no files to upload: stdin had no paths", "Example: ls *.cdf | imap upload -"
-        )
+        output.note("Nothing to upload.")
+        return
     workers = jobs or run.settings.jobs
     with run.client(jobs=workers) as sdc:
         try:
@@ -59,6 +58,7 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
 
             started = time.monotonic()
             with TransferProgress(output, verb="Uploading") as progress:
+                sdc.on_retry = progress.guard(sdc.on_retry)
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
         except KeyboardInterrupt:
@@ -78,20 +78,6 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
         raise typer.Exit(code)
 
 
-def read_paths(files: Sequence[Path], stdin: IO[str]) -> list[Path]:
-    """The paths given, with `-` replaced by the non-blank lines of stdin (read once)."""
-    paths: list[Path] = []
-    read = False
-    for item in files:
-        if str(item) == "-":
-            if not read:
-                paths.extend(Path(line.strip()) for line in stdin if line.strip())
-                read = True
-        else:
-            paths.append(item)
-    return paths
-
-
 def show_dry_run(output, results: Iterable[FileResult], target: str) -> None:
     """The SDC key each file would get on stdout; a count on stderr."""
     from imap_cli.cli.progress import human_size
@@ -103,15 +89,3 @@ def show_dry_run(output, results: Iterable[FileResult], target: str) -> None:
         f"Would upload {len(results)} file{'s' if len(results) != 1 else ''} "
         f"({human_size(total)}) to {target}; nothing was sent."
     )
-
-
-def exit_code(results: Sequence[FileResult]) -> int:
-    """0 when all went; the failures' own code when all failed alike; 1 otherwise."""
-    failed = [r.error for r in results if r.error is not None]
-    if not failed:
-        return 0
-    if len(failed) == len(results):
-        codes = {int(e.exit_code) for e in failed}
-        if len(codes) == 1:
-            return codes.pop()
-    return 1

@@ -8,16 +8,17 @@ sent (the official client reads it whole into memory), and a retried PUT re-open
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from imap_cli.core import naming
 from imap_cli.core.errors import (
@@ -29,9 +30,21 @@ from imap_cli.core.errors import (
     InvalidName,
     Refused,
     SDCError,
+    Unavailable,
     UsageError,
 )
-from imap_cli.core.transfer import EventSink, FileResult, Stage, TransferEvent, ignore_events
+from imap_cli.core.transfer import (
+    EventSink,
+    FileResult,
+    GuardedSink,
+    Stage,
+    TransferCancelled,
+    TransferEvent,
+    TransferRun,
+    cancellable_backoff,
+    ignore_events,
+    redact_urls,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -42,8 +55,6 @@ if TYPE_CHECKING:
 PROGRESS_STEP = 1 << 20
 # Statuses the upload-URL request answers that have a message of their own here.
 _HANDLED = (200, 400, 401, 403, 404, 409)
-# Errors that will be the same for every file: stop starting new ones after the first.
-_FATAL = (Refused, ConnectionFailed)
 SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
 # Messages name the step, not the file: results and progress lines show the key beside them.
 UPLOAD_WHAT = "upload"
@@ -335,7 +346,8 @@ def put_file(
     """PUT the file to the presigned URL, streamed from disk, without credentials.
 
     Every attempt (a retry, or S3's 307) re-opens the file; the bytes already reported are
-    then taken back with a RETRY event so the progress bar restarts at zero.
+    then taken back with a RETRY event so the progress bar restarts at zero. Raises
+    TransferCancelled once `cancel` is set.
     """
     opened: list[ProgressFile] = []
 
@@ -344,7 +356,7 @@ def put_file(
 
     def open_file() -> ProgressFile:
         if cancel is not None and cancel.is_set():
-            raise KeyboardInterrupt
+            raise TransferCancelled
         if opened:
             previous = opened[-1]
             previous.flush_progress()
@@ -370,14 +382,23 @@ def put_file(
         opened.append(body)
         return body
 
-    response = sdc.storage(
-        "PUT",
-        url,
-        headers={"Content-Type": "", "Content-Length": str(item.size)},
-        data=open_file,
-        stream=False,
-        what=UPLOAD_WHAT,
-    )
+    try:
+        response = sdc.storage(
+            "PUT",
+            url,
+            headers={"Content-Type": "", "Content-Length": str(item.size)},
+            data=open_file,
+            stream=False,
+            what=UPLOAD_WHAT,
+        )
+    except _REQUEST_ERRORS as exc:
+        if cancel is not None and cancel.is_set():
+            raise TransferCancelled from None  # the read we stopped, seen as a broken send
+        raise ConnectionFailed(
+            f"{UPLOAD_WHAT}: network failure with {urlsplit(url).netloc or 'the storage host'} "
+            f"({type(exc).__name__})",
+            "The storage host the SDC points to could not be reached; retry later.",
+        ) from None
     if opened:
         opened[-1].flush_progress()
     status = response.status_code
@@ -402,15 +423,43 @@ def upload_file(
     cancel: threading.Event | None = None,
 ) -> FileResult:
     """Upload one checked file; never raises an IMAPError (it goes in the result)."""
-    on_event(TransferEvent(Stage.STARTED, item.key, total=item.size))
+    emit = GuardedSink(on_event)
+    result, _ = _send_one(sdc, item, emit, cancel)
+    emit(_final_event(item, result))
+    return result
+
+
+def _send_one(
+    sdc: SDCClient, item: UploadItem, emit: EventSink, cancel: threading.Event | None
+) -> tuple[FileResult, bool]:
+    """Ask for the URL, PUT the file: (its result, whether the failure is about every file).
+
+    The final event is left to the caller. A refusal, or an SDC that is down or failing
+    (after the client's retries), when asking for the URL is the same for every file; a
+    failure from the storage host is about this file.
+    """
+    emit(TransferEvent(Stage.STARTED, item.key, total=item.size))
     try:
-        url = request_upload_url(sdc, item)
-        put_file(sdc, url, item, on_event, cancel)
+        try:
+            url = request_upload_url(sdc, item)
+        except (Refused, Unavailable) as error:
+            return _failed(item, error), not isinstance(error, BadResponse)
+        put_file(sdc, url, item, emit, cancel)
     except IMAPError as error:
-        on_event(TransferEvent(Stage.FAILED, item.key, total=item.size, error=error))
-        return FileResult(item.key, "failed", path=item.path, size=item.size, error=error)
-    on_event(TransferEvent(Stage.DONE, item.key, total=item.size))
-    return FileResult(item.key, "uploaded", path=item.path, size=item.size)
+        return _failed(item, error), False
+    return FileResult(item.key, "uploaded", path=item.path, size=item.size), False
+
+
+def _failed(item: UploadItem, error: IMAPError) -> FileResult:
+    return FileResult(
+        item.key, "failed", path=item.path, size=item.size, error=error, reason=error.message
+    )
+
+
+def _final_event(item: UploadItem, result: FileResult) -> TransferEvent:
+    if result.error is None:
+        return TransferEvent(Stage.DONE, item.key, total=item.size)
+    return TransferEvent(Stage.FAILED, item.key, total=item.size, error=result.error)
 
 
 # --- many files ----------------------------------------------------------------------------
@@ -427,39 +476,66 @@ def upload_files(
     """Check every file (raising InvalidUploads, nothing sent), then upload them in parallel.
 
     One FileResult per distinct file, in the order given. A 409, 400 or storage failure fails
-    that file only; a refusal (401/403) or an unreachable SDC stops the files not yet started.
-    `dry_run` returns "would-upload" results and sends nothing.
+    that file only; a refusal (401/403) or an SDC that is unreachable or failing stops the files
+    not yet started. `dry_run` returns "would-upload" results and sends nothing. An `on_event`
+    that raises changes no result; it is not called again in this run. On Ctrl-C (or a
+    KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads are
+    daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
     """
     items = check_files([Path(p) for p in paths])
     if dry_run:
         return [FileResult(i.key, "would-upload", path=i.path, size=i.size) for i in items]
+    emit = GuardedSink(on_event)
     for item in items:
-        on_event(TransferEvent(Stage.PLANNED, item.key, total=item.size))
-    cancel = threading.Event()
+        emit(TransferEvent(Stage.PLANNED, item.key, total=item.size))
+    results: list[FileResult | None] = [None] * len(items)
+    run = TransferRun(results, len(items), emit)
+    cancellable_backoff(sdc)
     fatal: list[IMAPError] = []
 
-    def run(item: UploadItem) -> FileResult:
-        if fatal:
-            return _not_attempted(item, fatal[0], on_event)
-        result = upload_file(sdc, item, on_event, cancel)
-        if isinstance(result.error, _FATAL) and not isinstance(result.error, StorageRefused):
-            fatal.append(result.error)
-        return result
-
-    workers = max(1, min(jobs, len(items)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imap-upload") as pool:
-        futures = [pool.submit(run, item) for item in items]
+    def task(index: int, item: UploadItem) -> None:
         try:
-            return [future.result() for future in futures]
-        except BaseException:
-            # Ctrl-C: stop queued files, and make reads in flight fail fast.
-            cancel.set()
-            for future in futures:
-                future.cancel()
-            raise
+            if run.cancel.is_set():
+                raise TransferCancelled
+            if fatal:
+                result = _not_attempted(item, fatal[0])
+            else:
+                result, run_wide = _send_one(sdc, item, emit, run.cancel)
+                if run_wide and result.error is not None:
+                    fatal.append(result.error)
+        except TransferCancelled:
+            result = _failed(item, IMAPError("interrupted"))
+        except Exception as exc:  # a bug must cost one file, not hang the run
+            result = _failed(item, _unexpected(exc))
+        run.finish(index, result, _final_event(item, result))
+
+    pool = run.pool(min(max(1, jobs), len(items)), "imap-upload")
+    for index, item in enumerate(items):
+        pool.submit(functools.partial(task, index, item))
+    try:
+        run.wait(grace=0)  # nothing to clean up locally: Ctrl-C returns at once
+    finally:
+        pool.stop()
+    return [r for r in results if r is not None]
 
 
-def _not_attempted(item: UploadItem, first: IMAPError, on_event: EventSink) -> FileResult:
+def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:
     error = type(first)(f"not attempted ({first.message})", first.hint)
-    on_event(TransferEvent(Stage.FAILED, item.key, total=item.size, error=error))
-    return FileResult(item.key, "failed", path=item.path, size=item.size, error=error)
+    return _failed(item, error)
+
+
+def _unexpected(exc: Exception) -> IMAPError:
+    return IMAPError(
+        f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
+        "This is a bug in imap-cli; run again with --debug and report it.",
+    )
+
+
+def _request_errors() -> tuple[type[BaseException], ...]:
+    import requests
+
+    return (requests.exceptions.RequestException,)
+
+
+# Requests that failed outright (an unusable URL...): SDCClient retries connection errors only.
+_REQUEST_ERRORS = _request_errors()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,16 +71,22 @@ def test_one_bad_file_is_one_line(capsys, tmp_path: Path) -> None:
 
 
 def test_paths_from_stdin(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read as `imap download -` reads names: blank lines and # comments are ignored.
     paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"{paths[0]}\n\n  {paths[1]}  \n"))
+    text = f"# built today\n{paths[0]}\n\n  {paths[1]}  \n   # done\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
     code, out, _ = run(capsys, "upload", "-n", "-")
     assert code == 0 and out == f"{MAG_KEY}\n{ANC_KEY}\n"
 
 
-def test_empty_stdin_is_a_usage_error(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
-    code, _, err = run(capsys, "upload", "-")
-    assert code == 2 and "no files to upload" in err
+@pytest.mark.parametrize("text", ["", "\n", "# c\n"])
+def test_empty_stdin_is_nothing_to_do(capsys, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    # As for `imap download -`: a note, exit 0.
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    with responses.RequestsMock():  # any request would fail the test
+        code, out, err = run(capsys, "upload", "-")
+    assert (code, out) == (0, "")
+    assert "Nothing to upload." in err and "Error" not in err
 
 
 def test_no_arguments_shows_help(capsys) -> None:
@@ -119,3 +126,47 @@ def test_server_message_is_plain_text(capsys, tmp_path: Path) -> None:
     responses.get(f"{SDC}/upload/{MAG}", status=400, json=message)
     code, _, err = run(capsys, "upload", str(path))
     assert code == 2 and message in err
+
+
+@responses.activate
+def test_every_file_failing_because_the_sdc_is_down_exits_3(capsys, tmp_path: Path) -> None:
+    paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    for name in (MAG, ANC):
+        responses.get(f"{SDC}/upload/{name}", status=503, body="Service Unavailable")
+    code, out, err = run(capsys, "upload", "-j", "1", *map(str, paths))
+    assert code == 3 and out == ""
+    assert "not attempted" in err
+
+
+class ClosedPipe(io.StringIO):
+    """stderr whose reader has gone: every write raises EPIPE."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+@responses.activate
+def test_stderr_closed_under_a_pipe_does_not_hang(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"imap_mag_l1a_norm-mago_202501{d:02d}_v001.0001.cdf" for d in range(1, 7)]
+    paths = [make_file(tmp_path, name) for name in names]
+    for name in names:
+        responses.get(f"{SDC}/upload/{name}", json=f"{S3}/{name}?sig=1")
+        responses.put(f"{S3}/{name}", status=200)
+    monkeypatch.setattr("sys.stderr", ClosedPipe())
+    codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: codes.append(main(["upload", "-j", "2", *map(str, paths)])), daemon=True
+    )
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "imap upload hung with stderr closed"
+    assert codes == [0]
+    assert len([c for c in responses.calls if c.request.method == "PUT"]) == len(names)
+    assert capsys.readouterr().out.splitlines() == [
+        f"imap/mag/l1a/2025/01/{name}" for name in names
+    ]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,3 +156,70 @@ def test_python_upload_many(
     assert [(r.key, r.status) for r in results] == [(MAG_KEY, "uploaded"), (SWE_KEY, "uploaded")]
     again = imap_cli.upload_many(paths)
     assert [r.status for r in again] == ["failed", "failed"]
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: every request to it hangs."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = threading.Event()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            self.accepted.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(tmp_path: Path) -> None:
+    silent = SilentServer()
+    paths = [
+        make_file(tmp_path, f"imap_mag_l1a_norm-mago_2025010{d}_v001.0001.cdf") for d in (1, 2, 3)
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAP_")}
+    env.update(
+        IMAP_DATA_ACCESS_URL=silent.url,
+        IMAP_API_KEY=KEY,
+        IMAP_CLI_CONFIG=str(tmp_path / "config.toml"),
+        IMAP_DATA_DIR=str(tmp_path / "data"),
+        IMAP_CLI_BACKOFF="0.01",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imap_cli", "upload", "-j", "2", *map(str, paths)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        # Ready when a GET /upload is hanging on the silent server.
+        assert silent.accepted.wait(20), "the upload never reached the server"
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        silent.close()
+    assert proc.returncode == 130, err
+    assert took < 3.0, f"took {took:.1f} s to stop"
+    assert "Interrupted" in err and "Traceback" not in err
+    assert out == ""

@@ -461,3 +461,124 @@ def test_progress_file_reports_at_the_end_and_stops_once_cancelled(tmp_path: Pat
         cancel.set()
         with pytest.raises(UploadCancelled):
             body.read(4)
+
+
+# --- robustness: outages, a raising progress handler, Ctrl-C ----------------------------------
+
+
+def days(tmp_path: Path, count: int) -> list[Path]:
+    names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0001.cdf" for day in range(1, count + 1)]
+    return [make_file(tmp_path, name) for name in names]
+
+
+@responses.activate
+def test_sdc_failing_on_every_upload_lookup_stops_the_rest(tmp_path: Path) -> None:
+    paths = days(tmp_path, 12)
+    for path in paths:
+        responses.get(f"{SDC}/upload/{path.name}", status=503, body="Service Unavailable")
+    results = upload_files(make_client(), paths, jobs=2)
+    assert all(r.status == "failed" for r in results)
+    assert all(isinstance(r.error, errors.Unavailable) for r in results)
+    assert sum("not attempted" in r.error.message for r in results) >= len(paths) - 2
+    # At most the two lookups under way when the first gave up paid for the retries (1 + 2).
+    assert len(responses.calls) <= 2 * 3
+
+
+@responses.activate
+def test_a_503_from_the_storage_host_fails_that_file_only(tmp_path: Path) -> None:
+    paths = days(tmp_path, 4)
+    for path in paths:
+        responses.get(f"{SDC}/upload/{path.name}", json=sign_url(path.name))
+    responses.put(f"{S3}/{paths[0].name}", status=503, body="<Error><Code>SlowDown</Code></Error>")
+    for path in paths[1:]:
+        responses.put(f"{S3}/{path.name}", status=200)
+    results = upload_files(make_client(), paths, jobs=1)
+    assert isinstance(results[0].error, errors.Unavailable)
+    assert [r.status for r in results[1:]] == ["uploaded"] * 3
+
+
+@responses.activate
+def test_a_network_failure_on_the_storage_host_hides_the_signature(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    responses.get(f"{SDC}/upload/{MAG}", json="http://127.0.0.1:99999/x?X-Amz-Signature=SIGSECRET")
+    (result,) = upload_files(make_client(), [path])
+    assert isinstance(result.error, errors.ConnectionFailed)
+    assert "127.0.0.1:99999" in result.error.message
+    assert "SIGSECRET" not in result.error.message
+
+
+@pytest.mark.parametrize("stage", [Stage.DONE, Stage.PROGRESS, Stage.STARTED, Stage.PLANNED])
+@responses.activate
+def test_a_raising_progress_handler_changes_no_result(tmp_path: Path, stage: Stage) -> None:
+    paths = days(tmp_path, 6)
+    for path in paths:
+        responses.get(f"{SDC}/upload/{path.name}", json=sign_url(path.name))
+        responses.put(f"{S3}/{path.name}", status=200)
+
+    def sink(event: TransferEvent) -> None:
+        if event.stage == stage:
+            raise BrokenPipeError(32, "EPIPE")
+
+    outcome: list = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(upload_files(make_client(), paths, jobs=2, on_event=sink)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "upload_files hung"
+    (results,) = outcome
+    assert [(r.path, r.status) for r in results] == [(p, "uploaded") for p in paths]
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never answers: a request to it blocks."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = threading.Event()
+        self.connections: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            self.accepted.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def test_ctrl_c_returns_at_once_while_requests_hang(tmp_path: Path) -> None:
+    import _thread
+    import time
+
+    server = SilentServer()
+    paths = days(tmp_path, 3)
+    interrupted_at: list[float] = []
+
+    def interrupt_once_a_request_hangs() -> None:
+        if server.accepted.wait(10):
+            interrupted_at.append(time.monotonic())
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_once_a_request_hangs, daemon=True).start()
+    client = make_client(url=server.url, timeout=5.0, retries=1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            upload_files(client, paths, jobs=2)
+        returned_at = time.monotonic()
+    finally:
+        server.close()
+    assert interrupted_at, "no request reached the server"
+    # Nothing waits for the worker threads blocked on the silent server (daemons).
+    assert returned_at - interrupted_at[0] < 1.0
