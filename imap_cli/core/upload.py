@@ -282,8 +282,8 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
 
 def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
     # API Gateway answers 404 for a route it does not have: the SDC routes uploads only under
-    # /api-key, so without credentials this is a refusal in all but name.
-    if not (sdc.settings.api_key or sdc.settings.access_token):
+    # /api-key, so without a key (none, or only a token) this is a refusal in all but name.
+    if not sdc.settings.api_key:
         return Refused(
             f"the SDC takes no uploads without an API key ({detail})",
             _refused_hint(sdc, ""),

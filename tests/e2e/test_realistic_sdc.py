@@ -559,14 +559,6 @@ def test_upload_with_a_read_only_key_is_refused_exit_4(
         assert sdc.requests("s3") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with only IMAP_ACCESS_TOKEN, production answers API Gateway 404 "
-    '{"message":"Not Found"} to /authorized/upload/<name> (uploads are routed under /api-key '
-    "only); imap_cli.core.upload._no_upload_route reports 'the SDC has no upload route' with "
-    "a hint to check the url setting and exit 1, instead of saying an API key is needed "
-    "(exit 4), although _refused_hint already has that text for token users",
-)
 def test_upload_with_token_only_says_an_api_key_is_needed(
     fake: RealisticSDC,
     data_dir: Path,
