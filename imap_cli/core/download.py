@@ -37,6 +37,7 @@ from imap_cli.core.errors import (
     IMAPError,
     IntegrityError,
     InvalidName,
+    Refused,
     Unavailable,
     UnsafeRequest,
 )
@@ -212,7 +213,16 @@ def object_url(sdc: SDCClient, key: str) -> str:
     host is then called by `SDCClient.storage` without it.
     """
     api_url = sdc.api_url("download", key)
-    response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
+    try:
+        response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
+    except Refused as error:
+        if "release" in error.message.lower():  # "...is not a part of a public release yet."
+            error.hint = (
+                "The file is not publicly released yet. With an SDC API key "
+                "(`imap config set api-key KEY`) unreleased files can be fetched; otherwise ask "
+                "imap-sdc@lasp.colorado.edu when it will be."
+            )
+        raise
     try:
         location = response.headers.get("Location")
         if not location:

@@ -653,3 +653,15 @@ def test_ctrl_c_does_not_wait_for_lookups_that_hold_no_part(tmp_path: Path) -> N
     # Nothing held a .part, so there was nothing to wait for (the grace is 3 s).
     assert returned_at - interrupted_at[0] < 1.0
     assert parts_left(tmp_path) == []
+
+
+@responses.activate
+def test_a_file_not_released_yet_gets_a_hint_about_it(tmp_path: Path) -> None:
+    responses.get(
+        f"{SDC}/download/{MAG_KEY}",
+        status=403,
+        body=f"The file {MAG_KEY} is not a part of a public release yet.",
+    )
+    (result,), _ = run([MAG], tmp_path)
+    assert isinstance(result.error, errors.Refused)
+    assert "not publicly released" in result.error.hint
