@@ -50,7 +50,6 @@ from imap_cli.core.transfer import (
     TransferCancelled,
     TransferEvent,
     TransferRun,
-    cancellable_backoff,
     ignore_events,
     redact_urls,
 )
@@ -430,7 +429,6 @@ class _Run:
         """Run every planned file through resolve -> transfer; returns when all are settled."""
         if not todo:
             return
-        cancellable_backoff(self.sdc)
         lookups = min(resolver_count(self.jobs), _pool_size(self.sdc))
         resolvers = self.run.pool(min(lookups, len(todo)), "imap-resolve")
         self.transfers = self.run.pool(min(self.jobs, len(todo)), "imap-transfer")

@@ -28,6 +28,7 @@ from imap_cli.core.errors import (
     status_error,
 )
 from imap_cli.core.settings import Settings
+from imap_cli.core.transfer import TransferCancelled, current_cancel
 
 CONNECT_TIMEOUT = 10.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -320,10 +321,18 @@ class SDCClient:
 
     def _backoff(self, attempt: int, retry_after_s: float | None) -> None:
         if retry_after_s is not None:
-            self.sleep(retry_after_s)
-            return
-        delay = min(BACKOFF_CAP, self.backoff_base * (2**attempt))
-        self.sleep(delay * (0.5 + random.random() / 2))
+            delay = retry_after_s
+        else:
+            delay = min(BACKOFF_CAP, self.backoff_base * (2**attempt))
+            delay *= 0.5 + random.random() / 2
+        # In a transfer worker, Ctrl-C must end the wait at once rather than after it.
+        cancel = current_cancel()
+        if cancel is not None and self.sleep is time.sleep:
+            cancel.wait(delay)
+        else:
+            self.sleep(delay)
+        if cancel is not None and cancel.is_set():
+            raise TransferCancelled
 
     def http_error(self, response: requests.Response, what: str) -> SDCError:
         """Turn an unexpected status into the matching IMAPError, with the server's text."""

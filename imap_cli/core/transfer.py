@@ -14,7 +14,6 @@ import enum
 import queue
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,39 +212,13 @@ class WorkerPool:
             self.tasks.put(None)
 
 
-# The cancel flag of the run a worker thread belongs to, for the backoff sleep below.
+# The cancel flag of the run a worker thread belongs to: SDCClient's retry backoff waits on it.
 _local = threading.local()
 
 
-class _CancellableSleep:
-    """SDCClient.sleep for a worker: a retry backoff ends at once, with TransferCancelled,
-    when the worker's run is cancelled. Other threads sleep as before."""
-
-    def __init__(self, inner: Callable[[float], None]) -> None:
-        self.inner = inner
-
-    def __call__(self, seconds: float) -> None:
-        cancel: threading.Event | None = getattr(_local, "cancel", None)
-        if cancel is None:
-            self.inner(seconds)
-            return
-        if self.inner is time.sleep:
-            cancel.wait(seconds)
-        else:  # a test's sleep: keep it, and still honour the flag
-            self.inner(seconds)
-        if cancel.is_set():
-            raise TransferCancelled
-
-
-def cancellable_backoff(client: Any) -> None:
-    """Make `client.sleep` (SDCClient's retry backoff) wake on the worker's cancel flag.
-
-    Installed once per client and harmless elsewhere: outside a worker thread it is the
-    client's own sleep.
-    """
-    sleep = getattr(client, "sleep", None)
-    if sleep is not None and not isinstance(sleep, _CancellableSleep):
-        client.sleep = _CancellableSleep(sleep)
+def current_cancel() -> threading.Event | None:
+    """The cancel flag of the run this thread works for, or None outside a worker."""
+    return getattr(_local, "cancel", None)
 
 
 def abort_response(response: Any) -> None:

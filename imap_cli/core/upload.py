@@ -41,7 +41,6 @@ from imap_cli.core.transfer import (
     TransferCancelled,
     TransferEvent,
     TransferRun,
-    cancellable_backoff,
     ignore_events,
     redact_urls,
 )
@@ -490,7 +489,6 @@ def upload_files(
         emit(TransferEvent(Stage.PLANNED, item.key, total=item.size))
     results: list[FileResult | None] = [None] * len(items)
     run = TransferRun(results, len(items), emit)
-    cancellable_backoff(sdc)
     fatal: list[IMAPError] = []
 
     def task(index: int, item: UploadItem) -> None:

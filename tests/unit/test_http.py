@@ -289,3 +289,29 @@ def test_server_text_cannot_drive_the_terminal() -> None:
     message = server_message(r)
     assert "\x1b" not in message and "\x07" not in message and "\u202e" not in message
     assert message.endswith("evil")
+
+
+def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
+    import threading
+    import time
+
+    from imap_cli.core import transfer
+
+    settings = replace(resolve(), url=SDC)
+    client = SDCClient(settings)  # the real sleep: the wait must end on the flag, not the clock
+    cancel = threading.Event()
+    outcome: list[object] = []
+
+    def worker() -> None:
+        transfer._local.cancel = cancel
+        started = time.monotonic()
+        try:
+            client._backoff(0, 30.0)
+        except transfer.TransferCancelled:
+            outcome.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    cancel.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and len(outcome) == 1 and outcome[0] < 5
