@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,33 +159,10 @@ def test_python_upload_many(
 # --- processes -----------------------------------------------------------------------------
 
 
-class SilentServer:
-    """Accepts connections on 127.0.0.1 and never answers: every request to it hangs."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.accepted = threading.Event()
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self.connections:
-            conn.close()
-
-
-def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(tmp_path: Path) -> None:
-    silent = SilentServer()
+def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
+    tmp_path: Path, silent_server
+) -> None:
+    silent = silent_server
     paths = [
         make_file(tmp_path, f"imap_mag_l1a_norm-mago_2025010{d}_v001.0001.cdf") for d in (1, 2, 3)
     ]

@@ -600,39 +600,11 @@ def test_the_longest_valid_name_downloads(tmp_path: Path) -> None:
     assert parts_left(tmp_path) == []
 
 
-class SilentServer:
-    """Accepts connections on 127.0.0.1 and never answers: a request to it blocks."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.accepted = threading.Event()
-        self.connections: list = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self.connections:
-            conn.close()
-
-
-def test_ctrl_c_does_not_wait_for_lookups_that_hold_no_part(tmp_path: Path) -> None:
+def test_ctrl_c_does_not_wait_for_lookups_that_hold_no_part(tmp_path: Path, silent_server) -> None:
     import _thread
     import time
 
-    server = SilentServer()
+    server = silent_server
     names = [f"imap_mag_l1a_norm-mago_202501{day:02d}_v001.0002.cdf" for day in range(1, 5)]
     interrupted_at: list[float] = []
 

@@ -531,38 +531,11 @@ def test_a_raising_progress_handler_changes_no_result(tmp_path: Path, stage: Sta
     assert [(r.path, r.status) for r in results] == [(p, "uploaded") for p in paths]
 
 
-class SilentServer:
-    """Accepts connections on 127.0.0.1 and never answers: a request to it blocks."""
-
-    def __init__(self) -> None:
-        import socket
-
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.accepted = threading.Event()
-        self.connections: list = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self.connections:
-            conn.close()
-
-
-def test_ctrl_c_returns_at_once_while_requests_hang(tmp_path: Path) -> None:
+def test_ctrl_c_returns_at_once_while_requests_hang(tmp_path: Path, silent_server) -> None:
     import _thread
     import time
 
-    server = SilentServer()
+    server = silent_server
     paths = days(tmp_path, 3)
     interrupted_at: list[float] = []
 
