@@ -24,9 +24,9 @@ EPILOG = (
 # cli/query.py and nothing else (pip registers its commands by name for the same reason).
 # Every command's help ends with the exit codes, as scripts need them.
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True, "epilog": EPILOG}),
-    "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True, "epilog": EPILOG}),
-    "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
+    "query": ("imap_cli.cli.query", "query", {"epilog": EPILOG}),
+    "download": ("imap_cli.cli.download", "download", {"epilog": EPILOG}),
+    "upload": ("imap_cli.cli.upload", "upload", {"epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
 }
@@ -43,7 +43,90 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
         holder.add_typer(target, name=name, **settings)
     else:
         holder.command(name, **settings)(target)
-    return typer.main.get_group(holder).commands[name]
+    command = typer.main.get_group(holder).commands[name]
+    _add_global_options(command)
+    return command
+
+
+# The root's options, also accepted after the command name (`imap query -i mag -q`) and listed
+# in each command's help. A command's own option of the same name wins (`imap serve --api-key`
+# is the key the server demands).
+GLOBAL_PANEL = "Global options (also before the command)"
+
+
+def _global_options() -> list[typer.core.TyperOption]:
+    def option(*decls: str, **kw: Any) -> typer.core.TyperOption:
+        return typer.core.TyperOption(
+            param_decls=list(decls), rich_help_panel=GLOBAL_PANEL, show_default=False, **kw
+        )
+
+    return [
+        option("--url", "global_url", help="SDC API URL."),
+        option("--api-key", "global_api_key", help="SDC API key (prefer IMAP_API_KEY)."),
+        option("--data-dir", "global_data_dir", help="Where downloaded files go."),
+        option(
+            "--verbose",
+            "-v",
+            "global_verbose",
+            count=True,
+            default=0,
+            metavar="",
+            help="More detail.",
+        ),
+        option("--quiet", "-q", "global_quiet", is_flag=True, help="Only errors and data."),
+        option("--debug", "global_debug", is_flag=True, help="Show tracebacks on errors."),
+    ]
+
+
+def _add_global_options(command: Any) -> None:
+    """Give `command` (and a group's subcommands) the global options it does not define."""
+    import functools
+
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _add_global_options(sub)
+        return
+    taken = {name for param in command.params for name in param.opts + param.secondary_opts}
+    added = [o for o in _global_options() if not taken.intersection(o.opts)]
+    if not added or command.callback is None:
+        return
+    command.params.extend(added)
+    names = [o.name for o in added]
+    inner = command.callback
+
+    @functools.wraps(inner)
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name, None) for name in names}
+        _apply_global_options(values)
+        return inner(*args, **kwargs)
+
+    command.callback = callback
+
+
+def _apply_global_options(values: dict[str, Any]) -> None:
+    """Merge global options given after the command name into the run's State."""
+    from imap_cli.cli.options import State
+
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # a Typer that uses click itself
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    run = ctx.find_root().obj if ctx is not None else None
+    if not isinstance(run, State):
+        return
+    for flag in ("url", "api-key", "data-dir"):
+        value = values.get("global_" + flag.replace("-", "_"))
+        if value is not None:
+            run.flags[flag] = value
+            run._settings = None  # resolved again with the new flag
+    if values.get("global_quiet"):
+        run.output.quiet = True
+    if values.get("global_verbose"):
+        run.output.verbose += values["global_verbose"]
+    if values.get("global_debug"):
+        run.debug = True
 
 
 def _command_summary(name: str) -> typer.core.TyperCommand:

@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, state
+from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, input_items, state
 
 if TYPE_CHECKING:
     from imap_cli.core.transfer import FileResult
 
+# Invalid names listed one by one before the summary error; the rest are counted.
+SHOWN_PROBLEMS = 10
+# How core.download's verify reasons start ("size differs: ...", "checksum differs ...").
+DIFFERS = ("size differs", "checksum differs")
+
 Items = Annotated[
-    list[str],
+    list[str] | None,
     typer.Argument(
         help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
         "stdin, one per line (blank lines and # comments are ignored).",
@@ -27,7 +32,7 @@ Items = Annotated[
 
 def download(
     ctx: typer.Context,
-    items: Items,
+    items: Items = None,
     jobs: Jobs = None,
     force: Force = False,
     verify: Verify = False,
@@ -42,7 +47,14 @@ def download(
     Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
     `imap query -i mag -l l1a -o paths | imap download -`.
     """
-    code = run_downloads(state(ctx), items, jobs=jobs, force=force, verify=verify, dry_run=dry_run)
+    run = state(ctx)
+    names = input_items(
+        run.output,
+        items,
+        what="file names",
+        example="imap query -i mag -o paths | imap download -",
+    )
+    code = run_downloads(run, names, jobs=jobs, force=force, verify=verify, dry_run=dry_run)
     if code:
         raise typer.Exit(code)
 
@@ -55,20 +67,23 @@ def run_downloads(
     force: bool = False,
     verify: bool = False,
     dry_run: bool = False,
+    print_paths: bool = True,
 ) -> int:
-    """Download `items` (keys, filenames, `-` for stdin) with progress and a summary.
+    """Download `items` (keys or filenames) with progress and a summary; returns the exit code.
 
-    Shared by `imap download` and `imap query --download`; returns the exit code.
+    Shared by `imap download` and `imap query --download`. Stdout gets the local path of every
+    file present at the end (downloaded or already there), one per line, in input order
+    (unless not `print_paths`: `imap query -o FORMAT --download` prints the query's records).
     """
     import time
 
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.download import InvalidNames, download_files
     from imap_cli.core.errors import InvalidName
-    from imap_cli.core.transfer import exit_code, expand_items
+    from imap_cli.core.transfer import exit_code
 
     output = state.output
-    names = expand_items(items, output.streams.stdin)
+    names = list(items)
     if not names:
         output.note("Nothing to download.")
         return 0
@@ -93,7 +108,11 @@ def run_downloads(
         with TransferProgress(output, verb="Downloading") as progress:
             client.on_retry = progress.guard(client.on_retry)
             results = fetch(on_event=progress.handle)
+        if print_paths:
+            output.lines(str(r.path) for r in results if r.ok and r.path is not None)
         progress.summary(results, time.monotonic() - started)
+        if verify:
+            _show_verified(state, results)
         return exit_code(results)
     except KeyboardInterrupt:
         output.note(
@@ -102,15 +121,33 @@ def run_downloads(
         )
         raise
     except InvalidNames as bad:
-        for text, reason in bad.problems:
+        from imap_cli.core.listing import excerpt
+
+        for text, reason in bad.problems[:SHOWN_PROBLEMS]:
             # naming's reasons already quote the name; a key's folder problem quotes the key
-            output.error(reason if text in reason else f"{text!r}: {reason}", hint="")
+            line = reason if text in reason else f"{text!r}: {reason}"
+            output.error(excerpt(line, 200), hint="")
+        if len(bad.problems) > SHOWN_PROBLEMS:
+            output.error(f"... and {len(bad.problems) - SHOWN_PROBLEMS} more", hint="")
         count = len(bad.problems)
         raise InvalidName(
             f"{count} invalid name{'s' if count > 1 else ''}; nothing was downloaded"
         ) from None
     finally:
         client.close()
+
+
+def _show_verified(state: State, results: Sequence[FileResult]) -> None:
+    """--verify: what the check of the files already here found."""
+    matched = sum(r.status == "skipped" and r.reason == "verified" for r in results)
+    differed = sum(r.status == "downloaded" and r.reason.startswith(DIFFERS) for r in results)
+    if not matched and not differed:
+        state.output.note("Verify: none of these files was here yet, so none was checked.")
+        return
+    again = "was" if differed == 1 else "were"
+    state.output.note(
+        f"Verify: {matched} matched the SDC, {differed} differed and {again} downloaded again."
+    )
 
 
 def _show_plan(state: State, results: Sequence[FileResult]) -> None:

@@ -29,6 +29,7 @@ class Streams:
     stdin: IO[str] = field(default_factory=lambda: sys.stdin)
     stdout_tty: bool | None = None
     stderr_tty: bool | None = None
+    stdin_tty: bool | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __post_init__(self) -> None:
@@ -36,6 +37,8 @@ class Streams:
             self.stdout_tty = _isatty(self.stdout)
         if self.stderr_tty is None:
             self.stderr_tty = _isatty(self.stderr)
+        if self.stdin_tty is None:
+            self.stdin_tty = _isatty(self.stdin)
 
     @property
     def color(self) -> bool:
@@ -85,6 +88,10 @@ class Output:
         """A message for a person; hidden by -q."""
         if not self.quiet:
             self._say(text)
+
+    def prompt(self, text: str) -> None:
+        """What the command waits for from the person at the terminal; shown even with -q."""
+        self._say(text, "cyan")
 
     def detail(self, text: str) -> None:
         """Extra detail, shown with -v."""

@@ -89,7 +89,8 @@ Download = Annotated[
     typer.Option(
         "--download",
         help="Then download every file found into the data dir, as `imap download` does "
-        "(files already there are skipped). Prints no list unless -o is given.",
+        "(files already there are skipped). Prints the local paths, or the list in the -o "
+        "format if one is given.",
     ),
 ]
 
@@ -173,7 +174,8 @@ def query(
     with run.client() as client:
         client.on_retry = run.output.note
         result = fetch_result(client, plan)
-    # With --download the list is only printed when asked for (-o); the progress says enough.
+    # With --download the list is printed only when asked for (-o); otherwise the download
+    # prints the local paths.
     shown = fmt if output_format or not download else None
     show_results(run.output, result.rows, plan.table, shown, body=result.body)
     if download and result.rows:
@@ -181,7 +183,7 @@ def query(
         from imap_cli.core.query import record_keys
 
         keys = record_keys(result.rows, plan.table)
-        code = run_downloads(run, keys, jobs=jobs, force=force)
+        code = run_downloads(run, keys, jobs=jobs, force=force, print_paths=not output_format)
         if code:
             raise typer.Exit(code)
 

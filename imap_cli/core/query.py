@@ -351,9 +351,14 @@ def plan_query(**filters: Any) -> QueryPlan:
             _refusal_hint(table),
         )
     if not any(k != "version" or str(v).strip().lower() != "latest" for k, v in given.items()):
+        example = (
+            "--type leapseconds, or --start-date 20251001"
+            if table == "spice"
+            else "--instrument mag --start-date 20251001"
+        )
         raise UsageError(
             "at least one filter is needed besides the table and version latest",
-            "For example: --instrument mag --start-date 20251001 (see --help for all filters).",
+            f"For example: {example} (see `imap query --help` for all filters).",
         )
     if table == "spice":
         return _plan_spice(given)
