@@ -41,6 +41,19 @@ class Streams:
             self.stdin_tty = _isatty(self.stdin)
 
     @property
+    def columns(self) -> int | None:
+        """The width tables must fit: COLUMNS, else the terminal's; None for a pipe or file."""
+        text = self.env.get("COLUMNS", "").strip()
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        if not self.stdout_tty:
+            return None
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns or None
+        except (AttributeError, ValueError, OSError):
+            return None
+
+    @property
     def color(self) -> bool:
         """Colour on stderr: a terminal, and NO_COLOR not set."""
         return bool(self.stderr_tty) and not self.env.get("NO_COLOR")
@@ -161,7 +174,11 @@ class Output:
             out.flush()
 
     def table(
-        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        title: str | None = None,
+        drop_order: Sequence[str] = (),
     ) -> None:
         """A table on stdout that a person can read, fast at tens of thousands of rows.
 
@@ -169,15 +186,24 @@ class Output:
         the columns are sized here once and each row is a single formatted line.
         """
         data = list(zip(*rows)) if rows else [() for _ in columns]
-        self.table_columns(columns, data, title)
+        self.table_columns(columns, data, title, drop_order)
 
     def table_columns(
-        self, columns: Sequence[str], data: Sequence[Sequence[Any]], title: str | None = None
+        self,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        title: str | None = None,
+        drop_order: Sequence[str] = (),
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
 
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
+
+        The table fits `streams.columns` (when known): the columns named in `drop_order` are
+        left out, first to last, until the lines fit; no cell is ever cut. When only the
+        columns not in `drop_order` remain and still do not fit, the last column (the file
+        name) stands alone.
         """
         texts: list[Sequence[str]] = []
         for values in data:
@@ -188,6 +214,15 @@ class Output:
         widths = [
             max(len(name), max(map(len, values), default=0)) for name, values in zip(columns, texts)
         ]
+        limit = self.streams.columns
+        if limit is not None and columns:
+            keep = fitting_columns(columns, widths, limit, drop_order)
+            if len(keep) < len(columns):
+                hidden = [columns[i] for i in range(len(columns)) if i not in keep]
+                self.detail(f"Left out to fit {limit} columns: {', '.join(hidden)} (-o csv: all).")
+                columns = [columns[i] for i in keep]
+                texts = [texts[i] for i in keep]
+                widths = [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep]
         # The last column is not padded: no trailing blanks on every line.
         fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
         out = self.streams.stdout
@@ -211,3 +246,25 @@ class Output:
             parts.append(body + "\n")
         out.write("".join(parts))
         out.flush()
+
+
+def fitting_columns(
+    columns: Sequence[str], widths: Sequence[int], limit: int, drop_order: Sequence[str]
+) -> list[int]:
+    """Indexes of the columns to show so a line (two blanks between columns) fits `limit`.
+
+    Columns go in `drop_order`; if the rest still does not fit, only the last column stays.
+    """
+    keep = list(range(len(columns)))
+
+    def width() -> int:
+        return sum(widths[i] for i in keep) + 2 * (len(keep) - 1)
+
+    for name in drop_order:
+        if width() <= limit:
+            return keep
+        if name in columns and columns.index(name) in keep and len(keep) > 1:
+            keep.remove(columns.index(name))
+    if width() > limit:
+        return [len(columns) - 1]
+    return keep

@@ -84,6 +84,24 @@ KNOWN_FIELDS = {
 }
 KNOWN_FIELDS["quicklook"] = KNOWN_FIELDS["science"]
 
+# The table view's columns, least important first: left out in this order until a line fits
+# the terminal. The file name is never left out (nor cut): it says everything the others do.
+DROP_ORDER = {
+    "science": (
+        "INGESTED",
+        "INSTRUMENT",
+        "LEVEL",
+        "DESCRIPTOR",
+        "VERSION",
+        "CR",
+        "REPOINT",
+        "START",
+    ),
+    "ancillary": ("INGESTED", "INSTRUMENT", "DESCRIPTOR", "VERSION", "END", "START"),
+    "spice": ("INGESTED", "VERSION", "KERNEL TYPE", "MAX DATE", "MIN DATE"),
+}
+DROP_ORDER["quicklook"] = DROP_ORDER["science"]
+
 Download = Annotated[
     bool,
     typer.Option(
@@ -226,7 +244,7 @@ def show_results(
         output.lines(keys or ())
     elif fmt == "table" and count:
         names, data = table_columns(rows, table)
-        output.table_columns(names, data)
+        output.table_columns(names, data, drop_order=DROP_ORDER.get(table, ()))
     if count:
         _remember(rows, table, keys)
 

@@ -134,6 +134,10 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
     column = _csv_column(lines[0]) if lines else None
     if column is not None:
         return _csv_values(lines, column)
+    commas = lines[0].count(",")
+    if commas and len(lines) > 1 and all(line.count(",") == commas for line in lines[:20]):
+        # a table of values (paths rarely hold commas, never all with the same count)
+        raise ListingError(f"stdin: CSV without a file_path column ({excerpt(lines[0])})")
     if not paths:
         for number, line in enumerate(lines, 1):
             if number == 1 and "," in line:
