@@ -131,7 +131,9 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
     if stripped[0] in "[{":
         return _json_values(stripped)
     lines = [line.strip() for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
-    column = _csv_column(lines[0]) if lines else None
+    if not lines:
+        return []
+    column = _csv_column(lines[0])
     if column is not None:
         return _csv_values(lines, column)
     commas = lines[0].count(",")

@@ -49,7 +49,10 @@ def test_download_two_files_plain_lines_and_summary(data_dir: Path, capsys) -> N
     serve(SWE_KEY, b"b" * 10)
     assert imap("download", MAG, SWE_KEY) == 0
     out, err = capsys.readouterr()
-    assert out == ""
+    assert out.splitlines() == [
+        str(data_dir.resolve() / MAG_KEY),
+        str(data_dir.resolve() / SWE_KEY),
+    ]
     assert f"downloaded {MAG_KEY} (1.5 kB)" in err
     assert f"downloaded {SWE_KEY} (10 bytes)" in err
     assert "Downloaded 2 files (1.5 kB) in" in err

@@ -63,7 +63,6 @@ HELP_CASES = [
     ["serve", "--help"],
     ["config", "--help"],
     ["config", "show", "--help"],
-    ["query"],  # no arguments: help
 ]
 
 

@@ -4,20 +4,15 @@ errors on stderr, `-` on a terminal, and what --verify found."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import pty
 import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-
-from imap_cli.cli.app import main
 
 IMAP = [sys.executable, "-m", "imap_cli"]
 
