@@ -75,12 +75,7 @@ def run_downloads(
     file present at the end (downloaded or already there), one per line, in input order
     (unless not `print_paths`: `imap query -o FORMAT --download` prints the query's records).
     """
-    import time
-
-    from imap_cli.cli.progress import TransferProgress
-    from imap_cli.core.download import InvalidNames, download_files
-    from imap_cli.core.errors import InvalidName
-    from imap_cli.core.transfer import exit_code
+    from imap_cli.core.errors import DataDirError
 
     output = state.output
     names = list(items)
@@ -89,6 +84,45 @@ def run_downloads(
         return 0
     settings = state.settings
     jobs = jobs or settings.jobs
+    try:
+        return _run(state, names, jobs, force, verify, dry_run, print_paths)
+    except DataDirError as error:
+        error.hint = data_dir_hint(settings.origins.get("data-dir", "default"))
+        raise
+
+
+def data_dir_hint(origin: str) -> str:
+    """How to fix an unusable data dir, given where its setting came from."""
+    if origin == "flag":
+        return "Pass a writable folder to --data-dir."
+    if origin.startswith("env:"):
+        variable = origin[4:]
+        return f"{variable} points there: set it to a writable folder, or unset it."
+    return (
+        "Choose a writable folder once: `imap config set data-dir ~/imap-data` "
+        "(or --data-dir for one run)."
+    )
+
+
+def _run(
+    state: State,
+    names: list[str],
+    jobs: int,
+    force: bool,
+    verify: bool,
+    dry_run: bool,
+    print_paths: bool,
+) -> int:
+    """run_downloads' work, once the names and the settings are known."""
+    import time
+
+    from imap_cli.cli.progress import TransferProgress
+    from imap_cli.core.download import InvalidNames, download_files
+    from imap_cli.core.errors import InvalidName
+    from imap_cli.core.transfer import exit_code
+
+    output = state.output
+    settings = state.settings
     client = state.client(jobs=jobs)
     try:
         started = time.monotonic()

@@ -258,3 +258,39 @@ def test_columns_go_least_important_first(sdc_env) -> None:
     ]
     assert "INGESTED" not in header(120) and "START" in header(120)
     assert header(80)[-1] == "FILENAME" and "REPOINT" in header(80)
+
+
+# --- 8. settings: an override is said, and the data-dir hint fits its origin ---------------
+
+
+def test_config_set_warns_when_the_environment_overrides_it(tmp_path: Path) -> None:
+    env = {"IMAP_DATA_DIR": str(tmp_path / "from-env")}
+    done = imap("config", "set", "data-dir", str(tmp_path / "saved"), env=env)
+    assert done.returncode == 0
+    assert "Warning: IMAP_DATA_DIR is set in the environment and overrides" in done.stderr
+    quiet = imap("config", "set", "jobs", "4")
+    assert quiet.returncode == 0 and "Warning" not in quiet.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "hint"),
+    [
+        ("flag", "Pass a writable folder to --data-dir."),
+        ("env", "IMAP_DATA_DIR points there"),
+        ("file", "imap config set data-dir"),
+    ],
+)
+def test_unusable_data_dir_hint_fits_its_origin(sdc_env, tmp_path: Path, where, hint) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    bad = str(blocker / "data")
+    name = mag_query("paths").split()[0]
+    if where == "flag":
+        done = imap("download", name, "--data-dir", bad)
+    elif where == "env":
+        done = imap("download", name, env={"IMAP_DATA_DIR": bad})
+    else:
+        assert imap("config", "set", "data-dir", bad).returncode == 0
+        done = imap("download", name, env={"IMAP_DATA_DIR": ""})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == f"Hint: {hint}" or hint in done.stderr.splitlines()[-1]
