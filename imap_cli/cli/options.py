@@ -69,10 +69,8 @@ def input_items(
         )
     if "-" in items and output.streams.stdin_tty:
         eof = "Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D"
-        output.prompt(
-            f"Reading {what} from the terminal, one per line; finish with {eof} "
-            f"(Ctrl-C to cancel). Usually they come from a pipe: {example}"
-        )
+        output.prompt(f"Reading {what} from the terminal, one per line; finish with {eof}.")
+        output.prompt(f"(Usually they come from a pipe: {example})")
     return expand_items(items, output.streams.stdin, paths=paths)
 
 
