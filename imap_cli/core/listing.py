@@ -1,7 +1,8 @@
 """What `-` reads: the list of names (or paths) on stdin, in any form `imap query` writes.
 
 `imap query` prints JSON (one array, or one record per line), CSV (a header with a
-`file_path` or `file_name` column), or one SDC key per line (`-o paths`); people and other tools
+`file_path` or `file_name` column), a table (`-o table`: the file name ends each row) or one
+SDC key per line (`-o paths`); people and other tools
 write plain names or paths, one per line. Every download and upload reader goes through
 `parse_listing`, so a pipe from any `imap query` output works, and anything else gets one short
 error saying what `-` accepts, never the input echoed back whole.
@@ -17,15 +18,13 @@ from typing import Any
 
 from imap_cli.core.errors import UsageError
 
-LISTING_HINT = (
-    "`-` reads what `imap query` prints: -o paths (one SDC key or file name a line), "
-    "-o json or -o csv; e.g. `imap query -i mag -o paths | imap download -`."
-)
+LISTING_HINT = "`-` reads what `imap query` prints (-o paths, json, csv) or a name a line."
 # Columns that name a file, in the order they are looked for.
 NAME_FIELDS = ("file_path", "file_name")
 # How much of an offending line an error quotes.
-EXCERPT = 48
+EXCERPT = 30
 _SPACE = re.compile(r"\s")
+_RULE = set("─- ")
 
 
 class ListingError(UsageError):
@@ -119,7 +118,7 @@ def _csv_column(first_line: str) -> int | None:
 
 
 def parse_listing(text: str, *, paths: bool = False) -> list[str]:
-    """The names in `text`, in order: JSON, CSV with a file_path column, or one per line.
+    """The names in `text`, in order: JSON, CSV with a file_path column, a table, or one a line.
 
     One per line: blank lines and `#` comments are ignored. With `paths` (local files, for
     upload) a line may contain spaces; otherwise a name is one word, and a line that is not
@@ -133,6 +132,9 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
     lines = [line.strip() for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
     if not lines:
         return []
+    if len(lines) > 1 and lines[0].split()[-1] == "FILENAME" and set(lines[1]) <= _RULE:
+        # `-o table`: the file name is each row's last cell (names hold no blanks)
+        return [line.split()[-1] for line in lines[2:]]
     column = _csv_column(lines[0])
     if column is not None:
         return _csv_values(lines, column)

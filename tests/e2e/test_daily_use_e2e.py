@@ -40,7 +40,7 @@ def mag_query(fmt: str) -> str:
 # --- 1. every query output feeds `imap download -` --------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "paths", "names"])
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "paths", "names", "table"])
 def test_every_query_output_feeds_download(sdc_env, fmt: str) -> None:
     keys = mag_query("paths").split()
     if fmt == "jsonl":
@@ -71,7 +71,7 @@ def test_json_default_of_a_piped_query_feeds_download(sdc_env) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "INSTRUMENT  LEVEL  DESCRIPTOR  FILENAME\nmag  l1a  norm-mago  " + "x" * 5000 + "\n",
+        "INSTRUMENT  LEVEL  DESCRIPTOR  NAME\nmag  l1a  norm-mago  " + "x" * 5000 + "\n",
         "[" + '{"file_path": "imap/mag/l1a/2025/10/a.cdf"},' * 300 + "\n",  # broken JSON
         "instrument,data_level\n" + "mag,l1a\n" * 300,  # CSV without file_path
         '{"instrument": "mag"}\n' * 300,  # records without a name
@@ -83,7 +83,7 @@ def test_anything_else_is_one_short_error(sdc_env, text: str) -> None:
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert [line.split(":")[0] for line in lines] == ["Error", "Hint"]
-    assert "-o paths" in lines[1]
+    assert "-o paths" in lines[1] and all(len(line) <= 80 for line in lines)
     assert len(done.stderr) < 400  # never the input echoed back whole
 
 

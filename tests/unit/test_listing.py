@@ -47,7 +47,7 @@ def test_csv_with_the_name_column_anywhere() -> None:
         ("{broken\n", "not a JSON record"),
         ("instrument,level\nmag,l1a\n", "CSV without a file_path column"),
         ("file_path,instrument\n,mag\n", "has no file_path"),
-        ("INSTRUMENT  LEVEL  FILENAME\nmag  l1a  x.cdf\n", "line 1 is not a file name"),
+        ("INSTRUMENT  LEVEL  NAME\nmag  l1a  x.cdf\n", "line 1 is not a file name"),
     ],
 )
 def test_anything_else_is_one_short_error(text: str, said: str) -> None:
@@ -56,6 +56,11 @@ def test_anything_else_is_one_short_error(text: str, said: str) -> None:
     assert said in caught.value.message
     assert len(caught.value.message) < 120
     assert "-o paths" in caught.value.hint
+
+
+def test_the_table_view_gives_its_file_names() -> None:
+    text = f"START     FILENAME\n────────  ────\n20251001  {NAME}\n20251001  {NAME}\n"
+    assert parse_listing(text) == [NAME, NAME]
 
 
 def test_paths_may_hold_spaces_for_upload() -> None:
