@@ -82,13 +82,10 @@ def _warn_if_overridden(run, key: str) -> None:
         return
     if origin.startswith("env:"):
         variable = origin[4:]
-        run.output.warn(
-            f"{variable} is set in the environment and overrides the saved value; "
-            f"unset {variable} for it to apply."
-        )
+        run.output.warn(f"{variable} overrides the saved value until you `unset {variable}`.")
     elif origin == "flag":
         flag = f"--{key}" if KEYS[key].env else key
-        run.output.warn(f"{flag} on this command line overrides the saved value for this run.")
+        run.output.warn(f"{flag} overrides the saved value for this run only.")
 
 
 @app.command("unset")

@@ -52,6 +52,7 @@ def download(
         run.output,
         items,
         what="file names",
+        usage="imap download NAME...",
         example="imap query -i mag -o paths | imap download -",
     )
     code = run_downloads(run, names, jobs=jobs, force=force, verify=verify, dry_run=dry_run)

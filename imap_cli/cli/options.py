@@ -54,7 +54,13 @@ class State:
 
 
 def input_items(
-    output: Output, items: Sequence[str] | None, *, what: str, example: str, paths: bool = False
+    output: Output,
+    items: Sequence[str] | None,
+    *,
+    what: str,
+    usage: str,
+    example: str,
+    paths: bool = False,
 ) -> list[str]:
     """The command's inputs with `-` read from stdin; none at all is a usage error.
 
@@ -64,9 +70,7 @@ def input_items(
     from imap_cli.core.transfer import expand_items
 
     if not items:
-        raise UsageError(
-            f"no {what} given", f"Give one or more, or `-` to read them from stdin: {example}"
-        )
+        raise UsageError(f"no {what} given", f"{usage}, or: {example}")
     if "-" in items and output.streams.stdin_tty:
         eof = "Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D"
         output.prompt(f"Reading {what} from the terminal, one per line; finish with {eof}.")

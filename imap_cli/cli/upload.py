@@ -46,7 +46,12 @@ def upload(
     output = run.output
     given = [str(f) for f in files or ()]
     example = "find out -name '*.cdf' | imap upload -"
-    paths = [Path(p) for p in input_items(output, given, what="files", example=example, paths=True)]
+    paths = [
+        Path(p)
+        for p in input_items(
+            output, given, what="files", usage="imap upload FILE...", example=example, paths=True
+        )
+    ]
     if not paths:
         output.note("Nothing to upload.")
         return

@@ -352,13 +352,13 @@ def plan_query(**filters: Any) -> QueryPlan:
         )
     if not any(k != "version" or str(v).strip().lower() != "latest" for k, v in given.items()):
         example = (
-            "--type leapseconds, or --start-date 20251001"
-            if table == "spice"
+            "--type leapseconds, --start-date 20251001"
+            if table == "spice"  # the spice table refuses --instrument
             else "--instrument mag --start-date 20251001"
         )
         raise UsageError(
             "at least one filter is needed besides the table and version latest",
-            f"For example: {example} (see `imap query --help` for all filters).",
+            f"e.g. {example} (see imap query -h)",
         )
     if table == "spice":
         return _plan_spice(given)
