@@ -82,7 +82,7 @@ def _warn_if_overridden(run, key: str) -> None:
         return
     if origin.startswith("env:"):
         variable = origin[4:]
-        run.output.warn(f"{variable} overrides the saved value (`unset {variable}` to use it).")
+        run.output.warn(f"{variable} is set and wins over it; `unset {variable}` to use it.")
     elif origin == "flag":
         flag = f"--{key}" if KEYS[key].env else key
         run.output.warn(f"{flag} overrides the saved value for this run only.")

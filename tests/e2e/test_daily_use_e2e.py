@@ -267,7 +267,7 @@ def test_config_set_warns_when_the_environment_overrides_it(tmp_path: Path) -> N
     env = {"IMAP_DATA_DIR": str(tmp_path / "from-env")}
     done = imap("config", "set", "data-dir", str(tmp_path / "saved"), env=env)
     assert done.returncode == 0
-    assert "Warning: IMAP_DATA_DIR overrides the saved value (`unset IMAP_DATA_DIR`" in done.stderr
+    assert "Warning: IMAP_DATA_DIR is set and wins over it; `unset IMAP_DATA_DIR`" in done.stderr
     quiet = imap("config", "set", "jobs", "4")
     assert quiet.returncode == 0 and "Warning" not in quiet.stderr
 
