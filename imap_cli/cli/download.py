@@ -23,7 +23,7 @@ Items = Annotated[
     list[str] | None,
     typer.Argument(
         help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
-        "stdin, one per line (blank lines and # comments are ignored).",
+        "stdin: any `imap query` output (json, csv, paths), or one name a line.",
         show_default=False,
         autocompletion=complete.download_items,
     ),
@@ -41,6 +41,8 @@ def download(
     """Download files into <data dir>/<SDC key>: parallel, resumable, checked.
 
     A file already present (and not empty) is skipped; --verify checks its size and ETag.
+
+    Stdout: the local path of every file present at the end, one a line, in input order.
 
     Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
 

@@ -18,7 +18,7 @@ Files = Annotated[
     list[Path] | None,
     typer.Argument(
         help="Files to upload; `-` reads them from stdin, one per line (blank lines and "
-        "# comments are ignored).",
+        "# comments are ignored), or as `imap query` writes them (json, csv).",
         metavar="FILE...",
         autocompletion=complete.upload_files,
         show_default=False,
