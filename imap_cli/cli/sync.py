@@ -217,7 +217,7 @@ def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:
         output.json(summary.as_dict())
     elif summary.dry_run:
         output.lines(f"fetch {r.key}" for r in summary.new)
-    else:
+    elif not output.quiet:  # -q, for cron: only failures, which go to stderr
         output.lines(str(r.path) for r in summary.new if r.path is not None)
     if report and fmt != "json":
         for item in summary.superseded_files:
