@@ -97,10 +97,11 @@ def sync(
 ) -> None:
     """Bring the data dir up to date with a query: fetch only files not here yet.
 
-    Takes the same filters as `imap query`. The first run fetches everything that matches;
-    later runs ask the SDC only for files ingested since the last complete sync of the same
-    filters and URL (less a day, as the SDC keeps ingestion dates by day). A file that
-    failed is fetched by the next run. State: <data dir>/.imap-sync/, one file per filter set.
+    Takes the same filters as `imap query`. The first run fetches everything that matches.
+
+    Later runs ask only for files ingested since the last complete sync (less a day).
+
+    A file that failed is fetched by the next run. State: <data dir>/.imap-sync/.
 
     Exit codes as for download: 0 all here, 1 some failed.
 
@@ -178,7 +179,7 @@ def run_sync(
     from imap_cli.cli.download import interrupted_note
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.sync import sync as sync_files
-    from imap_cli.core.transfer import exit_code
+    from imap_cli.core.transfer import exit_code, ignore_events
 
     output = run.output
     settings = run.settings
@@ -198,7 +199,7 @@ def run_sync(
                     latest_only=latest_only,
                     prune_superseded=prune,
                     shard=shard,
-                    on_event=progress.handle,
+                    on_event=ignore_events if dry_run else progress.handle,
                 )
             if not dry_run:
                 progress.summary(summary.results, time.monotonic() - started)

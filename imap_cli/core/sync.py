@@ -340,7 +340,7 @@ def parse_since(value: Any) -> dt.date:
     """--since: a day (YYYYMMDD or YYYY-MM-DD)."""
     from imap_cli.core.query import parse_date
 
-    return parse_date(value, "since")
+    return parse_date(value, "since date")
 
 
 def sync(
