@@ -540,7 +540,7 @@ def test_half_the_connections_cut_every_file_still_arrives(tmp_path, data_dir):
         )
     assert proc.returncode == 0, proc.stderr
     assert "failed 0" in proc.stderr
-    assert cutter.cuts >= 40  # the faults did happen
+    assert cutter.cuts >= 16  # the faults did happen (about half of 48+ requests)
     for key, data in files.items():
         assert (data_dir / key).read_bytes() == data
 
