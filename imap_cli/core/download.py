@@ -448,6 +448,9 @@ def _claim(dest: Path) -> tuple[int, Path, KeptPartial] | None:
             continue  # another process took it (or it went stale): try the next
         try:
             fd = os.open(part, flags)
+            # A rename keeps the old mtime: without this, a cleaner elsewhere could take
+            # the freshly claimed part for one left by a dead process.
+            os.utime(part)
         except OSError:
             with contextlib.suppress(OSError):
                 part.unlink()
