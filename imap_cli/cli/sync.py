@@ -233,7 +233,8 @@ def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:
         )
         return
     if summary.superseded_files or summary.pruned:
-        line = f"{len(summary.superseded_files)} local files have a newer version in the SDC"
+        count = len(summary.superseded_files)
+        line = f"{count} local file{' has' if count == 1 else 's have'} a newer version in the SDC"
         if summary.pruned:
             line += f"; {len(summary.pruned)} pruned"
         if not report:
