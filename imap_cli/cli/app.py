@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "query": ("imap_cli.cli.query", "query", {"epilog": EPILOG}),
     "download": ("imap_cli.cli.download", "download", {"epilog": EPILOG}),
     "upload": ("imap_cli.cli.upload", "upload", {"epilog": EPILOG}),
+    "sync": ("imap_cli.cli.sync", "sync", {"epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
 }

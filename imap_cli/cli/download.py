@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, input_items, state
+from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, input_items, state
 
 if TYPE_CHECKING:
+    from imap_cli.cli.output import Output
     from imap_cli.core.transfer import FileResult
 
 # Invalid names listed one by one before the summary error; the rest are counted.
@@ -37,6 +38,7 @@ def download(
     force: Force = False,
     verify: Verify = False,
     dry_run: DryRun = False,
+    shard: Shard = None,
 ) -> None:
     """Download files into <data dir>/<SDC key>: parallel, resumable, checked.
 
@@ -45,10 +47,13 @@ def download(
     Stdout: the local path of every file present at the end, one a line, in input order.
 
     Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
+    A download stopped by Ctrl-C or a failure keeps what arrived; the same command continues it.
 
     Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
     `imap query -i mag -l l1a -o paths | imap download -`.
     """
+    from imap_cli.core.download import parse_shard
+
     run = state(ctx)
     names = input_items(
         run.output,
@@ -57,7 +62,15 @@ def download(
         usage="imap download NAME...",
         example="imap query -i mag -o paths | imap download -",
     )
-    code = run_downloads(run, names, jobs=jobs, force=force, verify=verify, dry_run=dry_run)
+    code = run_downloads(
+        run,
+        names,
+        jobs=jobs,
+        force=force,
+        verify=verify,
+        dry_run=dry_run,
+        shard=parse_shard(shard),
+    )
     if code:
         raise typer.Exit(code)
 
@@ -70,6 +83,7 @@ def run_downloads(
     force: bool = False,
     verify: bool = False,
     dry_run: bool = False,
+    shard: tuple[int, int] | None = None,
     print_paths: bool = True,
 ) -> int:
     """Download `items` (keys or filenames) with progress and a summary; returns the exit code.
@@ -88,7 +102,7 @@ def run_downloads(
     settings = state.settings
     jobs = jobs or settings.jobs
     try:
-        return _run(state, names, jobs, force, verify, dry_run, print_paths)
+        return _run(state, names, jobs, force, verify, dry_run, shard, print_paths)
     except DataDirError as error:
         error.hint = data_dir_hint(settings.origins.get("data-dir", "default"))
         raise
@@ -114,6 +128,7 @@ def _run(
     force: bool,
     verify: bool,
     dry_run: bool,
+    shard: tuple[int, int] | None,
     print_paths: bool,
 ) -> int:
     """run_downloads' work, once the names and the settings are known."""
@@ -137,6 +152,7 @@ def _run(
             jobs=jobs,
             force=force,
             verify=verify,
+            shard=shard,
         )
         if dry_run:
             results = fetch(dry_run=True)
@@ -151,11 +167,8 @@ def _run(
         if verify:
             _show_verified(state, results)
         return exit_code(results)
-    except KeyboardInterrupt:
-        output.note(
-            "Interrupted: unfinished files removed, finished ones kept; "
-            "run the same command again to fetch the rest."
-        )
+    except KeyboardInterrupt as stop:
+        interrupted_note(output, stop)
         raise
     except InvalidNames as bad:
         from imap_cli.core.listing import excerpt
@@ -185,6 +198,25 @@ def _show_verified(state: State, results: Sequence[FileResult]) -> None:
     state.output.note(
         f"Verify: {matched} matched the SDC, {differed} differed and {again} downloaded again."
     )
+
+
+def interrupted_note(output: Output, stop: BaseException) -> None:
+    """After Ctrl-C: what was kept, and how to continue."""
+    from imap_cli.cli.progress import human_size
+
+    kept = getattr(stop, "kept", None) or []
+    if kept:
+        size = human_size(sum(size for _, size in kept))
+        noun = "file" if len(kept) == 1 else "files"
+        output.note(
+            f"Interrupted: finished files kept, and {size} of {len(kept)} unfinished {noun} "
+            "kept beside them (as .partial); run the same command again to continue."
+        )
+    else:
+        output.note(
+            "Interrupted: finished files kept, nothing unfinished worth keeping; "
+            "run the same command again to fetch the rest."
+        )
 
 
 def _show_plan(state: State, results: Sequence[FileResult]) -> None:
