@@ -200,10 +200,10 @@ class Output:
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
 
-        The table fits `streams.columns` (when known): the columns named in `drop_order` are
-        left out, first to last, until the lines fit; no cell is ever cut. When only the
+        With a `drop_order`, the table fits `streams.columns` (when known): the columns it names
+        are left out, first to last, until the lines fit; no cell is ever cut. When only the
         columns not in `drop_order` remain and still do not fit, the last column (the file
-        name) stands alone.
+        name) stands alone. Without one, nothing is left out.
         """
         texts: list[Sequence[str]] = []
         for values in data:
@@ -214,7 +214,7 @@ class Output:
         widths = [
             max(len(name), max(map(len, values), default=0)) for name, values in zip(columns, texts)
         ]
-        limit = self.streams.columns
+        limit = self.streams.columns if drop_order else None
         if limit is not None and columns:
             keep = fitting_columns(columns, widths, limit, drop_order)
             if len(keep) < len(columns):

@@ -103,3 +103,14 @@ def test_names_are_shortened_in_the_middle_keeping_date_and_version() -> None:
 def test_size_of_uses_the_totals_unit() -> None:
     assert size_of(500_000, 1_200_000) == "0.5/1.2 MB"
     assert size_of(12, 999) == "12/999 bytes"
+
+
+def test_a_table_without_a_drop_order_is_never_cut_down() -> None:
+    out = io.StringIO()
+    streams = Streams(stdout=out, stderr=io.StringIO(), stdout_tty=False, env={"COLUMNS": "20"})
+    Output(streams).table(["KEY", "VALUE", "ORIGIN"], [("data-dir", "/a/long/path", "default")])
+    assert out.getvalue().splitlines()[0].split() == ["KEY", "VALUE", "ORIGIN"]
+    out = io.StringIO()
+    streams = Streams(stdout=out, stderr=io.StringIO(), stdout_tty=False, env={"COLUMNS": "20"})
+    Output(streams).table(["A", "NAME"], [("x" * 10, "y" * 30)], drop_order=["A"])
+    assert out.getvalue().splitlines() == ["NAME", "─" * 20, "y" * 30]
