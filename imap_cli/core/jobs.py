@@ -18,7 +18,11 @@ from imap_cli.core.reprocess import check_descriptor, check_member
 
 STATUSES: tuple[str, ...] = ("FAILED", "INPROGRESS", "SUCCEEDED")
 # Spellings people type for INPROGRESS.
-_STATUS_ALIASES = {"running": "INPROGRESS", "in-progress": "INPROGRESS", "in_progress": "INPROGRESS"}
+_STATUS_ALIASES = {
+    "running": "INPROGRESS",
+    "in-progress": "INPROGRESS",
+    "in_progress": "INPROGRESS",
+}
 # The order /processing-jobs filters are sent in (any column is a filter on the SDC).
 FILTERS: tuple[str, ...] = ("status", "instrument", "data_level", "descriptor", "start_date")
 LOG_HINT = "Take the stream from `imap jobs` (LOG STREAM column, or job_log_stream_id in -o json)."
@@ -30,7 +34,9 @@ def check_status(value: Any) -> str:
     alias = _STATUS_ALIASES.get(text.lower())
     if alias:
         return alias
-    return check_member("job status", text, tuple(s.lower() for s in STATUSES), "--status failed").upper()
+    return check_member(
+        "job status", text, tuple(s.lower() for s in STATUSES), "--status failed"
+    ).upper()
 
 
 def plan_jobs(**filters: Any) -> list[tuple[str, str]]:

@@ -495,9 +495,7 @@ def _plan_spice_table(kernel_type: str, days: dict[str, dt.date], version: str |
     if version == "latest":
         params.append(("latest", "true"))
     route = TABLE_ROUTES[kernel_type]
-    return QueryPlan(
-        "spice", route, tuple(params), fallback_route=_OLD_TABLE_ROUTES.get(route)
-    )
+    return QueryPlan("spice", route, tuple(params), fallback_route=_OLD_TABLE_ROUTES.get(route))
 
 
 def _plan_for_name(filename: Any, table: str | None, others: Mapping[str, Any]) -> QueryPlan:
