@@ -218,3 +218,23 @@ def test_the_metakernel_loads_in_spice(tmp_path: Path, monkeypatch, capsys):
         spiceypy.kclear()
     expected = tdb_seconds_past_j2000(dt.datetime(2025, 10, 1))
     assert abs(et - expected) < 0.002  # our day-filter formula leaves out under 2 ms
+
+
+def test_python_api(server: RunningServer, monkeypatch, tmp_path: Path):
+    import imap_cli
+    from imap_cli.core.errors import UsageError
+
+    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    monkeypatch.setenv("IMAP_DATA_DIR", str(tmp_path / "data"))
+    rid = imap_cli.reprocess(start_date="20251001", end_date="20251001", instrument="swe")
+    assert rid == server_ops(server).reprocess_requests[-1]["id"]
+    with pytest.raises(UsageError, match="needs --descriptor"):
+        imap_cli.reprocess(
+            start_date="20251001", end_date="20251001", instrument="swe", data_level="l2"
+        )
+    failed = imap_cli.jobs(status="failed", instrument="swe")
+    assert [j["instrument"] for j in failed] == ["swe"]
+    assert "ERROR" in imap_cli.job_logs(failed[0]["job_log_stream_id"])
+    path = imap_cli.metakernel(tmp_path / "k.tm", start_date="20251001", types=["leapseconds"])
+    assert "naif0012.tls" in path.read_text()
