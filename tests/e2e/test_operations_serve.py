@@ -238,3 +238,39 @@ def test_python_api(server: RunningServer, monkeypatch, tmp_path: Path):
     assert "ERROR" in imap_cli.job_logs(failed[0]["job_log_stream_id"])
     path = imap_cli.metakernel(tmp_path / "k.tm", start_date="20251001", types=["leapseconds"])
     assert "naif0012.tls" in path.read_text()
+
+
+def test_metakernel_route(server: RunningServer):
+    url = f"{server.url}/metakernel"
+    names = requests.get(
+        url, params={"start_time": "20251001", "end_time": "20251002", "list_files": "true"}
+    ).json()
+    assert names[0] == "naif0012.tls" and "imap_sdc_metakernel_2025_v001.tm" not in names
+    # attitude history: only the newest version of the 2025-274..275 kernel
+    assert "imap_2025_274_2025_275_002.ah.bc" in names
+    assert "imap_2025_274_2025_275_001.ah.bc" not in names
+    only = requests.get(
+        url,
+        params={
+            "start_time": "20251001",
+            "file_types": "LEAPSECONDS,nonsense",
+            "list_files": "true",
+        },
+    ).json()
+    assert only == ["naif0012.tls"]
+    none = requests.get(
+        url,
+        params={"start_time": "20400101", "file_types": "attitude_history", "list_files": "true"},
+    )
+    assert (none.status_code, none.text) == (404, "No files found.")
+    gaps = requests.get(
+        url,
+        params={"start_time": "20251001", "end_time": "20251010", "file_types": "attitude_history",
+                "require_coverage": "true"},
+    )  # fmt: skip
+    assert gaps.status_code == 422 and list(gaps.json()) == ["attitude"]
+    assert requests.get(url, params={"start_time": "yesterday"}).status_code == 500
+    tm = requests.get(url, params={"start_time": "20251001", "spice_path": "/k" * 50}).text
+    strings = [line.strip()[1:-1] for line in tm.splitlines() if line.startswith("    '")]
+    assert all(len(s) <= 80 for s in strings) and any(s.endswith("+") for s in strings)
+    assert "\\begindata" in tm and "KERNELS_TO_LOAD = (" in tm
