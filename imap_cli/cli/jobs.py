@@ -7,13 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from imap_cli.cli.options import DataLevel, Descriptor, Format, Instrument, state
+from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state
 
-app = typer.Typer(
-    help="The SDC's processing jobs (newest first), and their logs.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 FORMATS = ("table", "json", "csv")
 COLUMNS = (
@@ -45,6 +41,15 @@ Status = Annotated[
         show_default=False,
     ),
 ]
+JobsFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-o",
+        help="table, json or csv. Default: table on a terminal, json when piped.",
+        show_default=False,
+    ),
+]
 JobDay = Annotated[
     str | None,
     typer.Option(
@@ -64,12 +69,11 @@ def jobs(
     data_level: DataLevel = None,
     descriptor: Descriptor = None,
     start_date: JobDay = None,
-    output_format: Format = None,
+    output_format: JobsFormat = None,
 ) -> None:
-    """The SDC's processing jobs, newest first (the SDC sends at most 500).
+    """The SDC's processing jobs, newest first (the SDC sends at most 500), and their logs.
 
-    -o table (default on a terminal; status in colour), json (the SDC's records; the default
-    when piped) or csv.
+    -o table (default on a terminal; status in colour), json (default when piped) or csv.
 
     A job's log: `imap jobs logs STREAM`, with the LOG STREAM of its row.
 

@@ -65,9 +65,11 @@ def metakernel(
 ) -> None:
     """Write a SPICE metakernel (.tm) for a time range, downloading the kernels it needs.
 
-    The SDC picks the latest version of each kernel covering the range, in load order; the
-    missing ones are downloaded into the data dir, and the .tm lists their absolute local
-    paths (long paths continued with `+`), ready for spiceypy.furnsh(FILE).
+    The SDC picks the latest version of each kernel covering the range, in load order.
+
+    Missing kernels are downloaded into the data dir; the .tm lists their absolute paths.
+
+    Long paths are continued with `+`, so spiceypy.furnsh(FILE) loads every kernel.
 
     --dry-run lists the kernels' SDC keys; nothing is downloaded or written.
 

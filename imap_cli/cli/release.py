@@ -27,23 +27,25 @@ def release(
 ) -> None:
     """Release data to the public per a manifest: the latest version of each matching series.
 
-    The manifest's name gives the release's first and last day (inclusive, against each
-    file's start date). Each line is one rule: `instrument, data_type, descriptor, true|false`
-    (data_type: all, ancillary or a level; descriptor: all or one). `#` lines and a header
-    line `instrument, ...` are skipped. Every line is checked first; any problem: nothing is
-    sent (exit 2).
+    The manifest's name gives the first and last day (inclusive, against each file's start date).
 
-    Then the manifest is uploaded (an identical one already there is fine), and once the SDC
-    lists it, the release is requested. Needs an API key.
+    Each line is one rule: `instrument, data_type, descriptor, true|false`.
 
-    --dry-run: list the files the manifest would release (from the SDC's catalogue), send
-    nothing.
+    data_type: all, ancillary or a level; descriptor: all or one. `#` lines and a header skipped.
+
+    Every line is checked first; any problem and nothing is sent (exit 2).
+
+    Then the manifest is uploaded (an identical one already there is fine).
+
+    Once the SDC lists it, the release is requested. Needs an API key.
+
+    --dry-run: list the files the manifest would release; nothing is sent.
 
     Examples:
 
-    imap release imap_hit_data-release-001_20251001_20251031_v001.txt --dry-run
+    imap release imap_hit_data-release-001_20251001_20251130_v001.txt --dry-run
 
-    imap release imap_hit_data-release-001_20251001_20251031_v001.txt
+    imap release imap_hit_data-release-001_20251001_20251130_v001.txt
     """
     from imap_cli.core.release import InvalidManifest, preview, read_manifest, release
 
@@ -81,7 +83,7 @@ def _show_preview(run, rows: list[dict], output_format: str | None) -> None:
 
     output = run.output
     fmt = (output_format or "").strip().lower() or (
-        "table" if output.streams.stdout_tty else "paths"
+        "table" if output.streams.stdout_tty else "json"
     )
     if fmt not in FORMATS:
         raise UsageError(

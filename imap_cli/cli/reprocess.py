@@ -33,9 +33,11 @@ def reprocess(
 ) -> None:
     """Ask the SDC to reprocess an instrument's files that start in a date range.
 
-    Needs an API key or an access token. The SDC queues any request without checking it and
-    later drops what its scheduler cannot run, so the rules are checked here first: an
-    instrument is required, and a data level goes with a descriptor (both or neither).
+    Needs an API key or an access token.
+
+    The SDC queues any request unchecked, then drops what it cannot run, so rules come first:
+
+    an instrument is required; a data level goes with a descriptor (both or neither).
 
     On a terminal it asks before sending (--yes skips that). Prints the SDC's reprocess id.
 
