@@ -51,7 +51,7 @@ def imap(server: RunningServer, monkeypatch: pytest.MonkeyPatch, capsys, tmp_pat
 def test_reprocess_is_queued(imap, server: RunningServer):
     code, out, _err = imap("reprocess", "-s", "20251001", "-e", "20251002", "-i", "hit", "--yes")
     assert code == 0
-    queued = server_ops(server).reprocess_requests
+    queued = server.operations.reprocess_requests
     assert [r["params"] for r in queued] == [
         {
             "start_date": "20251001",
@@ -61,14 +61,6 @@ def test_reprocess_is_queued(imap, server: RunningServer):
         }
     ]
     assert out.strip() == queued[0]["id"]
-
-
-def server_ops(server: RunningServer):
-    # The API app is wrapped by the request logger; its operations state is the server's.
-    for record in server._servers[0].app.__dict__.values():  # _Logged(app=ApiApp)
-        if hasattr(record, "operations"):
-            return record.operations
-    raise AssertionError("no ApiApp found")
 
 
 def public_paths(server: RunningServer, **params: str) -> list[str]:
@@ -228,7 +220,7 @@ def test_python_api(server: RunningServer, monkeypatch, tmp_path: Path):
     monkeypatch.setenv("IMAP_API_KEY", KEY)
     monkeypatch.setenv("IMAP_DATA_DIR", str(tmp_path / "data"))
     rid = imap_cli.reprocess(start_date="20251001", end_date="20251001", instrument="swe")
-    assert rid == server_ops(server).reprocess_requests[-1]["id"]
+    assert rid == server.operations.reprocess_requests[-1]["id"]
     with pytest.raises(UsageError, match="needs --descriptor"):
         imap_cli.reprocess(
             start_date="20251001", end_date="20251001", instrument="swe", data_level="l2"

@@ -51,13 +51,6 @@ def official_keyed(keyed_sdc, official_for, tmp_path: Path, monkeypatch: pytest.
     return official_for(keyed_sdc.url, data_dir)
 
 
-def _operations(server: RunningServer):
-    for value in server._servers[0].app.__dict__.values():
-        if hasattr(value, "operations"):
-            return value.operations
-    raise AssertionError("no ApiApp found")
-
-
 def test_official_reprocess(official_keyed, keyed_sdc: RunningServer):
     result = official_keyed(
         "reprocess",
@@ -78,7 +71,7 @@ def test_official_reprocess(official_keyed, keyed_sdc: RunningServer):
     (posted,) = [r for r in keyed_sdc.requests if r.path.endswith("/reprocess")]
     assert (posted.method, posted.path) == ("POST", "/api-key/reprocess")
     assert posted.headers["x-api-key"] == KEY
-    queued = _operations(keyed_sdc).reprocess_requests
+    queued = keyed_sdc.operations.reprocess_requests
     assert queued[0]["params"] == {
         "start_date": "20251001",
         "end_date": "20251003",
