@@ -128,6 +128,23 @@ class Output:
         if hint:
             self._say(f"Hint: {hint}", "cyan")
 
+    def ask(self, question: str) -> bool:
+        """Ask yes/no on stderr, read the answer from stdin; only "y"/"yes" is yes.
+
+        Callers ask only when stdin is a terminal (`stdin_tty`); end of input is no.
+        """
+        self.streams.stderr.write(f"{printable(question)} [y/N] ")
+        self.streams.stderr.flush()
+        answer = self.streams.stdin.readline()
+        if not answer.endswith("\n"):
+            self.streams.stderr.write("\n")
+        return answer.strip().lower() in ("y", "yes")
+
+    @property
+    def stdin_tty(self) -> bool:
+        """True when stdin is a terminal (a person could answer a question)."""
+        return _isatty(self.streams.stdin)
+
     # --- stdout: data -------------------------------------------------------------------
 
     def write(self, text: str) -> None:
@@ -186,19 +203,22 @@ class Output:
         the columns are sized here once and each row is a single formatted line.
         """
         data = list(zip(*rows)) if rows else [() for _ in columns]
-        self.table_columns(columns, data, title, drop_order)
+        self.table_columns(columns, data, title, drop_order=drop_order)
 
     def table_columns(
         self,
         columns: Sequence[str],
         data: Sequence[Sequence[Any]],
         title: str | None = None,
+        styles: Mapping[int, Mapping[str, str]] | None = None,
         drop_order: Sequence[str] = (),
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
 
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
+        `styles`: column index -> {cell text: SGR code, e.g. "31" for red}, applied on a
+        colour terminal only (e.g. a job's status).
 
         With a `drop_order`, the table fits `streams.columns` (when known): the columns it names
         are left out, first to last, until the lines fit; no cell is ever cut. When only the
@@ -222,6 +242,8 @@ class Output:
                 self.detail(f"Left out to fit {limit} columns: {', '.join(hidden)} (-o csv: all).")
                 columns = [columns[i] for i in keep]
                 texts = [texts[i] for i in keep]
+                if styles:
+                    styles = {keep.index(i): v for i, v in styles.items() if i in keep}
                 widths = [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep]
         # The last column is not padded: no trailing blanks on every line.
         fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
@@ -239,6 +261,17 @@ class Output:
         if _UNSAFE_CHARS.search(body):
             body = _UNSAFE_CHARS.sub("?", body)
         color = bool(self.streams.stdout_tty) and not self.streams.env.get("NO_COLOR")
+        if color and styles and body:
+            # Pad first, then wrap in the colour: the %-format's padding then adds nothing.
+            # The body was made safe above; rebuild it from safe cells, then add the codes.
+            texts = [[_UNSAFE_CHARS.sub("?", v.replace("\n", "?")) for v in t] for t in texts]
+            for index, codes in styles.items():
+                width = widths[index]
+                texts[index] = [
+                    f"\x1b[{codes[v]}m{v.ljust(width)}\x1b[0m" if v in codes else v
+                    for v in texts[index]
+                ]
+            body = "\n".join(map(fmt.__mod__, zip(*texts)))
         parts = [f"{title}\n"] if title else []
         parts.append(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
         parts.append(rule + "\n")

@@ -205,12 +205,25 @@ class SDCClient:
         stream: bool = False,
         what: str = "request",
         ok: Iterable[int] = (200,),
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
     ) -> requests.Response:
-        """A request to the SDC API, with the credential; raises a mapped error unless ok."""
+        """A request to the SDC API, with the credential; raises a mapped error unless ok.
+
+        `retry_statuses`: the statuses worth another attempt (a route whose 500 is a final
+        answer, like /processing-logs for an unknown stream, leaves 500 out).
+        """
         headers = self.credential_headers()
         if headers:
             self._check_credential_target(url)
-        response = self._send(method, url, what=what, params=params, headers=headers, stream=stream)
+        response = self._send(
+            method,
+            url,
+            what=what,
+            params=params,
+            headers=headers,
+            stream=stream,
+            retry_statuses=retry_statuses,
+        )
         if response.status_code not in ok:
             raise self.http_error(response, what)
         return response
@@ -271,6 +284,7 @@ class SDCClient:
         *,
         what: str,
         retry: bool = True,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
         **kwargs: Any,
     ) -> requests.Response:
         attempts = (self.retries if retry else 0) + 1
@@ -302,7 +316,7 @@ class SDCClient:
                 close = getattr(body, "close", None)
                 if callable(data) and close:
                     close()
-            if response.status_code in RETRY_STATUSES and not last:
+            if response.status_code in retry_statuses and not last:
                 delay = retry_after(response)
                 if delay is not None and delay > RETRY_AFTER_CAP:
                     return response

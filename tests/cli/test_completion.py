@@ -98,7 +98,21 @@ def test_fish_shows_option_help_after_a_tab() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("imap ", ["query", "download", "upload", "sync", "serve", "config"]),
+        (
+            "imap ",
+            [
+                "query",
+                "download",
+                "upload",
+                "sync",
+                "serve",
+                "config",
+                "reprocess",
+                "release",
+                "jobs",
+                "metakernel",
+            ],
+        ),
         ("imap config ", ["show", "get", "set", "unset", "path"]),
         ("imap config get d", ["data-dir"]),
         ("imap config set ", list(complete.CONFIG_KEYS)),
