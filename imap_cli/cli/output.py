@@ -239,7 +239,7 @@ class Output:
             keep = fitting_columns(columns, widths, limit, drop_order)
             if len(keep) < len(columns):
                 hidden = [columns[i] for i in range(len(columns)) if i not in keep]
-                self.detail(f"Left out to fit {limit} columns: {', '.join(hidden)} (-o csv: all).")
+                self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
                 columns = [columns[i] for i in keep]
                 texts = [texts[i] for i in keep]
                 if styles:
