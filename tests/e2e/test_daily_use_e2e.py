@@ -294,3 +294,12 @@ def test_unusable_data_dir_hint_fits_its_origin(sdc_env, tmp_path: Path, where, 
         done = imap("download", name, env={"IMAP_DATA_DIR": ""})
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines()[-1] == f"Hint: {hint}" or hint in done.stderr.splitlines()[-1]
+
+
+def test_query_download_prints_local_paths_or_the_asked_format(sdc_env) -> None:
+    keys = imap("query", "-i", "mag", "-l", "l2", "-o", "paths").stdout.split()
+    done = imap("query", "-i", "mag", "-l", "l2", "--download")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str(sdc_env.data_dir.resolve() / k) for k in keys]
+    asked = imap("query", "-i", "mag", "-l", "l2", "--download", "-o", "paths")
+    assert asked.stdout.split() == keys  # the query's list, not the local paths
