@@ -39,10 +39,17 @@ def excerpt(text: str, width: int = EXCERPT) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def record_name(record: Any, where: str = "a record") -> str:
-    """The SDC key (or name) of one query record: file_path, or a SPICE record's file_name."""
+def record_name(record: Any, where: str = "a record", *, paths: bool = False) -> str:
+    """The SDC key (or name) of one query record: file_path, or a SPICE record's file_name.
+
+    With `paths` (local files, for upload) the field's text as it is.
+    """
     if not isinstance(record, Mapping):
         raise ListingError(f"stdin: {where} is not a query record ({excerpt(repr(record))})")
+    if paths:
+        for field in NAME_FIELDS:
+            if isinstance(record.get(field), str) and record[field].strip():
+                return record[field].strip()
     from imap_cli.core.errors import IMAPError
     from imap_cli.core.query import record_key
 
@@ -58,7 +65,7 @@ def record_name(record: Any, where: str = "a record") -> str:
         ) from None
 
 
-def _json_values(text: str) -> list[str]:
+def _json_values(text: str, paths: bool) -> list[str]:
     """Names from a JSON array of records or names, or from one JSON record per line."""
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -71,7 +78,7 @@ def _json_values(text: str) -> list[str]:
         if not isinstance(data, list):  # pragma: no cover - "[" always decodes to a list
             raise ListingError("stdin: the JSON is not an array")
         return [
-            item.strip() if isinstance(item, str) else record_name(item, f"item {n}")
+            item.strip() if isinstance(item, str) else record_name(item, f"item {n}", paths=paths)
             for n, item in enumerate(data, 1)
         ]
     out = []
@@ -85,11 +92,11 @@ def _json_values(text: str) -> list[str]:
             raise ListingError(
                 f"stdin: line {number} is not a JSON record ({excerpt(line)})"
             ) from None
-        out.append(record_name(record, f"line {number}"))
+        out.append(record_name(record, f"line {number}", paths=paths))
     return out
 
 
-def _csv_values(lines: list[str], column: int) -> list[str]:
+def _csv_values(lines: list[str], column: int, paths: bool) -> list[str]:
     header, *rows = csv.reader(lines)
     names = []
     for number, row in enumerate(rows, 2):
@@ -99,10 +106,8 @@ def _csv_values(lines: list[str], column: int) -> list[str]:
             raise ListingError(
                 f"stdin: CSV row {number} has no {header[column]} ({excerpt(','.join(row))})"
             )
-        value = row[column].strip()
-        if header[column] == "file_name" and "/" not in value:
-            value = record_name({"file_name": value}, f"CSV row {number}")
-        names.append(value)
+        record = {header[column]: row[column].strip()}
+        names.append(record_name(record, f"CSV row {number}", paths=paths))
     return names
 
 
@@ -128,7 +133,7 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
     if not stripped:
         return []
     if stripped[0] in "[{":
-        return _json_values(stripped)
+        return _json_values(stripped, paths)
     lines = [line.strip() for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
     if not lines:
         return []
@@ -137,7 +142,7 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
         return [line.split()[-1] for line in lines[2:]]
     column = _csv_column(lines[0])
     if column is not None:
-        return _csv_values(lines, column)
+        return _csv_values(lines, column, paths)
     commas = lines[0].count(",")
     if commas and len(lines) > 1 and all(line.count(",") == commas for line in lines[:20]):
         # a table of values (paths rarely hold commas, never all with the same count)

@@ -35,7 +35,14 @@ def test_csv_with_the_name_column_anywhere() -> None:
     text = f"instrument,file_path,released\nmag,{KEY},true\n\nmag,{KEY},false\n"
     assert parse_listing(text) == [KEY, KEY]
     spice = "file_name,kernel_type\nck/imap_2025_274_2025_276_001.ah.bc,attitude_history\n"
-    assert parse_listing(spice) == ["ck/imap_2025_274_2025_276_001.ah.bc"]
+    assert parse_listing(spice) == ["imap/spice/ck/imap_2025_274_2025_276_001.ah.bc"]
+    local = "file_path,size\n/tmp/out/imap_mag_l1a_norm-mago_20251001_v001.0001.cdf,3\n"
+    assert parse_listing(local, paths=True) == [
+        "/tmp/out/imap_mag_l1a_norm-mago_20251001_v001.0001.cdf"
+    ]
+    assert parse_listing(json.dumps([{"file_path": "my run/a.cdf"}]), paths=True) == [
+        "my run/a.cdf"
+    ]
 
 
 @pytest.mark.parametrize(
