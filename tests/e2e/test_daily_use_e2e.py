@@ -4,34 +4,52 @@ errors on stderr, `-` on a terminal, and what --verify found."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
 import select
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from imap_cli.cli.app import main
+
 IMAP = [sys.executable, "-m", "imap_cli"]
 
 
-def imap(
-    *argv: str, stdin: str | None = None, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """`imap ARGV` in a subprocess (stdin, stdout and stderr are pipes), with this test's env."""
-    return subprocess.run(
-        [*IMAP, *argv],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
+@dataclass
+class Done:
+    """How one `imap` run ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def mag_query(fmt: str) -> str:
+@pytest.fixture
+def imap(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """`imap(*argv, stdin=..., env=...)`: the command run in this process (stdin, stdout and
+    stderr are not terminals, as in a pipe), with `env` added to this test's environment.
+    Subprocesses are kept for what needs one: real pipes between processes, a terminal."""
+
+    def run(*argv: str, stdin: str = "", env: dict | None = None) -> Done:
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            patch.setattr("sys.stdin", io.StringIO(stdin))
+            capsys.readouterr()
+            code = main(list(argv))
+            out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def mag_query(imap, fmt: str) -> str:
     done = imap("query", "-i", "mag", "-l", "l1a", "-o", fmt)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -41,14 +59,14 @@ def mag_query(fmt: str) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "paths", "names", "table"])
-def test_every_query_output_feeds_download(sdc_env, fmt: str) -> None:
-    keys = mag_query("paths").split()
+def test_every_query_output_feeds_download(imap, sdc_env, fmt: str) -> None:
+    keys = mag_query(imap, "paths").split()
     if fmt == "jsonl":
-        text = "".join(json.dumps(r) + "\n" for r in json.loads(mag_query("json")))
+        text = "".join(json.dumps(r) + "\n" for r in json.loads(mag_query(imap, "json")))
     elif fmt == "names":
         text = "\n".join(k.rpartition("/")[2] for k in keys) + "\n"
     else:
-        text = mag_query(fmt)
+        text = mag_query(imap, fmt)
     done = imap("download", "-", stdin=text)
     assert done.returncode == 0, done.stderr
     expected = [str(sdc_env.data_dir.resolve() / k) for k in keys]
@@ -56,14 +74,14 @@ def test_every_query_output_feeds_download(sdc_env, fmt: str) -> None:
     assert all(Path(p).is_file() for p in expected)
 
 
-def test_json_default_of_a_piped_query_feeds_download(sdc_env) -> None:
+def test_json_default_of_a_piped_query_feeds_download(imap, sdc_env) -> None:
     query = subprocess.Popen([*IMAP, "query", "-i", "mag"], stdout=subprocess.PIPE)
     done = subprocess.run(
         [*IMAP, "download", "-"], stdin=query.stdout, capture_output=True, text=True, timeout=60
     )
     query.wait(timeout=60)
     assert done.returncode == 0, done.stderr
-    assert len(done.stdout.splitlines()) == len(mag_query("paths").split()) + len(
+    assert len(done.stdout.splitlines()) == len(mag_query(imap, "paths").split()) + len(
         imap("query", "-i", "mag", "-l", "l1b", "-o", "paths").stdout.split()
     ) + len(imap("query", "-i", "mag", "-l", "l2", "-o", "paths").stdout.split())
 
@@ -77,7 +95,7 @@ def test_json_default_of_a_piped_query_feeds_download(sdc_env) -> None:
         '{"instrument": "mag"}\n' * 300,  # records without a name
     ],
 )
-def test_anything_else_is_one_short_error(sdc_env, text: str) -> None:
+def test_anything_else_is_one_short_error(imap, sdc_env, text: str) -> None:
     done = imap("download", "-", stdin=text)
     assert done.returncode == 2
     assert done.stdout == ""
@@ -87,7 +105,7 @@ def test_anything_else_is_one_short_error(sdc_env, text: str) -> None:
     assert len(done.stderr) < 400  # never the input echoed back whole
 
 
-def test_upload_reads_stdin_with_the_same_parser(sdc_env, tmp_path: Path) -> None:
+def test_upload_reads_stdin_with_the_same_parser(imap, sdc_env, tmp_path: Path) -> None:
     name = "imap_mag_l1b_norm-mago_20251031_v009.0001.cdf"
     (tmp_path / name).write_bytes(b"cdf bytes")
     listing = f"file_path,instrument\n{tmp_path / name},mag\n"
@@ -101,8 +119,8 @@ def test_upload_reads_stdin_with_the_same_parser(sdc_env, tmp_path: Path) -> Non
 # --- 5. download's stdout is the local paths ------------------------------------------------
 
 
-def test_download_prints_every_present_path_in_input_order(sdc_env) -> None:
-    keys = mag_query("paths").split()[:4]
+def test_download_prints_every_present_path_in_input_order(imap, sdc_env) -> None:
+    keys = mag_query(imap, "paths").split()[:4]
     first = imap("download", keys[2])
     assert first.stdout.splitlines() == [str(sdc_env.data_dir.resolve() / keys[2])]
     names = [keys[3], keys[2].rpartition("/")[2], keys[0], keys[2]]  # a skip and a duplicate
@@ -114,8 +132,8 @@ def test_download_prints_every_present_path_in_input_order(sdc_env) -> None:
     assert "skipped 1" in done.stderr
 
 
-def test_a_failed_file_is_not_printed_but_the_others_are(sdc_env) -> None:
-    keys = mag_query("paths").split()[:1]
+def test_a_failed_file_is_not_printed_but_the_others_are(imap, sdc_env) -> None:
+    keys = mag_query(imap, "paths").split()[:1]
     missing = "imap_mag_l1a_norm-mago_20240101_v001.0000.cdf"
     done = imap("download", keys[0], missing)
     assert done.returncode == 1
@@ -126,8 +144,8 @@ def test_a_failed_file_is_not_printed_but_the_others_are(sdc_env) -> None:
 # --- 10. --verify says what it found ---------------------------------------------------------
 
 
-def test_verify_reports_matched_and_differed(sdc_env) -> None:
-    keys = mag_query("paths").split()[:3]
+def test_verify_reports_matched_and_differed(imap, sdc_env) -> None:
+    keys = mag_query(imap, "paths").split()[:3]
     assert imap("download", *keys).returncode == 0
     changed = sdc_env.data_dir / keys[1]
     changed.write_bytes(b"not what the SDC has")
@@ -141,7 +159,7 @@ def test_verify_reports_matched_and_differed(sdc_env) -> None:
 # --- 4. global options before or after the command -------------------------------------------
 
 
-def test_global_options_work_after_the_command(sdc_env, tmp_path: Path) -> None:
+def test_global_options_work_after_the_command(imap, sdc_env, tmp_path: Path) -> None:
     quiet = imap("query", "-i", "mag", "-o", "paths", "-q")
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout
     loud = imap("query", "-i", "mag", "-o", "paths")
@@ -158,7 +176,7 @@ def test_global_options_work_after_the_command(sdc_env, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["query", "download", "upload", "serve", "config show"])
-def test_global_options_show_in_each_commands_help(command: str) -> None:
+def test_global_options_show_in_each_commands_help(imap, command: str) -> None:
     done = imap(*command.split(), "--help", env={"COLUMNS": "100"})
     assert done.returncode == 0
     for option in ("--url", "--data-dir", "--quiet", "--verbose", "--debug"):
@@ -177,7 +195,7 @@ def test_global_options_show_in_each_commands_help(command: str) -> None:
         (["upload"], "imap upload -"),
     ],
 )
-def test_a_command_without_input_is_one_error_and_a_hint(argv: list[str], hint: str) -> None:
+def test_a_command_without_input_is_one_error_and_a_hint(imap, argv: list[str], hint: str) -> None:
     done = imap(*argv)
     assert done.returncode == 2
     assert done.stdout == ""
@@ -226,7 +244,7 @@ WIDE = {
 
 @pytest.mark.parametrize("width", [60, 80, 120])
 @pytest.mark.parametrize("which", list(WIDE))
-def test_tables_fit_the_width_and_never_cut_a_name(sdc_env, width: int, which: str) -> None:
+def test_tables_fit_the_width_and_never_cut_a_name(imap, sdc_env, width: int, which: str) -> None:
     done = imap("query", *WIDE[which], "-o", "table", env={"COLUMNS": str(width)})
     assert done.returncode == 0, done.stderr
     paths = imap("query", *WIDE[which], "-o", "paths").stdout.split()
@@ -241,7 +259,7 @@ def test_tables_fit_the_width_and_never_cut_a_name(sdc_env, width: int, which: s
     assert len(wide.stdout.splitlines()[0].split()) >= len(header.split())
 
 
-def test_columns_go_least_important_first(sdc_env) -> None:
+def test_columns_go_least_important_first(imap, sdc_env) -> None:
     def header(width: int) -> list[str]:
         out = imap("query", "-i", "hi", "-o", "table", env={"COLUMNS": str(width)}).stdout
         return out.splitlines()[0].replace("REPOINT", "REPOINT").split()
@@ -263,7 +281,7 @@ def test_columns_go_least_important_first(sdc_env) -> None:
 # --- 8. settings: an override is said, and the data-dir hint fits its origin ---------------
 
 
-def test_config_set_warns_when_the_environment_overrides_it(tmp_path: Path) -> None:
+def test_config_set_warns_when_the_environment_overrides_it(imap, tmp_path: Path) -> None:
     env = {"IMAP_DATA_DIR": str(tmp_path / "from-env")}
     done = imap("config", "set", "data-dir", str(tmp_path / "saved"), env=env)
     assert done.returncode == 0
@@ -280,11 +298,11 @@ def test_config_set_warns_when_the_environment_overrides_it(tmp_path: Path) -> N
         ("file", "imap config set data-dir"),
     ],
 )
-def test_unusable_data_dir_hint_fits_its_origin(sdc_env, tmp_path: Path, where, hint) -> None:
+def test_unusable_data_dir_hint_fits_its_origin(imap, sdc_env, tmp_path: Path, where, hint) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     bad = str(blocker / "data")
-    name = mag_query("paths").split()[0]
+    name = mag_query(imap, "paths").split()[0]
     if where == "flag":
         done = imap("download", name, "--data-dir", bad)
     elif where == "env":
@@ -296,7 +314,7 @@ def test_unusable_data_dir_hint_fits_its_origin(sdc_env, tmp_path: Path, where, 
     assert done.stderr.splitlines()[-1] == f"Hint: {hint}" or hint in done.stderr.splitlines()[-1]
 
 
-def test_query_download_prints_local_paths_or_the_asked_format(sdc_env) -> None:
+def test_query_download_prints_local_paths_or_the_asked_format(imap, sdc_env) -> None:
     keys = imap("query", "-i", "mag", "-l", "l2", "-o", "paths").stdout.split()
     done = imap("query", "-i", "mag", "-l", "l2", "--download")
     assert done.returncode == 0, done.stderr
