@@ -317,12 +317,14 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
         output.note(line)
     else:
         output.success(line)
+    from imap_cli.cli.hints import hint_for
+
     hints: list[str] = []
     for result in failed:
         error = result.error
         reason = error.message if error is not None else result.reason
         output.error(f"{result.key}: {' '.join(reason.split())}", hint="")
-        hint = getattr(error, "hint", "")
+        hint = hint_for(error)
         if hint and hint not in hints:
             hints.append(hint)
     for hint in hints:

@@ -34,6 +34,7 @@ from imap_cli.core.errors import (
     BadResponse,
     ConnectionFailed,
     DataDirError,
+    Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
@@ -216,6 +217,7 @@ def object_url(sdc: SDCClient, key: str) -> str:
         response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
     except Refused as error:
         if "release" in error.message.lower():  # "...is not a part of a public release yet."
+            error.kind = Failure.NOT_RELEASED
             error.hint = (
                 "The file is not publicly released yet. With an SDC API key "
                 "(`imap config set api-key KEY`) unreleased files can be fetched; otherwise ask "

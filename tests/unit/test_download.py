@@ -252,7 +252,7 @@ def test_not_found_fails_that_file_only(tmp_path: Path) -> None:
     results, events = run([MAG, SWE], tmp_path)
     assert [r.status for r in results] == ["failed", "downloaded"]
     assert isinstance(results[0].error, errors.NotFound)
-    assert "File not found" in results[0].reason
+    assert results[0].reason == "SDC download link: 404 Not Found"
     failed = [e for e in events if e.stage == Stage.FAILED]
     assert [e.key for e in failed] == [MAG_KEY]
 
