@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
+    "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
 }
 
 

@@ -486,7 +486,7 @@ def ca_bundle_in_use(settings: Settings, env: Mapping[str, str] | None = None) -
     """
     env = os.environ if env is None else env
     if settings.ca_bundle:
-        return settings.ca_bundle, f"ca-bundle ({settings.origins.get('ca-bundle', 'setting')})"
+        return settings.ca_bundle, f"ca-bundle setting, {settings.origins.get('ca-bundle', '')}"
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         if env.get(name):
             return env[name], f"env:{name}"
