@@ -91,7 +91,7 @@ def run_downloads(
             _show_plan(state, results)
             return exit_code(results)
         with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(client.on_retry)
+            client.on_retry = progress.guard(progress.retrying)
             results = fetch(on_event=progress.handle)
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)

@@ -19,8 +19,9 @@ HINTS: dict[Failure, str] = {
         "`imap doctor` shows the bundle in use."
     ),
     Failure.PROXY_REFUSED: (
-        "The proxy named in HTTPS_PROXY/HTTP_PROXY cannot be reached: check that variable (or "
-        "unset it to connect directly), and NO_PROXY for hosts that must bypass it."
+        "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
+        "that variable (or unset it to connect directly), and NO_PROXY for hosts that must "
+        "bypass it."
     ),
     Failure.PROXY_AUTH: (
         "The proxy needs a user name and password: put them in the proxy URL, "
