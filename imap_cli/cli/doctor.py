@@ -26,7 +26,7 @@ def doctor(
             "--format",
             "-o",
             help="text, or json for a bug report (secrets masked).",
-            autocompletion=complete.formats,
+            autocompletion=complete.report_formats,
         ),
     ] = "text",
 ) -> None:

@@ -97,7 +97,7 @@ def test_second_upload_is_a_conflict_and_the_others_go(
     code, out, err = imap("upload", *map(str, again))
     assert code == 1
     assert out == f"{SWE_KEY}\n"
-    assert f"{MAG_KEY}: already in the SDC as {MAG_KEY}; a new version needs a new filename" in err
+    assert f"{MAG_KEY}: already in the SDC; a new version needs a new filename" in err
     assert (server.root / SWE_KEY).read_bytes() == again[1].read_bytes()
     assert (server.root / MAG_KEY).read_bytes() == first.read_bytes()
 
