@@ -216,7 +216,10 @@ def object_url(sdc: SDCClient, key: str) -> str:
     try:
         response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
     except Refused as error:
-        if "release" in error.message.lower():  # "...is not a part of a public release yet."
+        # "...is not a part of a public release yet."; and without a key or token the public
+        # route is all there is, so a bare 403 there means the same thing.
+        public = not sdc.credential_headers()
+        if "release" in error.message.lower() or (public and error.status == 403):
             error.kind = Failure.NOT_RELEASED
             error.hint = (
                 "The file is not publicly released yet. With an SDC API key "
