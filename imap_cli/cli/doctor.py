@@ -29,6 +29,14 @@ def doctor(
             autocompletion=complete.report_formats,
         ),
     ] = "text",
+    ca_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-bundle",
+            help="Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check the config, the data dir, the way to the SDC (DNS, connection, TLS, an answer),
     the credentials, proxies and versions: one line each, with the fix for each problem.
@@ -45,11 +53,12 @@ def doctor(
         )
     run = state(ctx)
     output = run.output
+    flags = {**run.flags, "ca-bundle": ca_bundle}
     if format == "json":
-        report = diagnose(run.flags)
+        report = diagnose(flags)
         output.json(as_json(report))
     else:
-        report = diagnose(run.flags, on_check=lambda check: show(output, check))
+        report = diagnose(flags, on_check=lambda check: show(output, check))
         problems = sum(c.status.value == "problem" for c in report.checks)
         if problems:
             noun = "problem" if problems == 1 else "problems"

@@ -93,7 +93,9 @@ NO_CA = {"REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None, "IMAP_CA_BUNDLE": N
 # --- TLS --------------------------------------------------------------------------------------
 
 
-def test_without_the_ca_query_download_and_doctor_name_the_certificate(tls_sdc, data_dir) -> None:
+def test_without_the_ca_query_download_and_doctor_name_the_certificate(
+    tls_sdc, tls, data_dir
+) -> None:
     url = tls_sdc.url
     query = imap("--url", url, "query", "-i", "hit", env=NO_CA)
     assert_failed(query, 3, f"TLS certificate check failed for {url[8:]}", Failure.CERTIFICATE)
@@ -107,6 +109,9 @@ def test_without_the_ca_query_download_and_doctor_name_the_certificate(tls_sdc, 
     assert tls_line.startswith("problem") and "not trusted" in tls_line
     assert f"fix: {hint(Failure.CERTIFICATE)}" in doctor.out
     assert "sdc answer" not in doctor.out  # the broken link is reported once, where it breaks
+    # --ca-bundle tries a bundle before it is saved.
+    doctor = imap("--url", url, "doctor", "--ca-bundle", str(tls.ca_file), env=NO_CA)
+    assert doctor.code == 0, doctor.out
 
 
 @pytest.mark.parametrize("how", ["config set", "IMAP_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
