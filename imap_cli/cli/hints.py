@@ -12,11 +12,10 @@ SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
 
 HINTS: dict[Failure, str] = {
     Failure.CERTIFICATE: (
-        "The server's certificate is not trusted by the CA bundle in use. Behind a proxy or with "
-        "a private CA, save your organisation's CA file with `imap config set ca-bundle FILE` "
-        "(it wins over REQUESTS_CA_BUNDLE); otherwise upgrade certifi (`pip install -U "
-        "certifi`), or on macOS run 'Install Certificates.command' from your Python folder. "
-        "`imap doctor` shows the bundle in use."
+        "The server's certificate is not trusted by the CA bundle in use. With a private CA or a "
+        "TLS-inspecting proxy, save its CA file: `imap config set ca-bundle FILE` (this wins "
+        "over REQUESTS_CA_BUNDLE). Otherwise `pip install -U certifi`; on macOS run 'Install "
+        "Certificates.command' from your Python folder."
     ),
     Failure.PROXY_REFUSED: (
         "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
@@ -47,8 +46,7 @@ HINTS: dict[Failure, str] = {
     Failure.RATE_LIMITED: "The SDC is rate-limiting requests; wait a minute, or lower --jobs.",
     Failure.CREDENTIALS: (
         "The SDC refused the credentials (or their absence): check your API key "
-        "(`imap config set api-key KEY` or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN); "
-        "`imap doctor` tells whether the SDC accepts them."
+        "(`imap config set api-key KEY` or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN)."
     ),
     Failure.READ_ONLY: (
         f"Your API key may only read; ask the SDC team ({SDC_CONTACT}) for a key with upload "
