@@ -113,13 +113,12 @@ def diagnose(
 def _network_checks(settings: Settings, add: Callable[[Check], bool]) -> None:
     """DNS, connect, TLS, an answer, credentials: each only if the way so far works."""
     via_proxy = bool(_proxy_for(settings.url))
-    # Through a proxy, the proxy resolves the SDC's name and makes the TLS connection's
-    # first hop; the answer check then covers both.
+    # Through a proxy, the proxy resolves the SDC's name: the TLS check goes through its tunnel.
     if not via_proxy and not add(check_dns(settings)):
         return
     if not add(check_connect(settings)):
         return
-    if urlsplit(settings.url).scheme == "https" and not via_proxy and not add(check_tls(settings)):
+    if urlsplit(settings.url).scheme == "https" and not add(check_tls(settings)):
         return
     if add(check_query(settings)):
         add(check_credentials(settings))
@@ -337,13 +336,19 @@ def check_tls(settings: Settings) -> Check:
             Failure.CERTIFICATE,
             data=info,
         )
+    proxy = _proxy_for(settings.url)
     try:
         with (
-            socket.create_connection((host, port), timeout=PROBE_TIMEOUT) as raw,
+            _open_tunnel(proxy, host, port) if proxy else _open(host, port) as raw,
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             cert = tls.getpeercert() or {}
             version = tls.version() or "TLS"
+    except _ProxyAnswer as answer:
+        kind = Failure.PROXY_AUTH if answer.status == 407 else Failure.PROXY_REFUSED
+        return Check(
+            "tls", Status.PROBLEM, f"the proxy answered {answer} to CONNECT {host}:{port}", kind
+        )
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or exc.reason or "verification failed"
         return Check(
@@ -370,6 +375,48 @@ def check_tls(settings: Settings) -> Check:
         f"CA bundle {bundle} ({origin})",
         data={**info, "issuer": issuer, "expires": expires, "version": version},
     )
+
+
+class _ProxyAnswer(Exception):
+    """The proxy said no to CONNECT."""
+
+    def __init__(self, status: int, line: str) -> None:
+        super().__init__(line)
+        self.status = status
+
+
+def _open(host: str, port: int) -> socket.socket:
+    return socket.create_connection((host, port), timeout=PROBE_TIMEOUT)
+
+
+def _open_tunnel(proxy: str, host: str, port: int) -> socket.socket:
+    """A socket to host:port through an HTTP proxy's CONNECT (with its credentials, if any)."""
+    import base64
+    from urllib.parse import unquote
+
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    sock = _open(parts.hostname or "", parts.port or 80)
+    try:
+        head = f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            head += f"Proxy-Authorization: Basic {base64.b64encode(pair.encode()).decode()}\r\n"
+        sock.sendall((head + "\r\n").encode("latin-1"))
+        answer = b""
+        while b"\r\n\r\n" not in answer and len(answer) < 65536:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        line = answer.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        fields = line.split(" ", 2)
+        status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+        if status != 200:
+            raise _ProxyAnswer(status, " ".join(fields[1:]) or "nothing")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _name(rdns: Any) -> str:

@@ -168,6 +168,12 @@ def test_https_proxy_is_honoured_for_queries_and_downloads(
         doctor = imap("--url", url, "doctor", env=env)
         assert doctor.code == 0, doctor.out
         assert f"through {proxy.url}" in doctor.out
+        # The certificate is checked through the tunnel, against the bundle in use.
+        tls_line = next(line for line in doctor.out.splitlines() if " tls " in line)
+        assert tls_line.startswith("ok") and str(tls.ca_file) in tls_line
+        env["IMAP_CA_BUNDLE"] = None
+        doctor = imap("--url", url, "doctor", env=env)
+        assert doctor.code == 3 and f"fix: {hint(Failure.CERTIFICATE)}" in doctor.out
 
 
 def test_a_proxy_that_wants_a_password_gets_its_own_hint(tls_sdc, tls, tmp_path) -> None:
@@ -177,6 +183,9 @@ def test_a_proxy_that_wants_a_password_gets_its_own_hint(tls_sdc, tls, tmp_path)
         result = imap("--url", url, "query", "-i", "hit", env=env)
         assert_failed(result, 3, "the proxy wants a user name and password", Failure.PROXY_AUTH)
         assert result.elapsed < 10  # no backoff: the proxy will not change its mind
+        doctor = imap("--url", url, "doctor", env=env)
+        assert doctor.code == 3 and "407" in doctor.out
+        assert f"fix: {hint(Failure.PROXY_AUTH)}" in doctor.out
         port = proxy.url.rsplit(":", 1)[1]
         env["HTTPS_PROXY"] = f"http://{PROXY_USER}:{PROXY_SECRET}@127.0.0.1:{port}"
         assert imap("--url", url, "query", "-i", "hit", env=env).code == 0
