@@ -368,3 +368,16 @@ def test_a_read_only_data_dir(sdc, read_only_dir) -> None:
     assert_failed(result, 2, "not writable", Failure.DATA_DIR)
     doctor = imap("--url", sdc.url, "doctor", env=env)
     assert doctor.code == 3 and "is not writable" in doctor.out
+
+
+def test_uploads_trust_the_ca_bundle_too(tls_sdc, tls, tmp_path) -> None:
+    name = "imap_mag_l1a_norm-mago_20250102_v009.0001.cdf"
+    source = tmp_path / name
+    source.write_bytes(b"fresh bytes" * 100)
+    failed = imap("--url", tls_sdc.url, "upload", str(source), env=NO_CA)
+    assert_failed(failed, 3, "TLS certificate check failed", Failure.CERTIFICATE)
+    env = {**NO_CA, "IMAP_CA_BUNDLE": str(tls.ca_file)}
+    done = imap("--url", tls_sdc.url, "upload", str(source), env=env)
+    assert done.code == 0, done.err
+    stored = tls_sdc.root / "imap/mag/l1a/2025/01" / name
+    assert stored.read_bytes() == source.read_bytes()  # the PUT went to the https object host
