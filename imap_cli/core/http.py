@@ -371,11 +371,10 @@ class SDCClient:
             # which we built ourselves: the status says it all.
             text = ""
         message = f"{what}: {status} {reason}".rstrip() + (f": {text}" if text else "")
-        bad_url = status == 404 and urlsplit(response.url or "").path.endswith(API_ROUTES)
-        if bad_url:
-            # The SDC always has these routes: a 404 means the url is not the SDC API.
+        if status == 404 and urlsplit(response.url or "").path.endswith(API_ROUTES):
+            # The SDC always has these routes: a 404 means the url is not the SDC API. Exit 3,
+            # as for the other ways a url can be wrong (refused, DNS).
             message = f"{what}: {_host(response.url)} has no SDC API at this url (404)"
-        if bad_url:  # exit 3, as for the other ways a url can be wrong (refused, DNS)
             return Unavailable(message, status=status, kind=Failure.BAD_URL)
         error = status_error(status, message)
         if status == 429:
