@@ -33,15 +33,17 @@ def doctor(
         str | None,
         typer.Option(
             "--ca-bundle",
+            metavar="FILE",
             help="Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Check the config, the data dir, the way to the SDC (DNS, connection, TLS, an answer),
-    the credentials, proxies and versions: one line each, with the fix for each problem.
+    """Check the setup and the way to the SDC: one line per check, with the fix.
 
-    Exit 0 when nothing is wrong (warnings allowed), 3 otherwise.
+    Checks the config file, the data dir, proxies, DNS, the connection, TLS (and the CA
+    bundle in use), an answer from the SDC, the credentials, and versions. Exit 0 when
+    nothing is wrong (warnings allowed), 3 otherwise.
     """
     from imap_cli.core.doctor import diagnose
     from imap_cli.core.errors import ExitCode, UsageError
