@@ -21,6 +21,7 @@ _LAZY = {
     "download_many": "imap_cli.api",
     "upload": "imap_cli.api",
     "upload_many": "imap_cli.api",
+    "sync": "imap_cli.api",
     "Client": "imap_cli.api",
     "IMAPError": "imap_cli.core.errors",
     "parse_name": "imap_cli.api",

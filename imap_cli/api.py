@@ -188,6 +188,39 @@ class Client:
             dry_run=dry_run,
         )
 
+    def sync(
+        self,
+        *,
+        since: Any = None,
+        dry_run: bool = False,
+        latest_only: bool = False,
+        prune_superseded: bool = False,
+        shard: str | tuple[int, int] | None = None,
+        jobs: int | None = None,
+        on_event: EventSink = ignore_events,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Bring the data dir up to date with a query (as `imap sync`); returns the summary:
+        new, skipped, failed, superseded (counts), files (paths), watermark, and details."""
+        from imap_cli.core.download import parse_shard
+        from imap_cli.core.sync import sync
+
+        if isinstance(shard, str):
+            shard = parse_shard(shard)
+        summary = sync(
+            self.sdc,
+            data_dir=self.settings.data_dir,
+            filters=filters,
+            jobs=jobs or self.settings.jobs,
+            since=since,
+            dry_run=dry_run,
+            latest_only=latest_only,
+            prune_superseded=prune_superseded,
+            shard=shard,
+            on_event=on_event,
+        )
+        return summary.as_dict()
+
     def upload(self, path: str | os.PathLike) -> str:
         """Upload one file; returns its SDC key, raises the file's error on failure."""
         (result,) = self.upload_many([path], jobs=1)
@@ -218,6 +251,14 @@ def upload(path: str | os.PathLike) -> str:
     """Upload one file to the SDC; returns its SDC key."""
     with Client() as client:
         return client.upload(path)
+
+
+def sync(**filters_and_options: Any) -> dict[str, Any]:
+    """`imap_cli.sync(instrument="mag", data_level="l1b")`: fetch what is new since the last
+    sync of these filters; returns the summary (new, skipped, failed, superseded, files,
+    watermark). Options: since, dry_run, latest_only, prune_superseded, shard ("K/N"), jobs."""
+    with Client() as client:
+        return client.sync(**filters_and_options)
 
 
 def upload_many(paths: Iterable[str | os.PathLike], **options: Any) -> list[FileResult]:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True, "epilog": EPILOG}),
     "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True, "epilog": EPILOG}),
     "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
+    "sync": ("imap_cli.cli.sync", "sync", {"no_args_is_help": True, "epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
     "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
