@@ -530,7 +530,7 @@ def _already_there(sdc: SDCClient, item: UploadItem, conflict: IMAPError) -> Fil
         )
     if found.same is False:
         conflict = _conflict(
-            f"{item.key} is already in the SDC with different content than {item.path} "
+            f"already in the SDC with different content than {item.path} "
             f"({found.detail}); a new version needs a new filename",
             409,
         )
@@ -624,7 +624,7 @@ def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
     if found.same:
         return FileResult(item.key, "skipped", path=item.path, size=item.size, reason=found.detail)
     error = _conflict(
-        f"{item.key} is already in the SDC"
+        "already in the SDC"
         + (" with different content" if found.same is False else "")
         + f" ({found.detail}); a new version needs a new filename",
         409,

@@ -495,7 +495,7 @@ def test_upload_409_is_reported_and_the_other_file_goes(
     fake.add_science(taken_key, b"already there")
     ran = imap(capsys, "upload", str(taken), str(fresh))
     assert ran.code == 1
-    assert_error_lines(ran.err, f"{taken_key} is already in the SDC with different content than")
+    assert_error_lines(ran.err, f"{taken_key}: already in the SDC with different content than")
     assert "the SDC's copy has 13 bytes" in ran.err
     assert fake.objects[taken_key].data == b"already there"
     assert fake.objects[key_for(4, "v002.0001")].data == fresh.read_bytes()
