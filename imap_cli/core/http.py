@@ -220,8 +220,9 @@ class SDCClient:
     ) -> requests.Response:
         """A request to the SDC API, with the credential; raises a mapped error unless ok.
 
-        `retry_statuses`: the statuses worth another attempt for this request (a caller that
-        can cure a status itself, e.g. a too-large answer by splitting, leaves it out).
+        `retry_statuses`: the statuses worth another attempt for this request (a route whose 500
+        is a final answer, like /processing-logs for an unknown stream, or a caller that can cure
+        a status itself, e.g. a too-large answer by splitting, leaves it out).
         """
         headers = self.credential_headers()
         if headers:

@@ -49,6 +49,8 @@ class RunningServer:
     api_key: str | None
     access_token: str | None
     requests: collections.deque = field(repr=False)  # RequestRecord, newest last (max 10,000)
+    operations: Any = field(default=None, repr=False)  # server.operations.Operations: queued
+    # reprocess requests (.reprocess_requests), for tests
     _servers: list[BaseWSGIServer] = field(repr=False, default_factory=list)
     _threads: list[threading.Thread] = field(repr=False, default_factory=list)
 
@@ -268,7 +270,7 @@ def _servers(
     objects_middleware: Middleware | None,
     socket_timeout: float,
     ssl_context: ssl.SSLContext | None,
-) -> tuple[list[BaseWSGIServer], collections.deque]:
+) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
     handler = _handler_class(write or (lambda _line: None), socket_timeout)
@@ -278,7 +280,7 @@ def _servers(
         object_app = objects_middleware(object_app)
     logged_objects = _Logged("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
-    api_app: WSGIApp = ApiApp(
+    api = ApiApp(
         catalogue,
         signer,
         objects_port=objects_port,
@@ -290,6 +292,7 @@ def _servers(
         upload_expiry=upload_expiry,
         log=write,
     )
+    api_app: WSGIApp = api
     if api_middleware is not None:
         api_app = api_middleware(api_app)
     front: WSGIApp = _Logged("api", api_app, write, records)
@@ -298,7 +301,7 @@ def _servers(
     servers = [_make_server(host, api_listener, front, handler, ssl_context)]
     if objects_listener is not None:
         servers.append(_make_server(host, objects_listener, logged_objects, handler, ssl_context))
-    return servers, records
+    return servers, records, api.operations
 
 
 def start_server(
@@ -344,6 +347,7 @@ def start_server(
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
+    `.operations` (the reprocess requests it queued, in `.reprocess_requests`),
     `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
     in daemon threads; an OSError (e.g. the port is in use) propagates from here.
     """
@@ -359,7 +363,7 @@ def start_server(
         if catalogue is None:
             catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
             catalogue.scan()
-        servers, records = _servers(
+        servers, records, operations = _servers(
             catalogue,
             api_listener,
             objects_listener,
@@ -402,6 +406,7 @@ def start_server(
         api_key=api_key,
         access_token=access_token,
         requests=records,
+        operations=operations,
         _servers=servers,
         _threads=threads,
     )
