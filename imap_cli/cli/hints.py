@@ -17,6 +17,15 @@ HINTS: dict[Failure, str] = {
         "over REQUESTS_CA_BUNDLE). Otherwise `pip install -U certifi`; on macOS run 'Install "
         "Certificates.command' from your Python folder."
     ),
+    Failure.CERTIFICATE_NAME: (
+        "The certificate is trusted but issued for another host name: put the name it was "
+        "issued for in the url (`imap config get url`); an IP address works only if the "
+        "certificate lists it. A CA bundle does not change this."
+    ),
+    Failure.CERTIFICATE_EXPIRED: (
+        "Check this computer's date and time; if they are right, the server's certificate has "
+        f"expired: tell its operator (for the SDC, {SDC_CONTACT})."
+    ),
     Failure.PROXY_REFUSED: (
         "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
         "that variable (or unset it to connect directly), and NO_PROXY for hosts that must "

@@ -350,12 +350,15 @@ def check_tls(settings: Settings) -> Check:
             "tls", Status.PROBLEM, f"the proxy answered {answer} to CONNECT {host}:{port}", kind
         )
     except ssl.SSLCertVerificationError as exc:
+        from imap_cli.core.http import tls_failure
+
         reason = exc.verify_message or exc.reason or "verification failed"
+        kind, _ = tls_failure(reason)
         return Check(
             "tls",
             Status.PROBLEM,
-            f"certificate of {host} not trusted: {reason} (CA bundle: {bundle}, from {origin})",
-            Failure.CERTIFICATE,
+            f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})",
+            kind,
             data=info,
         )
     except (OSError, ssl.SSLError) as exc:

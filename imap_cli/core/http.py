@@ -414,21 +414,26 @@ def retry_after(response: requests.Response) -> float | None:
 
 def tls_error(exc: Exception, url: str, what: str) -> TLSError:
     """A failed TLS handshake, saying what went wrong when OpenSSL says it plainly."""
-    text = str(exc)
-    detail = ""
-    for marker in (
-        "self-signed certificate in certificate chain",
-        "self-signed certificate",
-        "unable to get local issuer certificate",
-        "certificate has expired",
-        "Hostname mismatch",
-        "IP address mismatch",
-        "wrong version number",
+    kind, detail = tls_failure(str(exc))
+    detail = f" ({detail})" if detail else ""
+    return TLSError(f"{what}: TLS certificate check failed for {_host(url)}{detail}", kind=kind)
+
+
+def tls_failure(text: str) -> tuple[Failure, str]:
+    """(kind, short reason) of a certificate failure, from OpenSSL's words."""
+    lowered = text.lower()
+    for marker, kind in (
+        ("hostname mismatch", Failure.CERTIFICATE_NAME),
+        ("ip address mismatch", Failure.CERTIFICATE_NAME),
+        ("certificate has expired", Failure.CERTIFICATE_EXPIRED),
+        ("self-signed certificate in certificate chain", Failure.CERTIFICATE),
+        ("self-signed certificate", Failure.CERTIFICATE),
+        ("unable to get local issuer certificate", Failure.CERTIFICATE),
+        ("wrong version number", Failure.CERTIFICATE),
     ):
-        if marker.lower() in text.lower():
-            detail = f" ({marker})"
-            break
-    return TLSError(f"{what}: TLS certificate check failed for {_host(url)}{detail}")
+        if marker in lowered:
+            return kind, marker.capitalize() if kind is Failure.CERTIFICATE_NAME else marker
+    return Failure.CERTIFICATE, ""
 
 
 def connection_error(exc: Exception, url: str, what: str) -> ConnectionFailed:

@@ -106,7 +106,7 @@ def test_without_the_ca_query_download_and_doctor_name_the_certificate(
     doctor = imap("--url", url, "doctor", env=NO_CA)
     assert doctor.code == 3
     tls_line = next(line for line in doctor.out.splitlines() if " tls " in line)
-    assert tls_line.startswith("problem") and "not trusted" in tls_line
+    assert tls_line.startswith("problem") and "unable to get local issuer" in tls_line
     assert f"fix: {hint(Failure.CERTIFICATE)}" in doctor.out
     assert "sdc answer" not in doctor.out  # the broken link is reported once, where it breaks
     # --ca-bundle tries a bundle before it is saved.
@@ -140,6 +140,50 @@ def test_with_the_ca_everything_works_downloads_included(tls_sdc, tls, data_dir,
     assert "problem" not in doctor.out and "All is well." in doctor.err
     tls_line = next(line for line in doctor.out.splitlines() if " tls " in line)
     assert str(tls.ca_file) in tls_line
+
+
+@pytest.mark.parametrize(
+    ("issue", "url_host", "message", "kind"),
+    [
+        (
+            {"identities": ("127.0.0.1",)},
+            "localhost",
+            "Hostname mismatch",
+            Failure.CERTIFICATE_NAME,
+        ),
+        (
+            {"identities": ("127.0.0.1",), "expired": True},
+            "127.0.0.1",
+            "certificate has expired",
+            Failure.CERTIFICATE_EXPIRED,
+        ),
+    ],
+)
+def test_a_trusted_ca_cannot_cure_a_wrong_name_or_an_expired_certificate(
+    demo_root, tmp_path, issue, url_host, message, kind
+) -> None:
+    import datetime as dt
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    dates = {}
+    if issue.get("expired"):
+        now = dt.datetime.now(dt.timezone.utc)
+        dates = {"not_before": now - dt.timedelta(days=30), "not_after": now - dt.timedelta(days=1)}
+    cert = ca.issue_cert(*issue["identities"], **dates)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with start_server(demo_root, ssl_context=context, rescan_interval=None) as server:
+        url = f"https://{url_host}:{server.port}"
+        env = {**NO_CA, "IMAP_CA_BUNDLE": str(ca_file)}
+        result = imap("--url", url, "query", "-i", "hit", env=env)
+        assert_failed(result, 3, message, kind)
+        doctor = imap("--url", url, "doctor", env=env)
+        assert doctor.code == 3 and f"fix: {hint(kind)}" in doctor.out
 
 
 # --- proxies ----------------------------------------------------------------------------------
