@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "release": ("imap_cli.cli.release", "release", {"no_args_is_help": True, "epilog": EPILOG}),
     "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
     "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
+    "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
 }
 
 

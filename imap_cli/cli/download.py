@@ -159,7 +159,7 @@ def _run(
             _show_plan(state, results)
             return exit_code(results)
         with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(client.on_retry)
+            client.on_retry = progress.guard(progress.retrying)
             results = fetch(on_event=progress.handle)
         if print_paths:
             output.lines(str(r.path) for r in results if r.ok and r.path is not None)

@@ -104,7 +104,7 @@ def metakernel(
 
         started = time.monotonic()
         with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(client.on_retry)
+            client.on_retry = progress.guard(progress.retrying)
             made = build(
                 client,
                 request,

@@ -123,7 +123,10 @@ class Output:
     def error(self, error: IMAPError | str, hint: str | None = None) -> None:
         """`Error: <one line>` then `Hint: <hint>`; always shown."""
         message = error.message if isinstance(error, IMAPError) else str(error)
-        hint = hint if hint is not None else getattr(error, "hint", "")
+        if hint is None and isinstance(error, IMAPError):
+            from imap_cli.cli.hints import hint_for
+
+            hint = hint_for(error)
         self._say(f"Error: {' '.join(message.split())}", "bold red")
         if hint:
             self._say(f"Hint: {hint}", "cyan")

@@ -188,7 +188,7 @@ def run_sync(
         started = time.monotonic()
         try:
             with TransferProgress(output, verb="Downloading") as progress:
-                client.on_retry = progress.guard(client.on_retry)
+                client.on_retry = progress.guard(progress.retrying)
                 summary = sync_files(
                     client,
                     data_dir=settings.data_dir,

@@ -73,7 +73,7 @@ def upload(
 
             started = time.monotonic()
             with TransferProgress(output, verb="Uploading") as progress:
-                sdc.on_retry = progress.guard(sdc.on_retry)
+                sdc.on_retry = progress.guard(progress.retrying)
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
         except KeyboardInterrupt:

@@ -44,6 +44,7 @@ from imap_cli.core.errors import (
     BadResponse,
     ConnectionFailed,
     DataDirError,
+    Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
@@ -231,7 +232,11 @@ def object_url(sdc: SDCClient, key: str) -> str:
     try:
         response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
     except Refused as error:
-        if "release" in error.message.lower():  # "...is not a part of a public release yet."
+        # "...is not a part of a public release yet."; and without a key or token the public
+        # route is all there is, so a bare 403 there means the same thing.
+        public = not sdc.credential_headers()
+        if "release" in error.message.lower() or (public and error.status == 403):
+            error.kind = Failure.NOT_RELEASED
             error.hint = (
                 "The file is not publicly released yet. With an SDC API key "
                 "(`imap config set api-key KEY`) unreleased files can be fetched; otherwise ask "

@@ -26,6 +26,7 @@ from imap_cli.core.errors import (
     BadResponse,
     Conflict,
     ConnectionFailed,
+    Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
@@ -261,10 +262,9 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     text = server_message(response)
     if status == 409:
         key = _existing_key(text) or item.key
-        return _conflict(
-            f"already in the SDC as {key}; a new version needs a new filename",
-            status,
-        )
+        # Failures are listed as "KEY: reason": name the key only when it is another one.
+        where = "" if key == item.key else f" as {key}"
+        return _conflict(f"already in the SDC{where}; a new version needs a new filename", status)
     if status == 400:
         return BadRequest(
             f"the SDC rejected the upload: {text or '400 Bad Request'}",
@@ -275,8 +275,12 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     detail = f"{status} {response.reason or ''}".rstrip() + (f": {text}" if text else "")
     if status == 404:
         return _no_upload_route(sdc, name, detail)
+    read_only = "read" in text.lower() and "only" in text.lower()
     return Refused(
-        f"the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
+        f"the SDC refused the upload ({detail})",
+        _refused_hint(sdc, text),
+        status=status,
+        kind=Failure.READ_ONLY if read_only and sdc.settings.api_key else None,
     )
 
 
@@ -526,7 +530,7 @@ def _already_there(sdc: SDCClient, item: UploadItem, conflict: IMAPError) -> Fil
         )
     if found.same is False:
         conflict = _conflict(
-            f"{item.key} is already in the SDC with different content than {item.path} "
+            f"already in the SDC with different content than {item.path} "
             f"({found.detail}); a new version needs a new filename",
             409,
         )
@@ -620,7 +624,7 @@ def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
     if found.same:
         return FileResult(item.key, "skipped", path=item.path, size=item.size, reason=found.detail)
     error = _conflict(
-        f"{item.key} is already in the SDC"
+        "already in the SDC"
         + (" with different content" if found.same is False else "")
         + f" ({found.detail}); a new version needs a new filename",
         409,

@@ -138,11 +138,13 @@ class ApiApp:
     def objects_base(self, environ: dict[str, Any]) -> str:
         """Base URL of the object host, as seen by this client (its Host header)."""
         match = _HOST.match(environ.get("HTTP_HOST", ""))
+        # Behind TLS the object host is TLS too (werkzeug says "https" for both servers).
+        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
         if self.objects_port is None:
             host = match.group(0) if match else self.bound_host
-            return f"http://{host}"
+            return f"{scheme}://{host}"
         host = match.group(1) if match else self.bound_host
-        return f"http://{host}:{self.objects_port}"
+        return f"{scheme}://{host}:{self.objects_port}"
 
     # --- routing ------------------------------------------------------------------------
 

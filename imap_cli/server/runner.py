@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -223,22 +224,34 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_server(host: str, listener: socket.socket, app: WSGIApp, handler: type) -> BaseWSGIServer:
+def _make_server(
+    host: str,
+    listener: socket.socket,
+    app: WSGIApp,
+    handler: type,
+    ssl_context: ssl.SSLContext | None = None,
+) -> BaseWSGIServer:
     """A threaded werkzeug server on an already listening socket (werkzeug dups the fd)."""
     port = listener.getsockname()[1]
     return make_server(
-        host, port, app, threaded=True, request_handler=handler, fd=listener.fileno()
+        host,
+        port,
+        app,
+        threaded=True,
+        request_handler=handler,
+        fd=listener.fileno(),
+        ssl_context=ssl_context,
     )
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _servers(
@@ -256,6 +269,7 @@ def _servers(
     api_middleware: Middleware | None,
     objects_middleware: Middleware | None,
     socket_timeout: float,
+    ssl_context: ssl.SSLContext | None,
 ) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
@@ -284,9 +298,9 @@ def _servers(
     front: WSGIApp = _Logged("api", api_app, write, records)
     if objects_listener is None:
         front = _SameOrigin(front, logged_objects)
-    servers = [_make_server(host, api_listener, front, handler)]
+    servers = [_make_server(host, api_listener, front, handler, ssl_context)]
     if objects_listener is not None:
-        servers.append(_make_server(host, objects_listener, logged_objects, handler))
+        servers.append(_make_server(host, objects_listener, logged_objects, handler, ssl_context))
     return servers, records, api.operations
 
 
@@ -307,6 +321,7 @@ def start_server(
     log: IO[str] | None = None,
     catalogue: Catalogue | None = None,
     socket_timeout: float = 60.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> RunningServer:
     """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
 
@@ -327,6 +342,8 @@ def start_server(
     - log: a text stream for the access log and misfit report (None: silent).
     - catalogue: an already-built Catalogue to serve instead of scanning `root`.
     - socket_timeout: seconds a connection may stall mid-request before it is dropped.
+    - ssl_context: a server-side SSLContext: both the API and the object host speak https
+      (for TLS tests and trials with a private CA); None: plain http.
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
@@ -360,6 +377,7 @@ def start_server(
             api_middleware=api_middleware,
             objects_middleware=objects_middleware,
             socket_timeout=socket_timeout,
+            ssl_context=ssl_context,
         )
     finally:
         for listener in listeners:  # werkzeug holds duplicates of these descriptors
@@ -377,8 +395,9 @@ def start_server(
         )
         thread.start()
         threads.append(thread)
-    api_url = _url(host, servers[0].port)
-    objects_url = _url(host, objects_server.port) if objects_server else api_url
+    scheme = "https" if ssl_context is not None else "http"
+    api_url = _url(host, servers[0].port, scheme)
+    objects_url = _url(host, objects_server.port, scheme) if objects_server else api_url
     return RunningServer(
         url=api_url,
         objects_url=objects_url,

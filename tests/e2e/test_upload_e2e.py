@@ -124,7 +124,8 @@ def test_different_content_under_the_same_name_is_a_conflict_naming_both(
     code, out, err = imap("upload", *map(str, again))
     assert code == 1
     assert out == f"{SWE_KEY}\n"
-    assert f"{MAG_KEY} is already in the SDC with different content than {changed}" in err
+    assert f"{MAG_KEY}: already in the SDC with different content than {changed}" in err
+    assert f"{MAG_KEY}: {MAG_KEY}" not in err  # the key is said once per line
     assert "same size, but MD5" in err and "a new version needs a new filename" in err
     assert (server.root / SWE_KEY).read_bytes() == again[1].read_bytes()
     assert (server.root / MAG_KEY).read_bytes() == first.read_bytes()

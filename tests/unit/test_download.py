@@ -252,7 +252,7 @@ def test_not_found_fails_that_file_only(tmp_path: Path) -> None:
     results, events = run([MAG, SWE], tmp_path)
     assert [r.status for r in results] == ["failed", "downloaded"]
     assert isinstance(results[0].error, errors.NotFound)
-    assert "File not found" in results[0].reason
+    assert results[0].reason == "SDC download link: 404 Not Found"
     failed = [e for e in events if e.stage == Stage.FAILED]
     assert [e.key for e in failed] == [MAG_KEY]
 
@@ -637,6 +637,25 @@ def test_a_file_not_released_yet_gets_a_hint_about_it(tmp_path: Path) -> None:
     (result,), _ = run([MAG], tmp_path)
     assert isinstance(result.error, errors.Refused)
     assert "not publicly released" in result.error.hint
+
+
+@responses.activate
+def test_a_bare_403_on_the_public_route_means_not_released(tmp_path: Path) -> None:
+    from imap_cli.cli.hints import HINTS, hint_for
+
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=403, json={"message": "Forbidden"})
+    (result,), _ = run([MAG], tmp_path)
+    assert result.error.kind == errors.Failure.NOT_RELEASED
+    assert result.error.message == "SDC download link: 403 Forbidden"
+    hint = hint_for(result.error)
+    assert hint == HINTS[errors.Failure.NOT_RELEASED] and "upload" not in hint
+
+
+@responses.activate
+def test_a_403_with_a_key_is_about_the_key(tmp_path: Path) -> None:
+    responses.get(f"{SDC}/api-key/download/{MAG_KEY}", status=403, json={"message": "Forbidden"})
+    (result,), _ = run([MAG], tmp_path, make_client(api_key="k-0123456789"))
+    assert result.error.kind == errors.Failure.CREDENTIALS
 
 
 # --- kept partials and shards ----------------------------------------------------------------

@@ -265,7 +265,7 @@ def test_conflict_names_the_key_and_the_others_carry_on(tmp_path: Path) -> None:
     first, second, _ = results
     assert isinstance(first.error, errors.Conflict)
     assert first.error.message == (
-        f"{MAG_KEY} is already in the SDC with different content than {paths[0]} (same size, "
+        f"already in the SDC with different content than {paths[0]} (same size, "
         f"but MD5 {'0' * 32} in the SDC and {hashlib.md5(paths[0].read_bytes()).hexdigest()} "
         "here); a new version needs a new filename"
     )
@@ -283,7 +283,7 @@ def test_a_conflict_that_cannot_be_compared_says_why(tmp_path: Path) -> None:
     (result,) = upload_files(make_client(api_key=KEY, retries=0), [path], jobs=1)
     assert isinstance(result.error, errors.Conflict)
     assert result.error.message.startswith(
-        f"already in the SDC as {MAG_KEY}; a new version needs a new filename (could not compare"
+        "already in the SDC; a new version needs a new filename (could not compare"
     )
 
 
