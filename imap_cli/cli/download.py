@@ -104,21 +104,10 @@ def run_downloads(
     try:
         return _run(state, names, jobs, force, verify, dry_run, shard, print_paths)
     except DataDirError as error:
+        from imap_cli.cli.hints import data_dir_hint
+
         error.hint = data_dir_hint(settings.origins.get("data-dir", "default"))
         raise
-
-
-def data_dir_hint(origin: str) -> str:
-    """How to fix an unusable data dir, given where its setting came from."""
-    if origin == "flag":
-        return "Pass a writable folder to --data-dir."
-    if origin.startswith("env:"):
-        variable = origin[4:]
-        return f"{variable} points there: set it to a writable folder, or unset it."
-    return (
-        "Choose a writable folder once: `imap config set data-dir ~/imap-data` "
-        "(or --data-dir for one run)."
-    )
 
 
 def _run(

@@ -157,7 +157,7 @@ def test_data_dir_that_is_a_file_exits_2_with_hint(isolated_settings: Path, caps
     blocker.write_text("x")
     assert imap("--data-dir", str(blocker), "download", MAG) == 2
     err = capsys.readouterr().err
-    assert "not a folder" in err and "Hint: Pass a writable folder to --data-dir." in err
+    assert "not a folder" in err and "this one came from --data-dir." in err
 
 
 # --- pieces ----------------------------------------------------------------------------------

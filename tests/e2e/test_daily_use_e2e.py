@@ -293,8 +293,8 @@ def test_config_set_warns_when_the_environment_overrides_it(imap, tmp_path: Path
 @pytest.mark.parametrize(
     ("where", "hint"),
     [
-        ("flag", "Pass a writable folder to --data-dir."),
-        ("env", "IMAP_DATA_DIR points there"),
+        ("flag", "this one came from --data-dir."),
+        ("env", "IMAP_DATA_DIR set this one; change it, or unset it."),
         ("file", "imap config set data-dir"),
     ],
 )
