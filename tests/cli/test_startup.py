@@ -12,6 +12,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -163,3 +166,67 @@ assert not [f for f in sys.meta_path if type(f).__module__ == "imap_cli.cli.star
 def test_a_tab_for_the_command_names_imports_nothing_heavy(tmp_path: Path) -> None:
     modules = modules_after(tmp_path, [], zsh_tab("imap "))
     assert imported(modules, TAB_NEVER) == []
+
+
+# Each command imports what it uses: a transfer needs requests, a setting does not; none needs
+# rich.markdown, and only `imap serve` the server (werkzeug, sqlite3).
+NEVER_FOR_COMMANDS = ("werkzeug", "sqlite3", "_sqlite3", "rich.markdown", "markdown_it", "pygments")
+COMMAND_CASES = {
+    "config get url": (["config", "get", "url"], ("requests", "urllib3")),
+    "query": (["query", "-i", "mag", "-o", "json"], ()),
+    "download": (["download", "imap_mag_l1a_norm-mago_20251017_v001.cdf"], ()),
+    "upload": (["upload", "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf"], ()),
+}
+
+
+class NotFound(BaseHTTPRequestHandler):
+    """Answers every request 404, so a command stops after its first request."""
+
+    def do_GET(self) -> None:
+        self.server.requests += 1  # type: ignore[attr-defined]
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def not_found_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    server.requests = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize("case", list(COMMAND_CASES))
+def test_a_command_imports_what_it_uses(
+    case: str, tmp_path: Path, not_found_server: ThreadingHTTPServer
+) -> None:
+    argv, not_needed = COMMAND_CASES[case]
+    (tmp_path / "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf").write_bytes(b"x")
+    out = tmp_path / "modules.json"
+    env = {
+        "IMAP_DATA_ACCESS_URL": f"http://127.0.0.1:{not_found_server.server_address[1]}",
+        "IMAP_DATA_DIR": str(tmp_path / "data"),
+        "IMAP_API_KEY": "test-key",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    modules = set(json.loads(out.read_text()))
+    assert imported(modules, (*NEVER_FOR_COMMANDS, *not_needed)) == []
+    if not not_needed:  # a transfer: it did reach the server, with requests
+        assert not_found_server.requests >= 1  # type: ignore[attr-defined]
+        assert "requests" in modules
