@@ -153,6 +153,13 @@ def measure(runs: int, base: dict[str, str]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=21, help="rounds (default 21)")
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     reference_name = next(iter(medians))
     reference = medians[reference_name]
     versions = ", ".join(
-        f"{name} {metadata.version(name)}" for name in ("typer", "imap-sdc-cli", "imap-data-access")
+        f"{name} {_version(name)}" for name in ("typer", "imap-sdc-cli", "imap-data-access")
     )
     print(f"Python {sys.version.split()[0]}; {versions}")
     print(f"median wall time of {args.runs} runs each; ratio against {reference_name}")
