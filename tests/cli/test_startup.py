@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from imap_cli.cli.app import COMMANDS
+
 PROBE = """
 import atexit, json, sys
 atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(sorted(sys.modules))))
@@ -44,9 +46,7 @@ TAB_NEVER = (
     "imap_cli.core.http",
     "imap_cli.core.naming",
 )
-COMMAND_MODULES = {
-    f"imap_cli.cli.{name}" for name in ("query", "download", "upload", "serve", "config")
-}
+COMMAND_MODULES = {module for module, _, _ in COMMANDS.values()}
 
 
 def modules_after(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> set[str]:
@@ -69,6 +69,7 @@ def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
 
 
+SEEN = {"serve", "config"}
 HELP_CASES = [
     ["--help"],
     ["-h"],
@@ -78,6 +79,7 @@ HELP_CASES = [
     ["serve", "--help"],
     ["config", "--help"],
     ["config", "show", "--help"],
+    *([name, "--help"] for name in COMMANDS if name not in {"query", "download", "upload"} | SEEN),
     ["query"],  # no arguments: help
 ]
 
