@@ -9,10 +9,10 @@ wall time per process, and ratios against the official client's `imap-data-acces
 in the same run. Targets (issue 15, with the newest Typer installed): a TAB <= 0.35x,
 `imap --help` <= 1.0x. The Typer version in use is printed first.
 
-The fixed cost of `imap download` and `imap upload` is the time from starting the process to
-its first request arriving at a local HTTP server started here (which answers 404, so nothing
-is transferred); the official client's `download` and `upload` are measured the same way, and
-reported beside them (no target).
+The fixed cost of `imap query`, `imap download` and `imap upload` is the time from starting
+the process to its first request arriving at a local HTTP server started here (which answers
+404, so nothing is transferred); the official client's `query`, `download` and `upload` are
+measured the same way, and reported beside them (no target).
 
 Python caches compiled modules (.pyc) as users' installs do, in a temporary folder
 (PYTHONPYCACHEPREFIX), even where PYTHONDONTWRITEBYTECODE is set: without the cache every
@@ -109,8 +109,10 @@ def transfer_cases(
     )
     imap, official = _script("imap"), _script("imap-data-access")
     return {
+        "imap query (to first request)": ([imap, "query", "-i", "mag", "-o", "json"], env),
         "imap download (to first request)": ([imap, "download", NAME], env),
         "imap upload (to first request)": ([imap, "upload", str(upload)], env),
+        "imap-data-access query (same)": ([official, "query", "--instrument", "mag"], env),
         "imap-data-access download (same)": ([official, "download", NAME], env),
         "imap-data-access upload (same)": ([official, "upload", str(upload)], env),
     }
