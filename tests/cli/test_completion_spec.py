@@ -273,3 +273,15 @@ def test_a_failing_callback_gives_no_candidates_and_no_traceback(
 def test_an_unfinished_quote_is_completed_as_typed() -> None:
     assert tab.split('imap query "--inst') == ["imap", "query", "--inst"]
     assert tab.split("imap 'a b' c") == ["imap", "a b", "c"]
+
+
+def test_version_alone_is_answered_without_typer_and_as_the_app_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from imap_cli.cli.app import main as app_main
+
+    assert app_main(["--version"]) == 0
+    expected = capsys.readouterr().out
+    blocked = BLOCKER.replace("main()", "main(['--version'])")
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected, "")
