@@ -208,7 +208,7 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"imap-cli {__version__}")
+        typer.echo(f"imap-sdc-cli {__version__}")
         raise typer.Exit()
 
 
@@ -315,6 +315,6 @@ def _other_error(exc: Exception, args: list[str]) -> int:
 
     Output(Streams()).error(
         f"unexpected {type(exc).__name__}: {exc}",
-        "This is a bug in imap-cli; run again with --debug and report the traceback.",
+        "This is a bug in imap-sdc-cli; run again with --debug and report the traceback.",
     )
     return ExitCode.PARTIAL

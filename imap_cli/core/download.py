@@ -1096,7 +1096,7 @@ def _short(exc: BaseException) -> str:
 def _unexpected(exc: Exception) -> IMAPError:
     return IMAPError(
         f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
-        "This is a bug in imap-cli; run again with --debug and report it.",
+        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
     )
 
 

@@ -32,7 +32,7 @@ BLOCK = re.compile(
     re.S,
 )
 FAILED = "README-EXAMPLE-FAILED: "
-INSTALL = re.compile(r"^python3 -m venv .*?pip install -e \. \\\n\s*&& ", re.S)
+INSTALL = re.compile(r"^python3 -m venv .*?pip install (?:-e )?\. \\\n\s*&& ", re.S)
 
 
 def blocks() -> list[tuple[int, str, str, str]]:
