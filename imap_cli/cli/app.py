@@ -64,28 +64,73 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
 GLOBAL_PANEL = "Global options (also before the command)"
 
 
-def _global_options() -> list[typer.core.TyperOption]:
-    def option(*decls: str, **kw: Any) -> typer.core.TyperOption:
-        return typer.core.TyperOption(
-            param_decls=list(decls), rich_help_panel=GLOBAL_PANEL, show_default=False, **kw
-        )
+def _global_options() -> list[Any]:
+    """The global options as click parameters, built by Typer itself (whose option classes
+    change between releases) from a function's signature. Its annotations are resolved as
+    module globals (postponed evaluation), so they name only module-level things."""
+    holder = typer.Typer(add_completion=False)
 
-    return [
-        option("--url", "global_url", help="SDC API URL."),
-        option("--api-key", "global_api_key", help="SDC API key (prefer IMAP_API_KEY)."),
-        option("--data-dir", "global_data_dir", help="Where downloaded files go."),
-        option(
-            "--verbose",
-            "-v",
-            "global_verbose",
-            count=True,
-            default=0,
-            metavar="",
-            help="More detail.",
-        ),
-        option("--quiet", "-q", "global_quiet", is_flag=True, help="Only errors and data."),
-        option("--debug", "global_debug", is_flag=True, help="Show tracebacks on errors."),
-    ]
+    @holder.command()
+    def options(
+        global_url: Annotated[
+            str | None,
+            typer.Option(
+                "--url", help="SDC API URL.", rich_help_panel=GLOBAL_PANEL, show_default=False
+            ),
+        ] = None,
+        global_api_key: Annotated[
+            str | None,
+            typer.Option(
+                "--api-key",
+                help="SDC API key (prefer IMAP_API_KEY).",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = None,
+        global_data_dir: Annotated[
+            str | None,
+            typer.Option(
+                "--data-dir",
+                help="Where downloaded files go.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = None,
+        global_verbose: Annotated[
+            int,
+            typer.Option(
+                "--verbose",
+                "-v",
+                count=True,
+                metavar="",
+                help="More detail.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = 0,
+        global_quiet: Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="Only errors and data.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = False,
+        global_debug: Annotated[
+            bool,
+            typer.Option(
+                "--debug",
+                help="Show tracebacks on errors.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = False,
+    ) -> None:
+        """Never run: only its parameters are used."""
+
+    return list(typer.main.get_command(holder).params)
 
 
 def _add_global_options(command: Any) -> None:
