@@ -526,7 +526,7 @@ def versions() -> dict[str, str]:
 
     from imap_cli import __version__
 
-    found = {"imap-cli": __version__, "python": sys.version.split()[0]}
+    found = {"imap-sdc-cli": __version__, "python": sys.version.split()[0]}
     for name in ("requests", "urllib3", "certifi"):
         try:
             found[name] = metadata.version(name)

@@ -37,7 +37,7 @@ def test_all_is_well_against_imap_serve(sdc_env) -> None:
     assert all(line.startswith("ok ") for line in checks.values()), result.out
     assert f"{sdc_env.url}/query answered in" in checks["sdc answer"]
     assert "none: public" in checks["credentials"]
-    for name in ("imap-cli", "python", "requests", "urllib3", "certifi", "OpenSSL"):
+    for name in ("imap-sdc-cli", "python", "requests", "urllib3", "certifi", "OpenSSL"):
         assert name in checks["versions"]
     assert "All is well." in result.err
 
@@ -69,7 +69,7 @@ def test_json_for_a_bug_report_masks_the_key(demo_root: Path, config_file: Path)
     assert "****6789" in checks["credentials"]["detail"]
     assert "may upload" in checks["credentials"]["detail"]
     assert {"key": "api-key", "value": "****6789", "origin": str(config_file)} in report["settings"]
-    assert set(report["versions"]) >= {"imap-cli", "python", "requests", "urllib3", "openssl"}
+    assert set(report["versions"]) >= {"imap-sdc-cli", "python", "requests", "urllib3", "openssl"}
     # Asking whether the key may upload signs a URL and nothing more: no PUT was made.
     assert uploads and all(r.method == "GET" for r in uploads)
 
