@@ -205,12 +205,19 @@ class SDCClient:
         stream: bool = False,
         what: str = "request",
         ok: Iterable[int] = (200,),
+        final: Callable[[requests.Response], bool] | None = None,
     ) -> requests.Response:
-        """A request to the SDC API, with the credential; raises a mapped error unless ok."""
+        """A request to the SDC API, with the credential; raises a mapped error unless ok.
+
+        `final(response)` True: that answer is not retried (the caller has a better remedy,
+        e.g. splitting a query whose answer is too large); it is returned if in `ok`.
+        """
         headers = self.credential_headers()
         if headers:
             self._check_credential_target(url)
-        response = self._send(method, url, what=what, params=params, headers=headers, stream=stream)
+        response = self._send(
+            method, url, what=what, params=params, headers=headers, stream=stream, final=final
+        )
         if response.status_code not in ok:
             raise self.http_error(response, what)
         return response
@@ -271,6 +278,7 @@ class SDCClient:
         *,
         what: str,
         retry: bool = True,
+        final: Callable[[requests.Response], bool] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         attempts = (self.retries if retry else 0) + 1
@@ -303,6 +311,8 @@ class SDCClient:
                 if callable(data) and close:
                     close()
             if response.status_code in RETRY_STATUSES and not last:
+                if final is not None and final(response):
+                    return response
                 delay = retry_after(response)
                 if delay is not None and delay > RETRY_AFTER_CAP:
                     return response

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from imap_cli.server.api import ApiApp
+from imap_cli.server.api import MAX_RESPONSE_BYTES, ApiApp
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.objects import ObjectApp
 from imap_cli.server.signing import BUCKET, Signer
@@ -254,6 +254,8 @@ def _servers(
     api_middleware: Middleware | None,
     objects_middleware: Middleware | None,
     socket_timeout: float,
+    max_response_bytes: int,
+    pagination: bool,
 ) -> tuple[list[BaseWSGIServer], collections.deque]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
@@ -275,6 +277,8 @@ def _servers(
         url_expiry=url_expiry,
         upload_expiry=upload_expiry,
         log=write,
+        max_response_bytes=max_response_bytes,
+        pagination=pagination,
     )
     if api_middleware is not None:
         api_app = api_middleware(api_app)
@@ -304,6 +308,8 @@ def start_server(
     log: IO[str] | None = None,
     catalogue: Catalogue | None = None,
     socket_timeout: float = 60.0,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    pagination: bool = True,
 ) -> RunningServer:
     """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
 
@@ -324,6 +330,10 @@ def start_server(
     - log: a text stream for the access log and misfit report (None: silent).
     - catalogue: an already-built Catalogue to serve instead of scanning `root`.
     - socket_timeout: seconds a connection may stall mid-request before it is dropped.
+    - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
+      (6,291,556 bytes, a Lambda's limit); 0: no limit.
+    - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
+      unknown parameters (400), as on most deployments.
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
@@ -356,6 +366,8 @@ def start_server(
             api_middleware=api_middleware,
             objects_middleware=objects_middleware,
             socket_timeout=socket_timeout,
+            max_response_bytes=max_response_bytes,
+            pagination=pagination,
         )
     finally:
         for listener in listeners:  # werkzeug holds duplicates of these descriptors

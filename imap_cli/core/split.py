@@ -1,0 +1,401 @@
+"""Answers too large for one response: page them, or split them into start-date windows.
+
+The SDC's /query is a Lambda behind API Gateway, and a Lambda cannot send more than
+6,291,556 bytes: a larger answer becomes the gateway's 500 `{"message": "Internal Server
+Error"}` (502 on a REST-API gateway), the same body a crash gives. `fetch_all` is called when
+the whole query failed that way, and returns every row once, in file_path order:
+
+1. A one-row probe (`offset=0&limit=1`) tells the cases apart cheaply. A 400 naming offset or
+   limit: this SDC has no pagination. A 200: it has. The same 500 again: the SDC is failing,
+   not overloaded by our answer, so the probe is retried as any request and its error is the
+   outage's.
+2. With pagination: pages of PAGE_ROWS rows, a few at a time, until a short page. A page that
+   is too large is split in four.
+3. Without: start-date windows. They are exact on the science, quicklook and ancillary tables,
+   because the SDC ranks versions per series and a series has one start date. Open ranges
+   (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
+   mission day is guessed. The first windows are a ladder from the newest day back (32, 64,
+   128... days), as data arrives daily; a window that fails is split into 4 to 16 parts.
+   A single day that fails cannot be split: `TooLarge`.
+
+A size failure costs the SDC the whole query first, so the aim is few failed attempts, not
+few requests: an empty window is cheap.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from imap_cli.core.errors import BadRequest, TooLarge
+
+Params = list[tuple[str, str]]
+# ask(params, patient): one request's rows. Not patient: the gateway's 500/502 raises
+# SizeFailure at once. Patient: it is retried like any failure, then raised as Unavailable.
+Ask = Callable[[Params, bool], list[dict]]
+
+# The most a Lambda behind API Gateway can answer, in bytes.
+MAX_RESPONSE_BYTES = 6_291_556
+# Rows per page: a science row is about 360 bytes, so 10,000 leave room for long ones.
+PAGE_ROWS = 10_000
+# Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.
+JOBS = 4
+# The first window of a ladder, in days; each next one is twice as long.
+LADDER_DAYS = 32
+LADDER_STEPS = 9  # 32 * (2**9 - 1) days is 44 years; before that, one open window
+# After this many size failures without any success, check the SDC still answers at all.
+FAILURES_BEFORE_CHECK = 8
+# A start date no file has: the query restricted to it is empty, so cheap for a health check.
+NO_SUCH_DAY = "99991231"
+_DATE_PARAMS = ("start_date", "end_date")
+
+
+class SizeFailure(Exception):
+    """The SDC's gateway failed the answer as it does for one too large to send."""
+
+
+def is_size_failure(status: int, body: bytes) -> bool:
+    """True for the gateway's 500/502 `{"message": "Internal Server Error"}` (any case)."""
+    if status not in (500, 502):
+        return False
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    message = data.get("message") if isinstance(data, dict) else None
+    return isinstance(message, str) and message.strip().lower() == "internal server error"
+
+
+# --- pieces of a query ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """Files whose start date is in [low, high]; None is an open end."""
+
+    low: dt.date | None
+    high: dt.date | None
+
+    def days(self) -> int | None:
+        if self.low is None or self.high is None:
+            return None
+        return (self.high - self.low).days + 1
+
+    def params(self, base: Sequence[tuple[str, str]]) -> Params:
+        """`base` with its start/end dates replaced by this window's, after the descriptor."""
+        kept = [(k, v) for k, v in base if k not in _DATE_PARAMS]
+        at = next(
+            (
+                i
+                for i, (k, _) in enumerate(kept)
+                if k not in ("table", "instrument", "data_level", "descriptor")
+            ),
+            len(kept),
+        )
+        dates = [
+            (k, _compact(d)) for k, d in (("start_date", self.low), ("end_date", self.high)) if d
+        ]
+        return kept[:at] + dates + kept[at:]
+
+    def split(self, today: dt.date) -> list[Window]:
+        """Smaller windows covering this one exactly; [] for a single day."""
+        low, high = self.low, self.high
+        if low is None and high is None:
+            return first_windows(None, None, today)
+        if low is None:
+            return _ladder_down(high, None, steps=3)  # type: ignore[arg-type]
+        if high is None:
+            return _ladder_up(low, steps=3)
+        days = (high - low).days + 1
+        if days == 1:
+            return []
+        # Long windows into more parts: a failure costs the whole query, an empty window little.
+        parts = min(days, max(4, min(16, math.ceil(days / LADDER_DAYS))))
+        edges = [low + dt.timedelta(days=round(i * days / parts)) for i in range(parts + 1)]
+        return [
+            Window(edges[i], edges[i + 1] - dt.timedelta(days=1))
+            for i in range(parts)
+            if edges[i + 1] > edges[i]
+        ]
+
+    def describe(self) -> str:
+        if self.low is not None and self.low == self.high:
+            return f"the files starting on {_dashed(self.low)}"
+        if self.low is None and self.high is None:
+            return "the whole query"
+        if self.low is None:
+            return f"the files starting up to {_dashed(self.high)}"  # type: ignore[arg-type]
+        if self.high is None:
+            return f"the files starting from {_dashed(self.low)}"
+        return f"the files starting {_dashed(self.low)} to {_dashed(self.high)}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """`limit` rows from `offset`, in file_path order."""
+
+    offset: int
+    limit: int
+
+    def params(self, base: Sequence[tuple[str, str]]) -> Params:
+        return [*base, ("offset", str(self.offset)), ("limit", str(self.limit))]
+
+    def split(self) -> list[Page]:
+        if self.limit == 1:
+            return []
+        size = math.ceil(self.limit / 4)
+        return [
+            Page(start, min(size, self.offset + self.limit - start))
+            for start in range(self.offset, self.offset + self.limit, size)
+        ]
+
+
+def _compact(day: dt.date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def _dashed(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+
+
+def _ladder_down(high: dt.date, low: dt.date | None, steps: int = LADDER_STEPS) -> list[Window]:
+    """Windows back from `high`: 32, 64, 128... days, ending at `low` (or open after `steps`)."""
+    windows: list[Window] = []
+    length = LADDER_DAYS
+    top = high
+    for _ in range(steps):
+        bottom = top - dt.timedelta(days=length - 1)
+        if low is not None and bottom <= low:
+            windows.append(Window(low, top))
+            return windows
+        windows.append(Window(bottom, top))
+        top = bottom - dt.timedelta(days=1)
+        length *= 2
+    windows.append(Window(low, top))
+    return windows
+
+
+def _ladder_up(low: dt.date, steps: int) -> list[Window]:
+    """Windows on from `low`: 32, 64, 128... days, then one open to the future."""
+    windows: list[Window] = []
+    length = LADDER_DAYS
+    for _ in range(steps):
+        top = low + dt.timedelta(days=length - 1)
+        windows.append(Window(low, top))
+        low = top + dt.timedelta(days=1)
+        length *= 2
+    windows.append(Window(low, None))
+    return windows
+
+
+def first_windows(low: dt.date | None, high: dt.date | None, today: dt.date) -> list[Window]:
+    """The first split of [low, high]: a ladder back from `high` (or today), then the future."""
+    anchor = high or today
+    if low is not None and anchor < low:
+        anchor = low
+    windows = _ladder_down(anchor, low)
+    if high is None:
+        windows.append(Window(anchor + dt.timedelta(days=1), None))
+    return windows
+
+
+def _bounds(params: Sequence[tuple[str, str]]) -> tuple[dt.date | None, dt.date | None]:
+    found = {k: dt.datetime.strptime(v, "%Y%m%d").date() for k, v in params if k in _DATE_PARAMS}
+    return found.get("start_date"), found.get("end_date")
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+class _Run:
+    """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
+
+    def __init__(
+        self,
+        ask: Ask,
+        base: Params,
+        *,
+        what: str,
+        jobs: int,
+        today: dt.date,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.ask = ask
+        self.base = base
+        self.what = what
+        self.jobs = max(1, jobs)
+        self.today = today
+        self.on_progress = on_progress
+        self.done = 0
+        self.total = 0
+        self.failures_in_a_row = 0
+        self.paged = False
+        self.page_rows = PAGE_ROWS
+        self.end: int | None = None  # the row count, once a short page has shown it
+        self.frontier = 0  # pages cover [0, frontier)
+        self.pending: dict[cf.Future, Window | Page] = {}
+        self.found: list[dict] = []
+
+    # -- public --
+
+    def run(self) -> list[dict]:
+        pool = cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="imap-query")
+        try:
+            self.pool = pool
+            self._start()
+            while self.pending:
+                ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
+                for future in ready:
+                    self._settle(self.pending.pop(future), future)
+                self._report()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return self.found
+
+    # -- scheduling --
+
+    def _submit(self, piece: Window | Page) -> None:
+        self.total += 1
+        self.pending[self.pool.submit(self.ask, piece.params(self.base), False)] = piece
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def _start(self) -> None:
+        probe = Page(0, 1)
+        try:
+            rows = self._probe(probe.params(self.base))
+        except BadRequest as error:
+            if "offset" not in error.message and "limit" not in error.message:
+                raise
+            low, high = _bounds(self.base)
+            for window in first_windows(low, high, self.today):
+                self._submit(window)
+            self._report()
+            return
+        self.paged = True
+        self.found.extend(rows)
+        self.frontier = 1
+        if len(rows) < 1:
+            self.end = 0
+            return
+        while len(self.pending) < self.jobs:
+            self._next_page()
+        self._report()
+
+    def _probe(self, params: Params) -> list[dict]:
+        """One cheap request that must work on a healthy SDC; an outage's error if not.
+
+        A one-row (or empty) answer cannot be too large, so its failures are retried the
+        ordinary way: a blip passes, an outage ends with the outage's error.
+        """
+        return self.ask(params, True)
+
+    def _next_page(self) -> None:
+        self._submit(Page(self.frontier, self.page_rows))
+        self.frontier += self.page_rows
+
+    def _settle(self, piece: Window | Page, future: cf.Future) -> None:
+        try:
+            rows = future.result()
+        except SizeFailure:
+            self._failed(piece)
+            return
+        self.done += 1
+        self.failures_in_a_row = 0
+        self.found.extend(rows)
+        if isinstance(piece, Page) and self.end is None:
+            if len(rows) < piece.limit:
+                self.end = piece.offset + len(rows)
+            else:  # the end is further on: keep `jobs` pages in flight
+                while len(self.pending) < self.jobs:
+                    self._next_page()
+
+    def _failed(self, piece: Window | Page) -> None:
+        self.done += 1
+        self.failures_in_a_row += 1
+        parts = piece.split(self.today) if isinstance(piece, Window) else piece.split()
+        if not parts or self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
+            self._check_health()
+        if not parts:
+            raise self._too_large(piece)
+        if isinstance(piece, Page):
+            self.page_rows = min(self.page_rows, parts[0].limit)
+        for part in parts:
+            self._submit(part)
+
+    def _check_health(self) -> None:
+        """Make sure the SDC still answers a tiny query before blaming the answer's size."""
+        if self.paged:
+            params = Page(0, 1).params(self.base)
+        else:
+            params = Window(dt.date(9999, 12, 31), None).params(self.base)
+        self._probe(params)
+        self.failures_in_a_row = 0
+
+    def _too_large(self, piece: Window | Page) -> TooLarge:
+        if isinstance(piece, Window):
+            where = piece.describe()
+            how = "a single day"
+        else:
+            where = f"row {piece.offset + 1}"
+            how = "a single row"
+        return TooLarge(
+            f"{self.what}: the answer is too large for the SDC to send: {where} alone is more "
+            f"than it can send at once (about 6 MB), and {how} cannot be split further",
+            "Narrow the query: add --instrument, --data-level or --descriptor, or ask for "
+            "--version latest.",
+        )
+
+
+def fetch_all(
+    ask: Ask,
+    params: Sequence[tuple[str, str]],
+    *,
+    what: str = "query",
+    jobs: int = JOBS,
+    today: dt.date | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
+    """Every row of a /query that failed for size, once each, in file_path order.
+
+    `ask(params, patient)` sends one request and returns its rows (see Ask).
+    `on_progress(done, total)` is called after each answer (total grows as pieces split).
+    """
+    if today is None:
+        today = dt.datetime.now(dt.timezone.utc).date()
+    run = _Run(ask, list(params), what=what, jobs=jobs, today=today, on_progress=on_progress)
+    rows = run.run()
+    return merge(rows)
+
+
+def merge(rows: Sequence[dict]) -> list[dict]:
+    """Each row once (by file_path), ordered by file_path as the SDC orders one answer."""
+    unique: dict[Any, dict] = {}
+    for row in rows:
+        key = row.get("file_path")
+        if not isinstance(key, str):
+            key = json.dumps(row, sort_keys=True, default=str)
+        unique.setdefault(key, row)
+    return [unique[key] for key in sorted(unique, key=str)]
+
+
+__all__ = [
+    "JOBS",
+    "MAX_RESPONSE_BYTES",
+    "PAGE_ROWS",
+    "Page",
+    "SizeFailure",
+    "TooLarge",
+    "Window",
+    "fetch_all",
+    "first_windows",
+    "is_size_failure",
+    "merge",
+]
