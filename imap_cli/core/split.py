@@ -47,7 +47,7 @@ PAGE_ROWS = 10_000
 JOBS = 4
 # The first window of a ladder, in days; each next one is twice as long.
 LADDER_DAYS = 32
-LADDER_STEPS = 9  # 32 * (2**9 - 1) days is 44 years; before that, one open window
+LADDER_STEPS = 6  # 32 * (2**6 - 1) days is 5.5 years; before that, one open window
 # After this many size failures without any success, check the SDC still answers at all.
 FAILURES_BEFORE_CHECK = 8
 # A start date no file has: the query restricted to it is empty, so cheap for a health check.
@@ -209,11 +209,20 @@ def _bounds(params: Sequence[tuple[str, str]]) -> tuple[dt.date | None, dt.date 
     return found.get("start_date"), found.get("end_date")
 
 
+def _names_paging(error: BadRequest) -> bool:
+    """The SDC's 400 for parameters it does not know names them: no pagination there."""
+    return "offset" in error.message or "limit" in error.message
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
 class _Run:
-    """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
+    """Asks for the pieces in parallel, splits the ones that fail, collects the rows.
+
+    It starts with the first two pages: on an SDC without pagination both are a quick 400
+    naming offset/limit, and the query is split into start-date windows instead.
+    """
 
     def __init__(
         self,
@@ -234,20 +243,21 @@ class _Run:
         self.done = 0
         self.total = 0
         self.failures_in_a_row = 0
-        self.paged = False
+        self.mode = "unknown"  # then "pages" or "windows"
         self.page_rows = PAGE_ROWS
         self.end: int | None = None  # the row count, once a short page has shown it
         self.frontier = 0  # pages cover [0, frontier)
         self.pending: dict[cf.Future, Window | Page] = {}
         self.found: list[dict] = []
 
-    # -- public --
-
     def run(self) -> list[dict]:
         pool = cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="imap-query")
+        self.pool = pool
         try:
-            self.pool = pool
-            self._start()
+            # The whole answer was over the limit, so it takes at least two pages.
+            for _ in range(min(2, self.jobs)):
+                self._next_page()
+            self._report()
             while self.pending:
                 ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
                 for future in ready:
@@ -267,61 +277,49 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
 
-    def _start(self) -> None:
-        probe = Page(0, 1)
-        try:
-            rows = self._probe(probe.params(self.base))
-        except BadRequest as error:
-            if "offset" not in error.message and "limit" not in error.message:
-                raise
-            low, high = _bounds(self.base)
-            for window in first_windows(low, high, self.today):
-                self._submit(window)
-            self._report()
-            return
-        self.paged = True
-        self.found.extend(rows)
-        self.frontier = 1
-        if len(rows) < 1:
-            self.end = 0
-            return
-        while len(self.pending) < self.jobs:
-            self._next_page()
-        self._report()
-
-    def _probe(self, params: Params) -> list[dict]:
-        """One cheap request that must work on a healthy SDC; an outage's error if not.
-
-        A one-row (or empty) answer cannot be too large, so its failures are retried the
-        ordinary way: a blip passes, an outage ends with the outage's error.
-        """
-        return self.ask(params, True)
-
     def _next_page(self) -> None:
         self._submit(Page(self.frontier, self.page_rows))
         self.frontier += self.page_rows
 
     def _settle(self, piece: Window | Page, future: cf.Future) -> None:
+        self.done += 1
+        if isinstance(piece, Page) and self.mode == "windows":
+            return  # a page sent before the SDC showed it has no pagination
         try:
             rows = future.result()
         except SizeFailure:
             self._failed(piece)
             return
-        self.done += 1
+        except BadRequest as error:
+            if self.mode != "unknown" or not (
+                "offset" in error.message or "limit" in error.message
+            ):
+                raise
+            self.mode = "windows"
+            for window in first_windows(*_bounds(self.base), self.today):
+                self._submit(window)
+            return
+        self.mode = "windows" if isinstance(piece, Window) else "pages"
         self.failures_in_a_row = 0
         self.found.extend(rows)
         if isinstance(piece, Page) and self.end is None:
             if len(rows) < piece.limit:
                 self.end = piece.offset + len(rows)
-            else:  # the end is further on: keep `jobs` pages in flight
-                while len(self.pending) < self.jobs:
+            elif piece.offset + piece.limit == self.frontier:
+                while len(self.pending) < self.jobs:  # the end is further on
                     self._next_page()
 
     def _failed(self, piece: Window | Page) -> None:
-        self.done += 1
         self.failures_in_a_row += 1
         parts = piece.split(self.today) if isinstance(piece, Window) else piece.split()
-        if not parts or self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
+        if self.mode == "unknown" or not parts:
+            # Only an SDC with pagination runs a page's query; a failing SDC fails it too.
+            self._check_health()
+            if self.mode == "windows" and isinstance(piece, Page):
+                return
+            if isinstance(piece, Page):
+                self.mode = "pages"
+        elif self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
             self._check_health()
         if not parts:
             raise self._too_large(piece)
@@ -331,21 +329,32 @@ class _Run:
             self._submit(part)
 
     def _check_health(self) -> None:
-        """Make sure the SDC still answers a tiny query before blaming the answer's size."""
-        if self.paged:
-            params = Page(0, 1).params(self.base)
+        """Make sure the SDC still answers a tiny query before blaming the answer's size.
+
+        A one-row (or empty) answer cannot be too large, so its failures are retried the
+        ordinary way: a blip passes, an outage ends with the outage's error.
+        """
+        if self.mode == "windows":
+            self.ask(Window(dt.date(9999, 12, 31), None).params(self.base), True)
         else:
-            params = Window(dt.date(9999, 12, 31), None).params(self.base)
-        self._probe(params)
+            try:
+                self.ask(Page(0, 1).params(self.base), True)
+            except BadRequest as error:
+                if self.mode != "unknown" or not _names_paging(error):
+                    raise
+                self._use_windows()  # the page failed for another reason, and has passed
         self.failures_in_a_row = 0
+
+    def _use_windows(self) -> None:
+        self.mode = "windows"
+        for window in first_windows(*_bounds(self.base), self.today):
+            self._submit(window)
 
     def _too_large(self, piece: Window | Page) -> TooLarge:
         if isinstance(piece, Window):
-            where = piece.describe()
-            how = "a single day"
+            where, how = piece.describe(), "a single day"
         else:
-            where = f"row {piece.offset + 1}"
-            how = "a single row"
+            where, how = f"row {piece.offset + 1}", "a single row"
         return TooLarge(
             f"{self.what}: the answer is too large for the SDC to send: {where} alone is more "
             f"than it can send at once (about 6 MB), and {how} cannot be split further",
