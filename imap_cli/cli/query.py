@@ -167,12 +167,13 @@ def query(
         "type": kernel_type,
         "filename": filename,
     }
+    from imap_cli.cli.progress import PartsProgress
     from imap_cli.core.query import fetch_result, plan_query
 
     plan = plan_query(**filters)
-    with run.client() as client:
+    with run.client() as client, PartsProgress(run.output) as parts:
         client.on_retry = run.output.note
-        result = fetch_result(client, plan)
+        result = fetch_result(client, plan, on_progress=parts)
     # With --download the list is only printed when asked for (-o); the progress says enough.
     shown = fmt if output_format or not download else None
     show_results(run.output, result.rows, plan.table, shown, body=result.body)
