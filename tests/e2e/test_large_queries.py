@@ -271,3 +271,53 @@ def test_fake_one_day_too_large_is_a_clear_error_without_retry_storm(
     assert len(queries) == len(set(queries))
     assert sum(s.status == 500 for s in asked) <= 8
     assert len(asked) <= 40
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_of_the_parts_on_a_terminal_only(
+    limited: RunningServer, tmp_path: Path, tty: bool
+) -> None:
+    import io
+
+    from imap_cli.cli.output import Output, Streams
+    from imap_cli.cli.progress import PartsProgress
+    from imap_cli.core.http import SDCClient
+    from imap_cli.core.query import fetch_result, plan_query
+    from imap_cli.core.settings import resolve
+
+    err = io.StringIO()
+    output = Output(Streams(stdout=io.StringIO(), stderr=err, stderr_tty=tty, env={}))
+    settings = resolve(flags={"url": limited.url}, env={}, config_path=tmp_path / "c.toml")
+    calls: list[tuple[int, int]] = []
+    with SDCClient(settings) as client, PartsProgress(output) as parts:
+
+        def both(done: int, total: int) -> None:
+            calls.append((done, total))
+            parts(done, total)
+
+        result = fetch_result(client, plan_query(start_date="20000101"), on_progress=both)
+    assert len(result.rows) > 100
+    assert calls[-1][0] == calls[-1][1] > 2
+    if tty:
+        assert "fetching it in parts" in err.getvalue()
+        assert f"{calls[-1][0]}/{calls[-1][1]}" in err.getvalue()
+    else:
+        assert err.getvalue() == ""
+
+
+def test_spice_too_large_says_how_to_narrow_it(
+    capsys: pytest.CaptureFixture[str], unlimited: RunningServer, limited: RunningServer
+) -> None:
+    code, whole, _ = run(
+        capsys, unlimited.url, "query", "--table", "spice", "--type", "kernels", "-o", "json"
+    )
+    assert code == 0 and len(whole.encode()) > LIMIT
+    before = len(limited.requests)
+    code, out, err = run(
+        capsys, limited.url, "query", "--table", "spice", "--type", "kernels", "-o", "json"
+    )
+    assert (code, out) == (3, "")
+    assert "too large for the SDC to send at once" in err
+    assert "Hint: Narrow the query: a --type" in err
+    assert "retrying" not in err
+    assert len(limited.requests) - before == 2  # the query, then one that matches nothing
