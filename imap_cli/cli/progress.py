@@ -371,7 +371,7 @@ class PartsProgress:
                 transient=True,
             )
             self._task = self._progress.add_task(
-                "The answer is too large for one response; fetching it in parts", total=total
+                "Too large for one answer; fetching it in parts", total=total
             )
             self._progress.start()
         self._progress.update(self._task, completed=done, total=total)

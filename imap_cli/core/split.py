@@ -28,6 +28,7 @@ import concurrent.futures as cf
 import datetime as dt
 import json
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -217,6 +218,39 @@ def _names_paging(error: BadRequest) -> bool:
 # --- the run ----------------------------------------------------------------------------------
 
 
+class _Pool:
+    """At most `jobs` calls at once, on daemon threads.
+
+    Not a ThreadPoolExecutor: Python joins its threads at exit, so Ctrl-C would wait for the
+    parts in flight (up to the read timeout, or a slow SDC's whole query).
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.slots = threading.Semaphore(jobs)
+        self.closed = threading.Event()
+
+    def submit(self, call: Callable[..., Any], *args: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+
+        def work() -> None:
+            with self.slots:
+                if self.closed.is_set() or not future.set_running_or_notify_cancel():
+                    return
+                try:
+                    result = call(*args)
+                except BaseException as exc:  # handed to the waiting thread
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+
+        threading.Thread(target=work, name="imap-query-part", daemon=True).start()
+        return future
+
+    def close(self) -> None:
+        """Parts not started yet are dropped; the ones in flight end on their own."""
+        self.closed.set()
+
+
 class _Run:
     """Asks for the pieces in parallel, splits the ones that fail, collects the rows.
 
@@ -251,7 +285,7 @@ class _Run:
         self.found: list[dict] = []
 
     def run(self) -> list[dict]:
-        pool = cf.ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="imap-query")
+        pool = _Pool(self.jobs)
         self.pool = pool
         try:
             # The whole answer was over the limit, so it takes at least two pages.
@@ -264,7 +298,7 @@ class _Run:
                     self._settle(self.pending.pop(future), future)
                 self._report()
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close()
         return self.found
 
     # -- scheduling --
