@@ -15,8 +15,9 @@ the whole query failed that way, and returns every row once, in file_path order:
    because the SDC ranks versions per series and a series has one start date. Open ranges
    (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
    mission day is guessed. The first windows are a ladder from the newest day back (32, 64,
-   128... days), as data arrives daily; a window that fails is split into 4 to 16 parts.
-   A single day that fails cannot be split: `TooLarge`.
+   128... days), as data arrives daily. A window that fails is split into parts sized by the
+   densest rate seen in answered windows (at least 4; before any rate is known, the shortest
+   failed window is split first to learn one). A single day that fails: `TooLarge`.
 
 A size failure costs the SDC the whole query first, so the aim is few failed attempts, not
 few requests: an empty window is cheap.
@@ -103,8 +104,9 @@ class Window:
         ]
         return kept[:at] + dates + kept[at:]
 
-    def split(self, today: dt.date) -> list[Window]:
-        """Smaller windows covering this one exactly; [] for a single day."""
+    def split(self, today: dt.date, at_least: int = 0) -> list[Window]:
+        """Smaller windows covering this one exactly (a closed one in `at_least` parts or
+        more, up to 64); [] for a single day."""
         low, high = self.low, self.high
         if low is None and high is None:
             return first_windows(None, None, today)
@@ -116,7 +118,8 @@ class Window:
         if days == 1:
             return []
         # Long windows into more parts: a failure costs the whole query, an empty window little.
-        parts = min(days, max(4, min(16, math.ceil(days / LADDER_DAYS))))
+        parts = max(4, min(16, math.ceil(days / LADDER_DAYS)), min(64, at_least))
+        parts = min(days, parts)
         edges = [low + dt.timedelta(days=round(i * days / parts)) for i in range(parts + 1)]
         return [
             Window(edges[i], edges[i + 1] - dt.timedelta(days=1))
@@ -283,6 +286,11 @@ class _Run:
         self.frontier = 0  # pages cover [0, frontier)
         self.pending: dict[cf.Future, Window | Page] = {}
         self.found: list[dict] = []
+        # From the windows answered so far: the most rows one answer held (so it fits), and
+        # the most rows a day (so how many days such an answer covers).
+        self.most_rows = 0
+        self.rows_a_day = 0.0
+        self.deferred: list[Window] = []
 
     def run(self) -> list[dict]:
         pool = _Pool(self.jobs)
@@ -292,10 +300,12 @@ class _Run:
             for _ in range(min(2, self.jobs)):
                 self._next_page()
             self._report()
-            while self.pending:
-                ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
-                for future in ready:
-                    self._settle(self.pending.pop(future), future)
+            while self.pending or self.deferred:
+                if self.pending:
+                    ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
+                    for future in ready:
+                        self._settle(self.pending.pop(future), future)
+                self._split_deferred()
                 self._report()
         finally:
             pool.close()
@@ -336,6 +346,10 @@ class _Run:
         self.mode = "windows" if isinstance(piece, Window) else "pages"
         self.failures_in_a_row = 0
         self.found.extend(rows)
+        days = piece.days() if isinstance(piece, Window) else None
+        if days and rows:
+            self.most_rows = max(self.most_rows, len(rows))
+            self.rows_a_day = max(self.rows_a_day, len(rows) / days)
         if isinstance(piece, Page) and self.end is None:
             if len(rows) < piece.limit:
                 self.end = piece.offset + len(rows)
@@ -345,7 +359,11 @@ class _Run:
 
     def _failed(self, piece: Window | Page) -> None:
         self.failures_in_a_row += 1
-        parts = piece.split(self.today) if isinstance(piece, Window) else piece.split()
+        parts = (
+            piece.split(self.today, self._parts_for(piece))
+            if isinstance(piece, Window)
+            else piece.split()
+        )
         if self.mode == "unknown" or not parts:
             # Only an SDC with pagination runs a page's query; a failing SDC fails it too.
             self._check_health()
@@ -357,10 +375,38 @@ class _Run:
             self._check_health()
         if not parts:
             raise self._too_large(piece)
+        if isinstance(piece, Window) and not self.most_rows:
+            self.deferred.append(piece)  # split once some answer shows how dense files are
+            return
         if isinstance(piece, Page):
             self.page_rows = min(self.page_rows, parts[0].limit)
         for part in parts:
             self._submit(part)
+
+    def _split_deferred(self) -> None:
+        """Split the failed windows: all of them once a density is known; else the shortest
+        alone when nothing else is on its way, to learn one (a failure costs far more than
+        a round trip)."""
+        if not self.deferred:
+            return
+        if self.most_rows:
+            windows, self.deferred = self.deferred, []
+        elif not self.pending:
+            self.deferred.sort(key=lambda w: w.days() or 1 << 30)
+            windows, self.deferred = self.deferred[:1], self.deferred[1:]
+        else:
+            return
+        for window in windows:
+            for part in window.split(self.today, self._parts_for(window)):
+                self._submit(part)
+
+    def _parts_for(self, window: Window) -> int:
+        """Parts that would each hold no more than the largest answer yet, at the densest rate
+        seen so far: fewer failed attempts than splitting in four, again and again."""
+        days = window.days()
+        if not days or not self.most_rows:
+            return 0
+        return math.ceil(days * self.rows_a_day / self.most_rows)
 
     def _check_health(self) -> None:
         """Make sure the SDC still answers a tiny query before blaming the answer's size.

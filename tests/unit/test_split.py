@@ -266,3 +266,15 @@ def test_size_failure_is_the_gateways_500_or_502(status, body, expected_result) 
 def test_merge_keeps_each_file_once_in_order() -> None:
     rows = [{"file_path": "b"}, {"file_path": "a"}, {"file_path": "b"}]
     assert merge(rows) == [{"file_path": "a"}, {"file_path": "b"}]
+
+
+def test_dense_data_is_split_by_the_density_seen_not_blindly() -> None:
+    # 1,000 files a day: even the first 32-day window is too large. Once 8-day windows have
+    # answered, a failed 256-day window is cut into 8-day parts at once, not 32-day ones that
+    # would fail again.
+    model = Model(rows_over("20250526", 400, 1000), limit_rows=17_000, pagination=False)
+    got = fetch_all(model.ask, [("table", "science"), ("start_date", "20000101")], today=TODAY)
+    assert len(got) == 400_000
+    # The first windows that hold data (32, 64, 128 and 256 days) fail once each; every part
+    # they are cut into fits (splitting in four, again and again, fails 13 times here).
+    assert model.size_failures <= 4
