@@ -5,12 +5,13 @@ The SDC's /query is a Lambda behind API Gateway, and a Lambda cannot send more t
 Error"}` (502 on a REST-API gateway), the same body a crash gives. `fetch_all` is called when
 the whole query failed that way, and returns every row once, in file_path order:
 
-1. A one-row probe (`offset=0&limit=1`) tells the cases apart cheaply. A 400 naming offset or
-   limit: this SDC has no pagination. A 200: it has. The same 500 again: the SDC is failing,
-   not overloaded by our answer, so the probe is retried as any request and its error is the
-   outage's.
-2. With pagination: pages of PAGE_ROWS rows, a few at a time, until a short page. A page that
-   is too large is split in four.
+1. The first two pages (`offset`/`limit`, PAGE_ROWS rows each) tell the cases apart: the
+   whole answer was over the limit, so it needs two pages anyway. A 400 naming offset or
+   limit: this SDC has no pagination (it says so before running the query, so cheaply).
+2. With pagination: more pages, a few at a time, until a short page; a page too large is
+   split in four. If a page fails like the whole query did, a one-row page is asked for
+   first, retried as any request: if even that fails, the SDC is failing, and its error
+   (an outage, exit 3) is what the user sees, not a split-storm.
 3. Without: start-date windows. They are exact on the science, quicklook and ancillary tables,
    because the SDC ranks versions per series and a series has one start date. Open ranges
    (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
@@ -20,7 +21,8 @@ the whole query failed that way, and returns every row once, in file_path order:
    failed window is split first to learn one). A single day that fails: `TooLarge`.
 
 A size failure costs the SDC the whole query first, so the aim is few failed attempts, not
-few requests: an empty window is cheap.
+few requests: an empty window is cheap. Before "a single day is too large" is said, a query
+that matches nothing is asked for, to be sure the SDC itself answers.
 """
 
 from __future__ import annotations
