@@ -321,3 +321,27 @@ def test_spice_too_large_says_how_to_narrow_it(
     assert "Hint: Narrow the query: a --type" in err
     assert "retrying" not in err
     assert len(limited.requests) - before == 2  # the query, then one that matches nothing
+
+
+def test_fake_a_query_that_fits_is_one_request(
+    big_fake: RealisticSDC, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, big_fake.api_url, "query", "-s", "20250301", "-e", "20250310")
+    assert code == 0, err
+    assert len(json.loads(out)) == 10 * 4
+    assert len(big_fake.requests("api")) == 1
+
+
+def test_fake_with_pagination_a_day_too_large_is_paged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with RealisticSDC() as fake:
+        keys = sorted(fake_key("20250105", f"burst{n:03d}") for n in range(120))
+        for key in keys:
+            fake.add_science(key, b"x")
+        fake.max_response_bytes = 20_000
+        fake.pagination = True
+        monkeypatch.setenv("IMAP_CLI_CONFIG", str(tmp_path / "config.toml"))
+        code, out, err = run(capsys, fake.api_url, "query", "-s", "20250105", "-o", "paths")
+    assert code == 0, err
+    assert out.splitlines() == keys
