@@ -15,10 +15,11 @@ the whole query failed that way, and returns every row once, in file_path order:
 3. Without: start-date windows. They are exact on the science, quicklook and ancillary tables,
    because the SDC ranks versions per series and a series has one start date. Open ranges
    (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
-   mission day is guessed. The first windows are a ladder from the newest day back (32, 64,
-   128... days), as data arrives daily. A window that fails is split into parts sized by the
-   densest rate seen in answered windows (at least 4; before any rate is known, the shortest
-   failed window is split first to learn one). A single day that fails: `TooLarge`.
+   mission day is guessed. The first windows, all asked for at once, are 64, 256 and 1,024
+   days back from the newest day (data arrives daily), then everything older. A window
+   that fails is split into parts sized by the densest rate seen in answered windows (at
+   least 4; before any rate is known, the shortest failed window is split first to learn
+   one). A single day that fails: `TooLarge`.
 
 A size failure costs the SDC the whole query first, so the aim is few failed attempts, not
 few requests: an empty window is cheap. Before "a single day is too large" is said, a query
@@ -51,12 +52,14 @@ PAGE_ROWS = 10_000
 JOBS = 4
 # The first window of a ladder, in days; each next one is twice as long.
 LADDER_DAYS = 32
-LADDER_STEPS = 6  # 32 * (2**6 - 1) days is 5.5 years; before that, one open window
+# The first split: 64, 256 and 1,024 days back from the newest day (3.7 years), then the rest.
+FIRST_DAYS, FIRST_GROWTH, FIRST_STEPS = 64, 4, 3
 # After this many size failures without any success, check the SDC still answers at all.
 FAILURES_BEFORE_CHECK = 8
 # A start date no file has: the query restricted to it is empty, so cheap for a health check.
 NO_SUCH_DAY = "99991231"
 _DATE_PARAMS = ("start_date", "end_date")
+_DAY = dt.timedelta(days=1)
 
 
 class SizeFailure(Exception):
@@ -106,21 +109,30 @@ class Window:
         ]
         return kept[:at] + dates + kept[at:]
 
+    def span(self, today: dt.date) -> int | None:
+        """Days of data it may hold: open to the future, files after today are rare."""
+        if self.high is None and self.low is not None and self.low <= today:
+            return (today - self.low).days + 1
+        return self.days()
+
     def split(self, today: dt.date, at_least: int = 0) -> list[Window]:
         """Smaller windows covering this one exactly (a closed one in `at_least` parts or
-        more, up to 64); [] for a single day."""
+        more, up to 16); [] for a single day."""
         low, high = self.low, self.high
         if low is None and high is None:
             return first_windows(None, None, today)
         if low is None:
             return _ladder_down(high, None, steps=3)  # type: ignore[arg-type]
         if high is None:
-            return _ladder_up(low, steps=3)
+            if low > today:
+                return _ladder_up(low, steps=3)
+            past = Window(low, today)
+            return [*(past.split(today, at_least) or [past]), Window(today + _DAY, None)]
         days = (high - low).days + 1
         if days == 1:
             return []
         # Long windows into more parts: a failure costs the whole query, an empty window little.
-        parts = max(4, min(16, math.ceil(days / LADDER_DAYS)), min(64, at_least))
+        parts = max(4, min(16, math.ceil(days / LADDER_DAYS)), min(16, at_least))
         parts = min(days, parts)
         edges = [low + dt.timedelta(days=round(i * days / parts)) for i in range(parts + 1)]
         return [
@@ -169,10 +181,17 @@ def _dashed(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
-def _ladder_down(high: dt.date, low: dt.date | None, steps: int = LADDER_STEPS) -> list[Window]:
-    """Windows back from `high`: 32, 64, 128... days, ending at `low` (or open after `steps`)."""
+def _ladder_down(
+    high: dt.date,
+    low: dt.date | None,
+    steps: int,
+    first: int = LADDER_DAYS,
+    growth: int = 2,
+) -> list[Window]:
+    """Windows back from `high`: `first` days, then `growth` times longer each, ending at
+    `low` (or, after `steps` of them, one open to the past)."""
     windows: list[Window] = []
-    length = LADDER_DAYS
+    length = first
     top = high
     for _ in range(steps):
         bottom = top - dt.timedelta(days=length - 1)
@@ -181,7 +200,7 @@ def _ladder_down(high: dt.date, low: dt.date | None, steps: int = LADDER_STEPS) 
             return windows
         windows.append(Window(bottom, top))
         top = bottom - dt.timedelta(days=1)
-        length *= 2
+        length *= growth
     windows.append(Window(low, top))
     return windows
 
@@ -200,13 +219,15 @@ def _ladder_up(low: dt.date, steps: int) -> list[Window]:
 
 
 def first_windows(low: dt.date | None, high: dt.date | None, today: dt.date) -> list[Window]:
-    """The first split of [low, high]: a ladder back from `high` (or today), then the future."""
+    """The first split of [low, high], at most JOBS windows so that one round asks for all:
+    back from `high` (or today, the newest also holding any future files) 64, 256 and 1,024
+    days, then everything older."""
     anchor = high or today
     if low is not None and anchor < low:
         anchor = low
-    windows = _ladder_down(anchor, low)
+    windows = _ladder_down(anchor, low, FIRST_STEPS, FIRST_DAYS, FIRST_GROWTH)
     if high is None:
-        windows.append(Window(anchor + dt.timedelta(days=1), None))
+        windows[0] = Window(windows[0].low, None)
     return windows
 
 
@@ -348,7 +369,7 @@ class _Run:
         self.mode = "windows" if isinstance(piece, Window) else "pages"
         self.failures_in_a_row = 0
         self.found.extend(rows)
-        days = piece.days() if isinstance(piece, Window) else None
+        days = piece.span(self.today) if isinstance(piece, Window) else None
         if days and rows:
             self.most_rows = max(self.most_rows, len(rows))
             self.rows_a_day = max(self.rows_a_day, len(rows) / days)
@@ -394,7 +415,7 @@ class _Run:
         if self.most_rows:
             windows, self.deferred = self.deferred, []
         elif not self.pending:
-            self.deferred.sort(key=lambda w: w.days() or 1 << 30)
+            self.deferred.sort(key=lambda w: w.span(self.today) or 1 << 30)
             windows, self.deferred = self.deferred[:1], self.deferred[1:]
         else:
             return
@@ -405,7 +426,7 @@ class _Run:
     def _parts_for(self, window: Window) -> int:
         """Parts that would each hold no more than the largest answer yet, at the densest rate
         seen so far: fewer failed attempts than splitting in four, again and again."""
-        days = window.days()
+        days = window.span(self.today)
         if not days or not self.most_rows:
             return 0
         return math.ceil(days * self.rows_a_day / self.most_rows)
