@@ -21,9 +21,15 @@ _LAZY = {
     "download_many": "imap_cli.api",
     "upload": "imap_cli.api",
     "upload_many": "imap_cli.api",
+    "sync": "imap_cli.api",
     "Client": "imap_cli.api",
     "IMAPError": "imap_cli.core.errors",
     "parse_name": "imap_cli.api",
+    "reprocess": "imap_cli.api",
+    "release": "imap_cli.api",
+    "jobs": "imap_cli.api",
+    "job_logs": "imap_cli.api",
+    "metakernel": "imap_cli.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -188,12 +188,138 @@ class Client:
             dry_run=dry_run,
         )
 
+    def sync(
+        self,
+        *,
+        since: Any = None,
+        dry_run: bool = False,
+        latest_only: bool = False,
+        prune_superseded: bool = False,
+        shard: str | tuple[int, int] | None = None,
+        jobs: int | None = None,
+        on_event: EventSink = ignore_events,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Bring the data dir up to date with a query (as `imap sync`); returns the summary:
+        new, skipped, failed, superseded (counts), files (paths), watermark, and details."""
+        from imap_cli.core.download import parse_shard
+        from imap_cli.core.sync import sync
+
+        if isinstance(shard, str):
+            shard = parse_shard(shard)
+        summary = sync(
+            self.sdc,
+            data_dir=self.settings.data_dir,
+            filters=filters,
+            jobs=jobs or self.settings.jobs,
+            since=since,
+            dry_run=dry_run,
+            latest_only=latest_only,
+            prune_superseded=prune_superseded,
+            shard=shard,
+            on_event=on_event,
+        )
+        return summary.as_dict()
+
     def upload(self, path: str | os.PathLike) -> str:
         """Upload one file; returns its SDC key, raises the file's error on failure."""
         (result,) = self.upload_many([path], jobs=1)
         if result.error is not None:
             raise result.error
         return result.key
+
+    def reprocess(self, **request: Any) -> str | None:
+        """Ask the SDC to reprocess (start_date, end_date, instrument[, data_level, descriptor]);
+        returns the SDC's reprocess id (None from older SDCs). Checked first, like the CLI."""
+        from imap_cli.core import reprocess as _reprocess
+
+        return _reprocess.reprocess(self.sdc, _reprocess.plan_reprocess(**request)).reprocess_id
+
+    def release(self, manifest: str | os.PathLike, *, dry_run: bool = False) -> Any:
+        """Release per a manifest file: the SDC's message; with dry_run, the records of the
+        files it would release. Raises InvalidManifest (every problem) before sending."""
+        from imap_cli.core import release as _release
+
+        checked = _release.read_manifest(manifest)
+        if dry_run:
+            return _release.preview(self.sdc, checked)
+        return _release.release(self.sdc, checked).message
+
+    def jobs(self, **filters: Any) -> list[dict]:
+        """The SDC's processing jobs (status, instrument, data_level, descriptor, start_date),
+        newest first."""
+        from imap_cli.core.jobs import list_jobs
+
+        return list_jobs(self.sdc, **filters)
+
+    def job_logs(self, stream: str) -> str:
+        """One job's log (its job_log_stream_id) as text."""
+        from imap_cli.core.jobs import job_logs
+
+        return job_logs(self.sdc, stream)
+
+    def metakernel(
+        self,
+        output: str | os.PathLike,
+        *,
+        start_date: Any = None,
+        end_date: Any = None,
+        types: Iterable[str] | None = None,
+        require_coverage: bool = False,
+    ) -> Path:
+        """Download the SDC's kernels for the range and write a .tm at `output`; its path.
+
+        Raises the first kernel's error if any download failed (no .tm is written then)."""
+        from imap_cli.core.metakernel import build, plan_metakernel
+
+        request = plan_metakernel(
+            start_date=start_date,
+            end_date=end_date,
+            types=types,
+            require_coverage=require_coverage,
+        )
+        made = build(
+            self.sdc,
+            request,
+            data_dir=self.settings.data_dir,
+            jobs=self.settings.jobs,
+            output=Path(output),
+        )
+        for result in made.results:
+            if result.error is not None:
+                raise result.error
+        assert made.output is not None
+        return made.output
+
+
+def reprocess(**request: Any) -> str | None:
+    """`imap_cli.reprocess(start_date=..., end_date=..., instrument="mag")` -> reprocess id."""
+    with Client() as client:
+        return client.reprocess(**request)
+
+
+def release(manifest: str | os.PathLike, *, dry_run: bool = False) -> Any:
+    """Release per a manifest; with dry_run=True, the files it would release."""
+    with Client() as client:
+        return client.release(manifest, dry_run=dry_run)
+
+
+def jobs(**filters: Any) -> list[dict]:
+    """The SDC's processing jobs, newest first."""
+    with Client() as client:
+        return client.jobs(**filters)
+
+
+def job_logs(stream: str) -> str:
+    """A processing job's log, by its job_log_stream_id."""
+    with Client() as client:
+        return client.job_logs(stream)
+
+
+def metakernel(output: str | os.PathLike, **options: Any) -> Path:
+    """Write a metakernel for a time range (start_date, end_date, types, require_coverage)."""
+    with Client() as client:
+        return client.metakernel(output, **options)
 
 
 def query(**filters: Any) -> list[dict]:
@@ -218,6 +344,14 @@ def upload(path: str | os.PathLike) -> str:
     """Upload one file to the SDC; returns its SDC key."""
     with Client() as client:
         return client.upload(path)
+
+
+def sync(**filters_and_options: Any) -> dict[str, Any]:
+    """`imap_cli.sync(instrument="mag", data_level="l1b")`: fetch what is new since the last
+    sync of these filters; returns the summary (new, skipped, failed, superseded, files,
+    watermark). Options: since, dry_run, latest_only, prune_superseded, shard ("K/N"), jobs."""
+    with Client() as client:
+        return client.sync(**filters_and_options)
 
 
 def upload_many(paths: Iterable[str | os.PathLike], **options: Any) -> list[FileResult]:

@@ -27,8 +27,18 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True, "epilog": EPILOG}),
     "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True, "epilog": EPILOG}),
     "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
+    "sync": ("imap_cli.cli.sync", "sync", {"no_args_is_help": True, "epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
+    "reprocess": (
+        "imap_cli.cli.reprocess",
+        "reprocess",
+        {"no_args_is_help": True, "epilog": EPILOG},
+    ),
+    "release": ("imap_cli.cli.release", "release", {"no_args_is_help": True, "epilog": EPILOG}),
+    "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
+    "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
+    "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
 }
 
 

@@ -128,6 +128,11 @@ def formats(incomplete: str) -> list[str]:
     return _starting(FORMATS, incomplete)
 
 
+def report_formats(incomplete: str) -> list[str]:
+    """`imap doctor`'s formats."""
+    return _starting(("json", "text"), incomplete)
+
+
 def instruments(incomplete: str) -> list[str]:
     """Instruments and data sources."""
     return _starting(INSTRUMENTS, incomplete)

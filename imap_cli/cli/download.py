@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.options import DryRun, Force, Jobs, State, Verify, state
+from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, state
 
 if TYPE_CHECKING:
+    from imap_cli.cli.output import Output
     from imap_cli.core.transfer import FileResult
 
 Items = Annotated[
@@ -32,17 +33,29 @@ def download(
     force: Force = False,
     verify: Verify = False,
     dry_run: DryRun = False,
+    shard: Shard = None,
 ) -> None:
     """Download files into <data dir>/<SDC key>: parallel, resumable, checked.
 
     A file already present (and not empty) is skipped; --verify checks its size and ETag.
 
     Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
+    A download stopped by Ctrl-C or a failure keeps what arrived; the same command continues it.
 
     Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
     `imap query -i mag -l l1a -o paths | imap download -`.
     """
-    code = run_downloads(state(ctx), items, jobs=jobs, force=force, verify=verify, dry_run=dry_run)
+    from imap_cli.core.download import parse_shard
+
+    code = run_downloads(
+        state(ctx),
+        items,
+        jobs=jobs,
+        force=force,
+        verify=verify,
+        dry_run=dry_run,
+        shard=parse_shard(shard),
+    )
     if code:
         raise typer.Exit(code)
 
@@ -55,6 +68,7 @@ def run_downloads(
     force: bool = False,
     verify: bool = False,
     dry_run: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> int:
     """Download `items` (keys, filenames, `-` for stdin) with progress and a summary.
 
@@ -85,21 +99,19 @@ def run_downloads(
             jobs=jobs,
             force=force,
             verify=verify,
+            shard=shard,
         )
         if dry_run:
             results = fetch(dry_run=True)
             _show_plan(state, results)
             return exit_code(results)
         with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(client.on_retry)
+            client.on_retry = progress.guard(progress.retrying)
             results = fetch(on_event=progress.handle)
         progress.summary(results, time.monotonic() - started)
         return exit_code(results)
-    except KeyboardInterrupt:
-        output.note(
-            "Interrupted: unfinished files removed, finished ones kept; "
-            "run the same command again to fetch the rest."
-        )
+    except KeyboardInterrupt as stop:
+        interrupted_note(output, stop)
         raise
     except InvalidNames as bad:
         for text, reason in bad.problems:
@@ -111,6 +123,25 @@ def run_downloads(
         ) from None
     finally:
         client.close()
+
+
+def interrupted_note(output: Output, stop: BaseException) -> None:
+    """After Ctrl-C: what was kept, and how to continue."""
+    from imap_cli.cli.progress import human_size
+
+    kept = getattr(stop, "kept", None) or []
+    if kept:
+        size = human_size(sum(size for _, size in kept))
+        noun = "file" if len(kept) == 1 else "files"
+        output.note(
+            f"Interrupted: finished files kept, and {size} of {len(kept)} unfinished {noun} "
+            "kept beside them (as .partial); run the same command again to continue."
+        )
+    else:
+        output.note(
+            "Interrupted: finished files kept, nothing unfinished worth keeping; "
+            "run the same command again to fetch the rest."
+        )
 
 
 def _show_plan(state: State, results: Sequence[FileResult]) -> None:

@@ -194,3 +194,13 @@ Verify = Annotated[
     bool,
     typer.Option("--verify", help="Check files already present against the SDC's size and ETag."),
 ]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing "
+        "a data dir split one job with no overlap and no gaps.",
+        show_default=False,
+    ),
+]

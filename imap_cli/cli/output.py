@@ -103,10 +103,30 @@ class Output:
     def error(self, error: IMAPError | str, hint: str | None = None) -> None:
         """`Error: <one line>` then `Hint: <hint>`; always shown."""
         message = error.message if isinstance(error, IMAPError) else str(error)
-        hint = hint if hint is not None else getattr(error, "hint", "")
+        if hint is None and isinstance(error, IMAPError):
+            from imap_cli.cli.hints import hint_for
+
+            hint = hint_for(error)
         self._say(f"Error: {' '.join(message.split())}", "bold red")
         if hint:
             self._say(f"Hint: {hint}", "cyan")
+
+    def ask(self, question: str) -> bool:
+        """Ask yes/no on stderr, read the answer from stdin; only "y"/"yes" is yes.
+
+        Callers ask only when stdin is a terminal (`stdin_tty`); end of input is no.
+        """
+        self.streams.stderr.write(f"{printable(question)} [y/N] ")
+        self.streams.stderr.flush()
+        answer = self.streams.stdin.readline()
+        if not answer.endswith("\n"):
+            self.streams.stderr.write("\n")
+        return answer.strip().lower() in ("y", "yes")
+
+    @property
+    def stdin_tty(self) -> bool:
+        """True when stdin is a terminal (a person could answer a question)."""
+        return _isatty(self.streams.stdin)
 
     # --- stdout: data -------------------------------------------------------------------
 
@@ -165,12 +185,18 @@ class Output:
         self.table_columns(columns, data, title)
 
     def table_columns(
-        self, columns: Sequence[str], data: Sequence[Sequence[Any]], title: str | None = None
+        self,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        title: str | None = None,
+        styles: Mapping[int, Mapping[str, str]] | None = None,
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
 
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
+        `styles`: column index -> {cell text: SGR code, e.g. "31" for red}, applied on a
+        colour terminal only (e.g. a job's status).
         """
         texts: list[Sequence[str]] = []
         for values in data:
@@ -197,6 +223,17 @@ class Output:
         if _UNSAFE_CHARS.search(body):
             body = _UNSAFE_CHARS.sub("?", body)
         color = bool(self.streams.stdout_tty) and not self.streams.env.get("NO_COLOR")
+        if color and styles and body:
+            # Pad first, then wrap in the colour: the %-format's padding then adds nothing.
+            # The body was made safe above; rebuild it from safe cells, then add the codes.
+            texts = [[_UNSAFE_CHARS.sub("?", v.replace("\n", "?")) for v in t] for t in texts]
+            for index, codes in styles.items():
+                width = widths[index]
+                texts[index] = [
+                    f"\x1b[{codes[v]}m{v.ljust(width)}\x1b[0m" if v in codes else v
+                    for v in texts[index]
+                ]
+            body = "\n".join(map(fmt.__mod__, zip(*texts)))
         parts = [f"{title}\n"] if title else []
         parts.append(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
         parts.append(rule + "\n")

@@ -85,6 +85,7 @@ class TransferProgress:
         self.finished = 0
         self.failed = 0
         self.closed = False  # stderr's reader has gone: nothing more is written
+        self._retries_seen: set[str] = set()
 
     # --- context manager ---
 
@@ -156,6 +157,25 @@ class TransferProgress:
                 self._stream_gone()
 
         return guarded
+
+    def retrying(self, text: str) -> None:
+        """A request is waiting to try again (SDCClient.on_retry): say so, above the bars.
+
+        On a terminal the bars alone would sit still at `0/1 files`; elsewhere it is detail
+        (-v), as a log needs no play-by-play. The same words from parallel workers show once.
+        """
+        if self._progress is None:
+            self.output.detail(text)
+            return
+        with self._lock:
+            if text in self._retries_seen:
+                return
+            self._retries_seen.add(text)
+            from rich.text import Text
+
+            from imap_cli.core.errors import printable
+
+            self._progress.console.print(Text(printable(text), style="yellow"))
 
     def _stream_gone(self) -> None:
         self.closed = True
@@ -317,12 +337,14 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
         output.note(line)
     else:
         output.success(line)
+    from imap_cli.cli.hints import hint_for
+
     hints: list[str] = []
     for result in failed:
         error = result.error
         reason = error.message if error is not None else result.reason
         output.error(f"{result.key}: {' '.join(reason.split())}", hint="")
-        hint = getattr(error, "hint", "")
+        hint = hint_for(error)
         if hint and hint not in hints:
             hints.append(hint)
     for hint in hints:

@@ -127,7 +127,9 @@ def serve(
 
     Both `imap` and the official client can use it: `imap --url http://127.0.0.1:8765 query -i mag`.
 
-    Every file counts as released; uploads are stored atomically and never overwrite.
+    Files on disk count as released; with --api-key, science uploads wait for `imap release`.
+
+    Uploads are stored atomically and never overwrite.
 
     One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
     """

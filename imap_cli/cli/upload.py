@@ -31,7 +31,10 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
 
     Every file is checked first (IMAP name, readable, not empty); if any fails, nothing is sent.
 
-    A file already in the SDC is reported and the others carry on: a new version needs a new name.
+    A file already in the SDC with the same bytes (size, and MD5 when the SDC's ETag is one) counts
+    as done; with other bytes it is a conflict (exit 1): a new version needs a new name.
+
+    --dry-run uploads nothing and says which files the SDC has already.
 
     The SDC takes uploads only with an API key that may write (`imap config set api-key KEY`).
     """
@@ -52,13 +55,16 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
             if dry_run:
                 results = upload_files(sdc, paths, jobs=workers, dry_run=True)
                 show_dry_run(run.output, results, sdc.base_url)
+                code = exit_code(results)
+                if code:
+                    raise typer.Exit(code)
                 return
             output.detail(f"Uploading to {sdc.base_url} with {workers} jobs")
             from imap_cli.cli.progress import TransferProgress
 
             started = time.monotonic()
             with TransferProgress(output, verb="Uploading") as progress:
-                sdc.on_retry = progress.guard(sdc.on_retry)
+                sdc.on_retry = progress.guard(progress.retrying)
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
         except KeyboardInterrupt:
@@ -83,9 +89,18 @@ def show_dry_run(output, results: Iterable[FileResult], target: str) -> None:
     from imap_cli.cli.progress import human_size
 
     results = list(results)
-    output.lines(r.key for r in results)
-    total = sum(r.size for r in results)
+    todo = [r for r in results if r.status == "would-upload"]
+    output.lines(r.key for r in todo)
+    for result in results:
+        if result.status == "skipped":
+            output.note(f"already in the SDC: {result.key} ({result.reason})")
+        elif result.error is not None:
+            output.error(result.error, hint="")
+    total = sum(r.size for r in todo)
+    there = len(results) - len(todo)
     output.note(
-        f"Would upload {len(results)} file{'s' if len(results) != 1 else ''} "
-        f"({human_size(total)}) to {target}; nothing was sent."
+        f"Would upload {len(todo)} file{'s' if len(todo) != 1 else ''} "
+        f"({human_size(total)}) to {target}"
+        + (f"; {there} already there" if there else "")
+        + "; nothing was sent."
     )

@@ -11,11 +11,20 @@ The pipeline has two stages joined by a bounded hand-off:
 With many small files the SDC round trip (tens to hundreds of ms) dominates, so resolvers run
 ahead of the transfers and a transfer slot never waits for one. All threads share the one
 connection pool of the SDCClient. Threads are daemons and watch a cancel flag, so Ctrl-C
-returns at once and removes every `.part`.
+returns at once.
+
+What arrived is kept across runs. A transfer writes to its own `<name>.<token>.part`; when it
+stops before the end (Ctrl-C, a failure) and the object has a strong ETag, the part is renamed
+to `<name>.<tag>.partial` (the tag encodes the ETag). The next run claims such a partial by
+renaming it to its own `.part` (a rename is atomic on NFS and Lustre, where locks are not to be
+trusted: of two processes, one wins and the other starts afresh), then asks for the rest with
+`Range` + `If-Range: <ETag>`, so a changed object comes back whole and restarts cleanly. No
+partial ever has the final name; old ones are removed after STALE_PARTIAL seconds.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -24,6 +33,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +44,7 @@ from imap_cli.core.errors import (
     BadResponse,
     ConnectionFailed,
     DataDirError,
+    Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
@@ -75,7 +86,13 @@ MAX_RESTARTS = 2
 NAME_MAX = 255
 # How long Ctrl-C waits for transfers to remove their .part before removing it for them.
 INTERRUPT_GRACE = 3.0
+# A kept partial (what arrived of an object with a strong ETag) is removed after this long
+# unused; a `.part` nobody has written to for STALE_PART belongs to a process that died.
+STALE_PARTIAL = 7 * 86400
+STALE_PART = 86400
+PARTIAL_SUFFIX = ".partial"
 _MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
+_PLAIN_TAG = re.compile(r"[0-9A-Za-z-]{1,80}")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
@@ -215,7 +232,11 @@ def object_url(sdc: SDCClient, key: str) -> str:
     try:
         response = sdc.api("GET", api_url, ok=RESOLVE_OK, what=RESOLVE_WHAT)
     except Refused as error:
-        if "release" in error.message.lower():  # "...is not a part of a public release yet."
+        # "...is not a part of a public release yet."; and without a key or token the public
+        # route is all there is, so a bare 403 there means the same thing.
+        public = not sdc.credential_headers()
+        if "release" in error.message.lower() or (public and error.status == 403):
+            error.kind = Failure.NOT_RELEASED
             error.hint = (
                 "The file is not publicly released yet. With an SDC API key "
                 "(`imap config set api-key KEY`) unreleased files can be fetched; otherwise ask "
@@ -325,6 +346,185 @@ def _open_part(dest: Path) -> tuple[int, Path]:
     raise IMAPError(f"cannot create a temporary file beside {dest}")  # pragma: no cover
 
 
+# --- kept partials -------------------------------------------------------------------------
+
+
+def etag_tag(etag: str | None) -> str | None:
+    """A file-name-safe tag for a strong ETag (None for a weak or missing one).
+
+    S3's ETags ("<md5>" or "<md5>-<parts>") become `e<value>`; anything else is base32'd.
+    """
+    if not etag or etag.strip().startswith("W/"):
+        return None
+    etag = etag.strip()
+    inner = etag[1:-1] if len(etag) > 1 and etag[0] == etag[-1] == '"' else None
+    if inner is not None and _PLAIN_TAG.fullmatch(inner):
+        return "e" + inner
+    encoded = base64.b32encode(etag.encode()).decode().rstrip("=").lower()
+    return "b" + encoded if len(encoded) <= 120 else None
+
+
+def tag_etag(tag: str) -> str | None:
+    """The ETag a tag stands for (the inverse of etag_tag), or None if it is not one."""
+    if tag.startswith("e") and _PLAIN_TAG.fullmatch(tag[1:]):
+        return f'"{tag[1:]}"'
+    if tag.startswith("b") and re.fullmatch(r"[a-z2-7]+", tag[1:]):
+        padded = tag[1:].upper() + "=" * (-len(tag[1:]) % 8)
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            return base64.b32decode(padded).decode()
+    return None
+
+
+def partial_name(name: str, tag: str) -> str | None:
+    """`<name>.<tag>.partial`, or None when that would not fit in a file name."""
+    full = f"{name}.{tag}{PARTIAL_SUFFIX}"
+    return full if len(full.encode()) <= NAME_MAX else None
+
+
+@dataclass(frozen=True)
+class KeptPartial:
+    """A partial left by an earlier run: its path, the ETag its bytes belong to, its size."""
+
+    path: Path
+    etag: str
+    size: int
+    mtime: float
+
+
+def kept_partials(dest: Path) -> list[KeptPartial]:
+    """The partials of dest's file in its folder, largest first."""
+    prefix = dest.name + "."
+    found = []
+    try:
+        entries = list(os.scandir(dest.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(PARTIAL_SUFFIX)):
+            continue
+        etag = tag_etag(name[len(prefix) : -len(PARTIAL_SUFFIX)])
+        if etag is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.is_file(follow_symlinks=False):
+            found.append(KeptPartial(Path(entry.path), etag, info.st_size, info.st_mtime))
+    return sorted(found, key=lambda p: p.size, reverse=True)
+
+
+def clean_stale(folder: Path, now: float | None = None) -> int:
+    """Remove partials unused for STALE_PARTIAL and orphaned `.part`s; returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if name.endswith(PARTIAL_SUFFIX):
+            limit = STALE_PARTIAL
+        elif name.endswith(".part"):
+            limit = STALE_PART
+        else:
+            continue
+        with contextlib.suppress(OSError):
+            if now - entry.stat(follow_symlinks=False).st_mtime > limit:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def _claim(dest: Path) -> tuple[int, Path, KeptPartial] | None:
+    """Take the largest kept partial of dest for this process: rename it to our own `.part`.
+
+    The rename is the claim: two processes cannot both win it, on NFS or Lustre either, so a
+    partial is never written by two at once. Returns None when there is none to take.
+    """
+    flags = os.O_WRONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for kept in kept_partials(dest):
+        part = dest.with_name(part_name(dest.name, secrets.token_hex(4)))
+        try:
+            os.rename(kept.path, part)
+        except OSError:
+            continue  # another process took it (or it went stale): try the next
+        try:
+            fd = os.open(part, flags)
+            # A rename keeps the old mtime: without this, a cleaner elsewhere could take
+            # the freshly claimed part for one left by a dead process.
+            os.utime(part)
+        except OSError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            continue
+        return fd, part, kept
+    return None
+
+
+def _release(dest: Path, part: Path, etag: str | None, size: int) -> bool:
+    """Keep a stopped `.part` as dest's partial for its ETag; True if kept, else removed."""
+    tag = etag_tag(etag)
+    name = partial_name(dest.name, tag) if tag else None
+    if name is None or size <= 0:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        return False
+    target = dest.with_name(name)
+    try:
+        # Another run may have kept a longer one meanwhile: keep whichever has more. (The
+        # check and the rename are not atomic; the worst case loses progress, never bytes'
+        # correctness: every partial of one ETag is a prefix of the same object.)
+        if target.exists() and target.stat().st_size >= size:
+            part.unlink()
+            return False
+        os.replace(part, target)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        return False
+
+
+def remove_partials(dest: Path) -> None:
+    """Remove every kept partial of dest (it is complete now)."""
+    for kept in kept_partials(dest):
+        with contextlib.suppress(OSError):
+            kept.path.unlink()
+
+
+# --- shards --------------------------------------------------------------------------------
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`K/N` (1 <= K <= N) -> (K, N); None for None. Raises UsageError otherwise."""
+    if text is None or str(text).strip() == "":
+        return None
+    from imap_cli.core.errors import UsageError
+
+    found = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(text))
+    if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
+        raise UsageError(
+            f"{text!r} is not a shard: use K/N with 1 <= K <= N, e.g. 2/8",
+            "In a Slurm array started with --array=1-N: --shard "
+            "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.",
+        )
+    return int(found.group(1)), int(found.group(2))
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (1..count) a key belongs to: a hash of the key, the same on every host."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a key is in shard (K, N); everything is in shard None."""
+    return shard is None or shard_of(key, shard[1]) == shard[0]
+
+
 def _read_errors() -> tuple[type[BaseException], ...]:
     import requests
     import urllib3
@@ -365,13 +565,16 @@ class _Body:
     validator: str | None = None
     flushed: int = 0
     started: bool = False
+    etag: str | None = None  # the strong ETag of the object the bytes so far belong to
+    kept: int = 0  # bytes taken over from an earlier run's partial
+    path: Path | None = None  # the .part, to read the kept bytes back for the MD5
 
     def reset(self) -> int:
         """Back to zero bytes; returns how many were thrown away."""
         lost = self.offset
         os.lseek(self.fd, 0, os.SEEK_SET)
         os.ftruncate(self.fd, 0)
-        self.offset = self.flushed = 0
+        self.offset = self.flushed = self.kept = 0
         self.digest = hashlib.md5(usedforsecurity=False) if self.md5_expected else None
         return lost
 
@@ -419,6 +622,9 @@ class _Run:
         self.run = TransferRun(results, pending, emit)
         self.cancel = self.run.cancel
         self.parts: set[Path] = set()
+        # (key, bytes) of what this run kept for the next one, and the folders tidied.
+        self.kept: list[tuple[str, int]] = []
+        self._tidied: set[Path] = set()
         # A failure that is not about one file (the SDC unreachable or failing): the rest fail
         # fast with it instead of each paying for the retries.
         self.fatal: IMAPError | None = None
@@ -582,12 +788,26 @@ class _Run:
         )
 
     def _fetch(self, item: Planned, url: str) -> int:
-        """Stream one object to a .part, check it, fsync, and move it onto the final name."""
+        """Stream one object to a .part, check it, fsync, and move it onto the final name.
+
+        A partial kept by an earlier run is continued; when this one stops short, what
+        arrived is kept for the next run (see the module's docstring).
+        """
         folder = item.dest.parent
-        with self.run.hold():  # from here until the .part is gone, Ctrl-C waits (a little)
+        with self.run.hold():  # from here until the .part is settled, Ctrl-C waits (a little)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                fd, part = _open_part(item.dest)
+                self._tidy(folder)
+                claimed = None if self.force else _claim(item.dest)
+                if claimed is not None:
+                    fd, part, kept = claimed
+                    size = os.lseek(fd, 0, os.SEEK_END)
+                    body = _Body(
+                        fd, offset=size, etag=kept.etag, validator=kept.etag, kept=size, path=part
+                    )
+                else:
+                    fd, part = _open_part(item.dest)
+                    body = _Body(fd)
             except OSError as exc:
                 raise IMAPError(
                     f"cannot write in {folder}: {exc.strerror or exc}",
@@ -595,16 +815,19 @@ class _Run:
                 ) from None
             with self.run.lock:
                 self.parts.add(part)
+            done = False
             try:
                 try:
-                    body = _Body(fd)
                     self._stream(item, url, body)
                     os.fsync(fd)
                 finally:
+                    self._settle_fd(body)
                     os.close(fd)
                 if self.cancel.is_set():
                     raise TransferCancelled
                 os.replace(part, item.dest)
+                done = True
+                remove_partials(item.dest)
                 return body.offset
             except _REQUEST_ERRORS as exc:  # before OSError: requests' errors are OSErrors too
                 raise _network_failure(exc, url) from None
@@ -613,15 +836,53 @@ class _Run:
                     f"cannot write {item.dest}: {exc.strerror or exc}",
                     "Check the data dir's permissions and free space.",
                 ) from None
+            except BaseException as exc:
+                if not done and self._keep(item, part, body) and isinstance(exc, IMAPError):
+                    exc.hint = (
+                        f"{body.offset:,} bytes were kept: run the same command again to "
+                        "continue this file."
+                    )
+                    exc.message += f" ({body.offset:,} bytes kept for the next run)"
+                raise
             finally:
                 with self.run.lock:
                     self.parts.discard(part)
-                with contextlib.suppress(OSError):
-                    part.unlink()
+                if not done:
+                    with contextlib.suppress(OSError):
+                        part.unlink()
+
+    def _tidy(self, folder: Path) -> None:
+        """Once per folder and run: remove partials nobody will continue."""
+        with self.run.lock:
+            if folder in self._tidied:
+                return
+            self._tidied.add(folder)
+        clean_stale(folder)
+
+    @staticmethod
+    def _settle_fd(body: _Body) -> None:
+        """Cut the file to the bytes known good (a write cut short may have left a tail)."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(body.fd, body.offset)
+
+    def _keep(self, item: Planned, part: Path, body: _Body) -> bool:
+        """Keep what arrived as a partial for the next run; True if something was kept."""
+        if not body.offset or body.etag is None:
+            return False
+        if _release(item.dest, part, body.etag, body.offset):
+            with self.run.lock:
+                self.kept.append((item.key, body.offset))
+            return True
+        return False
 
     def _stream(self, item: Planned, url: str, body: _Body) -> None:
-        """Copy the object into body.fd, resuming dropped connections within the budget."""
-        drops = refreshes = restarts = 0
+        """Copy the object into body.fd, resuming dropped connections.
+
+        The retry budget counts attempts that brought no new byte: a transfer that keeps
+        moving keeps going. Integrity failures restart the whole file, at most MAX_RESTARTS
+        times.
+        """
+        stalls = refreshes = restarts = 0
         while True:
             if self.cancel.is_set():
                 raise TransferCancelled
@@ -630,6 +891,7 @@ class _Run:
                 headers["Range"] = f"bytes={body.offset}-"
                 if body.validator:
                     headers["If-Range"] = body.validator
+            before = body.offset
             response = self._storage("GET", url, headers=headers, stream=True)
             try:
                 with self.run.live(response):  # Ctrl-C shuts its socket; closed after
@@ -642,27 +904,34 @@ class _Run:
                     self._check_complete(body)
                     return
             except _Dropped as why:
-                drops += 1
-                if drops > self.retries:
+                stalls = 0 if body.offset > before else stalls + 1
+                if stalls > self.retries:
                     raise ConnectionFailed(
-                        f"{FETCH_WHAT}: the connection kept dropping ({drops} attempts, "
-                        f"{body.offset} of {body.total or '?'} bytes): {why}",
-                        "Retry later; the next run starts this file again from zero.",
+                        f"{FETCH_WHAT}: the connection kept dropping ({stalls} attempts in a "
+                        f"row without progress, {body.offset} of {body.total or '?'} bytes): "
+                        f"{why}",
+                        "Retry later.",
                     ) from None
                 self.emit(
                     TransferEvent(
                         Stage.RETRY, item.key, total=body.total, reason=f"resuming: {why}"
                     )
                 )
-                self.sdc._backoff(drops - 1, None)
+                self.sdc._backoff(max(0, stalls - 1), None)
             except _Restart as why:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
+                    body.reset()  # nothing of it is worth keeping
                     raise IntegrityError(f"{FETCH_WHAT}: {why}") from None
+                started = body.started
                 lost = body.reset()
                 self.emit(
                     TransferEvent(
-                        Stage.RETRY, item.key, total=body.total, advance=-lost, reason=str(why)
+                        Stage.RETRY,
+                        item.key,
+                        total=body.total,
+                        advance=-lost if started else 0,
+                        reason=str(why),
                     )
                 )
 
@@ -670,6 +939,8 @@ class _Run:
         """Check the status and headers; set up (or restart) the body to match."""
         status = response.status_code
         if status == 416 and body.offset:
+            if body.kept and not body.started:
+                raise _Restart("the partial kept by an earlier run does not fit the object")
             raise IntegrityError(
                 f"{FETCH_WHAT}: the storage host announced {body.total} bytes but has only "
                 f"{body.offset}",
@@ -679,28 +950,72 @@ class _Run:
             raise self.sdc.http_error(response, FETCH_WHAT)
         if status == 206:
             found = _content_range(response)
+            if body.kept and not body.started and found and found[0] == body.offset:
+                self._continue_kept(item, response, body, found[1])
+                return
             if body.offset and found and found[0] == body.offset and found[1] in (None, body.total):
                 return  # the rest of the same object: append, keep hashing
             raise _Restart("the storage host answered the resume with a different range")
         if body.offset:
             # A 200 to a Range request: the object changed or ranges are unsupported.
             lost = body.reset()
-            self.emit(
-                TransferEvent(
-                    Stage.RETRY,
-                    item.key,
-                    total=_content_length(response),
-                    advance=-lost,
-                    reason="the storage host sent the whole file again; restarting",
+            if body.started:
+                self.emit(
+                    TransferEvent(
+                        Stage.RETRY,
+                        item.key,
+                        total=_content_length(response),
+                        advance=-lost,
+                        reason="the storage host sent the whole file again; restarting",
+                    )
                 )
-            )
         body.total = _content_length(response)
-        body.md5_expected = plain_md5(response.headers.get("ETag"))
+        self._take_validators(response, body)
         body.digest = hashlib.md5(usedforsecurity=False) if body.md5_expected else None
-        body.validator = _strong_validator(response)
         if not body.started:
             body.started = True
             self.emit(TransferEvent(Stage.STARTED, item.key, total=body.total))
+
+    @staticmethod
+    def _take_validators(response: requests.Response, body: _Body) -> None:
+        etag = response.headers.get("ETag")
+        body.md5_expected = plain_md5(etag)
+        body.validator = _strong_validator(response)
+        body.etag = etag.strip() if etag and not etag.strip().startswith("W/") else None
+
+    def _continue_kept(
+        self, item: Planned, response: requests.Response, body: _Body, total: int | None
+    ) -> None:
+        """The first answer for a partial kept by an earlier run: carry on from its end."""
+        body.total = total
+        self._take_validators(response, body)
+        if body.etag is None:
+            body.etag = body.validator = None
+            raise _Restart("the storage host's answer has no ETag to continue a partial with")
+        if body.md5_expected:
+            # The MD5 covers the whole object: hash the kept bytes first (about 1 s per GiB).
+            digest = hashlib.md5(usedforsecurity=False)
+            assert body.path is not None
+            with open(body.path, "rb") as handle:
+                left = body.offset
+                while left and (chunk := handle.read(min(CHUNK, left))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+            body.digest = digest
+        else:
+            body.digest = None
+        body.flushed = body.offset
+        body.started = True
+        self.emit(TransferEvent(Stage.STARTED, item.key, total=body.total))
+        self.emit(
+            TransferEvent(
+                Stage.RETRY,
+                item.key,
+                total=body.total,
+                advance=body.offset,
+                reason=f"continuing from the {body.offset:,} bytes an earlier run kept",
+            )
+        )
 
     def _copy(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Move bytes from the socket to the file in big chunks, hashing when asked."""
@@ -798,16 +1113,19 @@ def download_files(
     verify: bool = False,
     on_event: EventSink = ignore_events,
     dry_run: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> list[FileResult]:
     """Download files (SDC keys or filenames) into `<data_dir>/<key>`, `jobs` at a time.
 
     Returns one FileResult per distinct file, in input order; a file's failure is in its
     result, never raised. Raises InvalidNames (nothing fetched) for bad inputs, DataDirError
-    for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted.
+    for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted; its
+    `kept` attribute lists (key, bytes) of the partials kept for the next run.
     An `on_event` that raises changes no result; it is not called again in this run (a
-    KeyboardInterrupt from it stops the run).
+    KeyboardInterrupt from it stops the run). `shard` (K, N) takes only the files of shard
+    K of N (a stable hash of the key): N hosts with K = 1..N share the work without overlap.
     """
-    names = parse_items(items)
+    names = [name for name in parse_items(items) if in_shard(name.key, shard)]
     data_dir = Path(data_dir).expanduser()
     if not (dry_run and not data_dir.exists()):
         data_dir = ensure_data_dir(data_dir)
@@ -839,5 +1157,10 @@ def download_files(
         results=results,
         pending=len(todo),
     )
-    run.execute(todo)
+    try:
+        run.execute(todo)
+    except KeyboardInterrupt as stop:
+        with run.run.lock:
+            stop.kept = list(run.kept)  # type: ignore[attr-defined]
+        raise
     return [r for r in results if r is not None]

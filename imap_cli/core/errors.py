@@ -26,16 +26,46 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
+class Failure(str, enum.Enum):
+    """What kind of failure an error is, so a front end can give the advice that fits it.
+
+    The cli maps each kind to its hint (imap_cli/cli/hints.py); library users read `kind`
+    or the error's own `hint`.
+    """
+
+    CERTIFICATE = "certificate"  # the server's certificate could not be verified
+    CERTIFICATE_NAME = "certificate-name"  # a trusted certificate, for another host name
+    CERTIFICATE_EXPIRED = "certificate-expired"  # expired (or this computer's clock is wrong)
+    PROXY_REFUSED = "proxy-refused"  # the proxy in HTTPS_PROXY/HTTP_PROXY cannot be reached
+    PROXY_AUTH = "proxy-auth"  # the proxy wants credentials (407)
+    DNS = "dns"  # the host name does not resolve
+    REFUSED = "connection-refused"  # nothing listens at the URL
+    TIMEOUT = "timeout"  # no answer in time
+    DROPPED = "connection-dropped"  # the connection broke off
+    OUTAGE = "outage"  # 5xx after retries
+    RATE_LIMITED = "rate-limited"  # 429 after retries
+    CREDENTIALS = "credentials"  # 401/403: key or token missing, wrong or expired
+    READ_ONLY = "read-only-key"  # an upload with a key that may only read
+    NOT_RELEASED = "not-released"  # a public download of a file not released yet
+    NOT_FOUND = "not-found"  # no such file in the SDC
+    BAD_URL = "bad-url"  # an API route answered 404: the url is not the SDC API
+    DATA_DIR = "data-dir"  # the data dir is missing, a file, or not writable
+
+
 class IMAPError(Exception):
     """Base of every error the library raises on purpose."""
 
     exit_code: ExitCode = ExitCode.PARTIAL
     default_hint: str = ""
+    default_kind: Failure | None = None
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, kind: Failure | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = self.default_hint if hint is None else hint
+        self.kind = kind or self.default_kind
 
     def __str__(self) -> str:
         return self.message
@@ -65,13 +95,21 @@ class DataDirError(UsageError):
     """The data directory is missing, not a directory, or not writable."""
 
     default_hint = "Set a writable folder once with `imap config set data-dir ~/imap-data`."
+    default_kind = Failure.DATA_DIR
 
 
 class SDCError(IMAPError):
     """The SDC answered, but not with what we asked for."""
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
-        super().__init__(message, hint)
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int | None = None,
+        kind: Failure | None = None,
+    ) -> None:
+        super().__init__(message, hint, kind=kind)
         self.status = status
 
 
@@ -98,6 +136,7 @@ class Refused(SDCError):
     """401/403: the SDC refused the credentials (or their absence)."""
 
     exit_code = ExitCode.REFUSED
+    default_kind = Failure.CREDENTIALS
     default_hint = (
         "Check your API key (`imap config set api-key KEY` or IMAP_API_KEY) or access token "
         "(IMAP_ACCESS_TOKEN); uploads need a key with write access."
@@ -123,6 +162,7 @@ class ConnectionFailed(Unavailable):
 class TLSError(Unavailable):
     """The server's certificate could not be verified."""
 
+    default_kind = Failure.CERTIFICATE
     default_hint = (
         "Certificate verification failed. Upgrade certifi (`pip install -U certifi`); on macOS run "
         "'Install Certificates.command' from your Python folder; behind a proxy, point "
@@ -162,9 +202,11 @@ def status_error(status: int, message: str) -> SDCError:
     if status in (401, 403):
         return Refused(message, status=status)
     if status == 404:
-        return NotFound(message, status=status)
+        return NotFound(message, status=status, kind=Failure.NOT_FOUND)
     if status == 409:
         return Conflict(message, status=status)
-    if status == 429 or status >= 500:
-        return Unavailable(message, status=status)
+    if status == 429:
+        return Unavailable(message, status=status, kind=Failure.RATE_LIMITED)
+    if status >= 500:
+        return Unavailable(message, status=status, kind=Failure.OUTAGE)
     return SDCError(message, status=status)

@@ -20,6 +20,7 @@ from imap_cli import __version__
 from imap_cli.core.errors import (
     BadResponse,
     ConnectionFailed,
+    Failure,
     SDCError,
     TLSError,
     Unavailable,
@@ -41,6 +42,8 @@ TRANSIENT_ERRORS = (
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+# Connection failures that another attempt cannot cure: fail at once, with the hint.
+HOPELESS = frozenset({Failure.DNS, Failure.REFUSED, Failure.PROXY_REFUSED, Failure.PROXY_AUTH})
 # Per-request proxies that cancel any from the environment (requests drops None entries).
 DIRECT = {"http": None, "https": None, "all": None}
 CREDENTIAL_HEADERS = ("x-api-key", "authorization")
@@ -147,6 +150,14 @@ class SDCClient:
             session.verify = settings.ca_bundle
         return session
 
+    def verify(self) -> str | bool:
+        """What `verify=` each request gets: the ca-bundle setting when there is one.
+
+        Passed per request because requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a
+        session's `verify`, and imap's own setting must win over those.
+        """
+        return self.settings.ca_bundle or True
+
     def _base_url(self) -> str:
         url = self.settings.url.rstrip("/")
         if self.settings.api_key and not url.endswith("/api-key"):
@@ -205,18 +216,25 @@ class SDCClient:
         stream: bool = False,
         what: str = "request",
         ok: Iterable[int] = (200,),
-        final: Callable[[requests.Response], bool] | None = None,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
     ) -> requests.Response:
         """A request to the SDC API, with the credential; raises a mapped error unless ok.
 
-        `final(response)` True: that answer is not retried (the caller has a better remedy,
-        e.g. splitting a query whose answer is too large); it is returned if in `ok`.
+        `retry_statuses`: the statuses worth another attempt for this request (a route whose 500
+        is a final answer, like /processing-logs for an unknown stream, or a caller that can cure
+        a status itself, e.g. a too-large answer by splitting, leaves it out).
         """
         headers = self.credential_headers()
         if headers:
             self._check_credential_target(url)
         response = self._send(
-            method, url, what=what, params=params, headers=headers, stream=stream, final=final
+            method,
+            url,
+            what=what,
+            params=params,
+            headers=headers,
+            stream=stream,
+            retry_statuses=retry_statuses,
         )
         if response.status_code not in ok:
             raise self.http_error(response, what)
@@ -278,11 +296,12 @@ class SDCClient:
         *,
         what: str,
         retry: bool = True,
-        final: Callable[[requests.Response], bool] | None = None,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
         **kwargs: Any,
     ) -> requests.Response:
         attempts = (self.retries if retry else 0) + 1
         data = kwargs.pop("data", None)
+        kwargs.setdefault("verify", self.verify())
         if is_loopback(urlsplit(url).hostname or ""):
             # Straight to this machine: an HTTP_PROXY would otherwise see a plain-http credential.
             kwargs.setdefault("proxies", DIRECT)
@@ -299,20 +318,19 @@ class SDCClient:
                     **kwargs,
                 )
             except requests.exceptions.SSLError as exc:
-                raise TLSError(f"{what}: TLS certificate check failed for {_host(url)}") from exc
+                raise tls_error(exc, url, what) from exc
             except TRANSIENT_ERRORS as exc:
-                if last:
-                    raise connection_error(exc, url, what) from exc
-                self._retrying(what, connection_error(exc, url, what).message, attempt, attempts)
+                error = connection_error(exc, url, what)
+                if last or error.kind in HOPELESS:
+                    raise error from exc
+                self._retrying(what, error.message, attempt, attempts)
                 self._backoff(attempt, None)
                 continue
             finally:
                 close = getattr(body, "close", None)
                 if callable(data) and close:
                     close()
-            if response.status_code in RETRY_STATUSES and not last:
-                if final is not None and final(response):
-                    return response
+            if response.status_code in retry_statuses and not last:
                 delay = retry_after(response)
                 if delay is not None and delay > RETRY_AFTER_CAP:
                     return response
@@ -349,11 +367,30 @@ class SDCClient:
         status = response.status_code
         text = server_message(response)
         reason = response.reason or ""
+        if _says_only(text, reason) or (status == 404 and text.startswith("File not found")):
+            # "403 Forbidden: Forbidden"; or the SDC's advice to "include the full path",
+            # which we built ourselves: the status says it all.
+            text = ""
         message = f"{what}: {status} {reason}".rstrip() + (f": {text}" if text else "")
+        if status == 404 and urlsplit(response.url or "").path.endswith(API_ROUTES):
+            # The SDC always has these routes: a 404 means the url is not the SDC API. Exit 3,
+            # as for the other ways a url can be wrong (refused, DNS).
+            message = f"{what}: {_host(response.url)} has no SDC API at this url (404)"
+            return Unavailable(message, status=status, kind=Failure.BAD_URL)
         error = status_error(status, message)
         if status == 429:
             error.hint = "The SDC is rate-limiting requests; wait a minute, or lower --jobs."
         return error
+
+
+# Routes every SDC answers (an empty result is 200 []).
+API_ROUTES = ("/query", "/spice-query")
+
+
+def _says_only(text: str, reason: str) -> bool:
+    """True when the server's text only repeats the status (`Forbidden`, `Not Found.`)."""
+    words = text.strip().rstrip(".").lower()
+    return not words or words == reason.lower()
 
 
 def _host(url: str) -> str:
@@ -375,23 +412,89 @@ def retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def connection_error(exc: Exception, url: str, what: str) -> Unavailable:
-    """Name the failure a person can act on: refused, DNS, timeout, dropped."""
+def tls_error(exc: Exception, url: str, what: str) -> TLSError:
+    """A failed TLS handshake, saying what went wrong when OpenSSL says it plainly."""
+    kind, detail = tls_failure(str(exc))
+    detail = f" ({detail})" if detail else ""
+    return TLSError(f"{what}: TLS certificate check failed for {_host(url)}{detail}", kind=kind)
+
+
+def tls_failure(text: str) -> tuple[Failure, str]:
+    """(kind, short reason) of a certificate failure, from OpenSSL's words."""
+    lowered = text.lower()
+    for marker, kind in (
+        ("hostname mismatch", Failure.CERTIFICATE_NAME),
+        ("ip address mismatch", Failure.CERTIFICATE_NAME),
+        ("certificate has expired", Failure.CERTIFICATE_EXPIRED),
+        ("self-signed certificate in certificate chain", Failure.CERTIFICATE),
+        ("self-signed certificate", Failure.CERTIFICATE),
+        ("unable to get local issuer certificate", Failure.CERTIFICATE),
+        ("wrong version number", Failure.CERTIFICATE),
+    ):
+        if marker in lowered:
+            return kind, marker.capitalize() if kind is Failure.CERTIFICATE_NAME else marker
+    return Failure.CERTIFICATE, ""
+
+
+def connection_error(exc: Exception, url: str, what: str) -> ConnectionFailed:
+    """Name the failure a person can act on: proxy, DNS, refused, timeout, dropped."""
     host = _host(url)
     text = str(exc)
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.ProxyError):
+        if " 407 " in text or "407 Proxy" in text:
+            return ConnectionFailed(
+                f"{what}: the proxy wants a user name and password (407) to reach {host}",
+                kind=Failure.PROXY_AUTH,
+            )
         return ConnectionFailed(
-            f"{what}: {host} did not answer in time",
-            "The SDC may be overloaded; retry later, or raise `imap config set timeout 120`.",
+            f"{what}: cannot reach {host} through the proxy ({_proxy_reason(text)})",
+            kind=Failure.PROXY_REFUSED,
         )
-    if "Name or service not known" in text or "getaddrinfo" in text or "NameResolution" in text:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
         return ConnectionFailed(
-            f"{what}: cannot resolve the host name {urlsplit(url).hostname}",
-            "Check the url setting (`imap config get url`) and your network/DNS.",
+            f"{what}: {host} did not accept a connection in time", kind=Failure.TIMEOUT
+        )
+    if isinstance(exc, requests.exceptions.Timeout):
+        return ConnectionFailed(f"{what}: {host} did not answer in time", kind=Failure.TIMEOUT)
+    if (
+        "Name or service not known" in text
+        or "getaddrinfo" in text
+        or "NameResolution" in text
+        or "nodename nor servname" in text
+    ):
+        return ConnectionFailed(
+            f"{what}: cannot resolve the host name {urlsplit(url).hostname}", kind=Failure.DNS
         )
     if "Connection refused" in text or "ConnectionRefused" in text:
-        return ConnectionFailed(
-            f"{what}: connection refused by {host}",
-            "Nothing is listening there; check the url setting (`imap config get url`).",
-        )
-    return ConnectionFailed(f"{what}: the connection to {host} failed ({type(exc).__name__})")
+        return ConnectionFailed(f"{what}: connection refused by {host}", kind=Failure.REFUSED)
+    return ConnectionFailed(
+        f"{what}: the connection to {host} failed ({type(exc).__name__})", kind=Failure.DROPPED
+    )
+
+
+def _proxy_reason(text: str) -> str:
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return "connection refused by the proxy"
+    if "NameResolution" in text or "getaddrinfo" in text or "not known" in text:
+        return "the proxy's host name does not resolve"
+    found = re.search(r"Tunnel connection failed: (\d{3}[^'\")]*)", text)
+    if found:
+        return f"the proxy answered {found.group(1).strip()}"
+    return "the proxy failed"
+
+
+def ca_bundle_in_use(settings: Settings, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(path, origin) of the CA certificates requests will trust for the SDC.
+
+    The ca-bundle setting wins; without it REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE (as requests
+    reads them), then certifi's bundle.
+    """
+    env = os.environ if env is None else env
+    if settings.ca_bundle:
+        return settings.ca_bundle, f"ca-bundle setting, {settings.origins.get('ca-bundle', '')}"
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if env.get(name):
+            return env[name], f"env:{name}"
+    import certifi
+
+    return certifi.where(), "certifi"

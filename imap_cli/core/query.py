@@ -22,18 +22,26 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, IMAPError, TooLarge, UsageError
+from imap_cli.core.errors import BadResponse, IMAPError, NotFound, TooLarge, UsageError
 from imap_cli.core.recent import recent_keys, remember_keys
 
 TABLES: tuple[str, ...] = ("ancillary", "quicklook", "science", "spice")
 DEFAULT_TABLE = "science"
 # /spice-query's `type=kernels` means every kernel type; it is our default for the spice table.
 ALL_KERNELS = "kernels"
-# /spice-query forwards these to the spin/repoint/thruster tables, whose rows carry file_path.
-NON_KERNEL_TYPES: frozenset[str] = frozenset({"spin", "repoint", "thruster"})
+# Not kernels: the SDC keeps these files in tables of their own, whose rows carry file_path.
+# `thruster` is the older name of small-forces; its route is the fallback on older SDCs.
+TABLE_ROUTES: dict[str, str] = {
+    "spin": "spin-table",
+    "repoint": "repoint-table",
+    "small-forces": "small-forces-table",
+    "thruster": "small-forces-table",
+}
+_OLD_TABLE_ROUTES = {"small-forces-table": "thruster-table"}
+NON_KERNEL_TYPES: frozenset[str] = frozenset(TABLE_ROUTES)
 
 # Every keyword run_query accepts, in the order /query wants its parameters (§1.1).
 FILTERS: tuple[str, ...] = (
@@ -142,10 +150,13 @@ class QueryPlan:
     params: tuple[tuple[str, str], ...]
     latest_here: bool = False  # resolve `latest` on the client (the table cannot)
     only_name: str | None = None  # keep only rows whose basename is this (--filename)
+    fallback_route: str | None = None  # asked instead when the route is not there (404)
 
     @property
     def what(self) -> str:
         """How errors name this request."""
+        if self.route.endswith("-table"):
+            return self.route.replace("-", " ") + " query"
         return "spice query" if self.route == "spice-query" else "query"
 
 
@@ -446,6 +457,8 @@ def _plan_spice(given: dict[str, Any]) -> QueryPlan:
         kernel_type = _member("type", given["type"], _kernel_types(), "--type leapseconds")
     days = _dates(given)
     version = parse_version(given["version"], "spice") if "version" in given else None
+    if kernel_type in TABLE_ROUTES:
+        return _plan_spice_table(kernel_type, days, version)
     start_time, end_time = spice_time_range(days.get("start_date"), days.get("end_date"))
     params: list[tuple[str, str]] = [("type", kernel_type)]
     if start_time is not None:
@@ -462,6 +475,27 @@ def _plan_spice(given: dict[str, Any]) -> QueryPlan:
     if version == "latest":
         params.append(("latest", "true"))
     return QueryPlan("spice", "spice-query", tuple(params))
+
+
+def _plan_spice_table(kernel_type: str, days: dict[str, dt.date], version: str | None) -> QueryPlan:
+    """/spin-table, /repoint-table, /small-forces-table: their own date filters.
+
+    start_date keeps files starting on or after it (repoint files have no start: ignored);
+    end_date keeps files ENDING on or before it. Ingestion dates as on /spice-query.
+    """
+    params: list[tuple[str, str]] = []
+    for name in ("start_date", "end_date"):
+        if name in days:
+            params.append((name, compact(days[name])))
+    if "ingestion_start_date" in days:
+        params.append(("start_ingest_date", compact(days["ingestion_start_date"])))
+    after = _day_after(days.get("ingestion_end_date"))
+    if after is not None:
+        params.append(("end_ingest_date", compact(after)))
+    if version == "latest":
+        params.append(("latest", "true"))
+    route = TABLE_ROUTES[kernel_type]
+    return QueryPlan("spice", route, tuple(params), fallback_route=_OLD_TABLE_ROUTES.get(route))
 
 
 def _plan_for_name(filename: Any, table: str | None, others: Mapping[str, Any]) -> QueryPlan:
@@ -524,10 +558,17 @@ def _version_params(table: str, version: str) -> dict[str, str]:
 
 
 def _plan_spice_name(parsed: Any) -> QueryPlan:
-    if parsed.spice_type in NON_KERNEL_TYPES:
-        # Spin, repoint and thruster files live in their own tables; their file_path column's
-        # form is not documented, so ask for the type and match the name here.
-        params = (("type", parsed.spice_type),)
+    if parsed.spice_type in TABLE_ROUTES:
+        # Spin, repoint and small-forces files live in their own tables: list the table and
+        # match the name here (the file_path filter wants the SDC's exact key).
+        route = TABLE_ROUTES[parsed.spice_type]
+        return QueryPlan(
+            "spice",
+            route,
+            (),
+            only_name=parsed.name,
+            fallback_route=_OLD_TABLE_ROUTES.get(route),
+        )
     else:
         # The SPICE table's file_name column is the bare name (rows show "<subdir>/<name>").
         params = (("type", ALL_KERNELS), ("file_name", parsed.name))
@@ -699,10 +740,12 @@ def _get_body(
     """One request's body. Not patient: the gateway's size failure raises SizeFailure at once
     instead of being retried (the same answer would fail the same way)."""
     from imap_cli.core.errors import ConnectionFailed
+    from imap_cli.core.http import RETRY_STATUSES
     from imap_cli.core.split import SizeFailure
 
     url = client.api_url(plan.route)
-    final = None if patient else _size_failure
+    # Not patient: a 500/502 comes back at once, to be told apart from an outage here.
+    retry_statuses = RETRY_STATUSES if patient else RETRY_STATUSES - {500, 502}
     ok = (200,) if patient else (200, 500, 502)
     for attempt in range(_BODY_RETRIES + 1):
         # Streamed, then read in one call: much faster than requests' 10 KB chunks for the
@@ -714,13 +757,15 @@ def _get_body(
             what=plan.what,
             stream=True,
             ok=ok,
-            final=final,
+            retry_statuses=retry_statuses,
         )
         try:
             if response.status_code != 200:
                 if _size_failure(response):
                     raise SizeFailure
-                raise client.http_error(response, plan.what)
+                # Another 500/502 (a proxy's page, say) is an ordinary failure: retried.
+                response.close()
+                return _get_body(client, plan, params, patient=True)
             return (
                 response.raw.read(decode_content=True),
                 response.status_code,
@@ -771,7 +816,14 @@ def fetch_result(
     from imap_cli.core.split import SizeFailure
 
     try:
-        body, status, kind = _get_body(client, plan, patient=False)
+        try:
+            body, status, kind = _get_body(client, plan, patient=False)
+        except NotFound:
+            if plan.fallback_route is None:
+                raise
+            # An SDC from before the small-forces rename has only /thruster-table.
+            plan = replace(plan, route=plan.fallback_route, fallback_route=None)
+            body, status, kind = _get_body(client, plan, patient=False)
     except SizeFailure:
         return QueryResult(_select(plan, _fetch_in_parts(client, plan, on_progress))[0])
     data, had_constants = _decode(body, plan.what, status, kind)

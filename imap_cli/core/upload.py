@@ -24,7 +24,9 @@ from imap_cli.core import naming
 from imap_cli.core.errors import (
     BadRequest,
     BadResponse,
+    Conflict,
     ConnectionFailed,
+    Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
@@ -260,10 +262,9 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     text = server_message(response)
     if status == 409:
         key = _existing_key(text) or item.key
-        return _conflict(
-            f"already in the SDC as {key}; a new version needs a new filename",
-            status,
-        )
+        # Failures are listed as "KEY: reason": name the key only when it is another one.
+        where = "" if key == item.key else f" as {key}"
+        return _conflict(f"already in the SDC{where}; a new version needs a new filename", status)
     if status == 400:
         return BadRequest(
             f"the SDC rejected the upload: {text or '400 Bad Request'}",
@@ -274,8 +275,12 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
     detail = f"{status} {response.reason or ''}".rstrip() + (f": {text}" if text else "")
     if status == 404:
         return _no_upload_route(sdc, name, detail)
+    read_only = "read" in text.lower() and "only" in text.lower()
     return Refused(
-        f"the SDC refused the upload ({detail})", _refused_hint(sdc, text), status=status
+        f"the SDC refused the upload ({detail})",
+        _refused_hint(sdc, text),
+        status=status,
+        kind=Failure.READ_ONLY if read_only and sdc.settings.api_key else None,
     )
 
 
@@ -296,8 +301,6 @@ def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
 
 
 def _conflict(message: str, status: int) -> SDCError:
-    from imap_cli.core.errors import Conflict
-
     return Conflict(
         message,
         "Files in the SDC are never replaced; see what is there with `imap query --filename NAME`.",
@@ -443,10 +446,97 @@ def _send_one(
             url = request_upload_url(sdc, item)
         except (Refused, Unavailable) as error:
             return _failed(item, error), not isinstance(error, BadResponse)
+        except Conflict as error:
+            return _already_there(sdc, item, error), False
         put_file(sdc, url, item, emit, cancel)
     except IMAPError as error:
         return _failed(item, error), False
     return FileResult(item.key, "uploaded", path=item.path, size=item.size), False
+
+
+# --- a file the SDC has already -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The SDC's copy of a file against the local one."""
+
+    same: bool | None  # None: the SDC has no such file, or it could not be compared
+    detail: str  # for people: what was compared, or why it could not be
+
+
+def compare_with_sdc(sdc: SDCClient, item: UploadItem) -> Comparison:
+    """Compare the local file with the SDC's object of the same key, without fetching it.
+
+    The object URL comes from `GET /download/<key>` (not followed), then one ranged GET of a
+    single byte gives the size (Content-Range) and ETag: presigned GET URLs refuse HEAD. The
+    MD5 is compared when the ETag is one (S3's multipart ETags are not).
+    """
+    from imap_cli.core.download import (
+        RESOLVE_WHAT,
+        _content_length,
+        _content_range,
+        file_md5,
+        object_url,
+        plain_md5,
+    )
+    from imap_cli.core.errors import NotFound
+
+    try:
+        url = object_url(sdc, item.key)
+    except NotFound:
+        return Comparison(None, "not in the SDC")
+    try:
+        response = sdc.storage("GET", url, headers={"Range": "bytes=0-0"}, what=RESOLVE_WHAT)
+    except _REQUEST_ERRORS as exc:
+        return Comparison(None, f"the SDC's copy could not be read ({type(exc).__name__})")
+    try:
+        status = response.status_code
+        if status == 206:
+            found = _content_range(response)
+            size = found[1] if found else None
+        elif status == 200:
+            size = _content_length(response)
+        else:
+            return Comparison(None, f"the SDC's copy could not be read ({status})")
+        etag = response.headers.get("ETag")
+    finally:
+        response.close()
+    if size != item.size:
+        shown = "an unknown size" if size is None else f"{size:,} bytes"
+        return Comparison(False, f"the SDC's copy has {shown}, this one {item.size:,}")
+    expected = plain_md5(etag)
+    if expected is None:
+        return Comparison(True, "same size; the SDC's ETag is not an MD5, so only sizes compared")
+    local = file_md5(item.path)
+    if local != expected:
+        return Comparison(False, f"same size, but MD5 {expected} in the SDC and {local} here")
+    return Comparison(True, "same size and MD5")
+
+
+def _already_there(sdc: SDCClient, item: UploadItem, conflict: IMAPError) -> FileResult:
+    """A 409: identical is done ("already in the SDC"); different stays the conflict."""
+    try:
+        found = compare_with_sdc(sdc, item)
+    except IMAPError as error:
+        found = Comparison(None, f"could not compare: {error.message}")
+    if found.same:
+        return FileResult(
+            item.key,
+            "skipped",
+            path=item.path,
+            size=item.size,
+            reason=f"already in the SDC ({found.detail})",
+        )
+    if found.same is False:
+        conflict = _conflict(
+            f"already in the SDC with different content than {item.path} "
+            f"({found.detail}); a new version needs a new filename",
+            409,
+        )
+    else:
+        conflict.message += f" ({found.detail})"
+    return _failed(item, conflict)
 
 
 def _failed(item: UploadItem, error: IMAPError) -> FileResult:
@@ -456,6 +546,8 @@ def _failed(item: UploadItem, error: IMAPError) -> FileResult:
 
 
 def _final_event(item: UploadItem, result: FileResult) -> TransferEvent:
+    if result.status == "skipped":
+        return TransferEvent(Stage.SKIPPED, item.key, total=item.size, reason=result.reason)
     if result.error is None:
         return TransferEvent(Stage.DONE, item.key, total=item.size)
     return TransferEvent(Stage.FAILED, item.key, total=item.size, error=result.error)
@@ -474,16 +566,19 @@ def upload_files(
 ) -> list[FileResult]:
     """Check every file (raising InvalidUploads, nothing sent), then upload them in parallel.
 
-    One FileResult per distinct file, in the order given. A 409, 400 or storage failure fails
-    that file only; a refusal (401/403) or an SDC that is unreachable or failing stops the files
-    not yet started. `dry_run` returns "would-upload" results and sends nothing. An `on_event`
+    One FileResult per distinct file, in the order given. A file the SDC has already (409) is
+    compared with its copy: identical is "skipped", different is a Conflict. A 400 or storage
+    failure fails that file only; a refusal (401/403) or an SDC that is unreachable or failing
+    stops the files not yet started. `dry_run` uploads nothing: it asks the SDC which files
+    it has, and returns "would-upload", "skipped" (there, identical) or failed (a conflict).
+    An `on_event`
     that raises changes no result; it is not called again in this run. On Ctrl-C (or a
     KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads are
     daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
     """
     items = check_files([Path(p) for p in paths])
     if dry_run:
-        return [FileResult(i.key, "would-upload", path=i.path, size=i.size) for i in items]
+        return [_plan_one(sdc, item) for item in items]
     emit = GuardedSink(on_event)
     for item in items:
         emit(TransferEvent(Stage.PLANNED, item.key, total=item.size))
@@ -515,6 +610,26 @@ def upload_files(
     finally:
         pool.stop()
     return [r for r in results if r is not None]
+
+
+def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
+    """Dry run: would this file be uploaded, or is it in the SDC already (same or not)?"""
+    try:
+        found = compare_with_sdc(sdc, item)
+    except Refused:
+        # The public route hides unreleased files (403): without a key we cannot tell.
+        found = Comparison(None, "not in the SDC")
+    if found.same is None and found.detail == "not in the SDC":
+        return FileResult(item.key, "would-upload", path=item.path, size=item.size)
+    if found.same:
+        return FileResult(item.key, "skipped", path=item.path, size=item.size, reason=found.detail)
+    error = _conflict(
+        "already in the SDC"
+        + (" with different content" if found.same is False else "")
+        + f" ({found.detail}); a new version needs a new filename",
+        409,
+    )
+    return _failed(item, error)
 
 
 def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:

@@ -3,10 +3,12 @@
 Routes (each also under /api-key/... and /authorized/...):
   GET /query, /query/{proxy+}          science, ancillary, quicklook tables (queries.query)
   GET /spice-query                     kernels; type=spin|repoint|thruster: their own tables
-  GET /spin-table, /repoint-table, /thruster-table
+  GET /spin-table, /repoint-table, /small-forces-table (and its old name /thruster-table)
   GET|HEAD /download, /download/{key}  302 to a presigned object URL, body {"download_url": ...}
   GET /upload, /upload/{proxy+}        200 JSON string: a presigned PUT URL; 409 if it exists
-  POST /reprocess, GET /release, GET /metakernel: 501 {"message": ...} (not emulated)
+  POST /reprocess (prefixes only)      200 {"message": "Reprocess job queued", "reprocess_id"}
+  GET /release (/api-key only)         flags the latest version of each matching series
+  GET /processing-jobs, /processing-logs/{stream}, /metakernel   (server.operations)
 Anything else: the gateway's 404 {"message": "Not Found"}.
 
 Like the SDC's Lambdas, an answer larger than `max_response_bytes` (6,291,556; 0: no limit)
@@ -20,7 +22,9 @@ Auth, like the gateway in front of the SDC:
   answers 401 {"message": "Unauthorized"} when only an api_key is set;
 - with a credential set, upload is routed only under the prefixes (production routes it only
   under /api-key): a public /upload is 404 {"message": "Not Found"};
-- public /query and /download serve every file: `imap serve` treats every file as released.
+- public /query and /download see released files only: files found on disk count as
+  released; science and quicklook uploads made while a credential is required start
+  unreleased (public download: 403 "The file <key> is not a part of a public release yet.").
 """
 
 from __future__ import annotations
@@ -61,11 +65,7 @@ UPLOAD_EXPIRY = 3600
 MAX_RESPONSE_BYTES = 6_291_556
 INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::(\d+))?\Z")
-_NOT_EMULATED = {
-    "/reprocess": "POST",
-    "/release": "GET",
-    "/metakernel": "GET",
-}
+NOT_RELEASED = "The file {} is not a part of a public release yet."
 
 
 def _status(code: int) -> str:
@@ -116,6 +116,9 @@ class ApiApp:
         self._log = log or (lambda _line: None)
         self.max_response_bytes = max_response_bytes
         self.pagination = pagination
+        from imap_cli.server.operations import Operations
+
+        self.operations = Operations(catalogue)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -149,11 +152,13 @@ class ApiApp:
     def objects_base(self, environ: dict[str, Any]) -> str:
         """Base URL of the object host, as seen by this client (its Host header)."""
         match = _HOST.match(environ.get("HTTP_HOST", ""))
+        # Behind TLS the object host is TLS too (werkzeug says "https" for both servers).
+        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
         if self.objects_port is None:
             host = match.group(0) if match else self.bound_host
-            return f"http://{host}"
+            return f"{scheme}://{host}"
         host = match.group(1) if match else self.bound_host
-        return f"http://{host}:{self.objects_port}"
+        return f"{scheme}://{host}:{self.objects_port}"
 
     # --- routing ------------------------------------------------------------------------
 
@@ -167,7 +172,8 @@ class ApiApp:
                 break
         base, slash, rest = path[1:].partition("/")
         base = "/" + base
-        handler = self._handler(method, base, bool(slash))
+        environ["imap.prefix"] = prefix
+        handler = self._handler(method, base, bool(slash), prefix)
         if handler is None:
             return self._message(environ, start_response, 404, "Not Found")
         denied = self._authorize(environ, prefix, base)
@@ -178,21 +184,32 @@ class ApiApp:
             time.sleep(self.latency)
         return handler(environ, start_response, rest if slash else None)
 
-    def _handler(self, method: str, base: str, has_proxy: bool) -> Callable[..., Any] | None:
+    def _handler(
+        self, method: str, base: str, has_proxy: bool, prefix: str = ""
+    ) -> Callable[..., Any] | None:
         if base == "/query" and method == "GET":
             return self._query
         if base == "/download" and method in ("GET", "HEAD"):
             return self._download
         if base == "/upload" and method == "GET":
             return self._upload
+        if base == "/processing-logs" and method == "GET" and has_proxy:
+            return self._processing_logs
         if has_proxy:
             return None  # only /query, /download and /upload have {proxy+} routes
         if base == "/spice-query" and method == "GET":
             return self._spice_query
-        if base in ("/spin-table", "/repoint-table", "/thruster-table") and method == "GET":
+        tables = ("/spin-table", "/repoint-table", "/small-forces-table", "/thruster-table")
+        if base in tables and method == "GET":
             return self._non_spice_table
-        if _NOT_EMULATED.get(base) == method:
-            return self._not_emulated
+        if base == "/reprocess" and method == "POST" and prefix:  # no public route
+            return self._reprocess
+        if base == "/release" and method == "GET" and prefix == "api-key":
+            return self._release
+        if base == "/processing-jobs" and method == "GET":
+            return self._processing_jobs
+        if base == "/metakernel" and method == "GET":
+            return self._metakernel
         return None
 
     def _authorize(self, environ: dict[str, Any], prefix: str, base: str) -> tuple[int, str] | None:
@@ -220,7 +237,10 @@ class ApiApp:
 
     def _query(self, environ, start_response, _rest) -> list[bytes]:
         self.catalogue.refresh()
-        answer = queries.query(self.catalogue, query_params(environ), pagination=self.pagination)
+        public = not environ.get("imap.prefix")
+        answer = queries.query(
+            self.catalogue, query_params(environ), public=public, pagination=self.pagination
+        )
         return self._answer(environ, start_response, answer.status, answer.body)
 
     def _spice_query(self, environ, start_response, _rest) -> list[bytes]:
@@ -231,13 +251,39 @@ class ApiApp:
     def _non_spice_table(self, environ, start_response, _rest) -> list[bytes]:
         self.catalogue.refresh()
         table = environ["PATH_INFO"].rsplit("/", 1)[-1].removesuffix("-table")
+        table = "thruster" if table == "small-forces" else table  # the catalogue's old name
         answer = queries.non_spice_query(self.catalogue, table, query_params(environ) or {})
         return self._answer(environ, start_response, answer.status, answer.body)
 
-    def _not_emulated(self, environ, start_response, _rest) -> list[bytes]:
-        path = environ["PATH_INFO"]
-        message = f"{path} is not emulated by imap serve"
-        return self._answer(environ, start_response, 501, json.dumps({"message": message}))
+    def _operation(self, environ, start_response, answer: Any) -> list[bytes]:
+        return self._answer(
+            environ, start_response, answer.status, answer.body, answer.content_type
+        )
+
+    def _reprocess(self, environ, start_response, _rest) -> list[bytes]:
+        params = query_params(environ)
+        answer = self.operations.reprocess(params)
+        self._log(f"reprocess queued: {params or {}}")
+        return self._operation(environ, start_response, answer)
+
+    def _release(self, environ, start_response, _rest) -> list[bytes]:
+        self.catalogue.refresh()
+        return self._operation(
+            environ, start_response, self.operations.release(query_params(environ))
+        )
+
+    def _processing_jobs(self, environ, start_response, _rest) -> list[bytes]:
+        answer = self.operations.jobs(query_params(environ))
+        return self._operation(environ, start_response, answer)
+
+    def _processing_logs(self, environ, start_response, stream: str | None) -> list[bytes]:
+        answer = self.operations.logs(stream or "")
+        return self._operation(environ, start_response, answer)
+
+    def _metakernel(self, environ, start_response, _rest) -> list[bytes]:
+        self.catalogue.refresh()
+        answer = self.operations.metakernel(query_params(environ))
+        return self._operation(environ, start_response, answer)
 
     def _download(self, environ, start_response, key: str | None) -> list[bytes]:
         if not key:
@@ -245,6 +291,8 @@ class ApiApp:
         self.catalogue.refresh()
         if self.catalogue.get(key) is None:  # an exact catalogue key, never a filesystem path
             return self._answer(environ, start_response, 404, DOWNLOAD_NOT_FOUND, HTML)
+        if not environ.get("imap.prefix") and not self.catalogue.is_released(key):
+            return self._answer(environ, start_response, 403, NOT_RELEASED.format(key), HTML)
         url = self.signer.sign(self.objects_base(environ), "GET", key, self.url_expiry)
         body = json.dumps({"download_url": url})
         return self._answer(environ, start_response, 302, body, HTML, [("Location", url)])
@@ -277,5 +325,12 @@ class ApiApp:
                 ),
             }
             return self._answer(environ, start_response, 409, json.dumps(body))
+        if (self.api_key or self.access_token) and parse(filename).kind in (
+            "science",
+            "quicklook",
+        ):
+            # As on the SDC, new science rows start unreleased (only meaningful when the
+            # public routes differ from the authenticated ones).
+            self.catalogue.mark_unreleased(key)
         url = self.signer.sign(self.objects_base(environ), "PUT", key, self.upload_expiry)
         return self._answer(environ, start_response, 200, json.dumps(url))

@@ -61,6 +61,7 @@ CREATE TABLE files (
 );
 CREATE INDEX files_series ON files (tbl, instrument, data_level, descriptor, start_date);
 CREATE INDEX files_dir ON files (dir);
+CREATE TABLE unreleased (key TEXT PRIMARY KEY);
 """
 
 _COLUMNS = [
@@ -183,6 +184,31 @@ class Catalogue:
 
     def __len__(self) -> int:
         return self.rows("SELECT count(*) FROM files")[0][0]
+
+    # --- release state ----------------------------------------------------------------------
+    # Files found on disk count as released; a science or quicklook upload made while the
+    # server requires credentials starts unreleased, as on the SDC, until a release flags it.
+    # Kept apart from `files`, whose rows rescans rebuild, and in memory only.
+
+    def mark_unreleased(self, key: str) -> None:
+        """Hide `key` from the public routes until a release flags it."""
+        with self.cursor() as cur:
+            cur.execute("INSERT OR IGNORE INTO unreleased VALUES (?)", (key,))
+        self.unreleased_count = self.rows("SELECT count(*) FROM unreleased")[0][0]
+
+    def mark_released(self, keys: Sequence[str]) -> None:
+        """Flag `keys` released (nothing is ever unflagged)."""
+        with self.cursor() as cur:
+            cur.executemany("DELETE FROM unreleased WHERE key = ?", ((k,) for k in keys))
+        self.unreleased_count = self.rows("SELECT count(*) FROM unreleased")[0][0]
+
+    def is_released(self, key: str) -> bool:
+        """True unless `key` was marked unreleased."""
+        if not self.unreleased_count:
+            return True
+        return not self.rows("SELECT 1 FROM unreleased WHERE key = ?", (key,))
+
+    unreleased_count = 0
 
     def served_keys(self) -> list[str]:
         """Every servable key, sorted."""

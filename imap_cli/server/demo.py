@@ -9,7 +9,8 @@ Contents (all names valid for core.naming, each file at its SDC key):
 - ancillary files with and without end dates, two versions of one series;
 - SPICE: naif0012.tls, pck00011.tpc, de440.bsp, imap_sclk_0012.tsc, frames, attitude history
   (two versions of one day range), attitude predict, pointing attitude (dps), ephemerides,
-  a metakernel, spin, repoint and thruster files.
+  a metakernel, spin, repoint and thruster files;
+- processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones.
 
 Bytes are deterministic (derived from the name) and small (0.5-6 KiB); mtimes, i.e. ingestion
 dates, are deterministic too: a file is "ingested" the day after its start date at a time
@@ -138,6 +139,75 @@ def _ingested(parsed, name: str) -> dt.datetime:
     return moment + dt.timedelta(seconds=seed % 86400)
 
 
+# (status, instrument, level, descriptor, start day, version, started, minutes run or None)
+_DEMO_JOBS = (
+    ("SUCCEEDED", "mag", "l1a", "norm-mago", "20251001", (1, 1), "2025-10-02T03:10:00", 4),
+    ("SUCCEEDED", "mag", "l1b", "norm-mago", "20251001", (1, 0), "2025-10-02T03:20:00", 6),
+    ("FAILED", "swe", "l2", "sci", "20251101", (1, 0), "2025-11-02T05:00:00", 2),
+    ("SUCCEEDED", "hit", "l2", "macropixel-intensity", "20251101", (1, 1),
+     "2025-11-02T06:30:00", 9),
+    ("INPROGRESS", "codice", "l1a", "hi-counters-aggregated", "20251014", (1, 0),
+     "2025-11-14T08:00:00", None),
+    ("FAILED", "lo", "l1a", "histogram", "20251007", (1, 0), "2025-10-08T01:45:00", 1),
+)  # fmt: skip
+
+
+def demo_jobs() -> tuple[list[dict], dict[str, str]]:
+    """Processing jobs (SDC-PROTOCOL.md §1.6 fields) and their logs, for `imap jobs`."""
+    jobs, logs = [], {}
+    for status, inst, level, desc, day, (major, minor), started, minutes in _DEMO_JOBS:
+        seed = hashlib.sha256(f"{inst}{level}{desc}{day}".encode()).hexdigest()
+        stream = f"{inst}-{level}-processing/default/{seed[:32]}"
+        begun = dt.datetime.fromisoformat(started).replace(tzinfo=UTC)
+        stopped = None if minutes is None else begun + dt.timedelta(minutes=minutes)
+        start = f"{day[:4]}-{day[4:6]}-{day[6:]}T00:00:00"
+        command = (
+            f"imap_cli --instrument {inst} --data-level {level} --descriptor {desc} "
+            f"--start-date {day} --version v{major:03d}.{minor:04d} --upload-to-sdc"
+        )
+        running = status == "INPROGRESS"
+        jobs.append(
+            {
+                "job_command": command,
+                "status": status,
+                "instrument": inst,
+                "data_level": level,
+                "descriptor": desc,
+                "start_date": start,
+                "major_version": major,
+                "minor_version": minor,
+                "repointing": None,
+                "dependency_hash": seed[32:48],
+                "job_definition": f"ProcessingJob-{inst}-{level}",
+                "job_log_stream_id": stream,
+                "container_image": None if running else f"imap-{inst}:latest",
+                "container_image_digest": None if running else f"sha256:{seed[:64]}",
+                "started_at": begun.isoformat(),
+                "stopped_at": stopped.isoformat() if stopped else None,
+            }
+        )
+        lines = [
+            f"{begun:%Y-%m-%dT%H:%M:%S} INFO Starting {command}",
+            f"{begun:%Y-%m-%dT%H:%M:%S} INFO Downloading dependencies for {inst} {level} {day}",
+        ]
+        if status == "FAILED":
+            lines += [
+                f"{stopped:%Y-%m-%dT%H:%M:%S} ERROR Missing dependency: no {inst} l0 file "
+                f"for {day}",
+                f"{stopped:%Y-%m-%dT%H:%M:%S} ERROR Processing failed with exit code 1",
+            ]
+        elif status == "SUCCEEDED":
+            name = f"imap_{inst}_{level}_{desc}_{day}_v{major:03d}.{minor:04d}.cdf"
+            lines += [
+                f"{stopped:%Y-%m-%dT%H:%M:%S} INFO Uploaded {name}",
+                f"{stopped:%Y-%m-%dT%H:%M:%S} INFO Processing complete",
+            ]
+        else:
+            lines.append(f"{begun:%Y-%m-%dT%H:%M:%S} INFO Processing {inst} {level} ...")
+        logs[stream] = "\n".join(lines)
+    return jobs, logs
+
+
 def build_demo(root: Path) -> list[str]:
     """Write the demo archive under `root` (created if needed); return the keys written."""
     from imap_cli.core.naming import parse
@@ -152,4 +222,7 @@ def build_demo(root: Path) -> list[str]:
         stamp = _ingested(parsed, name).timestamp()
         os.utime(path, (stamp, stamp))
         keys.append(parsed.key)
+    from imap_cli.server.operations import write_jobs
+
+    write_jobs(root, *demo_jobs())
     return keys

@@ -113,7 +113,7 @@ _EQUALITY = {
     "ingestion_date": ("ingestion_text", "timestamp"),
     "cr": ("cr", "int"),
     "crid": (None, "text"),  # the catalogue knows no reprocessing ids: always null
-    "released": (None, "bool"),  # every file is released
+    "released": (None, "bool"),  # see _UNRELEASED
     "extension": ("extension", "text"),
     "version": ("version", "text"),
 }
@@ -191,11 +191,24 @@ def _cast(kind: str, value: Any, table: str) -> Any:
     return text
 
 
+# The row as stored says released; files marked unreleased say so (only computed when any is).
+_UNRELEASED = "key IN (SELECT key FROM unreleased)"
+_ROW_WITH_RELEASED = (
+    f"CASE WHEN {_UNRELEASED} THEN replace(row_json, '\"released\": true', "
+    "'\"released\": false') ELSE row_json END"
+)
+
+
 def query(
-    catalogue: Catalogue, params: dict[str, str] | None, *, pagination: bool = True
+    catalogue: Catalogue,
+    params: dict[str, str] | None,
+    *,
+    public: bool = False,
+    pagination: bool = True,
 ) -> Answer:
     """GET /query: filter, rank versions, answer the rows ordered by file_path.
 
+    `public`: the unauthenticated route, which sees released files only (before ranking).
     With `pagination` (the newer SDC revision), `offset` and `limit` are taken out first and
     applied after ordering; without, they are unknown parameters (400) as on most deployments.
     """
@@ -235,7 +248,12 @@ def query(
         _check_casts(table, params)
     except _Crash:
         return _crash()
-    return _rows_answer(catalogue.rows(_ranked_sql(where, mode) + page, args))
+    column = "row_json"
+    if catalogue.unreleased_count:
+        column = _ROW_WITH_RELEASED
+        if public:
+            where.append(f"NOT {_UNRELEASED}")
+    return _rows_answer(catalogue.rows(_ranked_sql(where, mode, column) + page, args))
 
 
 def _page(offset: str | None, limit: str | None) -> tuple[str, str]:
@@ -291,7 +309,7 @@ def _condition(table: str, param: str, value: Any, where: list[str], args: list[
         except _Crash:
             cast = None  # _check_casts answers 500 once every name has been checked
         if param == "released":
-            where.append("1" if cast else "0")
+            where.append(f"NOT {_UNRELEASED}" if cast else _UNRELEASED)
         elif column is None:
             where.append("0")  # a null column equals nothing
         else:
@@ -311,14 +329,15 @@ def _check_casts(table: str, params: dict[str, Any]) -> None:
         _cast(kind, value, table)
 
 
-def _ranked_sql(where: list[str], mode: str | None) -> str:
+def _ranked_sql(where: list[str], mode: str | None, column: str = "row_json") -> str:
     condition = " AND ".join(where)
     if mode is None:
-        return f"SELECT row_json FROM files WHERE {condition} ORDER BY key"
+        return f"SELECT {column} FROM files WHERE {condition} ORDER BY key"
     order = "major DESC" if mode == "latest_major" else "major DESC, minor DESC"
     # rank() keeps ties; NULL repointings share a partition, as in Postgres.
     return (
-        "SELECT row_json FROM (SELECT key, row_json, rank() OVER (PARTITION BY instrument, "
+        f"SELECT {column.replace('row_json', 'r')} FROM (SELECT key, row_json AS r, "
+        "rank() OVER (PARTITION BY instrument, "
         f"data_level, descriptor, start_date, repointing ORDER BY {order}) AS version_rank "
         f"FROM files WHERE {condition}) WHERE version_rank = 1 ORDER BY key"
     )

@@ -6,6 +6,7 @@ import collections
 import datetime as dt
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,8 @@ class RunningServer:
     api_key: str | None
     access_token: str | None
     requests: collections.deque = field(repr=False)  # RequestRecord, newest last (max 10,000)
+    operations: Any = field(default=None, repr=False)  # server.operations.Operations: queued
+    # reprocess requests (.reprocess_requests), for tests
     _servers: list[BaseWSGIServer] = field(repr=False, default_factory=list)
     _threads: list[threading.Thread] = field(repr=False, default_factory=list)
 
@@ -221,22 +224,34 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _make_server(host: str, listener: socket.socket, app: WSGIApp, handler: type) -> BaseWSGIServer:
+def _make_server(
+    host: str,
+    listener: socket.socket,
+    app: WSGIApp,
+    handler: type,
+    ssl_context: ssl.SSLContext | None = None,
+) -> BaseWSGIServer:
     """A threaded werkzeug server on an already listening socket (werkzeug dups the fd)."""
     port = listener.getsockname()[1]
     return make_server(
-        host, port, app, threaded=True, request_handler=handler, fd=listener.fileno()
+        host,
+        port,
+        app,
+        threaded=True,
+        request_handler=handler,
+        fd=listener.fileno(),
+        ssl_context=ssl_context,
     )
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _servers(
@@ -254,9 +269,10 @@ def _servers(
     api_middleware: Middleware | None,
     objects_middleware: Middleware | None,
     socket_timeout: float,
+    ssl_context: ssl.SSLContext | None,
     max_response_bytes: int,
     pagination: bool,
-) -> tuple[list[BaseWSGIServer], collections.deque]:
+) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
     handler = _handler_class(write or (lambda _line: None), socket_timeout)
@@ -266,7 +282,7 @@ def _servers(
         object_app = objects_middleware(object_app)
     logged_objects = _Logged("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
-    api_app: WSGIApp = ApiApp(
+    api = ApiApp(
         catalogue,
         signer,
         objects_port=objects_port,
@@ -280,15 +296,16 @@ def _servers(
         max_response_bytes=max_response_bytes,
         pagination=pagination,
     )
+    api_app: WSGIApp = api
     if api_middleware is not None:
         api_app = api_middleware(api_app)
     front: WSGIApp = _Logged("api", api_app, write, records)
     if objects_listener is None:
         front = _SameOrigin(front, logged_objects)
-    servers = [_make_server(host, api_listener, front, handler)]
+    servers = [_make_server(host, api_listener, front, handler, ssl_context)]
     if objects_listener is not None:
-        servers.append(_make_server(host, objects_listener, logged_objects, handler))
-    return servers, records
+        servers.append(_make_server(host, objects_listener, logged_objects, handler, ssl_context))
+    return servers, records, api.operations
 
 
 def start_server(
@@ -308,6 +325,7 @@ def start_server(
     log: IO[str] | None = None,
     catalogue: Catalogue | None = None,
     socket_timeout: float = 60.0,
+    ssl_context: ssl.SSLContext | None = None,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
     pagination: bool = True,
 ) -> RunningServer:
@@ -330,6 +348,8 @@ def start_server(
     - log: a text stream for the access log and misfit report (None: silent).
     - catalogue: an already-built Catalogue to serve instead of scanning `root`.
     - socket_timeout: seconds a connection may stall mid-request before it is dropped.
+    - ssl_context: a server-side SSLContext: both the API and the object host speak https
+      (for TLS tests and trials with a private CA); None: plain http.
     - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
       (6,291,556 bytes, a Lambda's limit); 0: no limit.
     - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
@@ -337,6 +357,7 @@ def start_server(
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
+    `.operations` (the reprocess requests it queued, in `.reprocess_requests`),
     `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
     in daemon threads; an OSError (e.g. the port is in use) propagates from here.
     """
@@ -352,7 +373,7 @@ def start_server(
         if catalogue is None:
             catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
             catalogue.scan()
-        servers, records = _servers(
+        servers, records, operations = _servers(
             catalogue,
             api_listener,
             objects_listener,
@@ -366,6 +387,7 @@ def start_server(
             api_middleware=api_middleware,
             objects_middleware=objects_middleware,
             socket_timeout=socket_timeout,
+            ssl_context=ssl_context,
             max_response_bytes=max_response_bytes,
             pagination=pagination,
         )
@@ -385,8 +407,9 @@ def start_server(
         )
         thread.start()
         threads.append(thread)
-    api_url = _url(host, servers[0].port)
-    objects_url = _url(host, objects_server.port) if objects_server else api_url
+    scheme = "https" if ssl_context is not None else "http"
+    api_url = _url(host, servers[0].port, scheme)
+    objects_url = _url(host, objects_server.port, scheme) if objects_server else api_url
     return RunningServer(
         url=api_url,
         objects_url=objects_url,
@@ -395,6 +418,7 @@ def start_server(
         api_key=api_key,
         access_token=access_token,
         requests=records,
+        operations=operations,
         _servers=servers,
         _threads=threads,
     )

@@ -98,7 +98,23 @@ def test_fish_shows_option_help_after_a_tab() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("imap ", ["query", "download", "upload", "serve", "config"]),
+        (
+            "imap ",
+            [
+                "query",
+                "download",
+                "upload",
+                "sync",
+                "serve",
+                "config",
+                "reprocess",
+                "release",
+                "jobs",
+                "metakernel",
+                "doctor",
+            ],
+        ),
+        ("imap doctor -o ", ["json", "text"]),
         ("imap config ", ["show", "get", "set", "unset", "path"]),
         ("imap config get d", ["data-dir"]),
         ("imap config set ", list(complete.CONFIG_KEYS)),

@@ -97,7 +97,9 @@ def test_a_failure_exits_1_and_is_listed_with_its_reason(data_dir: Path, capsys)
     assert imap("download", MAG, SWE) == 1
     err = capsys.readouterr().err
     assert "Downloaded 1 file (3 bytes)" in err and "failed 1" in err
-    assert f"Error: {SWE_KEY}: SDC download link: 404 Not Found: File not found" in err
+    assert f"Error: {SWE_KEY}: SDC download link: 404 Not Found\n" in err
+    # The SDC's "make sure you include the full path" is not passed on: imap built the path.
+    assert "full path" not in err
     assert "Hint: Check the name with `imap query" in err
 
 

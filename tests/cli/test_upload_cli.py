@@ -37,14 +37,23 @@ def sdc_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAP_DATA_ACCESS_URL", SDC)
 
 
+def not_in_the_sdc(*keys: str) -> None:
+    """The SDC's answer for files it does not have: 404 on /download/<key>."""
+    for key in keys:
+        responses.get(f"{SDC}/download/{key}", status=404, body="File not found")
+
+
 @responses.activate
-def test_dry_run_prints_the_keys_and_sends_nothing(capsys, tmp_path: Path) -> None:
+def test_dry_run_prints_the_keys_and_uploads_nothing(capsys, tmp_path: Path) -> None:
     paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC, 2048)]
+    not_in_the_sdc(MAG_KEY, ANC_KEY)
     code, out, err = run(capsys, "upload", "--dry-run", *map(str, paths))
     assert code == 0
     assert out == f"{MAG_KEY}\n{ANC_KEY}\n"
     assert "Would upload 2 files (3.0 kB)" in err and "nothing was sent" in err
-    assert len(responses.calls) == 0
+    # Only the read-only question "do you have it?", once per file.
+    assert [c.request.method for c in responses.calls] == ["GET", "GET"]
+    assert all("/download/" in c.request.url for c in responses.calls)
 
 
 @responses.activate
@@ -75,7 +84,10 @@ def test_paths_from_stdin(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
     text = f"# built today\n{paths[0]}\n\n  {paths[1]}  \n   # done\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(text))
-    code, out, _ = run(capsys, "upload", "-n", "-")
+    with responses.RequestsMock() as mock:
+        for key in (MAG_KEY, ANC_KEY):
+            mock.get(f"{SDC}/download/{key}", status=404)
+        code, out, _ = run(capsys, "upload", "-n", "-")
     assert code == 0 and out == f"{MAG_KEY}\n{ANC_KEY}\n"
 
 
@@ -107,7 +119,8 @@ def test_uploads_print_keys_and_a_conflict_fails_with_exit_1(capsys, tmp_path: P
     code, out, err = run(capsys, "upload", "-j", "2", *map(str, paths))
     assert code == 1
     assert out == f"{ANC_KEY}\n"
-    assert f"{MAG_KEY}: already in the SDC as {MAG_KEY}; a new version needs a new filename" in err
+    assert f"{MAG_KEY}: already in the SDC; a new version needs a new filename" in err
+    assert err.count(MAG_KEY) <= 2  # once during the run, once in the summary
 
 
 @responses.activate

@@ -814,6 +814,8 @@ class RealisticSDC:
     Use as a context manager; `api_url` is what IMAP_DATA_ACCESS_URL should be.
     """
 
+    api_handler: type = _ApiHandler  # a subclass may add routes (see realistic_ops.py)
+
     def __init__(
         self,
         *,
@@ -847,7 +849,7 @@ class RealisticSDC:
 
     def start(self) -> RealisticSDC:
         """Bind both servers on 127.0.0.1 (free ports) and serve in daemon threads."""
-        self.api = _Server(self, "api", _ApiHandler)
+        self.api = _Server(self, "api", self.api_handler)
         self.s3 = _Server(self, "s3", _S3Handler)
         for server in (self.api, self.s3):
             thread = threading.Thread(

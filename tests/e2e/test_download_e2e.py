@@ -376,34 +376,205 @@ def test_two_processes_fetching_the_same_files_both_succeed(tmp_path, data_dir):
     assert list(data_dir.rglob("*.part")) == []
 
 
-def test_sigint_removes_the_part_and_exits_130(tmp_path, files, data_dir):
-    key = next(iter(files))
-    with serve(tmp_path, Faults("slow")) as server:
-        proc = subprocess.Popen(
+def wait_for(condition: Callable[[], Any], proc: subprocess.Popen, what: str) -> Any:
+    """Poll (bounded) until condition() is truthy; the process must still be running."""
+    deadline = time.monotonic() + 30
+    while not (found := condition()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+    return found
+
+
+def grown_part(data_dir: Path, at_least: int) -> list[Path]:
+    return [p for p in data_dir.rglob("*.part") if p.stat().st_size >= at_least]
+
+
+def interrupt_download(server, key: str, data_dir: Path, tmp_path: Path) -> tuple[str, float]:
+    """Start `imap download KEY`, SIGINT it once bytes flow; (stderr, seconds it took to stop)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imap_cli", "download", key],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(server, data_dir, tmp_path),
+        text=True,
+    )
+    try:
+        wait_for(lambda: grown_part(data_dir, 200_000), proc, "a .part with bytes in it")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    return err, took
+
+
+def test_sigint_keeps_what_arrived_and_the_next_run_continues_it(tmp_path, data_dir):
+    files = make_root(tmp_path / "root", 2, size=4_000_000)
+    key, other = list(files)
+    faults = Faults("slow")  # first requests trickle; a resume (with Range) runs at full speed
+    with serve(tmp_path, faults) as server:
+        err, took = interrupt_download(server, key, data_dir, tmp_path)
+        assert took < 2.0, f"took {took:.1f} s to stop"
+        assert "Interrupted" in err and "kept" in err and "failed" not in err
+        assert not (data_dir / key).exists()  # never a short file at the final name
+        assert list(data_dir.rglob("*.part")) == []
+        (partial,) = data_dir.rglob("*.partial")
+        kept = partial.stat().st_size
+        assert 0 < kept < len(files[key])
+        assert partial.read_bytes() == files[key][:kept]
+        etag = '"' + hashlib.md5(files[key]).hexdigest() + '"'
+
+        seen = len(faults.seen)
+        proc = subprocess.run(
             [sys.executable, "-m", "imap_cli", "download", key],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             env=cli_env(server, data_dir, tmp_path),
             text=True,
+            timeout=60,
         )
-        try:
-            deadline = time.monotonic() + 20
-            while not list(data_dir.rglob("*.part")):
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "no .part appeared"
-                time.sleep(0.02)
-            sent = time.monotonic()
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=20)
-            took = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 130, err
-    assert took < 2.0, f"took {took:.1f} s to stop"  # the stream stops at once: no grace needed
-    assert "Interrupted" in err and "failed" not in err
-    assert list(data_dir.rglob("*.part")) == []
-    assert not (data_dir / key).exists()
+        assert proc.returncode == 0, proc.stderr
+        first = faults.seen[seen]
+        assert first["range"] == f"bytes={kept}-" and first["if-range"] == etag
+        assert len(faults.seen) == seen + 1  # one request: the rest of the file
+        assert (data_dir / key).read_bytes() == files[key]
+        assert list(data_dir.rglob("*.part*")) == []
+
+        # The object changes between the runs: the If-Range answer is the whole new object.
+        interrupt_download(server, other, data_dir, tmp_path)
+        (partial,) = data_dir.rglob("*.partial")
+        kept = partial.stat().st_size
+        changed = b"reprocessed " * 300_000
+        (tmp_path / "root" / other).write_bytes(changed)
+        seen = len(faults.seen)
+        proc = subprocess.run(
+            [sys.executable, "-m", "imap_cli", "download", other],
+            capture_output=True,
+            env=cli_env(server, data_dir, tmp_path),
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert faults.seen[seen]["range"] == f"bytes={kept}-"
+        assert (data_dir / other).read_bytes() == changed
+        assert list(data_dir.rglob("*.part*")) == []
+
+
+def test_two_processes_one_resuming_while_the_other_starts(tmp_path, data_dir):
+    files = make_root(tmp_path / "root", 6, size=1_000_000)
+    kept = 400_000
+    for key, data in files.items():  # what an earlier, interrupted run left
+        dest = data_dir / key
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tag = "e" + hashlib.md5(data).hexdigest()
+        dest.with_name(f"{dest.name}.{tag}.partial").write_bytes(data[:kept])
+    keys = "".join(k + "\n" for k in files)
+    faults = Faults()
+    with serve(tmp_path, faults) as server:
+        env = cli_env(server, data_dir, tmp_path)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "imap_cli", "download", "-j", "3", "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [proc.communicate(keys, timeout=60) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+    for key, data in files.items():
+        assert (data_dir / key).read_bytes() == data
+    assert list(data_dir.rglob("*.part*")) == []
+    resumed = [h for h in faults.seen if h.get("range") == f"bytes={kept}-"]
+    assert len(resumed) == len(files)  # each partial continued once, by one of the two
+
+
+class CutHalf:
+    """Objects middleware: cuts half the responses (chosen at random, seeded) mid-body."""
+
+    def __init__(self, seed: int = 13) -> None:
+        import random
+
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.cuts = 0
+
+    def __call__(self, app: WSGI) -> WSGI:
+        def wrapped(environ: dict, start_response: Callable) -> Any:
+            with self.lock:
+                cut = self.random.random() < 0.5
+                after = self.random.randint(1, SIZE // 2)
+                self.cuts += cut
+            body = app(environ, start_response)
+            return _cut(body, after) if cut else body
+
+        return wrapped
+
+
+def test_half_the_connections_cut_every_file_still_arrives(tmp_path, data_dir):
+    root = tmp_path / "root"
+    files = make_root(root, 24)
+    for key, data in list(files.items()):  # 24 more, in a second series
+        other = key.replace("norm-mago", "norm-magi")
+        path = root.joinpath(*other.split("/"))
+        path.write_bytes(data[::-1])
+        files[other] = data[::-1]
+    assert len(files) == 48
+    cutter = CutHalf()
+    with serve(tmp_path, cutter) as server:
+        env = {**cli_env(server, data_dir, tmp_path), "IMAP_RETRIES": "3"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "imap_cli", "download", "-j", "6", "-"],
+            input="".join(k + "\n" for k in files),
+            capture_output=True,
+            env=env,
+            text=True,
+            timeout=100,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "failed 0" in proc.stderr
+    assert cutter.cuts >= 16  # the faults did happen (about half of 48+ requests)
+    for key, data in files.items():
+        assert (data_dir / key).read_bytes() == data
+
+
+def test_attempts_without_progress_use_up_the_budget(tmp_path, files, data_dir):
+    with serve(tmp_path, Faults("cut", after=0)) as server:
+        results, _ = fetch(server, list(files)[:1], data_dir)
+    assert results[0].status == "failed"
+    assert "without progress" in results[0].reason
+    assert_intact(data_dir, files, results)
+
+
+def test_shards_are_disjoint_and_complete(tmp_path, data_dir, capsys, monkeypatch):
+    from imap_cli.cli.app import main
+
+    keys = [key_for(day) for day in range(1, 29)] + [
+        f"imap/swe/l1b/2025/02/imap_swe_l1b_sci_202502{day:02d}_v001.0001.cdf"
+        for day in range(1, 29)
+    ]
+    monkeypatch.setenv("IMAP_DATA_DIR", str(data_dir))
+    for count in range(1, 6):
+        shares = []
+        for k in range(1, count + 1):
+            capsys.readouterr()
+            assert main(["download", "--dry-run", "--shard", f"{k}/{count}", *keys]) == 0
+            out = capsys.readouterr().out
+            shares.append({line.split()[1] for line in out.splitlines()})
+        assert sum(map(len, shares)) == len(keys), count  # disjoint
+        assert set.union(*shares) == set(keys), count  # complete
+        if count > 1:
+            assert all(shares), count  # 56 keys: no share is empty
+    capsys.readouterr()
+    assert main(["download", "--shard", "0/3", keys[0]]) == 2
+    assert "is not a shard" in capsys.readouterr().err
 
 
 def test_python_api_download_and_download_many(tmp_path, files, monkeypatch, isolated_settings):

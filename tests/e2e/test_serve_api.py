@@ -172,10 +172,17 @@ def test_unrouted_requests_are_the_gateways_404(ro: RunningServer, method: str, 
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
-def test_routes_not_emulated_answer_501(ro: RunningServer):
+def test_operations_routes_exist_only_under_their_prefixes(ro: RunningServer):
+    # reprocess has no public route; release is routed only under /api-key.
+    response = requests.post(f"{ro.url}/reprocess", params={"start_date": "20250101"})
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
     response = requests.post(f"{ro.url}/api-key/reprocess", params={"start_date": "20250101"})
-    assert response.status_code == 501 and "not emulated" in response.json()["message"]
-    assert requests.get(f"{ro.url}/release", params={"release_type": "release"}).status_code == 501
+    assert response.status_code == 200 and response.json()["message"] == "Reprocess job queued"
+    for prefix in ("", "/authorized"):
+        response = requests.get(f"{ro.url}{prefix}/release", params={"release_type": "release"})
+        assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    assert requests.get(f"{ro.url}/processing-jobs").status_code == 200
+    assert requests.get(f"{ro.url}/small-forces-table").status_code == 200
 
 
 def test_spice_query_and_tables(ro: RunningServer):

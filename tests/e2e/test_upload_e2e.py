@@ -87,19 +87,53 @@ def test_upload_lands_byte_identical_and_shows_in_query(
     assert row["file_path"] == MAG_KEY
 
 
-def test_second_upload_is_a_conflict_and_the_others_go(
+def test_reuploading_identical_files_is_done_and_exits_0(
+    imap, server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAP_API_KEY", KEY)
+    first = [make_file(tmp_path, MAG), make_file(tmp_path, ANC, 3_000)]
+    assert imap("upload", *map(str, first))[0] == 0
+    before = len(calls(server, "objects", "PUT"))
+    again = [*first, make_file(tmp_path, SWE)]
+    code, out, err = imap("upload", *map(str, again))
+    assert code == 0, err
+    assert out == f"{SWE_KEY}\n"  # only what was uploaded now
+    assert "skipped 2" in err and "failed 0" in err
+    assert len(calls(server, "objects", "PUT")) == before + 1
+    # The comparison never used HEAD on the object URL (presigned GET URLs refuse it).
+    assert calls(server, "objects", "HEAD") == []
+    ranged = [r for r in calls(server, "objects", "GET") if r.headers.get("range")]
+    assert len(ranged) == 2 and all(r.headers["range"] == "bytes=0-0" for r in ranged)
+    # A dry run says which are there already, and uploads nothing.
+    code, out, err = imap("upload", "--dry-run", *map(str, again))
+    assert code == 0 and out == ""
+    assert f"already in the SDC: {MAG_KEY} (same size and MD5)" in err
+    assert len(calls(server, "objects", "PUT")) == before + 1
+
+
+def test_different_content_under_the_same_name_is_a_conflict_naming_both(
     imap, server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IMAP_API_KEY", KEY)
     first = make_file(tmp_path, MAG)
     assert imap("upload", str(first))[0] == 0
-    again = [first, make_file(tmp_path, SWE)]
+    other = tmp_path / "other"
+    other.mkdir()
+    changed = make_file(other, MAG)  # same name and size, other bytes
+    again = [changed, make_file(tmp_path, SWE)]
     code, out, err = imap("upload", *map(str, again))
     assert code == 1
     assert out == f"{SWE_KEY}\n"
-    assert f"{MAG_KEY}: already in the SDC as {MAG_KEY}; a new version needs a new filename" in err
+    assert f"{MAG_KEY}: already in the SDC with different content than {changed}" in err
+    assert f"{MAG_KEY}: {MAG_KEY}" not in err  # the key is said once per line
+    assert "same size, but MD5" in err and "a new version needs a new filename" in err
     assert (server.root / SWE_KEY).read_bytes() == again[1].read_bytes()
     assert (server.root / MAG_KEY).read_bytes() == first.read_bytes()
+    shorter = other / MAG
+    shorter.write_bytes(b"x" * 10)
+    code, _, err = imap("upload", "--dry-run", str(shorter))
+    assert code == 1
+    assert "the SDC's copy has 200,000 bytes, this one 10" in err
 
 
 def test_without_a_key_the_refusal_says_how_to_set_one(
@@ -117,11 +151,13 @@ def test_wrong_key_is_refused(imap, server: RunningServer, tmp_path: Path) -> No
     assert not (server.root / MAG_KEY).exists()
 
 
-def test_dry_run_sends_nothing(imap, server: RunningServer, tmp_path: Path) -> None:
+def test_dry_run_uploads_nothing(imap, server: RunningServer, tmp_path: Path) -> None:
     before = len(server.requests)
     code, out, _ = imap("upload", "--dry-run", str(make_file(tmp_path, MAG)))
     assert code == 0 and out == f"{MAG_KEY}\n"
-    assert len(server.requests) == before
+    asked = list(server.requests)[before:]
+    assert [(r.method, "/download/" in r.path) for r in asked] == [("GET", True)]
+    assert not (server.root / MAG_KEY).exists()
 
 
 def test_python_api(server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,6 +169,8 @@ def test_python_api(server: RunningServer, tmp_path: Path, monkeypatch: pytest.M
     path = make_file(tmp_path, ANC)
     assert imap_cli.upload(path) == ANC_KEY
     assert (server.root / ANC_KEY).read_bytes() == path.read_bytes()
+    assert imap_cli.upload(path) == ANC_KEY  # the same bytes again: done
+    path.write_bytes(b"other bytes")
     with pytest.raises(Conflict):
         imap_cli.upload(path)
 
@@ -153,7 +191,8 @@ def test_python_upload_many(
     results = imap_cli.upload_many(paths, jobs=2)
     assert [(r.key, r.status) for r in results] == [(MAG_KEY, "uploaded"), (SWE_KEY, "uploaded")]
     again = imap_cli.upload_many(paths)
-    assert [r.status for r in again] == ["failed", "failed"]
+    assert [r.status for r in again] == ["skipped", "skipped"]
+    assert all(r.ok and "already in the SDC" in r.reason for r in again)
 
 
 # --- processes -----------------------------------------------------------------------------

@@ -252,7 +252,7 @@ def test_not_found_fails_that_file_only(tmp_path: Path) -> None:
     results, events = run([MAG, SWE], tmp_path)
     assert [r.status for r in results] == ["failed", "downloaded"]
     assert isinstance(results[0].error, errors.NotFound)
-    assert "File not found" in results[0].reason
+    assert results[0].reason == "SDC download link: 404 Not Found"
     failed = [e for e in events if e.stage == Stage.FAILED]
     assert [e.key for e in failed] == [MAG_KEY]
 
@@ -637,3 +637,108 @@ def test_a_file_not_released_yet_gets_a_hint_about_it(tmp_path: Path) -> None:
     (result,), _ = run([MAG], tmp_path)
     assert isinstance(result.error, errors.Refused)
     assert "not publicly released" in result.error.hint
+
+
+@responses.activate
+def test_a_bare_403_on_the_public_route_means_not_released(tmp_path: Path) -> None:
+    from imap_cli.cli.hints import HINTS, hint_for
+
+    responses.get(f"{SDC}/download/{MAG_KEY}", status=403, json={"message": "Forbidden"})
+    (result,), _ = run([MAG], tmp_path)
+    assert result.error.kind == errors.Failure.NOT_RELEASED
+    assert result.error.message == "SDC download link: 403 Forbidden"
+    hint = hint_for(result.error)
+    assert hint == HINTS[errors.Failure.NOT_RELEASED] and "upload" not in hint
+
+
+@responses.activate
+def test_a_403_with_a_key_is_about_the_key(tmp_path: Path) -> None:
+    responses.get(f"{SDC}/api-key/download/{MAG_KEY}", status=403, json={"message": "Forbidden"})
+    (result,), _ = run([MAG], tmp_path, make_client(api_key="k-0123456789"))
+    assert result.error.kind == errors.Failure.CREDENTIALS
+
+
+# --- kept partials and shards ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "etag",
+    ['"d41d8cd98f00b204e9800998ecf8427e"', '"d41d8cd98f00b204e9800998ecf8427e-12"', '"a/b+c=d"'],
+)
+def test_an_etag_survives_the_trip_through_a_file_name(etag: str) -> None:
+    from imap_cli.core.download import etag_tag, tag_etag
+
+    tag = etag_tag(etag)
+    assert tag is not None and "." not in tag and "/" not in tag
+    assert tag_etag(tag) == etag
+
+
+def test_weak_or_missing_etags_keep_nothing() -> None:
+    from imap_cli.core.download import etag_tag
+
+    assert etag_tag('W/"abc"') is None and etag_tag(None) is None and etag_tag("") is None
+
+
+def test_a_partial_is_claimed_by_one_process_only(tmp_path: Path) -> None:
+    import os
+
+    from imap_cli.core.download import _claim, kept_partials
+
+    dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
+    dest.with_name(dest.name + ".eabc.partial").write_bytes(b"12345")
+    first = _claim(dest)
+    assert first is not None
+    fd, part, kept = first
+    os.close(fd)
+    assert kept.etag == '"abc"' and kept.size == 5 and part.name.endswith(".part")
+    assert _claim(dest) is None  # gone: the rename was the claim
+    assert kept_partials(dest) == []
+
+
+def test_release_keeps_the_longer_partial_and_never_the_final_name(tmp_path: Path) -> None:
+    from imap_cli.core.download import _release, kept_partials
+
+    dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
+    long_part, short_part = tmp_path / "a.part", tmp_path / "b.part"
+    long_part.write_bytes(b"x" * 10)
+    short_part.write_bytes(b"x" * 3)
+    assert _release(dest, long_part, '"abc"', 10)
+    assert not _release(dest, short_part, '"abc"', 3)
+    assert [p.size for p in kept_partials(dest)] == [10]
+    assert not dest.exists() and not short_part.exists() and not long_part.exists()
+    weak = tmp_path / "c.part"
+    weak.write_bytes(b"x")
+    assert not _release(dest, weak, 'W/"abc"', 1) and not weak.exists()
+
+
+def test_stale_partials_and_orphaned_parts_are_cleaned(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from imap_cli.core.download import STALE_PART, STALE_PARTIAL, clean_stale
+
+    now = time.time()
+    old_partial = tmp_path / "a.cdf.eabc.partial"
+    old_part = tmp_path / "b.cdf.1234.part"
+    fresh = tmp_path / "c.cdf.eabc.partial"
+    final = tmp_path / "d.cdf"
+    for path in (old_partial, old_part, fresh, final):
+        path.write_bytes(b"x")
+    os.utime(old_partial, (now - STALE_PARTIAL - 60,) * 2)
+    os.utime(old_part, (now - STALE_PART - 60,) * 2)
+    os.utime(final, (now - STALE_PARTIAL * 10,) * 2)
+    assert clean_stale(tmp_path, now) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([final.name, fresh.name])
+
+
+def test_shards_are_stable_and_checked() -> None:
+    from imap_cli.core.download import in_shard, parse_shard, shard_of
+    from imap_cli.core.errors import UsageError
+
+    key = "imap/mag/l1a/2025/01/imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
+    assert shard_of(key, 7) == shard_of(key, 7)  # no per-process hash seed
+    assert parse_shard("2/8") == (2, 8) and parse_shard(None) is None
+    assert in_shard(key, None) and in_shard(key, (shard_of(key, 3), 3))
+    for bad in ("0/3", "4/3", "1", "a/b", "-1/2"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)

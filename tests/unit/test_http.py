@@ -163,7 +163,7 @@ def test_put_retry_reopens_the_body(tmp_path: Path) -> None:
         (400, '"instrument is not a valid query parameter"', errors.BadRequest, "instrument is"),
         (401, '{"message":"Unauthorized"}', errors.Refused, "Unauthorized"),
         (403, '{"message":"Forbidden"}', errors.Refused, "Forbidden"),
-        (404, "File not found, make sure", errors.NotFound, "File not found"),
+        (404, '{"message":"Not Found"}', errors.Unavailable, "has no SDC API at this url"),
         (409, '{"error":"FileAlreadyExists","message":"exists"}', errors.Conflict, "exists"),
     ],
 )
@@ -193,7 +193,8 @@ def test_connection_refused_is_named(unused_port: int) -> None:
     with pytest.raises(errors.ConnectionFailed) as caught:
         client.get_json(client.api_url("query"))
     assert "connection refused" in caught.value.message
-    assert "url setting" in caught.value.hint and len(slept) == 3
+    # Nothing listens there: another attempt cannot help, so there is no backoff at all.
+    assert caught.value.kind == errors.Failure.REFUSED and slept == []
 
 
 @responses.activate
@@ -315,3 +316,52 @@ def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
     cancel.set()
     thread.join(timeout=5)
     assert not thread.is_alive() and len(outcome) == 1 and outcome[0] < 5
+
+
+@responses.activate
+def test_a_caller_can_take_a_status_out_of_the_retries() -> None:
+    from imap_cli.core.http import RETRY_STATUSES
+
+    client, slept = make_client()
+    url = client.api_url("query")
+    responses.get(url, status=500, json={"message": "Internal Server Error"})
+    # A caller that can cure a 500 itself (a too-large answer, by splitting) wants it at once.
+    with pytest.raises(errors.Unavailable) as caught:
+        client.api("GET", url, retry_statuses=RETRY_STATUSES - {500})
+    assert caught.value.status == 500 and len(responses.calls) == 1 and slept == []
+    # By default the same answer is retried.
+    with pytest.raises(errors.Unavailable):
+        client.api("GET", url)
+    assert len(responses.calls) == 1 + 4 and len(slept) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "shown"),
+    [
+        (403, '{"message":"Forbidden"}', "query: 403 Forbidden"),
+        (404, "Not Found.", "query: 404 Not Found"),
+        (403, '{"message":"Key expired"}', "query: 403 Forbidden: Key expired"),
+    ],
+)
+@responses.activate
+def test_a_status_word_is_not_repeated_by_the_server_text(status, body, shown) -> None:
+    client, _ = make_client()
+    url = f"{SDC}/download/x"
+    responses.get(url, status=status, body=body)
+    with pytest.raises(errors.SDCError) as caught:
+        client.api("GET", url, what="query")
+    assert caught.value.message == shown
+
+
+def test_ca_bundle_setting_wins_over_requests_ca_bundle(tmp_path: Path, monkeypatch) -> None:
+    from imap_cli.core.http import ca_bundle_in_use
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read here")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere.pem")
+    client, _ = make_client(ca_bundle=str(bundle))
+    assert client.verify() == str(bundle)
+    assert ca_bundle_in_use(client.settings)[0] == str(bundle)
+    client, _ = make_client()
+    assert client.verify() is True  # requests then reads REQUESTS_CA_BUNDLE itself
+    assert ca_bundle_in_use(client.settings) == ("/elsewhere.pem", "env:REQUESTS_CA_BUNDLE")

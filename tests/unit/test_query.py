@@ -328,7 +328,36 @@ def test_spice_filenames() -> None:
     assert kernel.route == "spice-query"
     assert kernel.params == (("type", "kernels"), ("file_name", "imap_2025_274_2025_276_001.ah.bc"))
     spin = q.plan_query(filename="imap_2025_274_2025_275_01.spin.csv")
-    assert spin.params == (("type", "spin"),) and spin.only_name.endswith(".spin.csv")
+    assert (spin.route, spin.params) == ("spin-table", ()) and spin.only_name.endswith(".spin.csv")
+    forces = q.plan_query(filename="imap_2025_274_2025_275_thruster_01.sff")
+    assert (forces.route, forces.fallback_route) == ("small-forces-table", "thruster-table")
+
+
+def test_spin_repoint_small_forces_tables() -> None:
+    plan = q.plan_query(
+        table="spice",
+        type="spin",
+        start_date="2025-10-01",
+        end_date="20251003",
+        ingestion_end_date="20251010",
+        version="latest",
+    )
+    assert plan.route == "spin-table" and plan.fallback_route is None
+    assert plan.params == (
+        ("start_date", "20251001"),
+        ("end_date", "20251003"),
+        ("end_ingest_date", "20251011"),
+        ("latest", "true"),
+    )
+    assert q.plan_query(table="spice", type="repoint", start_date="20251001").route == (
+        "repoint-table"
+    )
+    for name in ("small-forces", "thruster"):
+        plan = q.plan_query(table="spice", type=name)
+        assert (plan.route, plan.params) == ("small-forces-table", ())
+        assert plan.fallback_route == "thruster-table"
+    with pytest.raises(UsageError, match="only knows 'latest'"):
+        q.plan_query(table="spice", type="spin", version="v001")
 
 
 def test_filename_refusals() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from dataclasses import replace
@@ -170,14 +171,19 @@ def test_unreadable_file_via_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @responses.activate
-def test_dry_run_sends_nothing_and_gives_the_keys(tmp_path: Path) -> None:
+def test_dry_run_uploads_nothing_and_gives_the_keys(tmp_path: Path) -> None:
     paths = [make_file(tmp_path, MAG), make_file(tmp_path, ANC)]
+    for key in (MAG_KEY, ANC_KEY):
+        responses.get(f"{SDC}/api-key/download/{key}", status=404, body="File not found")
     results = upload_files(make_client(api_key=KEY), paths, jobs=2, dry_run=True)
     assert [(r.key, r.status, r.size) for r in results] == [
         (MAG_KEY, "would-upload", 1000),
         (ANC_KEY, "would-upload", 1000),
     ]
-    assert len(responses.calls) == 0
+    assert [(c.request.method, "/download/" in c.request.url) for c in responses.calls] == [
+        ("GET", True),
+        ("GET", True),
+    ]
 
 
 # --- the flow -------------------------------------------------------------------------------
@@ -239,17 +245,46 @@ def test_conflict_names_the_key_and_the_others_carry_on(tmp_path: Path) -> None:
     responses.get(f"{SDC}/api-key/upload/{SWE}", status=409, json=f"{SWE_KEY} already exists.")
     responses.get(f"{SDC}/api-key/upload/{ANC}", json=sign_url(ANC))
     responses.put(f"{S3}/{ANC}", status=200)
+    # What the SDC has: MAG with other bytes of the same size, SWE with these very bytes.
+    for name, key, md5 in (
+        (MAG, MAG_KEY, "0" * 32),
+        (SWE, SWE_KEY, hashlib.md5(paths[1].read_bytes()).hexdigest()),
+    ):
+        responses.get(
+            f"{SDC}/api-key/download/{key}", status=302, headers={"Location": f"{S3}/{name}?s=1"}
+        )
+        responses.get(
+            f"{S3}/{name}",
+            status=206,
+            body=b"x",
+            headers={"Content-Range": "bytes 0-0/1000", "ETag": f'"{md5}"'},
+            match=[responses.matchers.header_matcher({"Range": "bytes=0-0"})],
+        )
     results = upload_files(make_client(api_key=KEY), paths, jobs=1)
-    assert [r.status for r in results] == ["failed", "failed", "uploaded"]
+    assert [r.status for r in results] == ["failed", "skipped", "uploaded"]
     first, second, _ = results
     assert isinstance(first.error, errors.Conflict)
     assert first.error.message == (
-        f"already in the SDC as {MAG_KEY}; a new version needs a new filename"
-    )
-    assert second.error.message == (
-        f"already in the SDC as {SWE_KEY}; a new version needs a new filename"
+        f"already in the SDC with different content than {paths[0]} (same size, "
+        f"but MD5 {'0' * 32} in the SDC and {hashlib.md5(paths[0].read_bytes()).hexdigest()} "
+        "here); a new version needs a new filename"
     )
     assert first.error.exit_code == errors.ExitCode.PARTIAL
+    assert second.ok and second.reason == "already in the SDC (same size and MD5)"
+    # A presigned GET URL refuses HEAD: the comparison used one ranged GET per file.
+    assert not [c for c in responses.calls if c.request.method == "HEAD"]
+
+
+@responses.activate
+def test_a_conflict_that_cannot_be_compared_says_why(tmp_path: Path) -> None:
+    path = make_file(tmp_path, MAG)
+    responses.get(f"{SDC}/api-key/upload/{MAG}", status=409, json=f"{MAG_KEY} already exists.")
+    responses.get(f"{SDC}/api-key/download/{MAG_KEY}", status=500)
+    (result,) = upload_files(make_client(api_key=KEY, retries=0), [path], jobs=1)
+    assert isinstance(result.error, errors.Conflict)
+    assert result.error.message.startswith(
+        "already in the SDC; a new version needs a new filename (could not compare"
+    )
 
 
 @pytest.mark.parametrize(

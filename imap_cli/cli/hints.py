@@ -1,0 +1,93 @@
+"""One table of advice: each kind of failure (core.errors.Failure) and what to do about it.
+
+Every command prints its hints from here (through Output.error and the transfer summary), and
+`imap doctor` prints the same ones, so a person meets one piece of advice per problem.
+"""
+
+from __future__ import annotations
+
+from imap_cli.core.errors import Failure, IMAPError
+
+SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
+
+HINTS: dict[Failure, str] = {
+    Failure.CERTIFICATE: (
+        "The server's certificate is not trusted by the CA bundle in use. With a private CA or a "
+        "TLS-inspecting proxy, save its CA file: `imap config set ca-bundle FILE` (this wins "
+        "over REQUESTS_CA_BUNDLE). Otherwise `pip install -U certifi`; on macOS run 'Install "
+        "Certificates.command' from your Python folder."
+    ),
+    Failure.CERTIFICATE_NAME: (
+        "The certificate is trusted but issued for another host name: put the name it was "
+        "issued for in the url (`imap config get url`); an IP address works only if the "
+        "certificate lists it. A CA bundle does not change this."
+    ),
+    Failure.CERTIFICATE_EXPIRED: (
+        "Check this computer's date and time; if they are right, the server's certificate has "
+        f"expired: tell its operator (for the SDC, {SDC_CONTACT})."
+    ),
+    Failure.PROXY_REFUSED: (
+        "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
+        "that variable (or unset it to connect directly), and NO_PROXY for hosts that must "
+        "bypass it."
+    ),
+    Failure.PROXY_AUTH: (
+        "The proxy needs a user name and password: put them in the proxy URL, "
+        "HTTPS_PROXY=http://USER:PASSWORD@proxy:PORT (ask your IT team for the values)."
+    ),
+    Failure.DNS: (
+        "The host name does not resolve: check the url setting (`imap config get url`) for a "
+        "typo, and your network or VPN."
+    ),
+    Failure.REFUSED: (
+        "Nothing is listening at that address: check the url setting (`imap config get url`); "
+        "for a local `imap serve`, check that it is running and on that port."
+    ),
+    Failure.TIMEOUT: (
+        "The SDC did not answer in time: retry later, or allow longer with "
+        "`imap config set timeout 120`."
+    ),
+    Failure.DROPPED: "The connection broke off: retry; `imap doctor` checks the way to the SDC.",
+    Failure.OUTAGE: (
+        "The SDC is failing or temporarily down (this is not your request's fault); retry "
+        f"later. If it persists, contact {SDC_CONTACT}."
+    ),
+    Failure.RATE_LIMITED: "The SDC is rate-limiting requests; wait a minute, or lower --jobs.",
+    Failure.CREDENTIALS: (
+        "The SDC refused the credentials (or their absence): check your API key "
+        "(`imap config set api-key KEY` or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN)."
+    ),
+    Failure.READ_ONLY: (
+        f"Your API key may only read; ask the SDC team ({SDC_CONTACT}) for a key with upload "
+        "permission."
+    ),
+    Failure.NOT_RELEASED: (
+        "The file is not publicly released yet. With an SDC API key (`imap config set api-key "
+        f"KEY`) unreleased files can be fetched; otherwise ask {SDC_CONTACT} when it will be."
+    ),
+    Failure.NOT_FOUND: (
+        "Check the name with `imap query --filename NAME`, or search with `imap query`."
+    ),
+    Failure.BAD_URL: (
+        "That address answers, but not as the SDC API: check the url setting "
+        "(`imap config get url`; the SDC's is https://api.imap-mission.com)."
+    ),
+    Failure.DATA_DIR: (
+        "Point the data dir at a folder you can write: `imap config set data-dir ~/imap-data` "
+        "(or IMAP_DATA_DIR, or --data-dir for one run)."
+    ),
+}
+
+
+def hint_for(error: IMAPError | None) -> str:
+    """The hint to print for `error`: the table's for its kind, else the error's own."""
+    if error is None:
+        return ""
+    kind = getattr(error, "kind", None)
+    own = getattr(error, "hint", "") or ""
+    cls = type(error)
+    # A kind given when the error was raised names the case; a hint written for one instance
+    # of a class's usual kind (e.g. "uploads need an API key") is more precise than the table.
+    if kind in HINTS and (kind != cls.default_kind or own == cls.default_hint):
+        return HINTS[kind]
+    return own

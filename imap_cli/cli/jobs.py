@@ -1,0 +1,210 @@
+"""`imap jobs`: the SDC's processing jobs; `imap jobs logs STREAM`: one job's log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state
+
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+
+FORMATS = ("table", "json", "csv")
+COLUMNS = (
+    "status",
+    "instrument",
+    "data_level",
+    "descriptor",
+    "start_date",
+    "major_version",
+    "minor_version",
+    "repointing",
+    "started_at",
+    "stopped_at",
+    "job_log_stream_id",
+    "job_definition",
+    "job_command",
+    "container_image",
+    "container_image_digest",
+    "dependency_hash",
+)
+# SGR colours of a status on a terminal.
+STATUS_STYLES = {"SUCCEEDED": "32", "FAILED": "1;31", "INPROGRESS": "33"}
+
+Status = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        help="INPROGRESS (or running), SUCCEEDED or FAILED; any case.",
+        show_default=False,
+    ),
+]
+JobsFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-o",
+        help="table, json or csv. Default: table on a terminal, json when piped.",
+        show_default=False,
+    ),
+]
+JobDay = Annotated[
+    str | None,
+    typer.Option(
+        "--start-date",
+        "-s",
+        help="Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).",
+        show_default=False,
+    ),
+]
+
+
+@app.callback()
+def jobs(
+    ctx: typer.Context,
+    status: Status = None,
+    instrument: Instrument = None,
+    data_level: DataLevel = None,
+    descriptor: Descriptor = None,
+    start_date: JobDay = None,
+    output_format: JobsFormat = None,
+) -> None:
+    """The SDC's processing jobs, newest first (the SDC sends at most 500), and their logs.
+
+    -o table (default on a terminal; status in colour), json (default when piped) or csv.
+
+    A job's log: `imap jobs logs STREAM`, with the LOG STREAM of its row.
+
+    Examples:
+
+    imap jobs --status failed -i swe
+
+    imap jobs logs swe-l2-processing/default/cbf8b09d1b5b8097881576c8d658a1a5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from imap_cli.core.errors import UsageError
+    from imap_cli.core.jobs import list_jobs, plan_jobs
+
+    run = state(ctx)
+    output = run.output
+    fmt = (output_format or "").strip().lower() or (
+        "table" if output.streams.stdout_tty else "json"
+    )
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"{output_format!r} is not an output format here; valid: {', '.join(FORMATS)}",
+            "For example: -o json",
+        )
+    filters = {
+        "status": status,
+        "instrument": instrument,
+        "data_level": data_level,
+        "descriptor": descriptor,
+        "start_date": start_date,
+    }
+    plan_jobs(**filters)  # every value checked before the client is even built
+    with run.client() as client:
+        rows = list_jobs(client, **filters)
+    count = len(rows)
+    if count:
+        output.note(f"{count} job{'s' if count != 1 else ''}, newest first")
+    else:
+        output.note("No processing jobs match these filters.")
+    if fmt == "json":
+        output.json(rows)
+    elif fmt == "csv":
+        from imap_cli.cli.query import csv_rows
+
+        columns = list(COLUMNS) + sorted({k for r in rows for k in r} - set(COLUMNS))
+        output.csv(columns, csv_rows(rows, columns))
+    elif count:
+        names, data = table_columns(rows)
+        output.table_columns(names, data, styles={0: STATUS_STYLES})
+
+
+def _when(value: Any) -> str:
+    """ISO time with offset -> `YYYY-MM-DD HH:MM` UTC."""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(row: dict) -> str:
+    try:
+        began = dt.datetime.fromisoformat(str(row.get("started_at")))
+        ended = dt.datetime.fromisoformat(str(row.get("stopped_at")))
+    except ValueError:
+        return "running" if row.get("status") == "INPROGRESS" else ""
+    seconds = int((ended - began).total_seconds())
+    if seconds < 0:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _version(row: dict) -> str:
+    major, minor = row.get("major_version"), row.get("minor_version")
+    if isinstance(major, int) and isinstance(minor, int):
+        return f"v{major:03d}.{minor:04d}"
+    return ""
+
+
+def table_columns(rows: list[dict]) -> tuple[list[str], list[list[Any]]]:
+    """Column names and values (column by column) for the jobs table."""
+    names = ["STATUS", "INSTRUMENT", "LEVEL", "DESCRIPTOR", "START", "VERSION"]
+    data: list[list[Any]] = [
+        [r.get("status") for r in rows],
+        [r.get("instrument") for r in rows],
+        [r.get("data_level") for r in rows],
+        [r.get("descriptor") for r in rows],
+        [str(r.get("start_date") or "")[:10] for r in rows],
+        [_version(r) for r in rows],
+    ]
+    repointing = [r.get("repointing") for r in rows]
+    if any(v is not None for v in repointing):
+        names.append("REPOINT")
+        data.append(repointing)
+    names += ["STARTED (UTC)", "TOOK", "LOG STREAM"]
+    data += [
+        [_when(r.get("started_at")) for r in rows],
+        [_duration(r) for r in rows],
+        [r.get("job_log_stream_id") for r in rows],
+    ]
+    return names, data
+
+
+Stream = Annotated[
+    str,
+    typer.Argument(
+        help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).",
+        metavar="STREAM",
+        show_default=False,
+    ),
+]
+
+
+@app.command("logs")
+def logs(ctx: typer.Context, stream: Stream) -> None:
+    """Print one processing job's log, as plain text.
+
+    Example: imap jobs logs swe-l2-processing/default/cbf8b09d1b5b8097881576c8d658a1a5
+    """
+    from imap_cli.core.errors import printable
+    from imap_cli.core.jobs import check_stream, job_logs
+
+    run = state(ctx)
+    check_stream(stream)
+    with run.client() as client:
+        text = job_logs(client, stream)
+    if run.output.streams.stdout_tty:
+        text = "\n".join(printable(line) for line in text.split("\n"))
+    run.output.write(text if text.endswith("\n") or not text else text + "\n")

@@ -1,0 +1,250 @@
+"""`imap sync`: keep the data dir up to date with a query, fetching only what is new."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from imap_cli.cli.options import (
+    DataLevel,
+    Descriptor,
+    DryRun,
+    EndDate,
+    Extension,
+    Filename,
+    IngestionEndDate,
+    IngestionStartDate,
+    Instrument,
+    Jobs,
+    KernelType,
+    Repointing,
+    Shard,
+    StartDate,
+    Table,
+    Version,
+    state,
+)
+
+if TYPE_CHECKING:
+    from imap_cli.cli.options import State
+    from imap_cli.core.sync import SyncSummary
+
+FORMATS = ("text", "json")
+
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Ask for files ingested on or after this day (YYYYMMDD or YYYY-MM-DD) instead of "
+        "since the last sync.",
+        show_default=False,
+    ),
+]
+LatestOnly = Annotated[
+    bool, typer.Option("--latest-only", help="Keep only the newest version of each series.")
+]
+ReportSuperseded = Annotated[
+    bool,
+    typer.Option(
+        "--report-superseded",
+        help="List local files for which the SDC has a newer version (nothing is deleted).",
+    ),
+]
+PruneSuperseded = Annotated[
+    bool,
+    typer.Option(
+        "--prune-superseded",
+        help="Delete superseded local files, only those this filter set brought in.",
+    ),
+]
+SyncFormat = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-o",
+        help="text: new paths on stdout, a summary on stderr. json: one summary object "
+        "(new, skipped, failed, superseded, files, watermark).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures (for cron).")]
+
+
+def sync(
+    ctx: typer.Context,
+    table: Table = "science",
+    instrument: Instrument = None,
+    data_level: DataLevel = None,
+    descriptor: Descriptor = None,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    ingestion_start_date: IngestionStartDate = None,
+    ingestion_end_date: IngestionEndDate = None,
+    repointing: Repointing = None,
+    version: Version = None,
+    extension: Extension = None,
+    kernel_type: KernelType = None,
+    filename: Filename = None,
+    since: Since = None,
+    dry_run: DryRun = False,
+    latest_only: LatestOnly = False,
+    report_superseded: ReportSuperseded = False,
+    prune_superseded: PruneSuperseded = False,
+    shard: Shard = None,
+    jobs: Jobs = None,
+    output_format: SyncFormat = "text",
+    quiet: Quiet = False,
+) -> None:
+    """Bring the data dir up to date with a query: fetch only files not here yet.
+
+    Takes the same filters as `imap query`. The first run fetches everything that matches.
+
+    Later runs ask only for files ingested since the last complete sync (less a day).
+
+    A file that failed is fetched by the next run. State: <data dir>/.imap-sync/.
+
+    Exit codes as for download: 0 all here, 1 some failed.
+
+    Examples:
+
+    imap sync -i mag -l l1b -q          (a cron line: prints only failures)
+
+    imap sync -i swe -l l2 --latest-only --report-superseded
+
+    imap sync -i mag -l l1a --since 2025-10-01 --dry-run
+
+    imap sync -i hi -l l1b --shard 2/8  (host 2 of 8 sharing one data dir)
+    """
+    from imap_cli.core.download import parse_shard
+    from imap_cli.core.errors import UsageError
+
+    run = state(ctx)
+    if quiet:
+        run.output.quiet = True
+    fmt = output_format.strip().lower()
+    if fmt not in FORMATS:
+        raise UsageError(
+            f"{output_format!r} is not a sync output format; valid formats: {', '.join(FORMATS)}",
+            "For example: --format json",
+        )
+    filters = {
+        "table": table,
+        "instrument": instrument,
+        "data_level": data_level,
+        "descriptor": descriptor,
+        "start_date": start_date,
+        "end_date": end_date,
+        "ingestion_start_date": ingestion_start_date,
+        "ingestion_end_date": ingestion_end_date,
+        "repointing": repointing,
+        "version": version,
+        "extension": extension,
+        "type": kernel_type,
+        "filename": filename,
+    }
+    if filename is not None and ctx.get_parameter_source("table").name == "DEFAULT":
+        filters["table"] = None  # the name says which table
+    code = run_sync(
+        run,
+        filters,
+        since=since,
+        dry_run=dry_run,
+        latest_only=latest_only,
+        report=report_superseded or prune_superseded,
+        prune=prune_superseded,
+        shard=parse_shard(shard),
+        jobs=jobs,
+        fmt=fmt,
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+def run_sync(
+    run: State,
+    filters: dict,
+    *,
+    since: str | None,
+    dry_run: bool,
+    latest_only: bool,
+    report: bool,
+    prune: bool,
+    shard: tuple[int, int] | None,
+    jobs: int | None,
+    fmt: str,
+) -> int:
+    """Run the sync with progress on stderr; print the result; return the exit code."""
+    import time
+
+    from imap_cli.cli.download import interrupted_note
+    from imap_cli.cli.progress import TransferProgress
+    from imap_cli.core.sync import sync as sync_files
+    from imap_cli.core.transfer import exit_code, ignore_events
+
+    output = run.output
+    settings = run.settings
+    jobs = jobs or settings.jobs
+    with run.client(jobs=jobs) as client:
+        started = time.monotonic()
+        try:
+            with TransferProgress(output, verb="Downloading") as progress:
+                client.on_retry = progress.guard(progress.retrying)
+                summary = sync_files(
+                    client,
+                    data_dir=settings.data_dir,
+                    filters=filters,
+                    jobs=jobs,
+                    since=since,
+                    dry_run=dry_run,
+                    latest_only=latest_only,
+                    prune_superseded=prune,
+                    shard=shard,
+                    on_event=ignore_events if dry_run else progress.handle,
+                )
+            if not dry_run:
+                progress.summary(summary.results, time.monotonic() - started)
+        except KeyboardInterrupt as stop:
+            interrupted_note(output, stop)
+            output.note("The sync state was not changed.")
+            raise
+    _show(run, summary, fmt, report=report)
+    return exit_code(summary.results)
+
+
+def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:
+    """Stdout: the new files' paths (text) or one JSON object; stderr: what it means."""
+    output = run.output
+    if fmt == "json":
+        output.json(summary.as_dict())
+    elif summary.dry_run:
+        output.lines(f"fetch {r.key}" for r in summary.new)
+    elif not output.quiet:  # -q, for cron: only failures, which go to stderr
+        output.lines(str(r.path) for r in summary.new if r.path is not None)
+    if report and fmt != "json":
+        for item in summary.superseded_files:
+            output.note(f"superseded: {item.path} (newer: {item.newer})")
+        for path in summary.pruned:
+            output.note(f"pruned: {path}")
+    window = f"files ingested since {_day(summary.since)}" if summary.since else "every match"
+    if summary.dry_run:
+        output.note(
+            f"Dry run, {window}: would download {len(summary.new)}, "
+            f"{len(summary.skipped)} already here; nothing was written."
+        )
+        return
+    if summary.superseded_files or summary.pruned:
+        count = len(summary.superseded_files)
+        line = f"{count} local file{' has' if count == 1 else 's have'} a newer version in the SDC"
+        if summary.pruned:
+            line += f"; {len(summary.pruned)} pruned"
+        if not report:
+            line += " (list them with --report-superseded)"
+        output.note(line + ".")
+    if summary.failed:
+        output.note(f"Synced {window}, but not all: the next run asks for the failed files again.")
+    else:
+        output.note(f"Synced {window}; up to date as of {summary.watermark}.")
+
+
+def _day(compact: str) -> str:
+    return f"{compact[:4]}-{compact[4:6]}-{compact[6:]}"

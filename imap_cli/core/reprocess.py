@@ -1,0 +1,173 @@
+"""Reprocessing requests: `POST {base}/api-key/reprocess` (or `/authorized/...`).
+
+The SDC queues whatever it is sent and checks nothing; its scheduler later drops a request
+without an instrument, or with only one of data level and descriptor. So every rule is
+checked here, before anything is sent. There is no public route: without an API key or an
+access token nothing is sent at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from imap_cli.core.errors import BadResponse, Refused, UsageError
+from imap_cli.core.query import compact, parse_date
+
+
+@dataclass(frozen=True)
+class ReprocessRequest:
+    """One checked reprocessing request."""
+
+    start_date: str  # YYYYMMDD
+    end_date: str
+    instrument: str
+    data_level: str | None = None
+    descriptor: str | None = None
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """The query string, in the official client's order, `reprocessing=True` last."""
+        pairs = [("start_date", self.start_date), ("end_date", self.end_date)]
+        pairs.append(("instrument", self.instrument))
+        if self.data_level is not None and self.descriptor is not None:
+            pairs += [("data_level", self.data_level), ("descriptor", self.descriptor)]
+        pairs.append(("reprocessing", "True"))
+        return pairs
+
+    def describe(self) -> str:
+        """One line for a person: what would be reprocessed."""
+        what = self.instrument
+        if self.data_level:
+            what += f" {self.data_level} {self.descriptor}"
+        return f"{what}, files starting {self.start_date} to {self.end_date}"
+
+
+@dataclass(frozen=True)
+class ReprocessAnswer:
+    """What the SDC said: its message, and the request's id when it gives one."""
+
+    message: str
+    reprocess_id: str | None
+
+
+def check_descriptor(value: Any) -> str:
+    """One field of a file name: non-empty, no `_`, no spaces or control characters."""
+    text = str(value).strip()
+    if not text or "_" in text or any(c.isspace() or not c.isprintable() for c in text):
+        raise UsageError(
+            f"{value!r} is not a valid descriptor: it is one field of a file name, "
+            "non-empty, without '_' or spaces",
+            "For example: --descriptor norm-mago",
+        )
+    return text
+
+
+def check_member(what: str, value: Any, valid: tuple[str, ...], example: str) -> str:
+    """`value` lower-cased if it is one of `valid`, else a UsageError naming the choices."""
+    import difflib
+
+    text = str(value).strip().lower()
+    if text in valid:
+        return text
+    close = difflib.get_close_matches(text, list(valid), n=1)
+    hint = f"Did you mean {close[0]!r}? " if close else ""
+    raise UsageError(
+        f"{value!r} is not a valid {what}; valid: {', '.join(sorted(valid))}",
+        f"{hint}For example: {example}",
+    )
+
+
+def plan_reprocess(
+    *,
+    start_date: Any,
+    end_date: Any,
+    instrument: Any,
+    data_level: Any = None,
+    descriptor: Any = None,
+) -> ReprocessRequest:
+    """Check a request the way the SDC's scheduler will; raises UsageError, sends nothing."""
+    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
+
+    missing = [
+        flag
+        for flag, value in (("--start-date", start_date), ("--end-date", end_date))
+        if value in (None, "")
+    ]
+    if missing:
+        raise UsageError(
+            f"reprocessing needs {' and '.join(missing)}",
+            "For example: imap reprocess --start-date 20251001 --end-date 20251003 -i mag",
+        )
+    if instrument in (None, ""):
+        raise UsageError(
+            "reprocessing needs an instrument: the SDC drops requests without one",
+            "Add --instrument, e.g. -i mag.",
+        )
+    first = parse_date(start_date, "start_date")
+    last = parse_date(end_date, "end_date")
+    if first > last:
+        raise UsageError(
+            f"the start date {compact(first)} is after the end date {compact(last)}",
+            "Swap them; both ends are inclusive.",
+        )
+    has_level = data_level not in (None, "")
+    has_descriptor = descriptor not in (None, "")
+    if has_level != has_descriptor:
+        given, needed = ("--data-level", "--descriptor")[:: 1 if has_level else -1]
+        raise UsageError(
+            f"{given} needs {needed} too: the SDC drops requests with only one of them",
+            "Give both (e.g. -l l1a -d norm-mago), or neither to reprocess every product "
+            "of the instrument.",
+        )
+    return ReprocessRequest(
+        start_date=compact(first),
+        end_date=compact(last),
+        instrument=check_member("instrument", instrument, INSTRUMENTS, "--instrument mag"),
+        data_level=check_member("data level", data_level, DATA_LEVELS, "--data-level l1a")
+        if has_level
+        else None,
+        descriptor=check_descriptor(descriptor) if has_descriptor else None,
+    )
+
+
+def require_credential(client: Any, what: str = "reprocessing") -> None:
+    """Refuse (exit 4) before sending when there is neither an API key nor a token."""
+    if not client.credential_headers():
+        raise Refused(
+            f"{what} needs an API key or an access token; the SDC has no public route for it",
+            "Set your key with `imap config set api-key KEY` (or IMAP_API_KEY), or a token "
+            "with IMAP_ACCESS_TOKEN.",
+        )
+
+
+def request_url(client: Any, request: ReprocessRequest) -> str:
+    """The full URL that `reprocess` POSTs to (no body)."""
+    return f"{client.api_url('reprocess')}?{urlencode(request.params)}"
+
+
+def reprocess(client: Any, request: ReprocessRequest) -> ReprocessAnswer:
+    """Send the request (POST, parameters in the query string, no body)."""
+    require_credential(client)
+    response = client.api(
+        "POST", client.api_url("reprocess"), params=request.params, what="reprocess"
+    )
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        found = data.get("reprocess_id")
+        message = data.get("message")
+        return ReprocessAnswer(
+            str(message) if message else "Reprocess job queued",
+            str(found) if found else None,
+        )
+    if isinstance(data, str):  # not the documented shape, but a plain acknowledgement
+        return ReprocessAnswer(data, None)
+    raise BadResponse(
+        f"reprocess: the SDC answered {response.status_code} with a body that is not the "
+        "expected JSON object; the request may or may not be queued",
+        "Check `imap jobs -i INSTRUMENT` in a while before sending it again.",
+    )

@@ -1,0 +1,450 @@
+"""Sync: bring the data dir up to date with a query, asking the SDC only for what is new.
+
+A sync runs the query (core.query) limited to files ingested since the last successful sync of
+the same filters and URL, less a day: the SDC compares ingestion dates by day, and a file
+appears in its catalogue some time after its ingestion time. What is not here yet is fetched
+by core.download. The watermark (when that query was sent) is recorded only when every file is
+present, so a file that failed is asked for again next time.
+
+The state is one small JSON file per filter set, URL and shard, in `<data dir>/.imap-sync/`, so
+a shared data dir shares it. It is written atomically (temp file, fsync, rename); two syncs of
+the same filters at once merge what they learnt: the later watermark, the union of the files
+each brought in. `--prune-superseded` deletes only files in that list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imap_cli.core.errors import IMAPError, InvalidName, UsageError
+from imap_cli.core.naming import IMAPName, parse_key, version_sort_key
+from imap_cli.core.transfer import EventSink, FileResult, ignore_events
+
+if TYPE_CHECKING:
+    from imap_cli.core.http import SDCClient
+
+STATE_FOLDER = ".imap-sync"
+STATE_VERSION = 1
+# The SDC keeps ingestion dates by day, and indexes a file after its ingestion time: ask again
+# for the day before the last sync, so a file indexed late is not missed.
+OVERLAP = dt.timedelta(days=1)
+# The filters that make a filter set (the order only matters for the state's file name).
+_IDENTITY = (
+    "table",
+    "instrument",
+    "data_level",
+    "descriptor",
+    "start_date",
+    "end_date",
+    "ingestion_start_date",
+    "ingestion_end_date",
+    "repointing",
+    "version",
+    "extension",
+    "type",
+    "filename",
+)
+
+
+class SyncStateError(UsageError):
+    """The state file of a filter set cannot be read."""
+
+
+@dataclass
+class Superseded:
+    """A local file for which the SDC has a newer version."""
+
+    path: Path
+    key: str
+    newer: str  # the newest version's file name
+
+
+@dataclass
+class SyncSummary:
+    """What one sync did (or, with dry_run, would do)."""
+
+    results: list[FileResult]
+    watermark: str | None  # the recorded watermark after this run (ISO 8601, UTC)
+    since: str | None  # the ingestion day asked from (YYYYMMDD); None: everything
+    state_path: Path
+    dry_run: bool = False
+    superseded_files: list[Superseded] = field(default_factory=list)
+    pruned: list[Path] = field(default_factory=list)
+    advanced: bool = False  # the watermark moved on (every file is here)
+
+    @property
+    def new(self) -> list[FileResult]:
+        """Files downloaded by this run (with dry_run: those that would be)."""
+        wanted = "would-download" if self.dry_run else "downloaded"
+        return [r for r in self.results if r.status == wanted]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        """Files already here."""
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that could not be fetched."""
+        return [r for r in self.results if not r.ok]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as plain data (`imap sync --format json`, `imap_cli.sync()`)."""
+        return {
+            "new": len(self.new),
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "superseded": len(self.superseded_files),
+            "files": [str(r.path) for r in self.new if r.path is not None],
+            "watermark": self.watermark,
+            "since": self.since,
+            "dry_run": self.dry_run,
+            "failures": [{"key": r.key, "reason": r.reason} for r in self.failed],
+            "superseded_files": [
+                {"path": str(s.path), "newer": s.newer} for s in self.superseded_files
+            ],
+            "pruned": [str(p) for p in self.pruned],
+            "state": str(self.state_path),
+        }
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
+    """The filters that define a filter set, normalised: no empty values, text, sorted."""
+    out = {}
+    for name in _IDENTITY:
+        value = filters.get(name)
+        if value is not None and str(value).strip() != "":
+            out[name] = str(value).strip().lower() if name != "filename" else str(value).strip()
+    out.setdefault("table", "science")
+    return dict(sorted(out.items()))
+
+
+def state_path(data_dir: Path, url: str, filters: Mapping[str, Any], shard: Any = None) -> Path:
+    """Where the state of this filter set, URL and shard lives."""
+    identity = {"url": url.rstrip("/"), "filters": filter_identity(filters)}
+    if shard is not None:
+        identity["shard"] = f"{shard[0]}/{shard[1]}"
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+    return Path(data_dir) / STATE_FOLDER / f"{digest}.json"
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The state at path, None if there is none; SyncStateError if it is damaged."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SyncStateError(
+            f"cannot read the sync state {path}: {exc.strerror or exc}",
+            "Check the data dir's permissions.",
+        ) from None
+    try:
+        state = json.loads(text)
+        problem = _state_problem(state)
+    except ValueError as exc:
+        problem = f"not valid JSON ({exc.__class__.__name__})"
+    if problem:
+        raise SyncStateError(
+            f"the sync state {path} is damaged: {problem}",
+            "Run again with --since YYYYMMDD to say where to start (a new state is then "
+            "written), or delete that file to sync everything that matches again.",
+        )
+    return state
+
+
+def _state_problem(state: Any) -> str:
+    if not isinstance(state, dict):
+        return "not a JSON object"
+    watermark = state.get("watermark")
+    if watermark is not None:
+        try:
+            parse_watermark(watermark)
+        except (TypeError, ValueError):
+            return f"the watermark {str(watermark)[:40]!r} is not a time"
+    files = state.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(k, str) for k in files):
+        return "'files' is not a list of SDC keys"
+    return ""
+
+
+def parse_watermark(text: Any) -> dt.datetime:
+    """An ISO 8601 UTC time, as written by format_watermark."""
+    moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def format_watermark(moment: dt.datetime) -> str:
+    """`2026-11-29T17:02:03Z`."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: a unique temp file beside it, fsync, rename over the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+    data = json.dumps(state, indent=1, sort_keys=True).encode() + b"\n"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(temp, flags, 0o666)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise IMAPError(
+            f"cannot write the sync state {path}: {exc.strerror or exc}",
+            "Check the data dir's permissions and free space.",
+        ) from None
+
+
+def merge_state(
+    path: Path,
+    base: dict[str, Any],
+    *,
+    watermark: str | None,
+    added: Iterable[str],
+    removed: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Record this run in the state, merged with whatever another sync wrote meanwhile.
+
+    Re-read just before writing: the later watermark wins and the file lists are united, so
+    two syncs of the same filters leave what both learnt (a write lost in the instant between
+    read and rename is redone: the result is checked and written again).
+    """
+    added, removed = set(added), set(removed)
+    for _ in range(5):
+        try:
+            current = read_state(path) or {}
+        except SyncStateError:
+            current = {}  # damaged: replaced by this run's view
+        files = (set(current.get("files", [])) | set(base.get("files", [])) | added) - removed
+        marks = [w for w in (current.get("watermark"), base.get("watermark"), watermark) if w]
+        state = {
+            **base,
+            "version": STATE_VERSION,
+            "watermark": max(marks, key=_mark_order) if marks else None,
+            "updated": format_watermark(_now()),
+            "files": sorted(files),
+        }
+        write_state(path, state)
+        with contextlib.suppress(SyncStateError):
+            check = read_state(path) or {}
+            if added <= set(check.get("files", [])) and not removed & set(check.get("files", [])):
+                return check
+    return state
+
+
+def _mark_order(mark: str) -> dt.datetime:
+    try:
+        return parse_watermark(mark)
+    except (TypeError, ValueError):
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# --- superseded files ----------------------------------------------------------------------
+
+
+def series_of(name: IMAPName) -> tuple[str, str]:
+    """Files of one series differ only in their version: (folder, name without version)."""
+    stem = name.name.replace(name.version, "", 1) if name.version else name.name
+    return name.folder, stem
+
+
+def _rank(name: IMAPName) -> tuple[int, int]:
+    return version_sort_key(name)
+
+
+def find_superseded(
+    data_dir: Path, sdc_keys: Iterable[str], local_keys: Iterable[str]
+) -> list[Superseded]:
+    """Local files of a series for which a newer version is known (in the SDC's answer or here).
+
+    The local files considered are `local_keys` (those this filter set brought in) and, in the
+    folders of `sdc_keys`, the files of the same series.
+    """
+    from imap_cli.core.download import destination
+
+    newest: dict[tuple[str, str], IMAPName] = {}
+
+    def note(name: IMAPName) -> None:
+        series = series_of(name)
+        best = newest.get(series)
+        if best is None or _rank(name) > _rank(best):
+            newest[series] = name
+
+    def parsed(keys: Iterable[str]) -> list[IMAPName]:
+        out = []
+        for key in keys:
+            with contextlib.suppress(InvalidName):
+                out.append(parse_key(key))
+        return out
+
+    answer = parsed(sdc_keys)
+    for name in answer:
+        note(name)
+    candidates: dict[str, IMAPName] = {n.key: n for n in parsed(local_keys)}
+    wanted = {series_of(n) for n in answer}
+    for folder in {n.folder for n in answer}:
+        try:
+            entries = os.listdir(destination(data_dir, folder))
+        except (OSError, IMAPError):
+            continue
+        for entry in entries:
+            if entry.endswith((".part", ".partial", ".tmp")):
+                continue
+            with contextlib.suppress(InvalidName):
+                name = parse_key(f"{folder}/{entry}")
+                if series_of(name) in wanted:
+                    candidates.setdefault(name.key, name)
+    present = []
+    for name in candidates.values():
+        path = destination(data_dir, name.key)
+        if path.is_file():
+            present.append((name, path))
+            note(name)
+    out = []
+    for name, path in sorted(present, key=lambda item: item[0].key):
+        best = newest[series_of(name)]
+        if _rank(best) > _rank(name):
+            out.append(Superseded(path, name.key, best.name))
+    return out
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def parse_since(value: Any) -> dt.date:
+    """--since: a day (YYYYMMDD or YYYY-MM-DD)."""
+    from imap_cli.core.query import parse_date
+
+    return parse_date(value, "since date")
+
+
+def sync(
+    sdc: SDCClient,
+    *,
+    data_dir: Path,
+    filters: Mapping[str, Any],
+    jobs: int = 8,
+    since: Any = None,
+    dry_run: bool = False,
+    latest_only: bool = False,
+    prune_superseded: bool = False,
+    shard: tuple[int, int] | None = None,
+    on_event: EventSink = ignore_events,
+) -> SyncSummary:
+    """Bring data_dir up to date with the query `filters` (imap_cli.query's keyword names).
+
+    Raises what a query raises (bad filters: UsageError; SDC down: Unavailable ...), and
+    SyncStateError when the state is damaged and `since` was not given. A file's failure is
+    in the results, and keeps the watermark where it was.
+    """
+    from imap_cli.core.download import download_files, ensure_data_dir
+    from imap_cli.core.query import compact, latest_records, plan_query, record_keys, run_query
+
+    filters = {k: v for k, v in filters.items() if v is not None and str(v).strip() != ""}
+    plan_query(**filters)  # every value checked before anything is read or sent
+    data_dir = Path(data_dir).expanduser()
+    if not dry_run:
+        data_dir = ensure_data_dir(data_dir)
+    url = str(getattr(sdc.settings, "url", sdc.base_url))
+    path = state_path(data_dir, url, filters, shard)
+    start_day: dt.date | None
+    if since is not None:
+        start_day = parse_since(since)
+        try:
+            state = read_state(path) or {}
+        except SyncStateError:
+            state = {}  # --since is how a damaged state is got past
+    else:
+        state = read_state(path) or {}
+        mark = state.get("watermark")
+        start_day = (parse_watermark(mark) - OVERLAP).date() if mark else None
+    asked = dict(filters)
+    user_start = filters.get("ingestion_start_date")
+    if start_day is not None and (user_start is None or parse_since(user_start) < start_day):
+        asked["ingestion_start_date"] = compact(start_day)
+    table = str(asked.get("table") or "science").lower()
+    if latest_only and table == "spice":
+        asked["version"] = "latest"  # /spice-query resolves it per kernel
+    sent_at = _now()
+    end = filters.get("ingestion_end_date")
+    if end is not None and start_day is not None and parse_since(end) < start_day:
+        rows: list[dict] = []  # the window is closed: nothing can be new
+    else:
+        rows = run_query(sdc, **asked)
+    if latest_only and table != "spice":
+        rows = latest_records(rows)
+    keys = record_keys(rows, table)
+    results = download_files(
+        sdc,
+        keys,
+        data_dir=data_dir,
+        jobs=jobs,
+        on_event=on_event,
+        dry_run=dry_run,
+        shard=shard,
+    )
+    base = {
+        "url": url,
+        "filters": filter_identity(filters),
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        "files": state.get("files", []),
+        "watermark": state.get("watermark"),
+    }
+    brought = [r.key for r in results if r.status == "downloaded"]
+    mine = set(base["files"]) | set(brought)
+    superseded = find_superseded(data_dir, keys, mine) if data_dir.exists() else []
+    summary = SyncSummary(
+        results=results,
+        watermark=state.get("watermark"),
+        since=compact(start_day) if start_day else None,
+        state_path=path,
+        dry_run=dry_run,
+        superseded_files=superseded,
+    )
+    if dry_run:
+        return summary
+    pruned = []
+    if prune_superseded:
+        for item in superseded:
+            if item.key in mine:
+                with contextlib.suppress(FileNotFoundError):
+                    item.path.unlink()
+                pruned.append(item)
+    complete = all(r.ok for r in results)
+    written = merge_state(
+        path,
+        base,
+        watermark=format_watermark(sent_at) if complete else None,
+        added=brought,
+        removed=[p.key for p in pruned],
+    )
+    summary.watermark = written.get("watermark")
+    summary.advanced = complete
+    summary.pruned = [p.path for p in pruned]
+    summary.superseded_files = [s for s in superseded if s not in pruned]
+    return summary
