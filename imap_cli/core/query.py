@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, IMAPError, NotFound, TooLarge, UsageError
+from imap_cli.core.errors import BadResponse, NotFound, TooLarge, UsageError
 from imap_cli.core.recent import recent_keys, remember_keys
 
 TABLES: tuple[str, ...] = ("ancillary", "quicklook", "science", "spice")
@@ -730,6 +730,42 @@ def _size_failure(response: Any) -> bool:
     return is_size_failure(response.status_code, body)
 
 
+def _send_query(client: Any, url: str, plan: QueryPlan, params: list, patient: bool) -> Any:
+    """The 200 response to one request, retried as usual. Not patient: the gateway's size
+    failure raises SizeFailure at once instead of being retried (the same answer would fail
+    the same way); other 500/502 answers keep their usual retries."""
+    from imap_cli.core.http import RETRY_AFTER_CAP, RETRY_STATUSES, retry_after
+    from imap_cli.core.split import SizeFailure
+
+    if patient:
+        return client.api("GET", url, params=params, what=plan.what, stream=True)
+    attempts = client.retries + 1
+    for attempt in range(attempts):
+        response = client.api(
+            "GET",
+            url,
+            params=params,
+            what=plan.what,
+            stream=True,
+            ok=(200, 500, 502),
+            retry_statuses=RETRY_STATUSES - {500, 502},
+        )
+        if response.status_code == 200:
+            return response
+        if _size_failure(response):
+            response.close()
+            raise SizeFailure
+        delay = retry_after(response)
+        if attempt == attempts - 1 or (delay is not None and delay > RETRY_AFTER_CAP):
+            response.close()
+            raise client.http_error(response, plan.what)
+        status = f"{response.status_code} {response.reason or ''}".strip()
+        response.close()
+        client._retrying(plan.what, f"{plan.what}: the server answered {status}", attempt, attempts)
+        client._backoff(attempt, delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _get_body(
     client: Any,
     plan: QueryPlan,
@@ -737,42 +773,22 @@ def _get_body(
     *,
     patient: bool = True,
 ) -> tuple[bytes, int, str]:
-    """One request's body. Not patient: the gateway's size failure raises SizeFailure at once
-    instead of being retried (the same answer would fail the same way)."""
+    """One request's body (see _send_query for `patient`)."""
     from imap_cli.core.errors import ConnectionFailed
-    from imap_cli.core.http import RETRY_STATUSES
-    from imap_cli.core.split import SizeFailure
 
     url = client.api_url(plan.route)
-    # Not patient: a 500/502 comes back at once, to be told apart from an outage here.
-    retry_statuses = RETRY_STATUSES if patient else RETRY_STATUSES - {500, 502}
-    ok = (200,) if patient else (200, 500, 502)
     for attempt in range(_BODY_RETRIES + 1):
         # Streamed, then read in one call: much faster than requests' 10 KB chunks for the
         # 10+ MB answers broad queries get.
-        response = client.api(
-            "GET",
-            url,
-            params=list(plan.params if params is None else params),
-            what=plan.what,
-            stream=True,
-            ok=ok,
-            retry_statuses=retry_statuses,
+        response = _send_query(
+            client, url, plan, list(plan.params if params is None else params), patient
         )
         try:
-            if response.status_code != 200:
-                if _size_failure(response):
-                    raise SizeFailure
-                # Another 500/502 (a proxy's page, say) is an ordinary failure: retried.
-                response.close()
-                return _get_body(client, plan, params, patient=True)
             return (
                 response.raw.read(decode_content=True),
                 response.status_code,
                 response.headers.get("Content-Type", ""),
             )
-        except (SizeFailure, IMAPError):
-            raise
         except Exception as exc:  # urllib3's ProtocolError, ReadTimeoutError, OSError...
             if attempt == _BODY_RETRIES:
                 raise ConnectionFailed(
