@@ -1,29 +1,29 @@
-"""Answers too large for one response: page them, or split them into start-date windows.
+"""Answers too large for one response: split them into start-date windows (and pages).
 
 The SDC's /query is a Lambda behind API Gateway, and a Lambda cannot send more than
 6,291,556 bytes: a larger answer becomes the gateway's 500 `{"message": "Internal Server
 Error"}` (502 on a REST-API gateway), the same body a crash gives. `fetch_all` is called when
 the whole query failed that way, and returns every row once, in file_path order:
 
-1. The first two pages (`offset`/`limit`, PAGE_ROWS rows each) tell the cases apart: the
-   whole answer was over the limit, so it needs two pages anyway. A 400 naming offset or
-   limit: this SDC has no pagination (it says so before running the query, so cheaply).
-2. With pagination: more pages, a few at a time, until a short page; a page too large is
-   split in four. If a page fails like the whole query did, a one-row page is asked for
-   first, retried as any request: if even that fails, the SDC is failing, and its error
-   (an outage, exit 3) is what the user sees, not a split-storm.
-3. Without: start-date windows. They are exact on the science, quicklook and ancillary tables,
+1. A query that matches nothing (`start_date=99991231`) is asked for first, retried as any
+   request: if even that fails, the SDC is failing, and its error (an outage, exit 3) is what
+   the user sees, not a storm of ever smaller queries.
+2. Start-date windows. They are exact on the science, quicklook and ancillary tables,
    because the SDC ranks versions per series and a series has one start date. Open ranges
    (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
    mission day is guessed. The first windows, all asked for at once, are 64, 256 and 1,024
    days back from the newest day (data arrives daily), then everything older. A window
    that fails is split into parts sized by the densest rate seen in answered windows (at
    least 4; before any rate is known, the shortest failed window is split first to learn
-   one). A single day that fails: `TooLarge`.
+   one).
+3. A single day that fails is asked for in pages (`offset`/`limit`, PAGE_ROWS rows, a page
+   too large split in four) where the SDC has them (a newer revision); where it does not,
+   it answers a 400 naming them, and the day is `TooLarge`.
 
-A size failure costs the SDC the whole query first, so the aim is few failed attempts, not
-few requests: an empty window is cheap. Before "a single day is too large" is said, a query
-that matches nothing is asked for, to be sure the SDC itself answers.
+Windows, not pages, come first: each page makes the SDC run the whole query again (it can
+only skip rows after ranking them all), so N pages cost N queries, while the windows together
+cost about one. A size failure costs the SDC its whole window first, so the aim is few failed
+attempts, not few requests: an empty window is cheap.
 """
 
 from __future__ import annotations
@@ -155,20 +155,25 @@ class Window:
 
 @dataclass(frozen=True)
 class Page:
-    """`limit` rows from `offset`, in file_path order."""
+    """`limit` rows from `offset` of a window's files, in file_path order."""
 
     offset: int
     limit: int
+    window: Window = Window(None, None)
 
     def params(self, base: Sequence[tuple[str, str]]) -> Params:
-        return [*base, ("offset", str(self.offset)), ("limit", str(self.limit))]
+        return [
+            *self.window.params(base),
+            ("offset", str(self.offset)),
+            ("limit", str(self.limit)),
+        ]
 
     def split(self) -> list[Page]:
         if self.limit == 1:
             return []
         size = math.ceil(self.limit / 4)
         return [
-            Page(start, min(size, self.offset + self.limit - start))
+            Page(start, min(size, self.offset + self.limit - start), self.window)
             for start in range(self.offset, self.offset + self.limit, size)
         ]
 
@@ -278,11 +283,7 @@ class _Pool:
 
 
 class _Run:
-    """Asks for the pieces in parallel, splits the ones that fail, collects the rows.
-
-    It starts with the first two pages: on an SDC without pagination both are a quick 400
-    naming offset/limit, and the query is split into start-date windows instead.
-    """
+    """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
 
     def __init__(
         self,
@@ -303,10 +304,9 @@ class _Run:
         self.done = 0
         self.total = 0
         self.failures_in_a_row = 0
-        self.mode = "unknown"  # then "pages" or "windows"
+        self.paging: bool | None = None  # whether the SDC takes offset/limit, once known
         self.page_rows = PAGE_ROWS
-        self.end: int | None = None  # the row count, once a short page has shown it
-        self.frontier = 0  # pages cover [0, frontier)
+        self.frontier: dict[Window, int] = {}  # a paged day's pages cover [0, frontier)
         self.pending: dict[cf.Future, Window | Page] = {}
         self.found: list[dict] = []
         # From the windows answered so far: the most rows one answer held (so it fits), and
@@ -316,12 +316,13 @@ class _Run:
         self.deferred: list[Window] = []
 
     def run(self) -> list[dict]:
+        # The whole query failed as a too-large answer does; make sure it was not an outage.
+        self._check_health()
         pool = _Pool(self.jobs)
         self.pool = pool
         try:
-            # The whole answer was over the limit, so it takes at least two pages.
-            for _ in range(min(2, self.jobs)):
-                self._next_page()
+            for window in first_windows(*_bounds(self.base), self.today):
+                self._submit(window)
             self._report()
             while self.pending or self.deferred:
                 if self.pending:
@@ -344,66 +345,65 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
 
-    def _next_page(self) -> None:
-        self._submit(Page(self.frontier, self.page_rows))
-        self.frontier += self.page_rows
+    def _next_page(self, window: Window) -> None:
+        start = self.frontier.get(window, 0)
+        self._submit(Page(start, self.page_rows, window))
+        self.frontier[window] = start + self.page_rows
 
     def _settle(self, piece: Window | Page, future: cf.Future) -> None:
         self.done += 1
-        if isinstance(piece, Page) and self.mode == "windows":
-            return  # a page sent before the SDC showed it has no pagination
         try:
             rows = future.result()
         except SizeFailure:
             self._failed(piece)
             return
         except BadRequest as error:
-            if self.mode != "unknown" or not (
-                "offset" in error.message or "limit" in error.message
-            ):
+            if not isinstance(piece, Page) or not _names_paging(error):
                 raise
-            self.mode = "windows"
-            for window in first_windows(*_bounds(self.base), self.today):
-                self._submit(window)
-            return
-        self.mode = "windows" if isinstance(piece, Window) else "pages"
+            self.paging = False  # this SDC has no offset/limit: the day cannot be split
+            self._check_health()
+            raise self._too_large(piece.window) from None
         self.failures_in_a_row = 0
         self.found.extend(rows)
-        days = piece.span(self.today) if isinstance(piece, Window) else None
+        if isinstance(piece, Page):
+            self.paging = True
+            # A full page at the end of what was asked: there may be more.
+            if (
+                len(rows) == piece.limit
+                and piece.offset + piece.limit == self.frontier[piece.window]
+            ):
+                self._next_page(piece.window)
+            return
+        days = piece.span(self.today)
         if days and rows:
             self.most_rows = max(self.most_rows, len(rows))
             self.rows_a_day = max(self.rows_a_day, len(rows) / days)
-        if isinstance(piece, Page) and self.end is None:
-            if len(rows) < piece.limit:
-                self.end = piece.offset + len(rows)
-            elif piece.offset + piece.limit == self.frontier:
-                while len(self.pending) < self.jobs:  # the end is further on
-                    self._next_page()
 
     def _failed(self, piece: Window | Page) -> None:
         self.failures_in_a_row += 1
-        parts = (
-            piece.split(self.today, self._parts_for(piece))
-            if isinstance(piece, Window)
-            else piece.split()
-        )
-        if self.mode == "unknown" or not parts:
-            # Only an SDC with pagination runs a page's query; a failing SDC fails it too.
+        if self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
             self._check_health()
-            if self.mode == "windows" and isinstance(piece, Page):
-                return
-            if isinstance(piece, Page):
-                self.mode = "pages"
-        elif self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
-            self._check_health()
-        if not parts:
-            raise self._too_large(piece)
-        if isinstance(piece, Window) and not self.most_rows:
+        if isinstance(piece, Page):
+            parts = piece.split()
+            if not parts:
+                self._check_health()
+                raise self._too_large(piece.window, piece)
+            self.page_rows = min(self.page_rows, parts[0].limit)
+            for part in parts:
+                self._submit(part)
+            return
+        if piece.low is not None and piece.low == piece.high:
+            # One day cannot be split by date; pages can, where the SDC has them.
+            if self.paging is False:
+                self._check_health()
+                raise self._too_large(piece)
+            for _ in range(2):  # it was over the limit: at least two pages
+                self._next_page(piece)
+            return
+        if not self.most_rows:
             self.deferred.append(piece)  # split once some answer shows how dense files are
             return
-        if isinstance(piece, Page):
-            self.page_rows = min(self.page_rows, parts[0].limit)
-        for part in parts:
+        for part in piece.split(self.today, self._parts_for(piece)):
             self._submit(part)
 
     def _split_deferred(self) -> None:
@@ -432,32 +432,17 @@ class _Run:
         return math.ceil(days * self.rows_a_day / self.most_rows)
 
     def _check_health(self) -> None:
-        """Make sure the SDC still answers a tiny query before blaming the answer's size.
-
-        A one-row (or empty) answer cannot be too large, so its failures are retried the
-        ordinary way: a blip passes, an outage ends with the outage's error.
-        """
-        if self.mode == "windows":
-            self.ask(Window(dt.date(9999, 12, 31), None).params(self.base), True)
-        else:
-            try:
-                self.ask(Page(0, 1).params(self.base), True)
-            except BadRequest as error:
-                if self.mode != "unknown" or not _names_paging(error):
-                    raise
-                self._use_windows()  # the page failed for another reason, and has passed
+        """Make sure the SDC answers a query that matches nothing (so cannot be too large)
+        before blaming an answer's size. Its failures are retried the ordinary way: a blip
+        passes, an outage ends with the outage's error."""
+        self.ask(Window(dt.date(9999, 12, 31), None).params(self.base), True)
         self.failures_in_a_row = 0
 
-    def _use_windows(self) -> None:
-        self.mode = "windows"
-        for window in first_windows(*_bounds(self.base), self.today):
-            self._submit(window)
-
-    def _too_large(self, piece: Window | Page) -> TooLarge:
-        if isinstance(piece, Window):
-            where, how = piece.describe(), "a single day"
+    def _too_large(self, window: Window, page: Page | None = None) -> TooLarge:
+        if page is not None:
+            where, how = f"one file of {window.describe()}", "a single file"
         else:
-            where, how = f"row {piece.offset + 1}", "a single row"
+            where, how = window.describe(), "a single day"
         return TooLarge(
             f"{self.what}: the answer is too large for the SDC to send: {where} alone is more "
             f"than it can send at once (about 6 MB), and {how} cannot be split further",

@@ -2,7 +2,8 @@
 
 Two kinds of SDC enforce the limit here:
 - `imap serve` with a small --max-response-bytes, with and without offset/limit, next to an
-  unlimited `imap serve` over the same catalogue: every answer must equal the unlimited one;
+  unlimited `imap serve` over the same catalogue: every answer must equal the unlimited one
+  (offset/limit only matter for a single day too large, tested against the fake);
 - the independent fake (realistic_sdc.py), whose gateway answers 500 (HTTP API) or 502
   (REST API), with and without pagination.
 """
@@ -64,7 +65,7 @@ def unlimited(archive: Catalogue) -> Iterator[RunningServer]:
         yield server
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["paged", "windows"])
+@pytest.fixture(scope="module", params=[True, False], ids=["pagination", "no-pagination"])
 def limited(request: pytest.FixtureRequest, archive: Catalogue) -> Iterator[RunningServer]:
     with start_server(
         archive.root, catalogue=archive, max_response_bytes=LIMIT, pagination=request.param
@@ -267,7 +268,8 @@ def test_fake_one_day_too_large_is_a_clear_error_without_retry_storm(
     assert "Hint: Narrow the query" in err
     assert "retrying" not in err
     # Each window asked once: the size failures are not retried, only split (a few levels).
-    queries = [tuple(sorted(s.query.items())) for s in asked]
+    # (The query that matches nothing, asked first and before blaming the size, is not.)
+    queries = [tuple(sorted(s.query.items())) for s in asked if "99991231" not in s.raw_path]
     assert len(queries) == len(set(queries))
     assert sum(s.status == 500 for s in asked) <= 8
     assert len(asked) <= 40

@@ -118,19 +118,27 @@ def test_windows_reach_answerable_sizes_in_few_failures() -> None:
     assert len(model.asked) <= 12
 
 
-def test_pages_fetch_in_two_requests_when_the_limit_allows() -> None:
+def test_pagination_is_left_alone_while_windows_do() -> None:
+    # Each page makes the SDC run the whole query again; windows together cost about one.
     model = Model(rows_over("20250526", 400, 48), limit_rows=17_000, pagination=True)
     got = fetch_all(model.ask, [("table", "science")], today=TODAY)
     assert len(got) == 400 * 48
-    assert [(q["offset"], q["limit"]) for q in model.asked] == [("0", "10000"), ("10000", "10000")]
+    assert not any("offset" in q or "limit" in q for q in model.asked)
 
 
-def test_pages_shrink_when_a_page_is_too_large() -> None:
-    model = Model(rows_over("20250924", 100, 30), limit_rows=700, pagination=True)
-    got = fetch_all(model.ask, [("table", "science")], today=TODAY)
-    assert [r["file_path"] for r in got] == expected(model)
-    # 10,000 -> 2,500 -> 625 rows a page: two rounds of failures, then pages that fit.
-    assert model.size_failures <= 8
+def test_a_day_too_large_is_paged_where_the_sdc_has_pages() -> None:
+    rows = rows_over("20251001", 9, 5) + rows_over("20251010", 1, 3000)
+    rows += rows_over("20251011", 20, 5)
+    model = Model(rows, limit_rows=700, pagination=True)
+    got = fetch_all(model.ask, [("table", "science"), ("start_date", "20251001")], today=TODAY)
+    assert [r["file_path"] for r in got] == expected(model, "20251001")
+    pages = [q for q in model.asked if "offset" in q]
+    assert pages and all(q["start_date"] == q["end_date"] == "20251010" for q in pages)
+    # 10,000 -> 2,500 -> 625 rows a page: only the pages from the day's first row fail.
+    assert [q["limit"] for q in pages if int(q["limit"]) > 700 and q["offset"] == "0"] == [
+        "10000",
+        "2500",
+    ]
 
 
 def test_progress_counts_up_to_the_total() -> None:
@@ -139,7 +147,7 @@ def test_progress_counts_up_to_the_total() -> None:
     fetch_all(
         model.ask, [("table", "science")], today=TODAY, on_progress=lambda d, t: seen.append((d, t))
     )
-    assert seen[-1][0] == seen[-1][1] == len(model.asked)
+    assert seen[-1][0] == seen[-1][1] == len(model.asked) - 1  # all but the health check
     assert all(done <= total for done, total in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
@@ -161,7 +169,7 @@ def test_an_sdc_that_fails_everything_is_an_outage_not_a_split_storm() -> None:
     with pytest.raises(Unavailable) as caught:
         fetch_all(model.ask, [("table", "science")], today=TODAY)
     assert not isinstance(caught.value, TooLarge)
-    assert len(model.asked) <= 3  # two first pages, one health check
+    assert len(model.asked) == 1  # the health check, which the model fails at once
 
 
 def test_another_400_is_the_users() -> None:
