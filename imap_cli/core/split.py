@@ -5,9 +5,9 @@ The SDC's /query is a Lambda behind API Gateway, and a Lambda cannot send more t
 Error"}` (502 on a REST-API gateway), the same body a crash gives. `fetch_all` is called when
 the whole query failed that way, and returns every row once, in file_path order:
 
-1. A query that matches nothing (`start_date=99991231`) is asked for first, retried as any
-   request: if even that fails, the SDC is failing, and its error (an outage, exit 3) is what
-   the user sees, not a storm of ever smaller queries.
+1. A query that matches nothing (`start_date=99991231`) is asked for alongside the first
+   windows, retried as any request: if even that fails, the SDC is failing, and its error
+   (an outage, exit 3) is what the user sees, not a storm of ever smaller queries.
 2. Start-date windows. They are exact on the science, quicklook and ancillary tables,
    because the SDC ranks versions per series and a series has one start date. Open ranges
    (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
@@ -29,6 +29,7 @@ attempts, not few requests: an empty window is cheap.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import json
 import math
@@ -260,11 +261,12 @@ class _Pool:
         self.slots = threading.Semaphore(jobs)
         self.closed = threading.Event()
 
-    def submit(self, call: Callable[..., Any], *args: Any) -> cf.Future:
+    def submit(self, call: Callable[..., Any], *args: Any, slot: bool = True) -> cf.Future:
+        """Run `call(*args)` on a daemon thread, in one of the slots unless `slot` is False."""
         future: cf.Future = cf.Future()
 
         def work() -> None:
-            with self.slots:
+            with self.slots if slot else contextlib.nullcontext():
                 if self.closed.is_set() or not future.set_running_or_notify_cancel():
                     return
                 try:
@@ -316,11 +318,12 @@ class _Run:
         self.deferred: list[Window] = []
 
     def run(self) -> list[dict]:
-        # The whole query failed as a too-large answer does; make sure it was not an outage.
-        self._check_health()
         pool = _Pool(self.jobs)
         self.pool = pool
         try:
+            # The whole query failed as a too-large answer does. Whether it was an outage
+            # instead is asked alongside the first windows; failures wait for the answer.
+            self.health = pool.submit(self.ask, self._nothing(), True, slot=False)
             for window in first_windows(*_bounds(self.base), self.today):
                 self._submit(window)
             self._report()
@@ -380,6 +383,7 @@ class _Run:
             self.rows_a_day = max(self.rows_a_day, len(rows) / days)
 
     def _failed(self, piece: Window | Page) -> None:
+        self.health.result()  # an outage's error, if the SDC answers nothing at all
         self.failures_in_a_row += 1
         if self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
             self._check_health()
@@ -435,8 +439,12 @@ class _Run:
         """Make sure the SDC answers a query that matches nothing (so cannot be too large)
         before blaming an answer's size. Its failures are retried the ordinary way: a blip
         passes, an outage ends with the outage's error."""
-        self.ask(Window(dt.date(9999, 12, 31), None).params(self.base), True)
+        self.ask(self._nothing(), True)
         self.failures_in_a_row = 0
+
+    def _nothing(self) -> Params:
+        """The query restricted to files starting on 9999-12-31: an empty answer."""
+        return Window(dt.date(9999, 12, 31), None).params(self.base)
 
     def _too_large(self, window: Window, page: Page | None = None) -> TooLarge:
         if page is not None:

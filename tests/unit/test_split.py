@@ -169,7 +169,7 @@ def test_an_sdc_that_fails_everything_is_an_outage_not_a_split_storm() -> None:
     with pytest.raises(Unavailable) as caught:
         fetch_all(model.ask, [("table", "science")], today=TODAY)
     assert not isinstance(caught.value, TooLarge)
-    assert len(model.asked) == 1  # the health check, which the model fails at once
+    assert len(model.asked) <= 5  # the first 4 windows and the health check beside them
 
 
 def test_another_400_is_the_users() -> None:
