@@ -1,4 +1,4 @@
-"""imap-cli: query, download and upload IMAP Science Data Center files.
+"""imap-sdc-cli, the `imap` command's library: query, download, upload IMAP SDC files.
 
     import imap_cli
     rows = imap_cli.query(instrument="mag", data_level="l1a", start_date="20251001")

@@ -20,6 +20,7 @@ _CLEARED = (
     "IMAP_DEBUG",
     "REQUESTS_CA_BUNDLE",
     "NO_COLOR",
+    "COLUMNS",  # tables fit it: a test sets it when it means to
 )
 
 

@@ -24,10 +24,10 @@ EPILOG = (
 # cli/query.py and nothing else (pip registers its commands by name for the same reason).
 # Every command's help ends with the exit codes, as scripts need them.
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "query": ("imap_cli.cli.query", "query", {"no_args_is_help": True, "epilog": EPILOG}),
-    "download": ("imap_cli.cli.download", "download", {"no_args_is_help": True, "epilog": EPILOG}),
-    "upload": ("imap_cli.cli.upload", "upload", {"no_args_is_help": True, "epilog": EPILOG}),
-    "sync": ("imap_cli.cli.sync", "sync", {"no_args_is_help": True, "epilog": EPILOG}),
+    "query": ("imap_cli.cli.query", "query", {"epilog": EPILOG}),
+    "download": ("imap_cli.cli.download", "download", {"epilog": EPILOG}),
+    "upload": ("imap_cli.cli.upload", "upload", {"epilog": EPILOG}),
+    "sync": ("imap_cli.cli.sync", "sync", {"epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
     "reprocess": (
@@ -53,7 +53,135 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
         holder.add_typer(target, name=name, **settings)
     else:
         holder.command(name, **settings)(target)
-    return typer.main.get_group(holder).commands[name]
+    command = typer.main.get_group(holder).commands[name]
+    _add_global_options(command)
+    return command
+
+
+# The root's options, also accepted after the command name (`imap query -i mag -q`) and listed
+# in each command's help. A command's own option of the same name wins (`imap serve --api-key`
+# is the key the server demands).
+GLOBAL_PANEL = "Global options (also before the command)"
+
+
+def _global_options() -> list[Any]:
+    """The global options as click parameters, built by Typer itself (whose option classes
+    change between releases) from a function's signature. Its annotations are resolved as
+    module globals (postponed evaluation), so they name only module-level things."""
+    holder = typer.Typer(add_completion=False)
+
+    @holder.command()
+    def options(
+        global_url: Annotated[
+            str | None,
+            typer.Option(
+                "--url", help="SDC API URL.", rich_help_panel=GLOBAL_PANEL, show_default=False
+            ),
+        ] = None,
+        global_api_key: Annotated[
+            str | None,
+            typer.Option(
+                "--api-key",
+                help="SDC API key (prefer IMAP_API_KEY).",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = None,
+        global_data_dir: Annotated[
+            str | None,
+            typer.Option(
+                "--data-dir",
+                help="Where downloaded files go.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = None,
+        global_verbose: Annotated[
+            int,
+            typer.Option(
+                "--verbose",
+                "-v",
+                count=True,
+                metavar="",
+                help="More detail.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = 0,
+        global_quiet: Annotated[
+            bool,
+            typer.Option(
+                "--quiet",
+                "-q",
+                help="Only errors and data.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = False,
+        global_debug: Annotated[
+            bool,
+            typer.Option(
+                "--debug",
+                help="Show tracebacks on errors.",
+                rich_help_panel=GLOBAL_PANEL,
+                show_default=False,
+            ),
+        ] = False,
+    ) -> None:
+        """Never run: only its parameters are used."""
+
+    return list(typer.main.get_command(holder).params)
+
+
+def _add_global_options(command: Any) -> None:
+    """Give `command` (and a group's subcommands) the global options it does not define."""
+    import functools
+
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _add_global_options(sub)
+        return
+    taken = {name for param in command.params for name in param.opts + param.secondary_opts}
+    added = [o for o in _global_options() if not taken.intersection(o.opts)]
+    if not added or command.callback is None:
+        return
+    command.params.extend(added)
+    names = [o.name for o in added]
+    inner = command.callback
+
+    @functools.wraps(inner)
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name, None) for name in names}
+        _apply_global_options(values)
+        return inner(*args, **kwargs)
+
+    command.callback = callback
+
+
+def _apply_global_options(values: dict[str, Any]) -> None:
+    """Merge global options given after the command name into the run's State."""
+    from imap_cli.cli.options import State
+
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # a Typer that uses click itself
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    run = ctx.find_root().obj if ctx is not None else None
+    if not isinstance(run, State):
+        return
+    for flag in ("url", "api-key", "data-dir"):
+        value = values.get("global_" + flag.replace("-", "_"))
+        if value is not None:
+            run.flags[flag] = value
+            run._settings = None  # resolved again with the new flag
+    if values.get("global_quiet"):
+        run.output.quiet = True
+    if values.get("global_verbose"):
+        run.output.verbose += values["global_verbose"]
+    if values.get("global_debug"):
+        run.debug = True
 
 
 def _command_summary(name: str) -> typer.core.TyperCommand:
@@ -125,7 +253,7 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        typer.echo(f"imap-cli {__version__}")
+        typer.echo(f"imap-sdc-cli {__version__}")
         raise typer.Exit()
 
 
@@ -232,6 +360,6 @@ def _other_error(exc: Exception, args: list[str]) -> int:
 
     Output(Streams()).error(
         f"unexpected {type(exc).__name__}: {exc}",
-        "This is a bug in imap-cli; run again with --debug and report the traceback.",
+        "This is a bug in imap-sdc-cli; run again with --debug and report the traceback.",
     )
     return ExitCode.PARTIAL

@@ -68,6 +68,24 @@ def set_(
     stored = settings.set_value(path, key, value)
     shown = settings.mask(stored) if settings.KEYS[key].secret else stored
     run.output.success(f"{key} = {shown}  (saved in {path})")
+    _warn_if_overridden(run, key)
+
+
+def _warn_if_overridden(run, key: str) -> None:
+    """Say so when an environment variable or a flag hides the value just saved."""
+    from imap_cli.core.errors import IMAPError
+    from imap_cli.core.settings import KEYS
+
+    try:
+        origin = run.settings.origins.get(key, "")
+    except IMAPError:  # another setting is broken: its own command will say so
+        return
+    if origin.startswith("env:"):
+        variable = origin[4:]
+        run.output.warn(f"{variable} is set and wins over it; `unset {variable}` to use it.")
+    elif origin == "flag":
+        flag = f"--{key}" if KEYS[key].env else key
+        run.output.warn(f"{flag} overrides the saved value for this run only.")
 
 
 @app.command("unset")

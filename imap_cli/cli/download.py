@@ -9,17 +9,22 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, state
+from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, input_items, state
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
     from imap_cli.core.transfer import FileResult
 
+# Invalid names listed one by one before the summary error; the rest are counted.
+SHOWN_PROBLEMS = 10
+# How core.download's verify reasons start ("size differs: ...", "checksum differs ...").
+DIFFERS = ("size differs", "checksum differs")
+
 Items = Annotated[
-    list[str],
+    list[str] | None,
     typer.Argument(
         help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
-        "stdin, one per line (blank lines and # comments are ignored).",
+        "stdin: any `imap query` output (json, csv, paths), or one name a line.",
         show_default=False,
         autocompletion=complete.download_items,
     ),
@@ -28,7 +33,7 @@ Items = Annotated[
 
 def download(
     ctx: typer.Context,
-    items: Items,
+    items: Items = None,
     jobs: Jobs = None,
     force: Force = False,
     verify: Verify = False,
@@ -39,6 +44,8 @@ def download(
 
     A file already present (and not empty) is skipped; --verify checks its size and ETag.
 
+    Stdout: the local path of every file present at the end, one a line, in input order.
+
     Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
     A download stopped by Ctrl-C or a failure keeps what arrived; the same command continues it.
 
@@ -47,9 +54,17 @@ def download(
     """
     from imap_cli.core.download import parse_shard
 
-    code = run_downloads(
-        state(ctx),
+    run = state(ctx)
+    names = input_items(
+        run.output,
         items,
+        what="file names",
+        usage="imap download NAME...",
+        example="imap query -i mag -o paths | imap download -",
+    )
+    code = run_downloads(
+        run,
+        names,
         jobs=jobs,
         force=force,
         verify=verify,
@@ -69,25 +84,52 @@ def run_downloads(
     verify: bool = False,
     dry_run: bool = False,
     shard: tuple[int, int] | None = None,
+    print_paths: bool = True,
 ) -> int:
-    """Download `items` (keys, filenames, `-` for stdin) with progress and a summary.
+    """Download `items` (keys or filenames) with progress and a summary; returns the exit code.
 
-    Shared by `imap download` and `imap query --download`; returns the exit code.
+    Shared by `imap download` and `imap query --download`. Stdout gets the local path of every
+    file present at the end (downloaded or already there), one per line, in input order
+    (unless not `print_paths`: `imap query -o FORMAT --download` prints the query's records).
     """
-    import time
-
-    from imap_cli.cli.progress import TransferProgress
-    from imap_cli.core.download import InvalidNames, download_files
-    from imap_cli.core.errors import InvalidName
-    from imap_cli.core.transfer import exit_code, expand_items
+    from imap_cli.core.errors import DataDirError
 
     output = state.output
-    names = expand_items(items, output.streams.stdin)
+    names = list(items)
     if not names:
         output.note("Nothing to download.")
         return 0
     settings = state.settings
     jobs = jobs or settings.jobs
+    try:
+        return _run(state, names, jobs, force, verify, dry_run, shard, print_paths)
+    except DataDirError as error:
+        from imap_cli.cli.hints import data_dir_hint
+
+        error.hint = data_dir_hint(settings.origins.get("data-dir", "default"))
+        raise
+
+
+def _run(
+    state: State,
+    names: list[str],
+    jobs: int,
+    force: bool,
+    verify: bool,
+    dry_run: bool,
+    shard: tuple[int, int] | None,
+    print_paths: bool,
+) -> int:
+    """run_downloads' work, once the names and the settings are known."""
+    import time
+
+    from imap_cli.cli.progress import TransferProgress
+    from imap_cli.core.download import InvalidNames, download_files
+    from imap_cli.core.errors import InvalidName
+    from imap_cli.core.transfer import exit_code
+
+    output = state.output
+    settings = state.settings
     client = state.client(jobs=jobs)
     try:
         started = time.monotonic()
@@ -108,21 +150,43 @@ def run_downloads(
         with TransferProgress(output, verb="Downloading") as progress:
             client.on_retry = progress.guard(progress.retrying)
             results = fetch(on_event=progress.handle)
+        if print_paths:
+            output.lines(str(r.path) for r in results if r.ok and r.path is not None)
         progress.summary(results, time.monotonic() - started)
+        if verify:
+            _show_verified(state, results)
         return exit_code(results)
     except KeyboardInterrupt as stop:
         interrupted_note(output, stop)
         raise
     except InvalidNames as bad:
-        for text, reason in bad.problems:
+        from imap_cli.core.listing import excerpt
+
+        for text, reason in bad.problems[:SHOWN_PROBLEMS]:
             # naming's reasons already quote the name; a key's folder problem quotes the key
-            output.error(reason if text in reason else f"{text!r}: {reason}", hint="")
+            line = reason if text in reason else f"{text!r}: {reason}"
+            output.error(excerpt(line, 200), hint="")
+        if len(bad.problems) > SHOWN_PROBLEMS:
+            output.error(f"... and {len(bad.problems) - SHOWN_PROBLEMS} more", hint="")
         count = len(bad.problems)
         raise InvalidName(
             f"{count} invalid name{'s' if count > 1 else ''}; nothing was downloaded"
         ) from None
     finally:
         client.close()
+
+
+def _show_verified(state: State, results: Sequence[FileResult]) -> None:
+    """--verify: what the check of the files already here found."""
+    matched = sum(r.status == "skipped" and r.reason == "verified" for r in results)
+    differed = sum(r.status == "downloaded" and r.reason.startswith(DIFFERS) for r in results)
+    if not matched and not differed:
+        state.output.note("Verify: none of these files was here yet, so none was checked.")
+        return
+    again = "was" if differed == 1 else "were"
+    state.output.note(
+        f"Verify: {matched} matched the SDC, {differed} differed and {again} downloaded again."
+    )
 
 
 def interrupted_note(output: Output, stop: BaseException) -> None:

@@ -79,6 +79,18 @@ HINTS: dict[Failure, str] = {
 }
 
 
+def data_dir_hint(origin: str) -> str:
+    """The data-dir hint for a data dir that came from `origin` (a Settings origin: "flag",
+    "env:NAME", a config file's path or "default"): the fix goes where the setting was made."""
+    point = "Point the data dir at a folder you can write"
+    if origin == "flag":
+        return f"{point}: this one came from --data-dir."
+    if origin.startswith("env:"):
+        variable = origin[4:]
+        return f"{point}: {variable} set this one; change it, or unset it."
+    return HINTS[Failure.DATA_DIR]
+
+
 def hint_for(error: IMAPError | None) -> str:
     """The hint to print for `error`: the table's for its kind, else the error's own."""
     if error is None:

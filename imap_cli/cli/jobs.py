@@ -122,7 +122,7 @@ def jobs(
         output.csv(columns, csv_rows(rows, columns))
     elif count:
         names, data = table_columns(rows)
-        output.table_columns(names, data, styles={0: STATUS_STYLES})
+        output.table_columns(names, data, styles={0: STATUS_STYLES}, drop_order=DROP_ORDER)
 
 
 def _when(value: Any) -> str:
@@ -156,6 +156,20 @@ def _version(row: dict) -> str:
     if isinstance(major, int) and isinstance(minor, int):
         return f"v{major:03d}.{minor:04d}"
     return ""
+
+
+# Left out first to last when the table is wider than the terminal; the log stream (the handle
+# for `imap jobs logs`) is never cut.
+DROP_ORDER = (
+    "TOOK",
+    "STARTED (UTC)",
+    "REPOINT",
+    "VERSION",
+    "DESCRIPTOR",
+    "LEVEL",
+    "START",
+    "INSTRUMENT",
+)
 
 
 def table_columns(rows: list[dict]) -> tuple[list[str], list[list[Any]]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -49,6 +51,31 @@ class State:
         # Transfers retry per file, which is detail; a lone request's retries are news.
         client.on_retry = self.output.detail
         return client
+
+
+def input_items(
+    output: Output,
+    items: Sequence[str] | None,
+    *,
+    what: str,
+    usage: str,
+    example: str,
+    paths: bool = False,
+) -> list[str]:
+    """The command's inputs with `-` read from stdin; none at all is a usage error.
+
+    On a terminal, `-` says what it waits for instead of waiting silently.
+    """
+    from imap_cli.core.errors import UsageError
+    from imap_cli.core.transfer import expand_items
+
+    if not items:
+        raise UsageError(f"no {what} given", f"{usage}, or: {example}")
+    if "-" in items and output.streams.stdin_tty:
+        eof = "Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D"
+        output.prompt(f"Reading {what} from the terminal, one per line; finish with {eof}.")
+        output.prompt(f"(Usually they come from a pipe: {example})")
+    return expand_items(items, output.streams.stdin, paths=paths)
 
 
 def state(ctx: typer.Context) -> State:

@@ -29,6 +29,7 @@ class Streams:
     stdin: IO[str] = field(default_factory=lambda: sys.stdin)
     stdout_tty: bool | None = None
     stderr_tty: bool | None = None
+    stdin_tty: bool | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     def __post_init__(self) -> None:
@@ -36,6 +37,21 @@ class Streams:
             self.stdout_tty = _isatty(self.stdout)
         if self.stderr_tty is None:
             self.stderr_tty = _isatty(self.stderr)
+        if self.stdin_tty is None:
+            self.stdin_tty = _isatty(self.stdin)
+
+    @property
+    def columns(self) -> int | None:
+        """The width tables must fit: COLUMNS, else the terminal's; None for a pipe or file."""
+        text = self.env.get("COLUMNS", "").strip()
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        if not self.stdout_tty:
+            return None
+        try:
+            return os.get_terminal_size(self.stdout.fileno()).columns or None
+        except (AttributeError, ValueError, OSError):
+            return None
 
     @property
     def color(self) -> bool:
@@ -85,6 +101,10 @@ class Output:
         """A message for a person; hidden by -q."""
         if not self.quiet:
             self._say(text)
+
+    def prompt(self, text: str) -> None:
+        """What the command waits for from the person at the terminal; shown even with -q."""
+        self._say(text, "cyan")
 
     def detail(self, text: str) -> None:
         """Extra detail, shown with -v."""
@@ -174,7 +194,11 @@ class Output:
             out.flush()
 
     def table(
-        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        title: str | None = None,
+        drop_order: Sequence[str] = (),
     ) -> None:
         """A table on stdout that a person can read, fast at tens of thousands of rows.
 
@@ -182,7 +206,7 @@ class Output:
         the columns are sized here once and each row is a single formatted line.
         """
         data = list(zip(*rows)) if rows else [() for _ in columns]
-        self.table_columns(columns, data, title)
+        self.table_columns(columns, data, title, drop_order=drop_order)
 
     def table_columns(
         self,
@@ -190,6 +214,7 @@ class Output:
         data: Sequence[Sequence[Any]],
         title: str | None = None,
         styles: Mapping[int, Mapping[str, str]] | None = None,
+        drop_order: Sequence[str] = (),
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
 
@@ -197,6 +222,11 @@ class Output:
         is one %-format. None prints as empty; other non-text values through str().
         `styles`: column index -> {cell text: SGR code, e.g. "31" for red}, applied on a
         colour terminal only (e.g. a job's status).
+
+        With a `drop_order`, the table fits `streams.columns` (when known): the columns it names
+        are left out, first to last, until the lines fit; no cell is ever cut. When only the
+        columns not in `drop_order` remain and still do not fit, the last column (the file
+        name) stands alone. Without one, nothing is left out.
         """
         texts: list[Sequence[str]] = []
         for values in data:
@@ -207,6 +237,17 @@ class Output:
         widths = [
             max(len(name), max(map(len, values), default=0)) for name, values in zip(columns, texts)
         ]
+        limit = self.streams.columns if drop_order else None
+        if limit is not None and columns:
+            keep = fitting_columns(columns, widths, limit, drop_order)
+            if len(keep) < len(columns):
+                hidden = [columns[i] for i in range(len(columns)) if i not in keep]
+                self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
+                columns = [columns[i] for i in keep]
+                texts = [texts[i] for i in keep]
+                if styles:
+                    styles = {keep.index(i): v for i, v in styles.items() if i in keep}
+                widths = [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep]
         # The last column is not padded: no trailing blanks on every line.
         fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
         out = self.streams.stdout
@@ -241,3 +282,25 @@ class Output:
             parts.append(body + "\n")
         out.write("".join(parts))
         out.flush()
+
+
+def fitting_columns(
+    columns: Sequence[str], widths: Sequence[int], limit: int, drop_order: Sequence[str]
+) -> list[int]:
+    """Indexes of the columns to show so a line (two blanks between columns) fits `limit`.
+
+    Columns go in `drop_order`; if the rest still does not fit, only the last column stays.
+    """
+    keep = list(range(len(columns)))
+
+    def width() -> int:
+        return sum(widths[i] for i in keep) + 2 * (len(keep) - 1)
+
+    for name in drop_order:
+        if width() <= limit:
+            return keep
+        if name in columns and columns.index(name) in keep and len(keep) > 1:
+            keep.remove(columns.index(name))
+    if width() > limit:
+        return [len(columns) - 1]
+    return keep

@@ -7,7 +7,8 @@ Usage, for either direction::
     progress.summary(results, elapsed)
 
 `handle` is called from worker threads and is thread-safe. On a terminal it drives one overall
-bar (files done/total, bytes, rate, ETA) plus one bar per active file; otherwise it writes one
+bar (files done/total, bytes, rate, ETA) plus one bar per active file, fitted to the terminal's
+width; otherwise it writes one
 plain line per finished, skipped or failed file (no escape codes). `-q` hides everything but
 failures. When stderr's reader goes away (`imap download - 2>&1 | head`), progress goes quiet
 and the transfers carry on.
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
 REFRESH_PER_SECOND = 4
 NAME_WIDTH = 44
 RATE_WINDOW = 10.0
+# Room the columns beside a file's name take on a terminal: bar (>= 8), bytes ("123.4/567.8 MB"),
+# rate ("123.4 MB/s"), time left ("0:00:00"), and the blanks between them.
+BESIDE_NAME = 8 + 15 + 10 + 7 + 4
+# An ETA is shown once this share of the work is done (earlier it is a guess), and never above
+# this many seconds (a guess again).
+ETA_AFTER = 0.05
+ETA_MAX = 100 * 3600
 
 
 def human_size(size: float) -> str:
@@ -41,6 +49,16 @@ def human_size(size: float) -> str:
             return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} TB"  # pragma: no cover
+
+
+def size_of(done: float, total: float) -> str:
+    """`1.2/3.4 MB`: both in the unit of the total."""
+    whole = human_size(total)
+    unit = whole.split()[1]
+    if unit == "bytes":
+        return f"{int(done)}/{whole}"
+    scale = 1000 ** ("kB", "MB", "GB", "TB").index(unit) * 1000
+    return f"{done / scale:.1f}/{whole}"
 
 
 def human_time(seconds: float) -> str:
@@ -57,8 +75,21 @@ def human_time(seconds: float) -> str:
 
 
 def _short_name(key: str, width: int = NAME_WIDTH) -> str:
+    """The file name, shortened if it must be: first the `imap_` every name starts with, then
+    the middle, so its instrument, date and version stay."""
     name = key.rsplit("/", 1)[-1]
-    return name if len(name) <= width else name[: width - 1] + "…"
+    if len(name) <= width:
+        return name
+    name = name.removeprefix("imap_")
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 3
+    return name[:head] + "…" + name[len(name) - (width - 1 - head) :]
+
+
+def name_width(columns: int) -> int:
+    """How wide a file's name may be on a terminal `columns` wide, beside its bar and figures."""
+    return max(16, min(NAME_WIDTH + 16, columns - BESIDE_NAME))
 
 
 def _past(verb: str) -> str:
@@ -79,6 +110,13 @@ class TransferProgress:
         self._bars: dict[str, Any] = {}
         self._totals: dict[str, int | None] = {}
         self._moved: dict[str, int] = {}
+        self._active: set[str] = set()  # started, not ended
+        self._known = 0  # sum of the known totals of started files that did not fail
+        self._unknown = 0  # started files (not failed) whose size is not known
+        self._skipped = 0
+        self._first_start: float | None = None
+        self._name_width = NAME_WIDTH
+        self._name_column: Any = None
         self._bytes = 0  # bytes moved by files that did not fail
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
         self.planned = 0
@@ -91,23 +129,30 @@ class TransferProgress:
 
     def __enter__(self) -> TransferProgress:
         if self.live:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+            from rich.progress import BarColumn, Progress, TextColumn
+            from rich.table import Column
 
-            speed, remaining = _overall_aware_columns()
+            console = self.output.console
+            self._name_width = name_width(console.width)
+            # As wide as the longest name planned (up to what the terminal allows), so the bars
+            # line up and a wide terminal does not waste room on blanks.
+            self._name_column = Column(no_wrap=True, min_width=min(24, self._name_width))
+            amount, speed, remaining = _overall_aware_columns()
             self._progress = Progress(
-                TextColumn("{task.description}", markup=False),
-                BarColumn(bar_width=None),
-                TextColumn("{task.fields[files]}", markup=False),
-                DownloadColumn(),
+                TextColumn("{task.description}", markup=False, table_column=self._name_column),
+                BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=8)),
+                amount,
                 speed,
                 remaining,
-                console=self.output.console,
+                console=console,
                 refresh_per_second=REFRESH_PER_SECOND,
                 transient=True,
                 expand=True,
             )
+            # The overall bar counts files (a started file counts its share of bytes) until
+            # every size is known, then bytes: its total never grows as files start.
             self._overall = self._progress.add_task(
-                self.verb, total=None, files="", rate=None, eta=None
+                self.verb, total=None, moved=0, of=None, rate=None, eta=None
             )
             self._progress.start()
         return self
@@ -133,6 +178,10 @@ class TransferProgress:
                 stage = event.stage
                 if stage == Stage.PLANNED:
                     self.planned += 1
+                    if self._progress is not None:
+                        self._fit_name(event.key)
+                        if self.planned % 1000 and self.planned > 1:
+                            return  # thousands of plans in a row: refresh once in a while
                 elif stage == Stage.STARTED:
                     self._on_started(event)
                 elif stage in (Stage.PROGRESS, Stage.RETRY):
@@ -181,12 +230,26 @@ class TransferProgress:
         self.closed = True
         _silence(self.output.streams.stderr)
 
+    def _fit_name(self, key: str) -> None:
+        wanted = min(self._name_width, len(key) - key.rfind("/") - 1 + 2)
+        if wanted > self._name_column.min_width:
+            self._name_column.min_width = wanted
+
     def _on_started(self, event: TransferEvent) -> None:
+        if event.key in self._active:
+            return
+        if self._first_start is None:
+            self._first_start = time.monotonic()
         self._totals[event.key] = event.total
         self._moved[event.key] = 0
+        self._active.add(event.key)
+        if event.total is None:
+            self._unknown += 1
+        else:
+            self._known += event.total
         if self._progress is not None:
             self._bars[event.key] = self._progress.add_task(
-                "  " + _short_name(event.key), total=event.total, files=""
+                "  " + _short_name(event.key, self._name_width - 2), total=event.total
             )
 
     def _on_bytes(self, event: TransferEvent) -> None:
@@ -202,48 +265,83 @@ class TransferProgress:
         bar = self._bars.get(event.key)
         if bar is not None:
             self._progress.advance(bar, event.advance)
-        self._progress.advance(self._overall, event.advance)
 
     def _on_end(self, event: TransferEvent) -> None:
         from imap_cli.core.transfer import Stage
 
         self.finished += 1
+        self._active.discard(event.key)
         bar = self._bars.pop(event.key, None)
         if bar is not None:
             self._progress.remove_task(bar)
         if event.stage == Stage.DONE:
             if event.key in self._totals and event.total is not None:
-                self._totals[event.key] = event.total  # a size learnt only at the end
+                if self._totals[event.key] is None:  # a size learnt only at the end
+                    self._unknown -= 1
+                    self._known += event.total
+                self._totals[event.key] = event.total
             size = f" ({human_size(event.total)})" if event.total is not None else ""
             self._line(f"{_past(self.verb).lower()} {event.key}{size}", always=False)
         elif event.stage == Stage.SKIPPED:
+            self._skipped += 1
             self._line(f"skipped {event.key} ({event.reason})", always=False)
         else:
             self.failed += 1
             # The failed file's bytes leave the overall bar.
-            self._totals.pop(event.key, None)
-            moved = self._moved.pop(event.key, 0)
-            self._bytes -= moved
-            if moved and self._progress is not None:
-                self._progress.advance(self._overall, -moved)
+            if event.key in self._totals:
+                total = self._totals.pop(event.key)
+                if total is None:
+                    self._unknown -= 1
+                else:
+                    self._known -= total
+            self._bytes -= self._moved.pop(event.key, 0)
             reason = event.error.message if event.error is not None else event.reason
             self._line(f"failed {event.key}: {' '.join(reason.split())}", always=True)
 
     def _refresh_overall(self) -> None:
         if self._progress is None:
             return
-        # Files not started yet count as the average size seen so far, so the ETA is sensible.
-        known = [t for t in self._totals.values() if t is not None]
-        waiting = self.planned - self.finished - len(self._bars)
-        total = None
-        if known:
-            total = sum(known) + sum(known) / len(known) * max(0, waiting)
-        files = f"{self.finished}/{self.planned} files"
+        files = f"{self.verb} {self.finished}/{self.planned} files"
         if self.failed:
             files += f", {self.failed} failed"
         rate = self._rate()
-        eta = (total - self._bytes) / rate if rate and total is not None else None
-        self._progress.update(self._overall, total=total, files=files, rate=rate, eta=eta)
+        waiting = self.planned - self.finished - len(self._active)
+        if waiting <= 0 and not self._unknown and self._known:
+            # Every file has started and every size is known: count bytes.
+            total, done = float(self._known), float(self._bytes)
+            eta = (total - done) / rate if rate else None
+            of: int | None = self._known
+        else:
+            # Count files, a started one by its share of bytes: a total that never grows.
+            total, done = float(self.planned), float(self.finished)
+            for key in self._active:
+                size = self._totals.get(key)
+                if size:
+                    done += min(1.0, self._moved.get(key, 0) / size)
+            eta, of = self._eta_by_files(done), None
+        if eta is not None and eta > ETA_MAX:
+            eta = None
+        self._progress.update(
+            self._overall,
+            description=files,
+            total=total or None,
+            completed=done,
+            moved=self._bytes,
+            of=of,
+            rate=rate,
+            eta=eta,
+        )
+
+    def _eta_by_files(self, done: float) -> float | None:
+        """Time left from the share of files done so far (skipped files took no time)."""
+        if self._first_start is None:
+            return None
+        work = self.planned - self._skipped
+        share = (done - self._skipped) / work if work > 0 else 0.0
+        elapsed = time.monotonic() - self._first_start
+        if share < ETA_AFTER or elapsed < 1.0:
+            return None
+        return elapsed * (1 - share) / share
 
     def _rate(self) -> float | None:
         """Bytes per second over the last RATE_WINDOW seconds, for the overall bar.
@@ -294,12 +392,22 @@ def _silence(stream: Any) -> None:
             os.close(devnull)
 
 
-def _overall_aware_columns() -> tuple[Any, Any]:
-    """rich's speed and time-left columns, except that a task carrying `rate` and `eta`
-    fields (the overall bar) shows those instead."""
+def _overall_aware_columns() -> tuple[Any, Any, Any]:
+    """rich's bytes, speed and time-left columns, except that a task carrying `moved`, `of`,
+    `rate` and `eta` fields (the overall bar) shows those instead."""
     from rich import filesize
-    from rich.progress import TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import DownloadColumn, TimeRemainingColumn, TransferSpeedColumn
+    from rich.table import Column
     from rich.text import Text
+
+    class Amount(DownloadColumn):
+        def render(self, task: Any) -> Text:
+            if "moved" not in task.fields:
+                return super().render(task)
+            moved, of = task.fields["moved"], task.fields["of"]
+            if of is None:  # the total is not known yet: what has arrived so far
+                return Text(human_size(moved), style="progress.download")
+            return Text(size_of(moved, of), style="progress.download")
 
     class Speed(TransferSpeedColumn):
         def render(self, task: Any) -> Text:
@@ -321,7 +429,12 @@ def _overall_aware_columns() -> tuple[Any, Any]:
             hours, minutes = divmod(minutes, 60)
             return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
 
-    return Speed(), Remaining()
+    right = {"justify": "right", "no_wrap": True}
+    return (
+        Amount(table_column=Column(min_width=15, **right)),
+        Speed(table_column=Column(min_width=10, **right)),
+        Remaining(table_column=Column(min_width=7, **right)),
+    )
 
 
 def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, verb: str) -> None:

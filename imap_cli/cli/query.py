@@ -84,12 +84,31 @@ KNOWN_FIELDS = {
 }
 KNOWN_FIELDS["quicklook"] = KNOWN_FIELDS["science"]
 
+# The table view's columns, least important first: left out in this order until a line fits
+# the terminal. The file name is never left out (nor cut): it says everything the others do.
+DROP_ORDER = {
+    "science": (
+        "INGESTED",
+        "INSTRUMENT",
+        "LEVEL",
+        "DESCRIPTOR",
+        "VERSION",
+        "CR",
+        "REPOINT",
+        "START",
+    ),
+    "ancillary": ("INGESTED", "INSTRUMENT", "DESCRIPTOR", "VERSION", "END", "START"),
+    "spice": ("INGESTED", "VERSION", "KERNEL TYPE", "MAX DATE", "MIN DATE"),
+}
+DROP_ORDER["quicklook"] = DROP_ORDER["science"]
+
 Download = Annotated[
     bool,
     typer.Option(
         "--download",
         help="Then download every file found into the data dir, as `imap download` does "
-        "(files already there are skipped). Prints no list unless -o is given.",
+        "(files already there are skipped). Prints the local paths, or the list in the -o "
+        "format if one is given.",
     ),
 ]
 
@@ -174,7 +193,8 @@ def query(
     with run.client() as client, PartsProgress(run.output) as parts:
         client.on_retry = run.output.note
         result = fetch_result(client, plan, on_progress=parts)
-    # With --download the list is only printed when asked for (-o); the progress says enough.
+    # With --download the list is printed only when asked for (-o); otherwise the download
+    # prints the local paths.
     shown = fmt if output_format or not download else None
     show_results(run.output, result.rows, plan.table, shown, body=result.body)
     if download and result.rows:
@@ -182,7 +202,7 @@ def query(
         from imap_cli.core.query import record_keys
 
         keys = record_keys(result.rows, plan.table)
-        code = run_downloads(run, keys, jobs=jobs, force=force)
+        code = run_downloads(run, keys, jobs=jobs, force=force, print_paths=not output_format)
         if code:
             raise typer.Exit(code)
 
@@ -225,7 +245,7 @@ def show_results(
         output.lines(keys or ())
     elif fmt == "table" and count:
         names, data = table_columns(rows, table)
-        output.table_columns(names, data)
+        output.table_columns(names, data, drop_order=DROP_ORDER.get(table, ()))
     if count:
         _remember(rows, table, keys)
 

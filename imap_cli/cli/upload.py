@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import complete
-from imap_cli.cli.options import DryRun, Jobs, state
+from imap_cli.cli.options import DryRun, Jobs, input_items, state
 
 if TYPE_CHECKING:
     from imap_cli.core.transfer import FileResult
 
 Files = Annotated[
-    list[Path],
+    list[Path] | None,
     typer.Argument(
         help="Files to upload; `-` reads them from stdin, one per line (blank lines and "
-        "# comments are ignored).",
+        "# comments are ignored), or as `imap query` writes them (json, csv).",
         metavar="FILE...",
         autocompletion=complete.upload_files,
         show_default=False,
@@ -26,7 +26,9 @@ Files = Annotated[
 ]
 
 
-def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun = False) -> None:
+def upload(
+    ctx: typer.Context, files: Files = None, jobs: Jobs = None, dry_run: DryRun = False
+) -> None:
     """Upload files to the SDC, several at once, streamed from disk.
 
     Every file is checked first (IMAP name, readable, not empty); if any fails, nothing is sent.
@@ -40,12 +42,19 @@ def upload(ctx: typer.Context, files: Files, jobs: Jobs = None, dry_run: DryRun 
     """
     import time
 
-    from imap_cli.core.transfer import exit_code, expand_items
+    from imap_cli.core.transfer import exit_code
     from imap_cli.core.upload import InvalidUploads, upload_files
 
     run = state(ctx)
     output = run.output
-    paths = [Path(p) for p in expand_items(map(str, files), output.streams.stdin)]
+    given = [str(f) for f in files or ()]
+    example = "find out -name '*.cdf' | imap upload -"
+    paths = [
+        Path(p)
+        for p in input_items(
+            output, given, what="files", usage="imap upload FILE...", example=example, paths=True
+        )
+    ]
     if not paths:
         output.note("Nothing to upload.")
         return

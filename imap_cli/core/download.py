@@ -723,7 +723,7 @@ class _Run:
                     TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"),
                 )
                 return
-            self.transfers.submit(lambda: self._transfer_stage(item, url))
+            self.transfers.submit(lambda: self._transfer_stage(item, url, reason))
             handed_over = True
         except IMAPError as error:
             self._fail(item, error)
@@ -765,7 +765,7 @@ class _Run:
 
     # --- stage 2: the bytes ---
 
-    def _transfer_stage(self, item: Planned, url: str) -> None:
+    def _transfer_stage(self, item: Planned, url: str, reason: str = "") -> None:
         try:
             if self.cancel.is_set():
                 raise TransferCancelled
@@ -783,7 +783,7 @@ class _Run:
             self.slots.release()
         self._finish(
             item,
-            FileResult(item.key, "downloaded", item.dest, size),
+            FileResult(item.key, "downloaded", item.dest, size, reason=reason),
             TransferEvent(Stage.DONE, item.key, total=size),
         )
 
@@ -1096,7 +1096,7 @@ def _short(exc: BaseException) -> str:
 def _unexpected(exc: Exception) -> IMAPError:
     return IMAPError(
         f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
-        "This is a bug in imap-cli; run again with --debug and report it.",
+        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
     )
 
 

@@ -142,7 +142,7 @@ class SDCClient:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = (
-            f"imap-cli/{__version__} {requests.utils.default_user_agent()}"
+            f"imap-sdc-cli/{__version__} {requests.utils.default_user_agent()}"
         )
         # Bytes on the wire must match Content-Length and the ETag's MD5.
         session.headers["Accept-Encoding"] = "identity"

@@ -362,9 +362,14 @@ def plan_query(**filters: Any) -> QueryPlan:
             _refusal_hint(table),
         )
     if not any(k != "version" or str(v).strip().lower() != "latest" for k, v in given.items()):
+        example = (
+            "--type leapseconds, --start-date 20251001"
+            if table == "spice"  # the spice table refuses --instrument
+            else "--instrument mag --start-date 20251001"
+        )
         raise UsageError(
             "at least one filter is needed besides the table and version latest",
-            "For example: --instrument mag --start-date 20251001 (see --help for all filters).",
+            f"e.g. {example} (see imap query -h)",
         )
     if table == "spice":
         return _plan_spice(given)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,20 +132,38 @@ def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def state_path(data_dir: Path, url: str, filters: Mapping[str, Any], shard: Any = None) -> Path:
-    """Where the state of this filter set, URL and shard lives."""
-    identity = {"url": url.rstrip("/"), "filters": filter_identity(filters)}
+def state_path(
+    data_dir: Path,
+    url: str,
+    filters: Mapping[str, Any],
+    shard: Any = None,
+    latest_only: bool = False,
+) -> Path:
+    """Where the state of this filter set, URL, shard and version choice lives."""
+    identity: dict[str, Any] = {"url": url.rstrip("/"), "filters": filter_identity(filters)}
     if shard is not None:
         identity["shard"] = f"{shard[0]}/{shard[1]}"
+    if latest_only:
+        # A latest-only run skips older versions; its watermark must not stop a later
+        # full run of the same filters from asking for them.
+        identity["latest_only"] = True
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     return Path(data_dir) / STATE_FOLDER / f"{digest}.json"
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
-    """The state at path, None if there is none; SyncStateError if it is damaged."""
+    """The state at path, None if there is none; SyncStateError if it is damaged.
+
+    While another sync is writing it (see merge_state), its claimed copy is read.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if path.name.endswith(".claim"):
+            return None
+        for claim in path.parent.glob(f"{path.name}.*.claim") if path.parent.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):
+                return read_state(claim)
         return None
     except OSError as exc:
         raise SyncStateError(
@@ -216,6 +235,11 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
         ) from None
 
 
+# A claim older than this belongs to a sync that died between taking the state and putting
+# it back: its content is adopted. A live claim is held for milliseconds.
+CLAIM_STALE = 30.0
+
+
 def merge_state(
     path: Path,
     base: dict[str, Any],
@@ -226,31 +250,101 @@ def merge_state(
 ) -> dict[str, Any]:
     """Record this run in the state, merged with whatever another sync wrote meanwhile.
 
-    Re-read just before writing: the later watermark wins and the file lists are united, so
-    two syncs of the same filters leave what both learnt (a write lost in the instant between
-    read and rename is redone: the result is checked and written again).
+    The later watermark wins and the file lists are united. Lost updates are prevented without
+    file locks (they lie on NFS and Lustre): a writer takes the state by renaming it to a name
+    of its own (rename is atomic there too), merges, and puts the result back; a writer that
+    finds it taken waits, bounded, and a claim left by a sync that died is adopted.
     """
     added, removed = set(added), set(removed)
-    for _ in range(5):
-        try:
-            current = read_state(path) or {}
-        except SyncStateError:
-            current = {}  # damaged: replaced by this run's view
-        files = (set(current.get("files", [])) | set(base.get("files", [])) | added) - removed
-        marks = [w for w in (current.get("watermark"), base.get("watermark"), watermark) if w]
-        state = {
-            **base,
-            "version": STATE_VERSION,
-            "watermark": max(marks, key=_mark_order) if marks else None,
-            "updated": format_watermark(_now()),
-            "files": sorted(files),
-        }
-        write_state(path, state)
-        with contextlib.suppress(SyncStateError):
-            check = read_state(path) or {}
-            if added <= set(check.get("files", [])) and not removed & set(check.get("files", [])):
-                return check
-    return state
+    mine = path.with_name(f"{path.name}.{secrets.token_hex(6)}.claim")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + CLAIM_STALE + 5
+    delay = 0.002
+    folded: dict[str, Any] = {}  # what syncs that died had taken, adopted once
+    while True:
+        held = _take(path, mine)
+        for stale in _stale_claims(path, mine):
+            folded = _union(folded, _read_claimed(stale))
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        current = _union(_read_claimed(mine), folded) if held else folded
+        if held or not _claims(path, mine) or time.monotonic() > deadline:
+            files = (set(current.get("files", [])) | set(base.get("files", [])) | added) - removed
+            marks = [w for w in (current.get("watermark"), base.get("watermark"), watermark) if w]
+            state = {
+                **base,
+                "version": STATE_VERSION,
+                "watermark": max(marks, key=_mark_order) if marks else None,
+                "updated": format_watermark(_now()),
+                "files": sorted(files),
+            }
+            if held:
+                write_state(path, state)  # the state is ours: nobody else writes it now
+                with contextlib.suppress(OSError):
+                    mine.unlink()
+                return state
+            if _create_state(path, state):  # there was none: create it, exclusively
+                return state
+            continue  # another sync created it meanwhile: take that one
+        time.sleep(delay)  # another sync holds the state for a moment
+        delay = min(0.05, delay * 2)
+
+
+def _take(path: Path, claim: Path) -> bool:
+    try:
+        os.rename(path, claim)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _claims(path: Path, mine: Path) -> list[Path]:
+    return [c for c in path.parent.glob(f"{path.name}.*.claim") if c != mine]
+
+
+def _stale_claims(path: Path, mine: Path) -> list[Path]:
+    """Claims left by syncs that died, each taken under a name of ours (so adopted once)."""
+    adopted = []
+    now = time.time()
+    for claim in _claims(path, mine):
+        with contextlib.suppress(OSError):
+            if now - claim.stat().st_mtime > CLAIM_STALE:
+                target = mine.with_name(f"{mine.name}.{secrets.token_hex(4)}.adopted")
+                os.rename(claim, target)
+                adopted.append(target)
+    return adopted
+
+
+def _read_claimed(claim: Path) -> dict[str, Any]:
+    try:
+        return read_state(claim) or {}
+    except SyncStateError:
+        return {}  # damaged: replaced by this run's view
+
+
+def _union(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    marks = [w for w in (one.get("watermark"), other.get("watermark")) if w]
+    return {
+        "files": sorted(set(one.get("files", [])) | set(other.get("files", []))),
+        "watermark": max(marks, key=_mark_order) if marks else None,
+    }
+
+
+def _create_state(path: Path, state: dict[str, Any]) -> bool:
+    """Create the state file only if there is none (False: another sync was first)."""
+    temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.new")
+    write_state(temp, state)
+    try:
+        os.link(temp, path)  # fails if path exists: an exclusive create, NFS included
+    except FileExistsError:
+        return False
+    except OSError:
+        os.replace(temp, path)  # a file system without hard links
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    return True
 
 
 def _mark_order(mark: str) -> dt.datetime:
@@ -371,7 +465,7 @@ def sync(
     if not dry_run:
         data_dir = ensure_data_dir(data_dir)
     url = str(getattr(sdc.settings, "url", sdc.base_url))
-    path = state_path(data_dir, url, filters, shard)
+    path = state_path(data_dir, url, filters, shard, latest_only)
     start_day: dt.date | None
     if since is not None:
         start_day = parse_since(since)

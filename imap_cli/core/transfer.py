@@ -83,14 +83,19 @@ def read_list(lines: Iterable[str]) -> list[str]:
     return out
 
 
-def expand_items(items: Iterable[str], stdin: Iterable[str]) -> list[str]:
-    """The command's arguments with `-` replaced by read_list(stdin), read once."""
+def expand_items(items: Iterable[str], stdin: Iterable[str], *, paths: bool = False) -> list[str]:
+    """The command's arguments with `-` replaced by the names on stdin, read once.
+
+    Stdin may hold any output of `imap query` (core.listing); `paths`: local paths (upload).
+    """
+    from imap_cli.core.listing import read_listing
+
     out: list[str] = []
     read_stdin = False
     for item in items:
         if item == "-":
             if not read_stdin:
-                out.extend(read_list(stdin))
+                out.extend(read_listing(stdin, paths=paths))
                 read_stdin = True
         else:
             out.append(item)

@@ -640,7 +640,7 @@ def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:
 def _unexpected(exc: Exception) -> IMAPError:
     return IMAPError(
         f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
-        "This is a bug in imap-cli; run again with --debug and report it.",
+        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
     )
 
 

@@ -42,12 +42,16 @@ def test_committed_files_are_current(tmp_path: Path) -> None:
 
 
 def test_the_generator_checks_and_writes(tmp_path: Path) -> None:
+    """One command writes the scripts and the description a TAB is answered from."""
+    spec = ["--spec-file", str(tmp_path / "spec.py")]
     check = [sys.executable, "-m", "imap_cli.cli.complete", "--check"]
     assert subprocess.run([*check, str(COMMITTED)], check=False).returncode == 0
-    assert subprocess.run([*check, str(tmp_path)], capture_output=True).returncode == 1
-    write = [sys.executable, "-m", "imap_cli.cli.complete", "--write", str(tmp_path)]
+    stale = subprocess.run([*check, str(tmp_path), *spec], capture_output=True, text=True)
+    assert stale.returncode == 1 and f"stale: {tmp_path / 'spec.py'}" in stale.stderr
+    write = [sys.executable, "-m", "imap_cli.cli.complete", "--write", str(tmp_path), *spec]
     assert subprocess.run(write, capture_output=True, check=False).returncode == 0
-    assert subprocess.run([*check, str(tmp_path)], check=False).returncode == 0
+    assert subprocess.run([*check, str(tmp_path), *spec], check=False).returncode == 0
+    assert (tmp_path / "spec.py").read_text() == complete.spec_file_text()
 
 
 @pytest.mark.parametrize("shell", SHELLS)

@@ -97,7 +97,7 @@ def test_debug_env_shows_the_traceback(capsys, monkeypatch) -> None:
 
 def test_version_and_help_list_commands(capsys) -> None:
     code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.startswith("imap-cli ")
+    assert code == 0 and out.startswith("imap-sdc-cli ")
     code, out, _ = run(capsys, "--help")
     assert code == 0
     for command in ("query", "download", "upload", "serve", "config"):

@@ -49,7 +49,10 @@ def test_download_two_files_plain_lines_and_summary(data_dir: Path, capsys) -> N
     serve(SWE_KEY, b"b" * 10)
     assert imap("download", MAG, SWE_KEY) == 0
     out, err = capsys.readouterr()
-    assert out == ""
+    assert out.splitlines() == [
+        str(data_dir.resolve() / MAG_KEY),
+        str(data_dir.resolve() / SWE_KEY),
+    ]
     assert f"downloaded {MAG_KEY} (1.5 kB)" in err
     assert f"downloaded {SWE_KEY} (10 bytes)" in err
     assert "Downloaded 2 files (1.5 kB) in" in err
@@ -154,7 +157,7 @@ def test_data_dir_that_is_a_file_exits_2_with_hint(isolated_settings: Path, caps
     blocker.write_text("x")
     assert imap("--data-dir", str(blocker), "download", MAG) == 2
     err = capsys.readouterr().err
-    assert "not a folder" in err and "imap config set data-dir" in err
+    assert "not a folder" in err and "this one came from --data-dir." in err
 
 
 # --- pieces ----------------------------------------------------------------------------------

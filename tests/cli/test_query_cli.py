@@ -414,7 +414,12 @@ def test_download_hands_every_key_to_the_download_machinery(capsys, monkeypatch)
     responses.get(QUERY, json=[MAG, MAG2])
     code, out, err = run(capsys, "-i", "mag", "--download", "-j", "3", "--force")
     assert code == 1 and out == "" and "Found 2 files" in err
-    assert seen == {"keys": [MAG["file_path"], MAG2["file_path"]], "jobs": 3, "force": True}
+    assert seen == {
+        "keys": [MAG["file_path"], MAG2["file_path"]],
+        "jobs": 3,
+        "force": True,
+        "print_paths": True,  # no -o: the download prints the local paths
+    }
 
 
 @responses.activate

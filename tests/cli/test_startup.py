@@ -1,9 +1,9 @@
 """What `imap --help` and a TAB import: nothing heavy, and never the network.
 
-Each case runs main() in a fresh interpreter, which then writes the names in sys.modules to a
-file; the test reads them. A TAB imports typer and the one command's module; `--help` may add
-rich's console and table (typer's help panels) but not requests, rich.progress, werkzeug or
-sqlite3.
+Each case runs the `imap` entry point in a fresh interpreter, which then writes the names in
+sys.modules to a file; the test reads them. A TAB imports neither typer, click nor rich, nor any
+command's module (cli/tab.py answers from cli/completion_spec.py); `--help` may use rich's
+console and table (typer's help panels) but not requests, rich.progress, werkzeug or sqlite3.
 """
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from imap_cli.cli.app import COMMANDS
+
 PROBE = """
 import atexit, json, sys
 atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(sorted(sys.modules))))
-from imap_cli.cli.app import main
+from imap_cli.cli.entry import main
 main(sys.argv[2:])
 """
 
@@ -27,11 +32,21 @@ HEAVY = ("requests", "urllib3", "rich.progress", "werkzeug", "sqlite3", "_sqlite
 # typer.rich_utils imports these only for markup modes and tracebacks we do not use
 # (imap_cli/cli/startup.py); rich.syntax pulls in pygments.
 HELP_NEVER = (*HEAVY, "rich.markdown", "markdown_it", "rich.traceback", "rich.syntax", "pygments")
-# A TAB: no rich at all, no socket (so no network), no core module that talks to the SDC.
-TAB_NEVER = (*HEAVY, "rich", "socket", "ssl", "imap_cli.core.http", "imap_cli.core.naming")
-COMMAND_MODULES = {
-    f"imap_cli.cli.{name}" for name in ("query", "download", "upload", "serve", "config")
-}
+# A TAB: no typer, click, rich or pydantic at all, no socket (so no network), no core module
+# that talks to the SDC.
+TAB_NEVER = (
+    *HEAVY,
+    "typer",
+    "click",
+    "rich",
+    "pydantic",
+    "socket",
+    "ssl",
+    "imap_cli.cli.app",
+    "imap_cli.core.http",
+    "imap_cli.core.naming",
+)
+COMMAND_MODULES = {module for module, _, _ in COMMANDS.values()}
 
 
 def modules_after(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> set[str]:
@@ -54,6 +69,7 @@ def imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
 
 
+SEEN = {"serve", "config"}
 HELP_CASES = [
     ["--help"],
     ["-h"],
@@ -63,7 +79,7 @@ HELP_CASES = [
     ["serve", "--help"],
     ["config", "--help"],
     ["config", "show", "--help"],
-    ["query"],  # no arguments: help
+    *([name, "--help"] for name in COMMANDS if name not in {"query", "download", "upload"} | SEEN),
 ]
 
 
@@ -97,21 +113,33 @@ def fish_tab(line: str) -> dict[str, str]:
 
 
 TAB_CASES = {
-    "bash: query --instrument s": (bash_tab("imap query --instrument s"), "query"),
-    "zsh: query -- (options with help)": (zsh_tab("imap query --"), "query"),
-    "fish: query --data-l (options with help)": (fish_tab("imap query --data-l"), "query"),
-    "bash: config get d": (bash_tab("imap config get d"), "config"),
-    "bash: download imap_": (bash_tab("imap download imap_"), "download"),
-    "bash: upload ": (bash_tab("imap upload "), "upload"),
+    "bash: query --instrument s": (bash_tab("imap query --instrument s"), "spacecraft"),
+    "zsh: query -- (options with help)": (zsh_tab("imap query --"), '"--instrument":"'),
+    "fish: query --data-l (options with help)": (fish_tab("imap query --data-l"), "--data-level\t"),
+    "bash: config get d": (bash_tab("imap config get d"), "data-dir"),
+    "bash: download imap_ (recent query results)": (bash_tab("imap download imap_"), ""),
+    "bash: upload (local files)": (bash_tab("imap upload "), ""),
 }
 
 
 @pytest.mark.parametrize("case", list(TAB_CASES))
-def test_a_tab_imports_only_its_command_and_nothing_heavy(case: str, tmp_path: Path) -> None:
-    env, command = TAB_CASES[case]
-    modules = modules_after(tmp_path, [], env)
+def test_a_tab_imports_no_command_and_nothing_heavy(case: str, tmp_path: Path) -> None:
+    env, answer = TAB_CASES[case]
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert answer in done.stdout  # it did answer
+    modules = set(json.loads(out.read_text()))
     assert imported(modules, TAB_NEVER) == []
-    assert modules & COMMAND_MODULES == {f"imap_cli.cli.{command}"}
+    assert modules & COMMAND_MODULES == set()
+    assert "imap_cli.cli.completion_spec" in modules
 
 
 def test_help_stand_ins_give_the_real_rich_classes(tmp_path: Path) -> None:
@@ -139,3 +167,67 @@ assert not [f for f in sys.meta_path if type(f).__module__ == "imap_cli.cli.star
 def test_a_tab_for_the_command_names_imports_nothing_heavy(tmp_path: Path) -> None:
     modules = modules_after(tmp_path, [], zsh_tab("imap "))
     assert imported(modules, TAB_NEVER) == []
+
+
+# Each command imports what it uses: a transfer needs requests, a setting does not; none needs
+# rich.markdown, and only `imap serve` the server (werkzeug, sqlite3).
+NEVER_FOR_COMMANDS = ("werkzeug", "sqlite3", "_sqlite3", "rich.markdown", "markdown_it", "pygments")
+COMMAND_CASES = {
+    "config get url": (["config", "get", "url"], ("requests", "urllib3")),
+    "query": (["query", "-i", "mag", "-o", "json"], ()),
+    "download": (["download", "imap_mag_l1a_norm-mago_20251017_v001.cdf"], ()),
+    "upload": (["upload", "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf"], ()),
+}
+
+
+class NotFound(BaseHTTPRequestHandler):
+    """Answers every request 404, so a command stops after its first request."""
+
+    def do_GET(self) -> None:
+        self.server.requests += 1  # type: ignore[attr-defined]
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def not_found_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    server.requests = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize("case", list(COMMAND_CASES))
+def test_a_command_imports_what_it_uses(
+    case: str, tmp_path: Path, not_found_server: ThreadingHTTPServer
+) -> None:
+    argv, not_needed = COMMAND_CASES[case]
+    (tmp_path / "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf").write_bytes(b"x")
+    out = tmp_path / "modules.json"
+    env = {
+        "IMAP_DATA_ACCESS_URL": f"http://127.0.0.1:{not_found_server.server_address[1]}",
+        "IMAP_DATA_DIR": str(tmp_path / "data"),
+        "IMAP_API_KEY": "test-key",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    modules = set(json.loads(out.read_text()))
+    assert imported(modules, (*NEVER_FOR_COMMANDS, *not_needed)) == []
+    if not not_needed:  # a transfer: it did reach the server, with requests
+        assert not_found_server.requests >= 1  # type: ignore[attr-defined]
+        assert "requests" in modules

@@ -101,9 +101,10 @@ def test_empty_stdin_is_nothing_to_do(capsys, monkeypatch: pytest.MonkeyPatch, t
     assert "Nothing to upload." in err and "Error" not in err
 
 
-def test_no_arguments_shows_help(capsys) -> None:
-    _, out, err = run(capsys, "upload")
-    assert "FILE..." in out + err and "--dry-run" in out + err
+def test_no_arguments_is_a_usage_error(capsys) -> None:
+    code, out, err = run(capsys, "upload")
+    assert (code, out) == (2, "")
+    assert err.startswith("Error: no files given\nHint: ") and "imap upload -" in err
 
 
 @responses.activate

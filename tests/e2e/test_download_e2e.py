@@ -332,7 +332,11 @@ def test_verify_refetches_a_corrupted_copy(tmp_path, files, data_dir):
         broken = data_dir / keys[0]
         broken.write_bytes(b"X" + files[keys[0]][1:])  # same size, different bytes
         results, _ = fetch(server, keys, data_dir, verify=True)
-    assert [(r.status, r.reason) for r in results] == [("downloaded", ""), ("skipped", "verified")]
+    # the re-download says why (what --verify found), the good copy was verified
+    assert [(r.status, r.reason) for r in results] == [
+        ("downloaded", "checksum differs from the SDC's ETag"),
+        ("skipped", "verified"),
+    ]
     assert_intact(data_dir, files, results)
 
 

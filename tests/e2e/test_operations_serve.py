@@ -266,3 +266,19 @@ def test_metakernel_route(server: RunningServer):
     strings = [line.strip()[1:-1] for line in tm.splitlines() if line.startswith("    '")]
     assert all(len(s) <= 80 for s in strings) and any(s.endswith("+") for s in strings)
     assert "\\begindata" in tm and "KERNELS_TO_LOAD = (" in tm
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_jobs_table_fits_the_terminal_and_keeps_the_log_stream(imap, monkeypatch, width):
+    code, out, _err = imap("jobs", "-o", "json")
+    streams = {r["job_log_stream_id"] for r in json.loads(out)}
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _err = imap("jobs", "-o", "table")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(streams) + 2  # a heading and its rule
+    for line in lines[2:]:
+        stream = line.split()[-1]
+        assert stream in streams  # never cut
+        assert len(line) <= max(width, len(stream))
+    monkeypatch.setenv("COLUMNS", "400")
+    assert "TOOK" in imap("jobs", "-o", "table")[1].splitlines()[0]

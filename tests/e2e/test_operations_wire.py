@@ -77,7 +77,7 @@ def test_reprocess_posts_the_query_string_with_the_key(imap, fake: OpsSDC):
     )
     assert seen.header("x-api-key") == KEY and seen.header("authorization") is None
     assert seen.body == b"" and seen.header("content-type") is None
-    assert seen.header("user-agent").startswith("imap-cli/")
+    assert seen.header("user-agent").startswith("imap-sdc-cli/")
     assert len(out.strip()) == 36  # the reprocess_id, a uuid, on stdout
 
 

@@ -256,6 +256,19 @@ def test_latest_only_keeps_the_newest_version_of_each_series(imap, root: Path) -
     assert len(names) == 5
 
 
+def test_a_full_sync_after_a_latest_only_one_still_fetches_older_versions(
+    imap, root: Path, data_dir: Path
+) -> None:
+    put(root, f"{FOLDER}/{name_for(2, 'v001.0003')}")
+    assert sync_json(imap, "--latest-only")[0] == 0
+    assert not (data_dir / FOLDER / name_for(2)).exists()
+    # Its own state: the latest-only watermark does not hide what that run skipped.
+    code, summary, _ = sync_json(imap)
+    assert code == 0 and summary["new"] == 1
+    assert (data_dir / FOLDER / name_for(2)).exists()
+    assert len(state_files(data_dir)) == 2
+
+
 def test_two_syncs_at_once_both_succeed_with_a_consistent_state(
     server: RunningServer, root: Path, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -280,11 +293,20 @@ def test_two_syncs_at_once_both_succeed_with_a_consistent_state(
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         summaries.append(json.loads(out))
-    assert all(s["failed"] == 0 and s["new"] + s["skipped"] == 25 for s in summaries)
+    for s in summaries:
+        # Each saw all 25, unless it started after the other had recorded its watermark:
+        # then it rightly asked only for what is newer, and found nothing.
+        seen = s["new"] + s["skipped"]
+        assert s["failed"] == 0 and (seen == 25 or (seen == 0 and s["since"] is not None)), s
+    assert sum(s["new"] for s in summaries) >= 25
     for day in range(1, 26):
         key = f"{FOLDER}/{name_for(day)}"
         assert (data_dir / key).read_bytes() == (root / key).read_bytes()
-    assert not [p for p in data_dir.rglob("*") if p.name.endswith((".part", ".partial", ".tmp"))]
+    assert not [
+        p
+        for p in data_dir.rglob("*")
+        if p.name.endswith((".part", ".partial", ".tmp", ".claim", ".new"))
+    ]
     (state,) = state_files(data_dir)
     written = json.loads(state.read_text())
     assert written["watermark"] == max(s["watermark"] for s in summaries)

@@ -1,0 +1,142 @@
+"""The README's examples, run against `imap serve --demo` as a newcomer would paste them.
+
+Every ```bash and ```python block runs; an HTML comment right above a block can say, as
+`<!-- readme-test: DIRECTIVE; DIRECTIVE -->`:
+- `skip (why)`: not run;
+- `api-key`: against a demo server started with `--api-key`, with IMAP_API_KEY set (the
+  operations sections say the reader needs that);
+- `may-fail: TEXT`: a command containing TEXT may exit non-zero (an example of a failure);
+- `setup: COMMANDS` (last): bash COMMANDS run first, for files an example needs that the README
+  asks the reader to bring.
+Port 8765, the README's port for the demo server, becomes a free port. The quick start's install
+step is left out: the test runs in its own environment, where `imap` is installed already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imap_cli.server import start_server
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+BLOCK = re.compile(
+    r"(?:<!--\s*readme-test:\s*(?P<marker>.*?)\s*-->\s*\n)?```(?P<lang>bash|python)\n(?P<body>.*?)```",
+    re.S,
+)
+FAILED = "README-EXAMPLE-FAILED: "
+INSTALL = re.compile(r"^python3 -m venv .*?pip install (?:-e )?\. \\\n\s*&& ", re.S)
+
+
+def blocks() -> list[tuple[int, str, str, str]]:
+    text = README.read_text(encoding="utf-8")
+    found = []
+    for match in BLOCK.finditer(text):
+        line = text.count("\n", 0, match.start("body"))
+        found.append((line, match["lang"], match["marker"] or "", match["body"]))
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_readme_names_no_file_outside_the_repository() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "SDC-PROTOCOL" not in text and "shared/" not in text
+    assert len(blocks()) >= 8
+
+
+@pytest.mark.parametrize(
+    ("line", "lang", "marker", "body"), blocks(), ids=[f"line{b[0]}" for b in blocks()]
+)
+def directives(marker: str) -> dict[str, str]:
+    """`api-key; may-fail: X; setup: A; B` -> {"api-key": "", "may-fail": "X", "setup": "A; B"}."""
+    head, _, setup = marker.partition("setup:")
+    found = {"setup": setup.strip()} if setup.strip() else {}
+    for part in head.split(";"):
+        name, _, value = part.strip().partition(":")
+        if name.strip():
+            found[name.strip().split(" ")[0]] = value.strip()
+    return found
+
+
+def test_directives_are_read() -> None:
+    assert directives("api-key; may-fail: --x; setup: a; b") == {
+        "api-key": "",
+        "may-fail": "--x",
+        "setup": "a; b",
+    }
+    assert "skip" in directives("skip (a server runs until Ctrl-C)")
+
+
+@pytest.mark.parametrize(
+    ("line", "lang", "marker", "body"), blocks(), ids=[f"line{b[0]}" for b in blocks()]
+)
+def test_readme_example_runs_against_the_demo(
+    sdc_env, demo_root: Path, tmp_path: Path, line: int, lang: str, marker: str, body: str
+) -> None:
+    wanted = directives(marker)
+    if "skip" in wanted:
+        pytest.skip(f"README line {line}: {marker}")
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),  # nothing an example writes reaches the real home
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "IMAP_DATA_ACCESS_URL": sdc_env.url,
+    }
+    with contextlib.ExitStack() as stack:
+        if "api-key" in wanted:
+            keyed = stack.enter_context(start_server(demo_root, api_key="K", rescan_interval=0))
+            env.update(IMAP_DATA_ACCESS_URL=keyed.url, IMAP_API_KEY="K")
+        url = env["IMAP_DATA_ACCESS_URL"]
+        done = run_block(lang, body.replace("8765", str(port)), wanted, work, env, url, port)
+    failed = [x[len(FAILED) :] for x in done.stderr.splitlines() if x.startswith(FAILED)]
+    allowed = wanted.get("may-fail")
+    unexpected = [c for c in failed if not (allowed and allowed in c)]
+    assert done.returncode == 0 and not unexpected, (
+        f"README line {line}: {unexpected}\n{body}\n--- stderr:\n{done.stderr[-3000:]}"
+    )
+    assert "Traceback" not in done.stderr
+    if not failed:
+        assert "Error:" not in done.stderr, done.stderr
+    # an example whose names are not in the demo finds nothing, and says so (exit 0)
+    assert "No files in the" not in done.stderr, f"README line {line}: {done.stderr}"
+
+
+def run_block(
+    lang: str, body: str, wanted: dict, work: Path, env: dict, url: str, port: int
+) -> subprocess.CompletedProcess:
+    """Run one example block in `work`; a failing bash command is named on stderr."""
+    setup = wanted.get("setup", "")
+    if setup:
+        subprocess.run(["bash", "-c", setup], cwd=work, env=env, check=True, timeout=60)
+    if INSTALL.search(body):  # the quick start: its own demo server, on the free port
+        body = INSTALL.sub("", body)
+        env = {k: v for k, v in env.items() if k != "IMAP_DATA_ACCESS_URL"}
+    if lang == "python":
+        command = [sys.executable, "-c", body.replace(f"http://127.0.0.1:{port}", url)]
+    else:
+        # Every command runs (a failure is named, then checked); background jobs (the quick
+        # start's server) end with the script.
+        script = (
+            "set -o pipefail\n"
+            f"trap 'echo \"{FAILED}$BASH_COMMAND\" >&2' ERR\n"
+            "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+        )
+        command = ["bash", "-c", script + body]
+    return subprocess.run(
+        command, cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
