@@ -472,3 +472,47 @@ def _hint(output: Output, hint: str) -> None:
     else:
         output.streams.stderr.write(f"Hint: {hint}\n")
         output.streams.stderr.flush()
+
+
+class PartsProgress:
+    """`Fetching the answer in parts: 3/8` while a query too large for one response is split.
+
+    A callable `(done, total)` for core.query.fetch_result. On a terminal only (and not with
+    -q): a transient bar that appears with the first part; piped, nothing at all.
+    """
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.live = bool(output.streams.stderr_tty) and not output.quiet
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> PartsProgress:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.live:
+            return
+        if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}", markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("parts", markup=False),
+                console=self.output.console,
+                refresh_per_second=REFRESH_PER_SECOND,
+                transient=True,
+            )
+            self._task = self._progress.add_task(
+                "Too large for one answer; fetching it in parts", total=total
+            )
+            self._progress.start()
+        self._progress.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._progress.stop()
+            self._progress = None

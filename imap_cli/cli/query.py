@@ -186,12 +186,13 @@ def query(
         "type": kernel_type,
         "filename": filename,
     }
+    from imap_cli.cli.progress import PartsProgress
     from imap_cli.core.query import fetch_result, plan_query
 
     plan = plan_query(**filters)
-    with run.client() as client:
+    with run.client() as client, PartsProgress(run.output) as parts:
         client.on_retry = run.output.note
-        result = fetch_result(client, plan)
+        result = fetch_result(client, plan, on_progress=parts)
     # With --download the list is printed only when asked for (-o); otherwise the download
     # prints the local paths.
     shown = fmt if output_format or not download else None

@@ -93,6 +93,25 @@ def serve(
             rich_help_panel=SERVER,
         ),
     ] = 0,
+    max_response_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-response-bytes",
+            min=0,
+            help="Answer larger API responses with the gateway's 500, as the SDC does (its "
+            "Lambdas cannot send more than 6,291,556 bytes). 0: no limit.",
+            rich_help_panel=SERVER,
+        ),
+    ] = 6_291_556,
+    pagination: Annotated[
+        bool,
+        typer.Option(
+            "--pagination/--no-pagination",
+            help="Accept offset/limit on /query, as the newer SDC revision does; "
+            "--no-pagination answers them with 400, as most deployments.",
+            rich_help_panel=SERVER,
+        ),
+    ] = True,
     rescan_interval: Annotated[
         float,
         typer.Option(
@@ -146,6 +165,8 @@ def serve(
             access_token,
             latency_ms / 1000,
             rescan_interval,
+            max_response_bytes,
+            pagination,
         )
     finally:
         if cleanup is not None:
@@ -162,6 +183,8 @@ def _run(
     access_token: str | None,
     latency: float,
     rescan_interval: float,
+    max_response_bytes: int,
+    pagination: bool,
 ) -> None:
     import contextlib
     import errno
@@ -193,6 +216,8 @@ def _run(
             latency=latency,
             rescan_interval=rescan_interval,
             log=stderr,
+            max_response_bytes=max_response_bytes,
+            pagination=pagination,
         )
     except OSError as error:
         if error.errno == errno.EADDRINUSE:

@@ -179,6 +179,12 @@ class BadResponse(Unavailable):
     )
 
 
+class TooLarge(Unavailable):
+    """The answer is larger than the SDC can send at once, and cannot be split further."""
+
+    default_hint = "Narrow the query: add --instrument, --data-level or --descriptor."
+
+
 class IntegrityError(IMAPError):
     """A transfer ended with the wrong size or checksum."""
 

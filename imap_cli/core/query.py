@@ -21,11 +21,11 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, NotFound, UsageError
+from imap_cli.core.errors import BadResponse, NotFound, TooLarge, UsageError
 from imap_cli.core.recent import recent_keys, remember_keys
 
 TABLES: tuple[str, ...] = ("ancillary", "quicklook", "science", "spice")
@@ -722,14 +722,72 @@ def _decode(body: bytes, what: str, status: int, kind: str) -> tuple[Any, bool]:
 _BODY_RETRIES = 2
 
 
-def _get_body(client: Any, plan: QueryPlan) -> tuple[bytes, int, str]:
+def _size_failure(response: Any) -> bool:
+    """The gateway's answer to a response too large to send (or a crash: see core.split)."""
+    from imap_cli.core.split import is_size_failure
+
+    if response.status_code not in (500, 502):
+        return False
+    try:
+        body = response.content
+    except Exception:  # a broken error body is an ordinary failure
+        return False
+    return is_size_failure(response.status_code, body)
+
+
+def _send_query(client: Any, url: str, plan: QueryPlan, params: list, patient: bool) -> Any:
+    """The 200 response to one request, retried as usual. Not patient: the gateway's size
+    failure raises SizeFailure at once instead of being retried (the same answer would fail
+    the same way); other 500/502 answers keep their usual retries."""
+    from imap_cli.core.http import RETRY_AFTER_CAP, RETRY_STATUSES, retry_after
+    from imap_cli.core.split import SizeFailure
+
+    if patient:
+        return client.api("GET", url, params=params, what=plan.what, stream=True)
+    attempts = client.retries + 1
+    for attempt in range(attempts):
+        response = client.api(
+            "GET",
+            url,
+            params=params,
+            what=plan.what,
+            stream=True,
+            ok=(200, 500, 502),
+            retry_statuses=RETRY_STATUSES - {500, 502},
+        )
+        if response.status_code == 200:
+            return response
+        if _size_failure(response):
+            response.close()
+            raise SizeFailure
+        delay = retry_after(response)
+        if attempt == attempts - 1 or (delay is not None and delay > RETRY_AFTER_CAP):
+            response.close()
+            raise client.http_error(response, plan.what)
+        status = f"{response.status_code} {response.reason or ''}".strip()
+        response.close()
+        client._retrying(plan.what, f"{plan.what}: the server answered {status}", attempt, attempts)
+        client._backoff(attempt, delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _get_body(
+    client: Any,
+    plan: QueryPlan,
+    params: Sequence[tuple[str, str]] | None = None,
+    *,
+    patient: bool = True,
+) -> tuple[bytes, int, str]:
+    """One request's body (see _send_query for `patient`)."""
     from imap_cli.core.errors import ConnectionFailed
 
     url = client.api_url(plan.route)
     for attempt in range(_BODY_RETRIES + 1):
         # Streamed, then read in one call: much faster than requests' 10 KB chunks for the
         # 10+ MB answers broad queries get.
-        response = client.api("GET", url, params=list(plan.params), what=plan.what, stream=True)
+        response = _send_query(
+            client, url, plan, list(plan.params if params is None else params), patient
+        )
         try:
             return (
                 response.raw.read(decode_content=True),
@@ -749,22 +807,14 @@ def _get_body(client: Any, plan: QueryPlan) -> tuple[bytes, int, str]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def fetch_result(client: Any, plan: QueryPlan) -> QueryResult:
-    """Send a planned query with an SDCClient; the checked records, and the raw body if usable.
+def _records(client: Any, plan: QueryPlan, params: Sequence[tuple[str, str]], patient: bool):
+    """The checked records of one request (a piece of a split query)."""
+    body, status, kind = _get_body(client, plan, params, patient=patient)
+    return check_records(_decode(body, plan.what, status, kind)[0], plan.what)
 
-    The body is kept so `-o json` can print the SDC's bytes as they came (already valid JSON,
-    already UTF-8) instead of encoding 30,000 records again.
-    """
-    try:
-        body, status, kind = _get_body(client, plan)
-    except NotFound:
-        if plan.fallback_route is None:
-            raise
-        # An SDC from before the small-forces rename has only /thruster-table.
-        plan = replace(plan, route=plan.fallback_route, fallback_route=None)
-        body, status, kind = _get_body(client, plan)
-    data, had_constants = _decode(body, plan.what, status, kind)
-    rows = check_records(data, plan.what)
+
+def _select(plan: QueryPlan, rows: list[dict]) -> tuple[list[dict], bool]:
+    """The plan's client-side filters (--filename, latest); whether nothing was dropped."""
     unchanged = True
     if plan.only_name is not None:
         kept = [row for row in rows if record_name(row) == plan.only_name]
@@ -772,9 +822,66 @@ def fetch_result(client: Any, plan: QueryPlan) -> QueryResult:
     if plan.latest_here:
         kept = latest_records(rows)
         unchanged, rows = unchanged and len(kept) == len(rows), kept
+    return rows, unchanged
+
+
+def fetch_result(
+    client: Any, plan: QueryPlan, on_progress: Callable[[int, int], None] | None = None
+) -> QueryResult:
+    """Send a planned query with an SDCClient; the checked records, and the raw body if usable.
+
+    The body is kept so `-o json` can print the SDC's bytes as they came (already valid JSON,
+    already UTF-8) instead of encoding 30,000 records again. An answer too large for the SDC
+    to send at once is fetched in parts (core.split); `on_progress(done, total)` follows them.
+    """
+    from imap_cli.core.split import SizeFailure
+
+    try:
+        try:
+            body, status, kind = _get_body(client, plan, patient=False)
+        except NotFound:
+            if plan.fallback_route is None:
+                raise
+            # An SDC from before the small-forces rename has only /thruster-table.
+            plan = replace(plan, route=plan.fallback_route, fallback_route=None)
+            body, status, kind = _get_body(client, plan, patient=False)
+    except SizeFailure:
+        return QueryResult(_select(plan, _fetch_in_parts(client, plan, on_progress))[0])
+    data, had_constants = _decode(body, plan.what, status, kind)
+    rows, unchanged = _select(plan, check_records(data, plan.what))
     # Only a plain UTF-8 array goes out verbatim: no BOM, and no NaN we turned into null.
     raw_ok = unchanged and not had_constants and body.lstrip()[:1] == b"["
     return QueryResult(rows, body if raw_ok else None)
+
+
+def _fetch_in_parts(
+    client: Any, plan: QueryPlan, on_progress: Callable[[int, int], None] | None
+) -> list[dict]:
+    from imap_cli.core.split import fetch_all
+
+    if plan.route == "query":
+        return fetch_all(
+            lambda params, patient: _records(client, plan, params, patient),
+            plan.params,
+            what=plan.what,
+            on_progress=on_progress,
+        )
+    # /spice-query and the other tables have no start-date or paging semantics to split by.
+    # A query that cannot match anything tells a failing SDC from an answer too large.
+    kernel_type = dict(plan.params).get("type", ALL_KERNELS)
+    column = (
+        "file_path"
+        if kernel_type in NON_KERNEL_TYPES or plan.route != "spice-query"
+        else "file_name"
+    )
+    probe = [("type", kernel_type)] if plan.route == "spice-query" else []
+    probe.append((column, "imap-cli-no-such-file"))
+    _records(client, plan, probe, True)
+    raise TooLarge(
+        f"{plan.what}: the answer is too large for the SDC to send at once (about 6 MB), and "
+        "this table cannot be asked for in parts",
+        "Narrow the query: a --type, a shorter --start-date/--end-date range, or --version latest.",
+    )
 
 
 def fetch(client: Any, plan: QueryPlan) -> list[dict]:

@@ -11,6 +11,10 @@ Routes (each also under /api-key/... and /authorized/...):
   GET /processing-jobs, /processing-logs/{stream}, /metakernel   (server.operations)
 Anything else: the gateway's 404 {"message": "Not Found"}.
 
+Like the SDC's Lambdas, an answer larger than `max_response_bytes` (6,291,556; 0: no limit)
+is the gateway's 500 {"message": "Internal Server Error"}; `/query` takes `offset`/`limit`
+(the newer SDC revision) unless `pagination` is off.
+
 Auth, like the gateway in front of the SDC:
 - no api_key and no access_token: every prefix is open (like the dev SDC);
 - api_key set: /api-key/... needs `x-api-key: <key>`, else 403 {"message": "Forbidden"};
@@ -57,6 +61,9 @@ UPLOAD_NO_PATH = (
     "Eg. /upload/path/to/file/filename.pkts"
 )
 UPLOAD_EXPIRY = 3600
+# The most a Lambda behind API Gateway can send; larger answers are the gateway's 500.
+MAX_RESPONSE_BYTES = 6_291_556
+INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::(\d+))?\Z")
 NOT_RELEASED = "The file {} is not a part of a public release yet."
 
@@ -94,6 +101,8 @@ class ApiApp:
         url_expiry: int = 86400,
         upload_expiry: int = UPLOAD_EXPIRY,
         log: Callable[[str], None] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        pagination: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.signer = signer
@@ -105,6 +114,8 @@ class ApiApp:
         self.url_expiry = url_expiry
         self.upload_expiry = upload_expiry
         self._log = log or (lambda _line: None)
+        self.max_response_bytes = max_response_bytes
+        self.pagination = pagination
         from imap_cli.server.operations import Operations
 
         self.operations = Operations(catalogue)
@@ -121,6 +132,9 @@ class ApiApp:
         extra: Iterable[tuple[str, str]] = (),
     ) -> list[bytes]:
         data = body.encode()
+        if 0 < self.max_response_bytes < len(data):
+            # A Lambda cannot return more; API Gateway (HTTP API) answers this instead.
+            code, data, content_type, extra = 500, INTERNAL_ERROR.encode(), JSON, ()
         headers = [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra]
         start_response(_status(code), headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [data]
@@ -224,7 +238,9 @@ class ApiApp:
     def _query(self, environ, start_response, _rest) -> list[bytes]:
         self.catalogue.refresh()
         public = not environ.get("imap.prefix")
-        answer = queries.query(self.catalogue, query_params(environ), public=public)
+        answer = queries.query(
+            self.catalogue, query_params(environ), public=public, pagination=self.pagination
+        )
         return self._answer(environ, start_response, answer.status, answer.body)
 
     def _spice_query(self, environ, start_response, _rest) -> list[bytes]:

@@ -199,14 +199,27 @@ _ROW_WITH_RELEASED = (
 )
 
 
-def query(catalogue: Catalogue, params: dict[str, str] | None, *, public: bool = False) -> Answer:
+def query(
+    catalogue: Catalogue,
+    params: dict[str, str] | None,
+    *,
+    public: bool = False,
+    pagination: bool = True,
+) -> Answer:
     """GET /query: filter, rank versions, answer the rows ordered by file_path.
 
     `public`: the unauthenticated route, which sees released files only (before ranking).
+    With `pagination` (the newer SDC revision), `offset` and `limit` are taken out first and
+    applied after ordering; without, they are unknown parameters (400) as on most deployments.
     """
     if params is None:  # the gateway gives the lambda no parameters at all: it crashes
         return _crash()
     params = dict(params)
+    page = ""
+    if pagination:
+        page, problem = _page(params.pop("offset", None), params.pop("limit", None))
+        if problem:
+            return _bad_request(problem)
     table = params.pop("table", "science")
     if table not in VALID_PARAMETERS:
         return _crash()
@@ -240,7 +253,23 @@ def query(catalogue: Catalogue, params: dict[str, str] | None, *, public: bool =
         column = _ROW_WITH_RELEASED
         if public:
             where.append(f"NOT {_UNRELEASED}")
-    return _rows_answer(catalogue.rows(_ranked_sql(where, mode, column), args))
+    return _rows_answer(catalogue.rows(_ranked_sql(where, mode, column) + page, args))
+
+
+def _page(offset: str | None, limit: str | None) -> tuple[str, str]:
+    """The SQL tail for offset/limit, or the SDC's 400 message for bad values."""
+    if offset is None and limit is None:
+        return "", ""
+    try:
+        first = int(offset) if offset is not None else 0
+        count = int(limit) if limit is not None else -1
+    except ValueError:
+        return "", "'offset' and 'limit' must be integers."
+    if first < 0:
+        return "", "'offset' must be greater than or equal to 0."
+    if limit is not None and count <= 0:
+        return "", "'limit' must be greater than 0."
+    return f" LIMIT {count} OFFSET {first}", ""
 
 
 def _science_version_mode(params: dict[str, Any]) -> str | None:

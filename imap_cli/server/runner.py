@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from imap_cli.server.api import ApiApp
+from imap_cli.server.api import MAX_RESPONSE_BYTES, ApiApp
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.objects import ObjectApp
 from imap_cli.server.signing import BUCKET, Signer
@@ -270,6 +270,8 @@ def _servers(
     objects_middleware: Middleware | None,
     socket_timeout: float,
     ssl_context: ssl.SSLContext | None,
+    max_response_bytes: int,
+    pagination: bool,
 ) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
@@ -291,6 +293,8 @@ def _servers(
         url_expiry=url_expiry,
         upload_expiry=upload_expiry,
         log=write,
+        max_response_bytes=max_response_bytes,
+        pagination=pagination,
     )
     api_app: WSGIApp = api
     if api_middleware is not None:
@@ -322,6 +326,8 @@ def start_server(
     catalogue: Catalogue | None = None,
     socket_timeout: float = 60.0,
     ssl_context: ssl.SSLContext | None = None,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    pagination: bool = True,
 ) -> RunningServer:
     """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
 
@@ -344,6 +350,10 @@ def start_server(
     - socket_timeout: seconds a connection may stall mid-request before it is dropped.
     - ssl_context: a server-side SSLContext: both the API and the object host speak https
       (for TLS tests and trials with a private CA); None: plain http.
+    - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
+      (6,291,556 bytes, a Lambda's limit); 0: no limit.
+    - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
+      unknown parameters (400), as on most deployments.
 
     The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
     seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
@@ -378,6 +388,8 @@ def start_server(
             objects_middleware=objects_middleware,
             socket_timeout=socket_timeout,
             ssl_context=ssl_context,
+            max_response_bytes=max_response_bytes,
+            pagination=pagination,
         )
     finally:
         for listener in listeners:  # werkzeug holds duplicates of these descriptors

@@ -50,6 +50,11 @@ ACCESS_KEY_ID = "ASIAFAKEFAKEFAKEFAKE"
 SESSION_TOKEN = "IQoJb3JpZ2luX2VjE+/fake//session+token==/AbC="
 DOWNLOAD_EXPIRES = 86400  # URL_EXPIRE default of the download lambda
 UPLOAD_EXPIRES = 3600
+# What API Gateway answers when a Lambda's response is over its 6,291,556-byte limit.
+GATEWAY_SIZE_ERRORS = {
+    "http": (500, {"message": "Internal Server Error"}),  # HTTP API (v2), the SDC's
+    "rest": (502, {"message": "Internal server error"}),  # REST API
+}
 XML_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 SCIENCE_NAME = re.compile(
@@ -385,7 +390,23 @@ class _ApiHandler(_Handler):
     # --- the lambdas ---
 
     def _query(self, seen: Seen, authenticated: bool) -> None:
+        fake = self.server.fake
         params = dict(seen.query)
+        page: tuple[int, int | None] | None = None
+        if fake.pagination:  # the newer revision pops these before anything else
+            offset, limit = params.pop("offset", None), params.pop("limit", None)
+            if offset is not None or limit is not None:
+                try:
+                    page = (int(offset or 0), None if limit is None else int(limit))
+                except ValueError:
+                    self._json(seen, 400, "'offset' and 'limit' must be integers.")
+                    return
+                if page[0] < 0:
+                    self._json(seen, 400, "'offset' must be greater than or equal to 0.")
+                    return
+                if page[1] is not None and page[1] <= 0:
+                    self._json(seen, 400, "'limit' must be greater than 0.")
+                    return
         table = params.pop("table", "science")
         if table != "science":
             self._json(seen, 500, {"message": "Internal Server Error"})  # KeyError upstream
@@ -421,7 +442,14 @@ class _ApiHandler(_Handler):
         if "major_version" not in params:
             rows = _rank(rows, latest)
         rows.sort(key=lambda r: r["file_path"])
-        self._json(seen, 200, rows)
+        if page is not None:
+            rows = rows[page[0] :] if page[1] is None else rows[page[0] : page[0] + page[1]]
+        body = json.dumps(rows).encode()
+        if 0 < fake.max_response_bytes < len(body):
+            # A Lambda cannot return more; the gateway answers its generic error instead.
+            self._json(seen, *GATEWAY_SIZE_ERRORS[fake.gateway])
+            return
+        self._send(seen, 200, body, {"Content-Type": "application/json"})
 
     def _download(self, seen: Seen, key: str, authenticated: bool) -> None:
         fake = self.server.fake
@@ -801,6 +829,11 @@ class RealisticSDC:
         self.objects: dict[str, S3Object] = {}
         self.rows: list[dict] = []
         self.conflict_style = "json"  # or "2024": the JSON string "<key> already exists."
+        # Lambda responses over this many bytes fail at the gateway (0: no limit), as
+        # GATEWAY_SIZE_ERRORS[gateway]; pagination: /query takes offset/limit (newer revision).
+        self.max_response_bytes = 0
+        self.gateway = "http"
+        self.pagination = False
         self.seen: list[Seen] = []
         self.server_errors: list[str] = []  # exceptions in handlers other than hang-ups
         self.faults: list[Fault] = []

@@ -207,7 +207,10 @@ def test_query_502_on_every_try_exit_3_with_the_sdc_hint(
     assert ran.code == 3
     assert_error_lines(ran.err, "502", "Internal server error")
     assert "imap-sdc@lasp.colorado.edu" in ran.err
-    assert 2 <= len(fake.requests("api")) <= 6  # retried, and the retries are bounded
+    # The query once (a 502 may be an answer too large: not retried), then the first 4
+    # windows of a split beside a query that matches nothing, so cannot be too large, and is
+    # retried as usual (6 tries): bounded, and no window is split further.
+    assert 2 <= len(fake.requests("api")) <= 11
 
 
 @pytest.mark.parametrize(
