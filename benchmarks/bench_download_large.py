@@ -142,7 +142,10 @@ def sdc_stub(objects_url: str, latency: float = 0.0) -> Iterator[str]:
 _MEASURE = """
 import resource, subprocess, sys, time
 start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL if len(sys.argv) else None).returncode
+# the command's own stdout (imap download prints the local paths) is not ours to parse
+code = subprocess.run(
+    sys.argv[1:], stdin=subprocess.DEVNULL if len(sys.argv) else None, stdout=subprocess.DEVNULL
+).returncode
 wall = time.perf_counter() - start
 print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
 """

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from imap_cli import __version__
 from imap_cli.cli.complete import adapt_typer_completion, script_request, show_or_install
+from imap_cli.cli.plain_params import lighten
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import ExitCode, IMAPError
 
@@ -55,6 +56,7 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
         holder.command(name, **settings)(target)
     command = typer.main.get_group(holder).commands[name]
     _add_global_options(command)
+    lighten(command)
     return command
 
 
@@ -231,6 +233,10 @@ class LazyCommands(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             self._summaries_only = False
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        lighten(self)  # the root's own options (--url, -q, ...), before they are converted
+        return super().parse_args(ctx, args)
 
     def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[Any]:
         self._summaries_only = True
