@@ -122,6 +122,7 @@ class TransferProgress:
         self.planned = 0
         self.finished = 0
         self.failed = 0
+        self._reasons: set[str] = set()  # failure reasons already shown during the run
         self.closed = False  # stderr's reader has gone: nothing more is written
         self._retries_seen: set[str] = set()
 
@@ -295,8 +296,11 @@ class TransferProgress:
                 else:
                     self._known -= total
             self._bytes -= self._moved.pop(event.key, 0)
-            reason = event.error.message if event.error is not None else event.reason
-            self._line(f"failed {event.key}: {' '.join(reason.split())}", always=True)
+            reason = " ".join((event.error.message if event.error else event.reason).split())
+            if reason in self._reasons and not self.output.verbose:
+                return  # the same cause again (a wrong URL fails every file): once is enough
+            self._reasons.add(reason)
+            self._line(f"failed {event.key}: {reason}", always=True)
 
     def _refresh_overall(self) -> None:
         if self._progress is None:
@@ -453,15 +457,36 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
     from imap_cli.cli.hints import hint_for
 
     hints: list[str] = []
-    for result in failed:
-        error = result.error
-        reason = error.message if error is not None else result.reason
-        output.error(f"{result.key}: {' '.join(reason.split())}", hint="")
-        hint = hint_for(error)
-        if hint and hint not in hints:
-            hints.append(hint)
+    for reason, group in _by_reason(failed).items():
+        if len(group) >= GROUPED and not output.verbose:
+            # One cause for many files (a wrong URL, an outage): one line, not one per file.
+            others = len(group) - 1
+            output.error(
+                f"{len(group)} files failed: {reason} (first {group[0].key}, "
+                f"and {others} more; -v lists each)",
+                hint="",
+            )
+        else:
+            for result in group:
+                output.error(f"{result.key}: {reason}", hint="")
+        for result in group:
+            hint = hint_for(result.error)
+            if hint and hint not in hints:
+                hints.append(hint)
     for hint in hints:
         _hint(output, hint)
+
+
+# From this many files failing for the same reason, the summary gives the reason once.
+GROUPED = 4
+
+
+def _by_reason(failed: Sequence[FileResult]) -> dict[str, list[FileResult]]:
+    groups: dict[str, list[FileResult]] = {}
+    for result in failed:
+        reason = result.error.message if result.error is not None else result.reason
+        groups.setdefault(" ".join(reason.split()), []).append(result)
+    return groups
 
 
 def _hint(output: Output, hint: str) -> None:

@@ -425,3 +425,16 @@ def test_uploads_trust_the_ca_bundle_too(tls_sdc, tls, tmp_path) -> None:
     assert done.code == 0, done.err
     stored = tls_sdc.root / "imap/mag/l1a/2025/01" / name
     assert stored.read_bytes() == source.read_bytes()  # the PUT went to the https object host
+
+
+def test_many_files_failing_for_one_cause_give_it_once() -> None:
+    keys = [f"imap/hit/l1a/2025/10/imap_hit_l1a_sectorates_202510{d:02d}_v001.0000.cdf" for d in
+            range(1, 11)]  # fmt: skip
+    result = imap("--url", "https://no-such-sdc.invalid", "download", *keys)
+    assert result.code == 3 and result.out == ""
+    cause = "cannot resolve the host name no-such-sdc.invalid"
+    assert result.err.count(cause) == 2  # once as it happened, once in the summary
+    assert "10 files failed: " in result.err and "and 9 more; -v lists each" in result.err
+    assert result.err.count("Hint: ") == 1 and "Traceback" not in result.err
+    every = imap("--url", "https://no-such-sdc.invalid", "download", "-v", *keys)
+    assert every.err.count(cause) >= 20 and all(key in every.err for key in keys)
