@@ -136,17 +136,18 @@ def _global_options() -> list[Any]:
 
 
 def _add_global_options(command: Any) -> None:
-    """Give `command` (and a group's subcommands) the global options it does not define."""
+    """Give `command` (and a group's subcommands) the global options it does not define, and
+    an "Interrupted." line on Ctrl-C."""
     import functools
 
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             _add_global_options(sub)
         return
+    if command.callback is None:
+        return
     taken = {name for param in command.params for name in param.opts + param.secondary_opts}
     added = [o for o in _global_options() if not taken.intersection(o.opts)]
-    if not added or command.callback is None:
-        return
     command.params.extend(added)
     names = [o.name for o in added]
     inner = command.callback
@@ -155,7 +156,13 @@ def _add_global_options(command: Any) -> None:
     def callback(*args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name, None) for name in names}
         _apply_global_options(values)
-        return inner(*args, **kwargs)
+        try:
+            return inner(*args, **kwargs)
+        except KeyboardInterrupt:
+            # Typer would turn it into a silent exit 130; a command with more to say about
+            # what was kept (download, upload, sync) catches it first.
+            sys.stderr.write("\nInterrupted.\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     command.callback = callback
 

@@ -277,3 +277,24 @@ def test_paths_pipe_into_download(sdc_env, tmp_path: Path) -> None:
         assert (sdc_env.data_dir / key).read_bytes() == (sdc_env.server.root / key).read_bytes()
     recent = (tmp_path / "cache" / "imap-cli" / "recent-keys.txt").read_text().splitlines()
     assert recent[:3] == keys
+
+
+def test_ctrl_c_during_a_query_says_interrupted(silent_server, tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imap_cli", "--url", silent_server.url, "query", "-i", "mag"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert silent_server.accepted.wait(20), "the query never connected"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and out == ""
+    assert "Interrupted." in err and "Traceback" not in err
