@@ -456,6 +456,13 @@ def connection_error(exc: Exception, url: str, what: str) -> ConnectionFailed:
         )
     if isinstance(exc, requests.exceptions.Timeout):
         return ConnectionFailed(f"{what}: {host} did not answer in time", kind=Failure.TIMEOUT)
+    if "Temporary failure in name resolution" in text:
+        # EAI_AGAIN: the resolver did not answer (busy cluster nodes, a VPN coming up); it may
+        # well answer the next time, unlike a name that does not exist.
+        return ConnectionFailed(
+            f"{what}: the host name {urlsplit(url).hostname} could not be resolved just now",
+            kind=Failure.DROPPED,
+        )
     if (
         "Name or service not known" in text
         or "getaddrinfo" in text

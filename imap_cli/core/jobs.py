@@ -13,8 +13,8 @@ from typing import Any
 
 from imap_cli.core.errors import BadResponse, NotFound, UsageError
 from imap_cli.core.http import RETRY_STATUSES
-from imap_cli.core.query import check_records, compact, parse_date
-from imap_cli.core.reprocess import check_descriptor, check_member
+from imap_cli.core.query import check_descriptor, check_records, compact, parse_date
+from imap_cli.core.reprocess import check_member
 
 STATUSES: tuple[str, ...] = ("FAILED", "INPROGRESS", "SUCCEEDED")
 # Spellings people type for INPROGRESS.

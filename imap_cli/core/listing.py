@@ -159,5 +159,8 @@ def parse_listing(text: str, *, paths: bool = False) -> list[str]:
 def read_listing(stream: Iterable[str] | Any, *, paths: bool = False) -> list[str]:
     """parse_listing of everything in `stream` (a file object or any iterable of lines)."""
     read = getattr(stream, "read", None)
-    text = read() if callable(read) else "".join(stream)
+    if callable(read):
+        text = read()
+    else:  # lines with or without their line endings
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in stream)
     return parse_listing(text, paths=paths)

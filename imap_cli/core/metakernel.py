@@ -148,15 +148,12 @@ def plan_metakernel(
 
 def kernel_names(client: Any, request: MetakernelRequest) -> list[str]:
     """The SDC's kernels for the request, bare names in load order."""
-    from imap_cli.core.http import RETRY_STATUSES
-
     response = client.api(
         "GET",
         client.api_url("metakernel"),
         params=list(request.params),
         what="metakernel",
         ok=(200, 404, 422),
-        retry_statuses=RETRY_STATUSES,
     )
     if response.status_code == 404:
         text = response.text.strip()

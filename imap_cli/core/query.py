@@ -312,7 +312,8 @@ def _whole(name: str, value: Any, high: int) -> int:
     return number
 
 
-def _descriptor(value: Any) -> str:
+def check_descriptor(value: Any) -> str:
+    """One field of a file name: non-empty, no `_`, no spaces or control characters."""
     text = str(value).strip()
     if not text or "_" in text or any(c.isspace() or not c.isprintable() for c in text):
         raise UsageError(
@@ -421,7 +422,7 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
             "data_level", given["data_level"], DATA_LEVELS, "--data-level l1a"
         )
     if "descriptor" in given:
-        values["descriptor"] = _descriptor(given["descriptor"])
+        values["descriptor"] = check_descriptor(given["descriptor"])
     values.update({name: compact(day) for name, day in _dates(given).items()})
     if "repointing" in given:
         values["repointing"] = str(parse_repointing(given["repointing"]))

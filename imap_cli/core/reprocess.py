@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from imap_cli.core.errors import BadResponse, Refused, UsageError
-from imap_cli.core.query import compact, parse_date
+from imap_cli.core.query import _choices, _closest_hint, check_descriptor, compact, parse_date
 
 
 @dataclass(frozen=True)
@@ -52,30 +52,14 @@ class ReprocessAnswer:
     reprocess_id: str | None
 
 
-def check_descriptor(value: Any) -> str:
-    """One field of a file name: non-empty, no `_`, no spaces or control characters."""
-    text = str(value).strip()
-    if not text or "_" in text or any(c.isspace() or not c.isprintable() for c in text):
-        raise UsageError(
-            f"{value!r} is not a valid descriptor: it is one field of a file name, "
-            "non-empty, without '_' or spaces",
-            "For example: --descriptor norm-mago",
-        )
-    return text
-
-
 def check_member(what: str, value: Any, valid: tuple[str, ...], example: str) -> str:
     """`value` lower-cased if it is one of `valid`, else a UsageError naming the choices."""
-    import difflib
-
     text = str(value).strip().lower()
     if text in valid:
         return text
-    close = difflib.get_close_matches(text, list(valid), n=1)
-    hint = f"Did you mean {close[0]!r}? " if close else ""
     raise UsageError(
-        f"{value!r} is not a valid {what}; valid: {', '.join(sorted(valid))}",
-        f"{hint}For example: {example}",
+        f"{value!r} is not a valid {what}; valid: {_choices(valid)}",
+        _closest_hint(text, valid, example),
     )
 
 

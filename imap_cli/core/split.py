@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imap_cli.core.errors import BadRequest, TooLarge
+from imap_cli.core.query import compact  # query imports this module only when it splits
 
 Params = list[tuple[str, str]]
 # ask(params, patient): one request's rows. Not patient: the gateway's 500/502 raises
@@ -106,7 +107,7 @@ class Window:
             len(kept),
         )
         dates = [
-            (k, _compact(d)) for k, d in (("start_date", self.low), ("end_date", self.high)) if d
+            (k, compact(d)) for k, d in (("start_date", self.low), ("end_date", self.high)) if d
         ]
         return kept[:at] + dates + kept[at:]
 
@@ -177,10 +178,6 @@ class Page:
             Page(start, min(size, self.offset + self.limit - start), self.window)
             for start in range(self.offset, self.offset + self.limit, size)
         ]
-
-
-def _compact(day: dt.date) -> str:
-    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def _dashed(day: dt.date) -> str:

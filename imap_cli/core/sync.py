@@ -295,6 +295,9 @@ def _take(path: Path, claim: Path) -> bool:
         os.rename(path, claim)
     except FileNotFoundError:
         return False
+    # A rename keeps the old mtime: without this a live claim on a day-old state looks stale.
+    with contextlib.suppress(OSError):
+        os.utime(claim)
     return True
 
 
@@ -308,7 +311,8 @@ def _stale_claims(path: Path, mine: Path) -> list[Path]:
     now = time.time()
     for claim in _claims(path, mine):
         with contextlib.suppress(OSError):
-            if now - claim.stat().st_mtime > CLAIM_STALE:
+            info = claim.stat()  # a rename sets ctime, before _take's touch sets mtime
+            if now - max(info.st_mtime, info.st_ctime) > CLAIM_STALE:
                 target = mine.with_name(f"{mine.name}.{secrets.token_hex(4)}.adopted")
                 os.rename(claim, target)
                 adopted.append(target)
@@ -345,6 +349,24 @@ def _create_state(path: Path, state: dict[str, Any]) -> bool:
         with contextlib.suppress(OSError):
             temp.unlink()
     return True
+
+
+def _usable(keys: list[str], shard: tuple[int, int] | None) -> tuple[list[str], list[FileResult]]:
+    """The keys core.naming accepts, and a failed result for each it refuses: one odd row in
+    the SDC's answer must not stop the rest of a sync (its watermark then stays, as for any
+    failure)."""
+    from imap_cli.core.download import in_shard
+
+    good, bad = [], []
+    for key in keys:
+        try:
+            parse_key(key)
+        except InvalidName as exc:
+            if in_shard(key, shard):
+                bad.append(FileResult(key, "failed", error=exc, reason=exc.message))
+        else:
+            good.append(key)
+    return good, bad
 
 
 def _mark_order(mark: str) -> dt.datetime:
@@ -492,8 +514,8 @@ def sync(
         rows = run_query(sdc, **asked)
     if latest_only and table != "spice":
         rows = latest_records(rows)
-    keys = record_keys(rows, table)
-    results = download_files(
+    keys, rejected = _usable(record_keys(rows, table), shard)
+    results = rejected + download_files(
         sdc,
         keys,
         data_dir=data_dir,
@@ -525,7 +547,9 @@ def sync(
     pruned = []
     if prune_superseded:
         for item in superseded:
-            if item.key in mine:
+            # Only ours, and only once the newer version is here: when it failed (or belongs
+            # to another shard) the older one is still the only copy.
+            if item.key in mine and item.path.with_name(item.newer).is_file():
                 with contextlib.suppress(FileNotFoundError):
                     item.path.unlink()
                 pruned.append(item)

@@ -73,16 +73,6 @@ def ignore_events(event: TransferEvent) -> None:
 # --- inputs and outcome ------------------------------------------------------------------------
 
 
-def read_list(lines: Iterable[str]) -> list[str]:
-    """Names or paths from a file or stdin: one per line; blank lines and `#` comments ignored."""
-    out = []
-    for line in lines:
-        text = line.strip()
-        if text and not text.startswith("#"):
-            out.append(text)
-    return out
-
-
 def expand_items(items: Iterable[str], stdin: Iterable[str], *, paths: bool = False) -> list[str]:
     """The command's arguments with `-` replaced by the names on stdin, read once.
 

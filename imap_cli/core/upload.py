@@ -502,12 +502,14 @@ def compare_with_sdc(sdc: SDCClient, item: UploadItem) -> Comparison:
         etag = response.headers.get("ETag")
     finally:
         response.close()
+    if size is None:
+        return Comparison(None, "the SDC did not say its copy's size")
     if size != item.size:
-        shown = "an unknown size" if size is None else f"{size:,} bytes"
-        return Comparison(False, f"the SDC's copy has {shown}, this one {item.size:,}")
+        return Comparison(False, f"the SDC's copy has {size:,} bytes, this one {item.size:,}")
     expected = plain_md5(etag)
     if expected is None:
-        return Comparison(True, "same size; the SDC's ETag is not an MD5, so only sizes compared")
+        # Same size proves nothing (a multipart upload's ETag is not an MD5 of the bytes).
+        return Comparison(None, "same size, but the SDC's ETag is not an MD5 to compare with")
     local = file_md5(item.path)
     if local != expected:
         return Comparison(False, f"same size, but MD5 {expected} in the SDC and {local} here")

@@ -247,6 +247,23 @@ def test_superseded_files_are_reported_and_only_our_own_pruned(
     assert (data_dir / FOLDER / name_for(1, "v001.0002")).exists()
 
 
+def test_prune_keeps_the_older_version_while_the_newer_one_failed(
+    imap, root: Path, data_dir: Path, failing: FailFor
+) -> None:
+    assert sync_json(imap)[0] == 0
+    mine = data_dir / FOLDER / name_for(1)
+    newer = name_for(1, "v001.0002")
+    put(root, f"{FOLDER}/{newer}", when=None)
+    failing.needle, failing.on = newer, True
+    code, _, err = imap("sync", "-i", "mag", "-l", "l1b", "--prune-superseded")
+    assert code != 0 and "pruned:" not in err
+    assert mine.exists()  # still the only copy of that day
+    failing.on = False
+    code, _, err = imap("sync", "-i", "mag", "-l", "l1b", "--prune-superseded")
+    assert code == 0 and f"pruned: {mine}" in err
+    assert not mine.exists() and (data_dir / FOLDER / newer).exists()
+
+
 def test_latest_only_keeps_the_newest_version_of_each_series(imap, root: Path) -> None:
     put(root, f"{FOLDER}/{name_for(2, 'v001.0003')}")
     code, summary, _ = sync_json(imap, "--latest-only")

@@ -14,9 +14,10 @@ import responses
 from imap_cli.core import download as dl
 from imap_cli.core import errors
 from imap_cli.core.http import SDCClient
+from imap_cli.core.listing import read_listing
 from imap_cli.core.naming import IMAPName
 from imap_cli.core.settings import resolve
-from imap_cli.core.transfer import Stage, TransferEvent, read_list
+from imap_cli.core.transfer import Stage, TransferEvent
 
 SDC = "https://sdc.example"
 S3 = "https://bucket.s3.example"
@@ -78,7 +79,7 @@ def parts_left(root: Path) -> list[Path]:
 
 def test_read_list_ignores_blanks_and_comments() -> None:
     text = f"\n# a comment\n  {MAG}  \n\n{SWE_KEY}\n   # indented comment\n"
-    assert read_list(text.splitlines()) == [MAG, SWE_KEY]
+    assert read_listing(text.splitlines()) == [MAG, SWE_KEY]
 
 
 def test_parse_items_collapses_duplicates_in_order() -> None:

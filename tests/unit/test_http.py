@@ -365,3 +365,22 @@ def test_ca_bundle_setting_wins_over_requests_ca_bundle(tmp_path: Path, monkeypa
     client, _ = make_client()
     assert client.verify() is True  # requests then reads REQUESTS_CA_BUNDLE itself
     assert ca_bundle_in_use(client.settings) == ("/elsewhere.pem", "env:REQUESTS_CA_BUNDLE")
+
+
+@responses.activate
+def test_a_resolver_that_did_not_answer_is_retried_a_missing_name_is_not() -> None:
+    client, slept = make_client()
+    url = client.api_url("query")
+    temporary = (
+        "HTTPSConnectionPool: NameResolutionError: [Errno -3] Temporary failure in name resolution"
+    )
+    responses.get(url, body=requests.exceptions.ConnectionError(temporary))
+    with pytest.raises(errors.ConnectionFailed) as caught:
+        client.get_json(url)
+    assert caught.value.kind == errors.Failure.DROPPED and len(slept) == 3  # every retry used
+    slept.clear()
+    missing = "NameResolutionError: [Errno -2] Name or service not known"
+    responses.replace(responses.GET, url, body=requests.exceptions.ConnectionError(missing))
+    with pytest.raises(errors.ConnectionFailed) as caught:
+        client.get_json(url)
+    assert caught.value.kind == errors.Failure.DNS and slept == []
