@@ -158,7 +158,7 @@ def _run(
         return exit_code(results)
     except KeyboardInterrupt as stop:
         interrupted_note(output, stop)
-        raise
+        raise typer.Exit(130) from None  # said what was kept: no generic line
     except InvalidNames as bad:
         from imap_cli.core.listing import excerpt
 

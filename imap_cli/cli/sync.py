@@ -206,7 +206,7 @@ def run_sync(
         except KeyboardInterrupt as stop:
             interrupted_note(output, stop)
             output.note("The sync state was not changed.")
-            raise
+            raise typer.Exit(130) from None  # said what was kept: no generic line
     _show(run, summary, fmt, report=report)
     return exit_code(summary.results)
 

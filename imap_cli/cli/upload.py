@@ -81,7 +81,7 @@ def upload(
                 "Interrupted: an unfinished upload leaves nothing in the SDC. Run the same "
                 "command again; files that made it are then reported as already in the SDC."
             )
-            raise
+            raise typer.Exit(130) from None  # said what was kept: no generic line
         except InvalidUploads as error:
             if len(error.problems) > 1 or len(paths) > 1:
                 for path, reason in error.problems:

@@ -424,6 +424,7 @@ def test_sigint_keeps_what_arrived_and_the_next_run_continues_it(tmp_path, data_
         err, took = interrupt_download(server, key, data_dir, tmp_path)
         assert took < 2.0, f"took {took:.1f} s to stop"
         assert "Interrupted" in err and "kept" in err and "failed" not in err
+        assert "Interrupted." not in err  # what was kept is said once, no generic line after
         assert not (data_dir / key).exists()  # never a short file at the final name
         assert list(data_dir.rglob("*.part")) == []
         (partial,) = data_dir.rglob("*.partial")

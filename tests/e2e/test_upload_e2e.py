@@ -236,4 +236,5 @@ def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
     assert proc.returncode == 130, err
     assert took < 3.0, f"took {took:.1f} s to stop"
     assert "Interrupted" in err and "Traceback" not in err
+    assert "Interrupted." not in err  # the upload's own note, not the generic line as well
     assert out == ""
