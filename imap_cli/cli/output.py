@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -59,6 +61,35 @@ class Streams:
         return bool(self.stderr_tty) and not self.env.get("NO_COLOR")
 
 
+def silence(stream: Any) -> None:
+    """Point a stream whose reader has gone at the null device: later writes, and the flush at
+    exit, then succeed instead of raising BrokenPipeError (or turning the exit code into 120)."""
+    with contextlib.suppress(Exception):
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+
+def _data(method: Callable[..., None]) -> Callable[..., None]:
+    """A stdout writer that outlives its reader: `imap download - | head -1` still finishes,
+    says its summary on stderr and exits with its own code (not click's 1 for a broken pipe)."""
+
+    @functools.wraps(method)
+    def guarded(self: Output, *args: Any, **kwargs: Any) -> None:
+        if self.stdout_gone:
+            return
+        try:
+            method(self, *args, **kwargs)
+        except BrokenPipeError:
+            self.stdout_gone = True
+            silence(self.streams.stdout)
+
+    return guarded
+
+
 class Output:
     """Everything a command shows. `quiet` silences notes; `verbose` adds detail."""
 
@@ -67,6 +98,7 @@ class Output:
         self.quiet = quiet
         self.verbose = verbose
         self._console = None
+        self.stdout_gone = False  # the reader of stdout has left (see _data)
 
     # --- stderr: for people ---------------------------------------------------------------
 
@@ -150,10 +182,12 @@ class Output:
 
     # --- stdout: data -------------------------------------------------------------------
 
+    @_data
     def write(self, text: str) -> None:
         """Raw text to stdout."""
         self.streams.stdout.write(text)
 
+    @_data
     def lines(self, items: Iterable[str]) -> None:
         """One item per line on stdout."""
         out = self.streams.stdout
@@ -162,12 +196,14 @@ class Output:
         out.writelines(f"{item}\n" for item in items)
         out.flush()
 
+    @_data
     def json(self, data: Any) -> None:
         """Valid JSON on stdout: indented for a terminal, one line for a pipe."""
         indent = 2 if self.streams.stdout_tty else None
         self.streams.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
         self.streams.stdout.flush()
 
+    @_data
     def csv(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """A header row, then one row per record."""
         import csv
@@ -180,6 +216,7 @@ class Output:
         writer.writerows(cells)
         self.streams.stdout.flush()
 
+    @_data
     def json_bytes(self, body: bytes) -> None:
         """Already-encoded JSON (UTF-8) on stdout, unchanged: no decode/encode round trip."""
         out = self.streams.stdout
@@ -208,6 +245,7 @@ class Output:
         data = list(zip(*rows)) if rows else [() for _ in columns]
         self.table_columns(columns, data, title, drop_order=drop_order)
 
+    @_data
     def table_columns(
         self,
         columns: Sequence[str],

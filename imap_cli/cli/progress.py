@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from imap_cli.cli.output import Output
+from imap_cli.cli.output import Output, silence
 
 if TYPE_CHECKING:
     from imap_cli.core.transfer import FileResult, TransferEvent
@@ -229,7 +228,7 @@ class TransferProgress:
 
     def _stream_gone(self) -> None:
         self.closed = True
-        _silence(self.output.streams.stderr)
+        silence(self.output.streams.stderr)
 
     def _fit_name(self, key: str) -> None:
         wanted = min(self._name_width, len(key) - key.rfind("/") - 1 + 2)
@@ -382,18 +381,6 @@ class TransferProgress:
             summary(self.output, results, elapsed, verb=_past(self.verb))
         except BrokenPipeError:
             self._stream_gone()
-
-
-def _silence(stream: Any) -> None:
-    """Point a stream whose reader has gone at the null device: later writes, and the flush at
-    exit, then succeed instead of raising BrokenPipeError (or turning the exit code into 120)."""
-    with contextlib.suppress(Exception):
-        fd = stream.fileno()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, fd)
-        finally:
-            os.close(devnull)
 
 
 def _overall_aware_columns() -> tuple[Any, Any, Any]:

@@ -321,3 +321,38 @@ def test_query_download_prints_local_paths_or_the_asked_format(imap, sdc_env) ->
     assert done.stdout.splitlines() == [str(sdc_env.data_dir.resolve() / k) for k in keys]
     asked = imap("query", "-i", "mag", "-l", "l2", "--download", "-o", "paths")
     assert asked.stdout.split() == keys  # the query's list, not the local paths
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["download", "-"],
+        ["query", "-i", "mag", "-o", "paths"],
+        ["query", "-i", "mag", "-o", "json"],
+        ["config", "show"],
+    ],
+)
+def test_a_reader_that_leaves_early_does_not_change_the_exit_code(sdc_env, argv) -> None:
+    keys = subprocess.run(
+        [sys.executable, "-m", "imap_cli", "query", "-i", "mag", "-o", "paths"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # the reader is gone before anything is written: EPIPE at once
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "imap_cli", *argv],
+            input=keys if argv[-1] == "-" else None,
+            stdout=write_fd,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_fd)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    if argv[0] == "download":
+        assert "Downloaded 33 files" in done.stderr  # the summary still comes
