@@ -47,7 +47,7 @@ REPOINTED = {"hi", "ultra"}
 
 
 def science_rows(count: int) -> list[dict]:
-    """`count` science records shaped like the SDC's (SDC-PROTOCOL.md §1.1)."""
+    """`count` science records shaped like the SDC's."""
     import datetime as dt
 
     rows: list[dict] = []

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("csv", "json", "paths", "table")
 
-# The fields the SDC sends per table (SDC-PROTOCOL.md §1.1/§1.2): the CSV header when no row
+# The fields the SDC sends per table (as the SDC sends them): the CSV header when no row
 # came back, and the first columns (in this order) when rows did.
 KNOWN_FIELDS = {
     "science": (

@@ -5,7 +5,7 @@
 names are the official client's (table, instrument, data_level, ...), plus `type` (the SPICE
 kernel type) and `filename` (exactly one file, every filter derived from its name).
 
-Deliberate differences from the official client (SDC-PROTOCOL.md §3):
+Deliberate differences from the official client:
 - `vMMM.mmmm` versions are accepted (the official client rejects them unless a repointing
   is also given); `latest` is sent to the server for science, resolved here for ancillary and
   quicklook, and sent as `latest=true` to /spice-query.

@@ -1,6 +1,6 @@
 """Uploads: check every file first, ask the SDC for a signed URL, stream the PUT from disk.
 
-The flow is SDC-PROTOCOL.md §1.4: `GET {base}/upload/<basename>` with the credential, whose
+The SDC's upload flow: `GET {base}/upload/<basename>` with the credential, whose
 200 body is a JSON string (the presigned URL), then `PUT <url>` of the raw bytes with an empty
 Content-Type, a Content-Length, and no credential. The file is read in small blocks while it is
 sent (the official client reads it whole into memory), and a retried PUT re-opens it.

@@ -153,7 +153,7 @@ _DEMO_JOBS = (
 
 
 def demo_jobs() -> tuple[list[dict], dict[str, str]]:
-    """Processing jobs (SDC-PROTOCOL.md §1.6 fields) and their logs, for `imap jobs`."""
+    """Processing jobs (with the SDC's job fields) and their logs, for `imap jobs`."""
     jobs, logs = [], {}
     for status, inst, level, desc, day, (major, minor), started, minutes in _DEMO_JOBS:
         seed = hashlib.sha256(f"{inst}{level}{desc}{day}".encode()).hexdigest()

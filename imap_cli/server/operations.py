@@ -1,4 +1,4 @@
-"""The SDC's operations routes for `imap serve` (SDC-PROTOCOL.md §1.6): reprocess, release,
+"""The SDC's operations routes for `imap serve`: reprocess, release,
 processing jobs and logs, metakernels.
 
 - reprocess: queued in memory and answered at once; like the SDC, nothing is checked.

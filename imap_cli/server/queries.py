@@ -1,4 +1,4 @@
-"""/query and /spice-query with the SDC's semantics (SDC-PROTOCOL.md §1.1, §1.2).
+"""/query and /spice-query with the real SDC's semantics.
 
 Every function returns an `Answer` carrying the SDC's status and body, errors included:
 - 400 bodies are JSON strings with the SDC's exact wording;

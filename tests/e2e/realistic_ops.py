@@ -1,4 +1,4 @@
-"""An independent fake of the SDC's operations routes (SDC-PROTOCOL.md §1.6), on top of
+"""An independent fake of the SDC's operations routes, on top of
 realistic_sdc.RealisticSDC (API Gateway + S3). Written from the protocol, not from `imap serve`.
 
 Routes added to the API origin:

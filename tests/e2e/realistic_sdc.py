@@ -1,7 +1,7 @@
 """An independent fake of the real IMAP SDC: an API Gateway origin and an S3 origin.
 
-Written from SDC-PROTOCOL.md and the documented behaviour of AWS API Gateway and S3, NOT from
-`imap serve` (imap_cli.server), so that a misunderstanding shared by `imap serve` and `imap`
+Written from the SDC's wire contract and the documented behaviour of AWS API Gateway and S3,
+NOT from `imap serve` (imap_cli.server), so that a misunderstanding shared by `imap serve` and `imap`
 shows up here. Two stdlib ThreadingHTTPServers on 127.0.0.1, on different ports:
 
 * "api" (API Gateway + the SDC lambdas): `/query`, `/download/<key>` (302 to S3 with
@@ -113,7 +113,7 @@ def multipart_etag(data: bytes, parts: int) -> str:
 
 
 def science_row(key: str, *, released: bool, ingested: str = "20250105 12:00:00") -> dict:
-    """The /query row the SDC returns for a science file (SDC-PROTOCOL.md §1.1)."""
+    """The /query row the SDC returns for a science file ."""
     name = key.rsplit("/", 1)[-1]
     found = SCIENCE_NAME.fullmatch(name)
     if not found:
@@ -338,7 +338,7 @@ class _ApiHandler(_Handler):
             self._json(seen, 404, {"message": "Not Found"})
             return
         if route == "upload" and prefix != "api-key":
-            # Production routes uploads only under /api-key (SDC-PROTOCOL.md §1.0).
+            # Production routes uploads only under /api-key.
             self._json(seen, 404, {"message": "Not Found"})
             return
         denial = self._authorize(seen, prefix)
@@ -489,7 +489,7 @@ class _ApiHandler(_Handler):
             )
             return
         if seen.header("x-api-key") in fake.read_only_keys:
-            # The authorizer context says scope == "read" (SDC-PROTOCOL.md §1.0).
+            # The authorizer context says scope == "read".
             self._json(seen, 403, "Upload access denied. Your API key has read-only permissions.")
             return
         key = sdc_key_for(name)

@@ -1,7 +1,8 @@
 """imap-cli against an independent fake of the real SDC: API Gateway + lambdas, and S3.
 
 `imap serve` and `imap` were written by the same team and could share a misunderstanding;
-realistic_sdc.py was written from SDC-PROTOCOL.md and AWS's documented behaviour instead (two
+realistic_sdc.py was written from the SDC's wire contract and AWS's documented behaviour
+instead (two
 origins, S3 presigned URLs whose signature binds the method, S3 XML errors and ETags, API
 Gateway {"message"} errors). Each test drives the client the way a user does (`imap ...`
 through cli.app.main, or the Python API) and asserts what can be observed: exit code, files

@@ -1,6 +1,6 @@
 """The official client's command line (imap-data-access 1.3.0) against `imap serve`.
 
-Quirks of the official client that these tests rely on (SDC-PROTOCOL.md §3): `--version
+Quirks of the official client that these tests rely on: `--version
 vMMM.mmmm` is refused locally unless `--repointing` is also given; `--version latest` on the
 science table becomes `latest=true`; SPICE queries need `--type`; a download of a file that is
 already present requests nothing; every error exits 1 with repr(exception) on stderr.

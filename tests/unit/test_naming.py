@@ -148,7 +148,7 @@ def test_full_key_from_the_table_is_a_good_key() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Every family of SDC-PROTOCOL §2, field by field.
+# Every file-name family the SDC knows, field by field.
 
 
 def _fields(parsed: IMAPName) -> dict[str, object]:

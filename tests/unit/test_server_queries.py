@@ -1,4 +1,4 @@
-"""`imap serve` query semantics, table-driven, as the SDC's (SDC-PROTOCOL.md §1.1-1.2)."""
+"""`imap serve` query semantics, table-driven, as the SDC's."""
 
 from __future__ import annotations
 
