@@ -1,8 +1,8 @@
 """An independent fake of the real IMAP SDC: an API Gateway origin and an S3 origin.
 
 Written from the SDC's wire contract and the documented behaviour of AWS API Gateway and S3,
-NOT from `imap serve` (imap_cli.server), so that a misunderstanding shared by `imap serve` and `imap`
-shows up here. Two stdlib ThreadingHTTPServers on 127.0.0.1, on different ports:
+NOT from `imap serve` (imap_cli.server), so that a misunderstanding shared by `imap serve`
+and `imap` shows up here. Two stdlib ThreadingHTTPServers on 127.0.0.1, on different ports:
 
 * "api" (API Gateway + the SDC lambdas): `/query`, `/download/<key>` (302 to S3 with
   Content-Type text/html and body {"download_url": url}), `/upload/<name>` (200 with a JSON
