@@ -165,10 +165,10 @@ DROP_ORDER = (
     "STARTED (UTC)",
     "REPOINT",
     "VERSION",
-    "DESCRIPTOR",
-    "LEVEL",
-    "START",
+    "LEVEL",  # the stream's name starts with instrument and level
     "INSTRUMENT",
+    "DESCRIPTOR",
+    "START",
 )
 
 

@@ -180,7 +180,7 @@ class TransferProgress:
                     self.planned += 1
                     if self._progress is not None:
                         self._fit_name(event.key)
-                        if self.planned % 1000 and self.planned > 1:
+                        if self.planned % 1000:
                             return  # thousands of plans in a row: refresh once in a while
                 elif stage == Stage.STARTED:
                     self._on_started(event)

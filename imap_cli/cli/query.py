@@ -98,7 +98,7 @@ DROP_ORDER = {
         "START",
     ),
     "ancillary": ("INGESTED", "INSTRUMENT", "DESCRIPTOR", "VERSION", "END", "START"),
-    "spice": ("INGESTED", "VERSION", "KERNEL TYPE", "MAX DATE", "MIN DATE"),
+    "spice": ("INGESTED", "VERSION", "MAX DATE", "MIN DATE", "KERNEL TYPE"),
 }
 DROP_ORDER["quicklook"] = DROP_ORDER["science"]
 

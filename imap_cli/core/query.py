@@ -369,7 +369,7 @@ def plan_query(**filters: Any) -> QueryPlan:
             else "--instrument mag --start-date 20251001"
         )
         raise UsageError(
-            "at least one filter is needed besides the table and version latest",
+            "at least one filter is needed (--table and --version latest alone match everything)",
             f"e.g. {example} (see imap query -h)",
         )
     if table == "spice":

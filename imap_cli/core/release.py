@@ -99,6 +99,12 @@ def read_manifest(path: str | Path) -> Manifest:
                 f"name: {path.name} has no end date; a manifest's name gives the release's "
                 "first and last day (e.g. ..._20260101_20260131_v001.txt)"
             )
+        elif parsed.end_date < parsed.start_date:
+            # A manifest in the SDC is never replaced: refuse it before it is uploaded.
+            problems.append(
+                f"name: {path.name} ends ({parsed.end_date}) before it starts "
+                f"({parsed.start_date}); name the manifest with its first day, then its last"
+            )
     rules: list[Rule] = []
     skipped = 0
     text = _read_text(path, problems)

@@ -125,6 +125,11 @@ def test_manifest_rules(tmp_path: Path):
         (b"hit; l2; all; true\n", NAME, "1 field "),
         (b"hit, l2, all, \xff\n", NAME, "not UTF-8"),
         (b"hit, l2, norm mago, true\n", NAME, "descriptor 'norm mago'"),
+        (
+            b"hit, l2, all, true\n",
+            "imap_hit_data-release-001_20260131_20260101_v001.txt",
+            "ends (20260101) before it starts (20260131)",
+        ),
     ],
 )
 def test_manifest_problems(tmp_path: Path, text: bytes, name: str, problem: str):
