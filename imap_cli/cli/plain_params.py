@@ -39,6 +39,8 @@ def lighten(command: Any) -> Any:
 
 
 def _lighten_param(param: Any) -> None:
+    if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
+        param.metavar = ""  # Typer 0.29's help would show `<bool>` after every on/off flag
     if getattr(param, "_runtime_param", ...) is not None:
         return  # not a Typer-0.29-style parameter, or converted already
     converter = _converter(getattr(param, "type_descriptor", None))
