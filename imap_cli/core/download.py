@@ -415,10 +415,11 @@ def kept_partials(dest: Path) -> list[KeptPartial]:
     return sorted(found, key=lambda p: p.size, reverse=True)
 
 
-def clean_stale(folder: Path, now: float | None = None) -> int:
-    """Remove partials unused for STALE_PARTIAL and orphaned `.part`s; returns how many."""
+def clean_stale(folder: Path, now: float | None = None, *, count_kept: bool = False) -> int:
+    """Remove partials unused for STALE_PARTIAL and orphaned `.part`s; returns how many (with
+    `count_kept`: how many partials are left)."""
     now = time.time() if now is None else now
-    removed = 0
+    removed = kept = 0
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -435,7 +436,9 @@ def clean_stale(folder: Path, now: float | None = None) -> int:
             if now - entry.stat(follow_symlinks=False).st_mtime > limit:
                 os.unlink(entry.path)
                 removed += 1
-    return removed
+            elif limit == STALE_PARTIAL:
+                kept += 1
+    return kept if count_kept else removed
 
 
 def _claim(dest: Path) -> tuple[int, Path, KeptPartial] | None:
@@ -624,7 +627,7 @@ class _Run:
         self.parts: set[Path] = set()
         # (key, bytes) of what this run kept for the next one, and the folders tidied.
         self.kept: list[tuple[str, int]] = []
-        self._tidied: set[Path] = set()
+        self._tidied: dict[Path, bool] = {}  # folder -> holds partials (after tidying)
         # A failure that is not about one file (the SDC unreachable or failing): the rest fail
         # fast with it instead of each paying for the retries.
         self.fatal: IMAPError | None = None
@@ -797,8 +800,8 @@ class _Run:
         with self.run.hold():  # from here until the .part is settled, Ctrl-C waits (a little)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                self._tidy(folder)
-                claimed = None if self.force else _claim(item.dest)
+                resumable = self._tidy(folder)
+                claimed = None if self.force or not resumable else _claim(item.dest)
                 if claimed is not None:
                     fd, part, kept = claimed
                     size = os.lseek(fd, 0, os.SEEK_END)
@@ -851,13 +854,14 @@ class _Run:
                     with contextlib.suppress(OSError):
                         part.unlink()
 
-    def _tidy(self, folder: Path) -> None:
-        """Once per folder and run: remove partials nobody will continue."""
+    def _tidy(self, folder: Path) -> bool:
+        """Once per folder and run: remove partials nobody will continue; then whether the
+        folder holds any partial to continue (looking for each file's partials in a folder of
+        thousands would cost a listing per file)."""
         with self.run.lock:
-            if folder in self._tidied:
-                return
-            self._tidied.add(folder)
-        clean_stale(folder)
+            if folder not in self._tidied:
+                self._tidied[folder] = clean_stale(folder, count_kept=True) > 0
+            return self._tidied[folder]
 
     @staticmethod
     def _settle_fd(body: _Body) -> None:
