@@ -59,11 +59,25 @@ class InvalidManifest(UsageError):
         count = len(problems)
         super().__init__(
             f"{path}: {count} problem{'s' if count != 1 else ''} in the manifest; nothing was sent",
-            "Each line is `instrument, data_type, descriptor, true|false`, e.g. "
-            "`hit, l2, all, true`; data_type is all, ancillary or a level.",
+            _manifest_hint(problems),
         )
         self.path = path
         self.problems = problems
+
+
+def _manifest_hint(problems: list[str]) -> str:
+    """The advice that fits the problems found: the file, its name, or its lines."""
+    if any(p in ("no such file", "is a folder, not a manifest file") for p in problems):
+        return "Check the manifest's path."
+    if all(p.startswith("name:") for p in problems):
+        return (
+            "A manifest is named imap_<instrument>_data-release-<NNN>_<first day>_<last day>"
+            "_v<XXX>.txt, e.g. imap_hit_data-release-001_20260101_20260131_v001.txt."
+        )
+    return (
+        "Each line is `instrument, data_type, descriptor, true|false`, e.g. "
+        "`hit, l2, all, true`; data_type is all, ancillary or a level."
+    )
 
 
 @dataclass

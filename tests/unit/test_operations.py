@@ -202,3 +202,20 @@ def test_ask_reads_one_answer():
     assert streams.stderr.getvalue() == "Go? [y/N] "
     empty = Streams(stdout=io.StringIO(), stderr=io.StringIO(), stdin=io.StringIO(""))
     assert Output(empty).ask("Go?") is False
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "hint"),
+    [
+        ("notes.txt", True, "data-release-<NNN>"),
+        (NAME, False, "Check the manifest's path"),
+        (NAME, True, "Each line is"),
+    ],
+)
+def test_the_manifest_hint_fits_its_problems(tmp_path: Path, name: str, write: bool, hint: str):
+    path = manifest(tmp_path, b"hit, l9, all, true\n", name) if write else tmp_path / name
+    if name == "notes.txt":
+        path.write_bytes(b"hit, l2, all, true\n")
+    with pytest.raises(InvalidManifest) as caught:
+        read_manifest(path)
+    assert hint in caught.value.hint
