@@ -43,7 +43,7 @@ TABLE_ROUTES: dict[str, str] = {
 _OLD_TABLE_ROUTES = {"small-forces-table": "thruster-table"}
 NON_KERNEL_TYPES: frozenset[str] = frozenset(TABLE_ROUTES)
 
-# Every keyword run_query accepts, in the order /query wants its parameters (§1.1).
+# Every keyword run_query accepts, in the order the SDC's own client sends /query parameters.
 FILTERS: tuple[str, ...] = (
     "table",
     "instrument",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from imap_cli.core.errors import IMAPError, InvalidName, UsageError
 from imap_cli.core.naming import IMAPName, parse_key, version_sort_key
+from imap_cli.core.query import FILTERS
 from imap_cli.core.transfer import EventSink, FileResult, ignore_events
 
 if TYPE_CHECKING:
@@ -38,22 +39,8 @@ STATE_VERSION = 1
 # The SDC keeps ingestion dates by day, and indexes a file after its ingestion time: ask again
 # for the day before the last sync, so a file indexed late is not missed.
 OVERLAP = dt.timedelta(days=1)
-# The filters that make a filter set (the order only matters for the state's file name).
-_IDENTITY = (
-    "table",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "end_date",
-    "ingestion_start_date",
-    "ingestion_end_date",
-    "repointing",
-    "version",
-    "extension",
-    "type",
-    "filename",
-)
+# The filters that make a filter set: every query filter (unset ones leave the identity alone).
+_IDENTITY = FILTERS
 
 
 class SyncStateError(UsageError):
