@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imap_cli.core.errors import BadRequest, TooLarge
+from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable
 from imap_cli.core.query import compact  # query imports this module only when it splits
 
 Params = list[tuple[str, str]]
@@ -58,6 +58,12 @@ LADDER_DAYS = 32
 FIRST_DAYS, FIRST_GROWTH, FIRST_STEPS = 64, 4, 3
 # After this many size failures without any success, check the SDC still answers at all.
 FAILURES_BEFORE_CHECK = 8
+# What a size failure can and cannot be. A page of fewer than MAX_RESPONSE_BYTES / 6,000 rows
+# cannot be over the limit (a science row is about 360 bytes), and a query whose parts keep
+# failing this often is failing for another reason: splitting further would only pile requests
+# on an SDC that is in trouble.
+LARGEST_ROW_BYTES = 6_000
+MOST_FAILED_PARTS = 48
 # A start date no file has: the query restricted to it is empty, so cheap for a health check.
 NO_SUCH_DAY = "99991231"
 _DATE_PARAMS = ("start_date", "end_date")
@@ -303,6 +309,7 @@ class _Run:
         self.done = 0
         self.total = 0
         self.failures_in_a_row = 0
+        self.failures = 0
         self.paging: bool | None = None  # whether the SDC takes offset/limit, once known
         self.page_rows = PAGE_ROWS
         self.frontier: dict[Window, int] = {}  # a paged day's pages cover [0, frontier)
@@ -382,6 +389,11 @@ class _Run:
     def _failed(self, piece: Window | Page) -> None:
         self.health.result()  # an outage's error, if the SDC answers nothing at all
         self.failures_in_a_row += 1
+        self.failures += 1
+        if isinstance(piece, Page) and piece.limit * LARGEST_ROW_BYTES < MAX_RESPONSE_BYTES:
+            raise self._not_the_size(f"even a page of {piece.limit:,} files failed")
+        if self.failures > MOST_FAILED_PARTS:
+            raise self._not_the_size(f"{self.failures} smaller parts failed")
         if self.failures_in_a_row >= FAILURES_BEFORE_CHECK:
             self._check_health()
         if isinstance(piece, Page):
@@ -442,6 +454,12 @@ class _Run:
     def _nothing(self) -> Params:
         """The query restricted to files starting on 9999-12-31: an empty answer."""
         return Window(dt.date(9999, 12, 31), None).params(self.base)
+
+    def _not_the_size(self, why: str) -> Unavailable:
+        return Unavailable(
+            f"{self.what}: the SDC keeps failing (500) on this query, and not for its size: {why}",
+            kind=Failure.OUTAGE,
+        )
 
     def _too_large(self, window: Window, page: Page | None = None) -> TooLarge:
         if page is not None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from realistic_sdc import RealisticSDC
 
 import imap_cli
 from imap_cli.cli.app import main
+from imap_cli.core import split
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.demo import build_demo
@@ -344,6 +347,42 @@ def test_fake_with_pagination_a_day_too_large_is_paged(
         fake.max_response_bytes = 20_000
         fake.pagination = True
         monkeypatch.setenv("IMAP_CLI_CONFIG", str(tmp_path / "config.toml"))
+        # Pages this small fail for size only under this test's tiny limit: say it is the limit
+        monkeypatch.setattr(split, "MAX_RESPONSE_BYTES", fake.max_response_bytes)
         code, out, err = run(capsys, fake.api_url, "query", "-s", "20250105", "-o", "paths")
     assert code == 0, err
     assert out.splitlines() == keys
+
+
+class _FailsButTheEmptyQuery(BaseHTTPRequestHandler):
+    """An SDC whose /query answers the gateway's 500 to everything but a query that matches
+    nothing: a fault that looks like a size failure, but is not one."""
+
+    def do_GET(self) -> None:
+        self.server.asked += 1  # type: ignore[attr-defined]
+        empty = split.NO_SUCH_DAY in self.path
+        body = b"[]" if empty else b'{"message": "Internal Server Error"}'
+        self.send_response(200 if empty else 500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("filters", [(), ("-s", "20250101", "-e", "20251231")])
+def test_a_500_that_splitting_does_not_cure_ends_without_a_request_storm(capsys, filters):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailsButTheEmptyQuery)
+    server.asked = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out, err = run(capsys, url, "query", "-i", "mag", *filters, "-o", "paths")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 3 and out == ""
+    assert "not for its size" in err and "imap-sdc@lasp.colorado.edu" in err
+    assert server.asked <= 2 * split.MOST_FAILED_PARTS + 16  # was 30,000 requests and a minute
