@@ -31,12 +31,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sync": ("imap_cli.cli.sync", "sync", {"epilog": EPILOG}),
     "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
     "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
-    "reprocess": (
-        "imap_cli.cli.reprocess",
-        "reprocess",
-        {"no_args_is_help": True, "epilog": EPILOG},
-    ),
-    "release": ("imap_cli.cli.release", "release", {"no_args_is_help": True, "epilog": EPILOG}),
+    "reprocess": ("imap_cli.cli.reprocess", "reprocess", {"epilog": EPILOG}),
+    "release": ("imap_cli.cli.release", "release", {"epilog": EPILOG}),
     "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
     "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
     "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),

@@ -10,7 +10,7 @@ import typer
 from imap_cli.cli.options import DryRun, Format, state
 
 ManifestFile = Annotated[
-    Path,
+    Path | None,
     typer.Argument(
         help="The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.",
         metavar="MANIFEST",
@@ -21,7 +21,7 @@ ManifestFile = Annotated[
 
 def release(
     ctx: typer.Context,
-    manifest: ManifestFile,
+    manifest: ManifestFile = None,
     dry_run: DryRun = False,
     output_format: Format = None,
 ) -> None:
@@ -47,8 +47,15 @@ def release(
 
     imap release imap_hit_data-release-001_20251001_20251130_v001.txt
     """
+    from imap_cli.core.errors import UsageError
     from imap_cli.core.release import InvalidManifest, preview, read_manifest, release
 
+    if manifest is None:
+        raise UsageError(
+            "a release needs its manifest file",
+            "e.g. imap release imap_hit_data-release-001_20251001_20251130_v001.txt --dry-run "
+            "(see imap release -h)",
+        )
     run = state(ctx)
     output = run.output
     try:

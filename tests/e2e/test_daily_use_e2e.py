@@ -193,6 +193,8 @@ def test_global_options_show_in_each_commands_help(imap, command: str) -> None:
         (["query", "--table", "spice"], "--type"),
         (["download"], "imap download -"),
         (["upload"], "imap upload -"),
+        (["release"], "imap release imap_hit_data-release-"),
+        (["reprocess"], "imap reprocess --start-date"),
     ],
 )
 def test_a_command_without_input_is_one_error_and_a_hint(imap, argv: list[str], hint: str) -> None:
