@@ -13,7 +13,7 @@ from typing import Any
 
 from imap_cli.core.errors import BadResponse, NotFound, UsageError
 from imap_cli.core.http import RETRY_STATUSES
-from imap_cli.core.query import check_descriptor, check_records, compact, parse_date
+from imap_cli.core.query import check_product, check_records, compact, parse_date
 from imap_cli.core.reprocess import check_member
 
 STATUSES: tuple[str, ...] = ("FAILED", "INPROGRESS", "SUCCEEDED")
@@ -41,27 +41,15 @@ def check_status(value: Any) -> str:
 
 def plan_jobs(**filters: Any) -> list[tuple[str, str]]:
     """Check the filters; the query string for /processing-jobs. UsageError before any I/O."""
-    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
-
     unknown = sorted(set(filters) - set(FILTERS))
     if unknown:
         raise UsageError(
             f"unknown job filter {', '.join(map(repr, unknown))}; valid: {', '.join(FILTERS)}"
         )
     given = {k: v for k, v in filters.items() if v not in (None, "")}
-    values: dict[str, str] = {}
+    values = check_product(given)
     if "status" in given:
         values["status"] = check_status(given["status"])
-    if "instrument" in given:
-        values["instrument"] = check_member(
-            "instrument", given["instrument"], INSTRUMENTS, "--instrument mag"
-        )
-    if "data_level" in given:
-        values["data_level"] = check_member(
-            "data level", given["data_level"], DATA_LEVELS, "--data-level l1a"
-        )
-    if "descriptor" in given:
-        values["descriptor"] = check_descriptor(given["descriptor"])
     if "start_date" in given:
         values["start_date"] = compact(parse_date(given["start_date"], "start_date"))
     return [(name, values[name]) for name in FILTERS if name in values]

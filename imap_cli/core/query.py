@@ -409,7 +409,8 @@ def _dates(given: Mapping[str, Any]) -> dict[str, dt.date]:
     return days
 
 
-def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
+def check_product(given: Mapping[str, Any]) -> dict[str, str]:
+    """The instrument, data level and descriptor among `given`, checked (UsageError)."""
     from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
 
     values: dict[str, str] = {}
@@ -423,6 +424,11 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
         )
     if "descriptor" in given:
         values["descriptor"] = check_descriptor(given["descriptor"])
+    return values
+
+
+def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
+    values = check_product(given)
     values.update({name: compact(day) for name, day in _dates(given).items()})
     if "repointing" in given:
         values["repointing"] = str(parse_repointing(given["repointing"]))
