@@ -28,31 +28,20 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_query import timed  # noqa: E402
 from large_archive import build  # noqa: E402
 
 from imap_cli.server import start_server  # noqa: E402
 from imap_cli.server.catalogue import Catalogue  # noqa: E402
 
 TARGET = 1.5
-
-
-def timed(argv: list[str], env: dict[str, str], out: Path) -> float:
-    with out.open("wb") as sink:
-        start = time.perf_counter()
-        done = subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, env=env, check=False)
-        elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr.decode()}")
-    return elapsed
 
 
 def main() -> int:
