@@ -354,23 +354,28 @@ def cli_env(server, data_dir: Path, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def two_downloads_at_once(env: dict, keys: str, *, jobs: int) -> tuple[list, list]:
+    """`imap download -j JOBS -` twice at the same time, both reading `keys`; (procs, outputs)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "imap_cli", "download", "-j", str(jobs), "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    return procs, [proc.communicate(keys, timeout=60) for proc in procs]
+
+
 def test_two_processes_fetching_the_same_files_both_succeed(tmp_path, data_dir):
     files = make_root(tmp_path / "root", 20, size=200_000)
     keys = "".join(k + "\n" for k in files)
     with serve(tmp_path, Faults("cut", times=5)) as server:
         env = cli_env(server, data_dir, tmp_path)
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "imap_cli", "download", "-j", "4", "-"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [proc.communicate(keys, timeout=60) for proc in procs]
+        procs, outputs = two_downloads_at_once(env, keys, jobs=4)
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         assert not re.search(r"\x1b\[", err)  # piped: plain lines, no escape codes
@@ -480,18 +485,7 @@ def test_two_processes_one_resuming_while_the_other_starts(tmp_path, data_dir):
     faults = Faults()
     with serve(tmp_path, faults) as server:
         env = cli_env(server, data_dir, tmp_path)
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "imap_cli", "download", "-j", "3", "-"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [proc.communicate(keys, timeout=60) for proc in procs]
+        procs, outputs = two_downloads_at_once(env, keys, jobs=3)
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
     for key, data in files.items():
