@@ -921,7 +921,7 @@ class _Run:
                         Stage.RETRY, item.key, total=body.total, reason=f"resuming: {why}"
                     )
                 )
-                self.sdc._backoff(max(0, stalls - 1), None)
+                self.sdc.retry.wait(max(0, stalls - 1))
             except _Restart as why:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
