@@ -121,6 +121,19 @@ def redact_urls(text: str) -> str:
     return _QUERY.sub(r"\1?…", text)
 
 
+def failure(exc: Exception) -> IMAPError:
+    """What a file fails with when its work raised `exc`: an IMAPError as it is, "interrupted"
+    when the run was cancelled, and for anything else (a bug) how to report it."""
+    if isinstance(exc, IMAPError):
+        return exc
+    if isinstance(exc, TransferCancelled):
+        return IMAPError("interrupted")
+    return IMAPError(
+        f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
+        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
+    )
+
+
 # --- running files on threads ------------------------------------------------------------------
 
 
