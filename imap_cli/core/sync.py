@@ -266,11 +266,10 @@ def merge_state(
         current = _union(_read_claimed(mine), folded) if held else folded
         if held or not _claims(path, mine) or time.monotonic() > deadline:
             files = (set(current.get("files", [])) | set(base.get("files", [])) | added) - removed
-            marks = [w for w in (current.get("watermark"), base.get("watermark"), watermark) if w]
             state = {
                 **base,
                 "version": STATE_VERSION,
-                "watermark": max(marks, key=_mark_order) if marks else None,
+                "watermark": _latest(current.get("watermark"), base.get("watermark"), watermark),
                 "updated": format_watermark(_now()),
                 "files": sorted(files),
             }
@@ -323,11 +322,15 @@ def _read_claimed(claim: Path) -> dict[str, Any]:
 
 
 def _union(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    marks = [w for w in (one.get("watermark"), other.get("watermark")) if w]
     return {
         "files": sorted(set(one.get("files", [])) | set(other.get("files", []))),
-        "watermark": max(marks, key=_mark_order) if marks else None,
+        "watermark": _latest(one.get("watermark"), other.get("watermark")),
     }
+
+
+def _latest(*marks: str | None) -> str | None:
+    """The latest of the watermarks given (None: there are none)."""
+    return max((m for m in marks if m), key=_mark_order, default=None)
 
 
 def _create_state(path: Path, state: dict[str, Any]) -> bool:

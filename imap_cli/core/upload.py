@@ -28,6 +28,7 @@ from imap_cli.core.errors import (
     IMAPError,
     IntegrityError,
     InvalidName,
+    NotFound,
     Refused,
     SDCError,
     Unavailable,
@@ -469,14 +470,9 @@ class Comparison:
 
 
 def compare_with_sdc(sdc: SDCClient, item: UploadItem) -> Comparison:
-    """Compare the local file with the SDC's object of the same key, without fetching it.
-
-    The object URL comes from `GET /download/<key>` (not followed), then one ranged GET of a
-    single byte gives the size (Content-Range) and ETag: presigned GET URLs refuse HEAD. The
-    MD5 is compared when the ETag is one (S3's multipart ETags are not).
-    """
-    from imap_cli.core.errors import NotFound
-
+    """Compare the local file with the SDC's object of the same key, without fetching it: its
+    size and ETag from a one-byte probe; the MD5 when the ETag is one (S3's multipart ETags are
+    not)."""
     try:
         url = object_url(sdc, item.key)
     except NotFound:
@@ -489,12 +485,12 @@ def compare_with_sdc(sdc: SDCClient, item: UploadItem) -> Comparison:
         if error.status is None:  # not an answer: the storage host unreachable or failing
             raise
         return Comparison(None, f"the SDC's copy could not be read ({error.status})")
-    size, etag = found.size, found.etag
+    size = found.size
     if size is None:
         return Comparison(None, "the SDC did not say its copy's size")
     if size != item.size:
         return Comparison(False, f"the SDC's copy has {size:,} bytes, this one {item.size:,}")
-    expected = plain_md5(etag)
+    expected = plain_md5(found.etag)
     if expected is None:
         # Same size proves nothing (a multipart upload's ETag is not an MD5 of the bytes).
         return Comparison(None, "same size, but the SDC's ETag is not an MD5 to compare with")

@@ -1,10 +1,6 @@
-"""One object's fetch: stream it from the object host into a unique `.part` beside its place,
-check the size and MD5, fsync, and `os.replace` it onto the final name.
-
-A dropped connection resumes with `Range` + `If-Range`; what arrived when the fetch stops short
-is kept for the next run (see core.download.partials). Nothing ever has the final name before
-it is complete and on disk.
-"""
+"""One object's fetch: stream it into a unique `.part` beside its place, check size and MD5,
+fsync, `os.replace` onto the final name. A dropped connection resumes with `Range` + `If-Range`;
+what arrived when it stops short is kept for the next run (core.download.partials)."""
 
 from __future__ import annotations
 
@@ -141,7 +137,6 @@ class Fetcher:
         self.emit = emit
         self.lookup = lookup
         self.force = force
-        self.retries = sdc.retries
         self.parts: set[Path] = set()
         # (key, bytes) of what this run kept for the next one, and the folders tidied.
         self.kept: list[tuple[str, int]] = []
@@ -294,7 +289,7 @@ class Fetcher:
                     return
             except _Dropped as why:
                 stalls = 0 if body.offset > before else stalls + 1
-                if stalls > self.retries:
+                if stalls > self.sdc.retries:
                     raise ConnectionFailed(
                         f"{FETCH_WHAT}: the connection kept dropping ({stalls} attempts in a "
                         f"row without progress, {body.offset} of {body.total or '?'} bytes): "

@@ -103,7 +103,6 @@ class _Run:
         *,
         jobs: int,
         force: bool,
-        verify: bool,
         dry_run: bool,
         emit: EventSink,
         results: list[FileResult | None],
@@ -112,9 +111,7 @@ class _Run:
         self.sdc = sdc
         self.jobs = max(1, jobs)
         self.force = force
-        self.verify = verify
         self.dry_run = dry_run
-        self.emit = emit
         # Settles each of the `pending` files once; cancel flag, live responses, Ctrl-C.
         self.run = TransferRun(results, pending, emit)
         self.cancel = self.run.cancel
@@ -288,7 +285,6 @@ def download_files(
         sdc,
         jobs=jobs,
         force=force,
-        verify=verify,
         dry_run=dry_run,
         emit=emit,
         results=results,
