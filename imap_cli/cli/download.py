@@ -52,7 +52,7 @@ def download(
     Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
     `imap query -i mag -l l1a -o paths | imap download -`.
     """
-    from imap_cli.core.download import parse_shard
+    from imap_cli.core.shard import parse_shard
 
     run = state(ctx)
     names = input_items(

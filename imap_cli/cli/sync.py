@@ -115,8 +115,8 @@ def sync(
 
     imap sync -i hi -l l1b --shard 2/8  (host 2 of 8 sharing one data dir)
     """
-    from imap_cli.core.download import parse_shard
     from imap_cli.core.errors import UsageError
+    from imap_cli.core.shard import parse_shard
 
     run = state(ctx)
     if quiet:

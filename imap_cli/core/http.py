@@ -5,11 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -28,14 +26,10 @@ from imap_cli.core.errors import (
     printable,
     status_error,
 )
+from imap_cli.core.retry import RETRY_STATUSES, RetryPolicy, answered, retry_after
 from imap_cli.core.settings import Settings
-from imap_cli.core.transfer import TransferCancelled, current_cancel
 
 CONNECT_TIMEOUT = 10.0
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-BACKOFF_CAP = 8.0
-# Retry-After beyond this is treated as "not soon": fail with the hint instead of hanging.
-RETRY_AFTER_CAP = 120.0
 # Failures worth another attempt: the connection, not the request, went wrong.
 TRANSIENT_ERRORS = (
     requests.exceptions.ConnectionError,
@@ -124,15 +118,27 @@ class SDCClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.retries = settings.retries
         self.timeout = (CONNECT_TIMEOUT, settings.timeout)
         self.sleep = sleep
-        self.on_retry: Callable[[str], None] | None = None
-        # Tests shrink the backoff so fault injection does not take minutes.
-        self.backoff_base = float(os.environ.get("IMAP_CLI_BACKOFF", "0.5"))
+        # The one retry policy (core.retry), shared by everything that asks through this client.
+        self.retry = RetryPolicy(settings.retries, sleep=sleep)
         self.session = session or self._new_session(settings)
         self.origin = origin_of(settings.url)
         self.base_url = self._base_url()
+
+    @property
+    def retries(self) -> int:
+        """Retries after a failed attempt."""
+        return self.retry.retries
+
+    @property
+    def on_retry(self) -> Callable[[str], None] | None:
+        """Called with a message before each retry (the progress line's "retrying (n of 5)")."""
+        return self.retry.on_retry
+
+    @on_retry.setter
+    def on_retry(self, hook: Callable[[str], None] | None) -> None:
+        self.retry.on_retry = hook
 
     @staticmethod
     def _new_session(settings: Settings) -> requests.Session:
@@ -299,7 +305,7 @@ class SDCClient:
         retry_statuses: frozenset[int] = RETRY_STATUSES,
         **kwargs: Any,
     ) -> requests.Response:
-        attempts = (self.retries if retry else 0) + 1
+        attempts = self.retry.attempts if retry else 1
         data = kwargs.pop("data", None)
         kwargs.setdefault("verify", self.verify())
         if is_loopback(urlsplit(url).hostname or ""):
@@ -323,8 +329,7 @@ class SDCClient:
                 error = connection_error(exc, url, what)
                 if last or error.kind in HOPELESS:
                     raise error from exc
-                self._retrying(what, error.message, attempt, attempts)
-                self._backoff(attempt, None)
+                self.retry.again(error.message, attempt)
                 continue
             finally:
                 close = getattr(body, "close", None)
@@ -332,35 +337,13 @@ class SDCClient:
                     close()
             if response.status_code in retry_statuses and not last:
                 delay = retry_after(response)
-                if delay is not None and delay > RETRY_AFTER_CAP:
+                if self.retry.too_late(delay):
                     return response
                 response.close()
-                status = f"{response.status_code} {response.reason or ''}".strip()
-                self._retrying(what, f"{what}: the server answered {status}", attempt, attempts)
-                self._backoff(attempt, delay)
+                self.retry.again(answered(what, response), attempt, delay)
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _retrying(self, what: str, reason: str, attempt: int, attempts: int) -> None:
-        # A person waiting on a dead URL should see why nothing happens yet.
-        if self.on_retry is not None:
-            self.on_retry(f"{reason}; retrying ({attempt + 1} of {attempts - 1})")
-
-    def _backoff(self, attempt: int, retry_after_s: float | None) -> None:
-        if retry_after_s is not None:
-            delay = retry_after_s
-        else:
-            delay = min(BACKOFF_CAP, self.backoff_base * (2**attempt))
-            delay *= 0.5 + random.random() / 2
-        # In a transfer worker, Ctrl-C must end the wait at once rather than after it.
-        cancel = current_cancel()
-        if cancel is not None and self.sleep is time.sleep:
-            cancel.wait(delay)
-        else:
-            self.sleep(delay)
-        if cancel is not None and cancel.is_set():
-            raise TransferCancelled
 
     def http_error(self, response: requests.Response, what: str) -> SDCError:
         """Turn an unexpected status into the matching IMAPError, with the server's text."""
@@ -395,21 +378,6 @@ def _says_only(text: str, reason: str) -> bool:
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc or url
-
-
-def retry_after(response: requests.Response) -> float | None:
-    """Seconds from a Retry-After header (delta or HTTP date), or None."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def tls_error(exc: Exception, url: str, what: str) -> TLSError:

@@ -746,13 +746,13 @@ def _send_query(client: Any, url: str, plan: QueryPlan, params: list, patient: b
     """The 200 response to one request, retried as usual. Not patient: the gateway's size
     failure raises SizeFailure at once instead of being retried (the same answer would fail
     the same way); other 500/502 answers keep their usual retries."""
-    from imap_cli.core.http import RETRY_AFTER_CAP, RETRY_STATUSES, retry_after
+    from imap_cli.core.retry import RETRY_STATUSES, answered, retry_after
     from imap_cli.core.split import SizeFailure
 
     if patient:
         return client.api("GET", url, params=params, what=plan.what, stream=True)
-    attempts = client.retries + 1
-    for attempt in range(attempts):
+    policy = client.retry
+    for attempt in range(policy.attempts):
         response = client.api(
             "GET",
             url,
@@ -768,13 +768,10 @@ def _send_query(client: Any, url: str, plan: QueryPlan, params: list, patient: b
             response.close()
             raise SizeFailure
         delay = retry_after(response)
-        if attempt == attempts - 1 or (delay is not None and delay > RETRY_AFTER_CAP):
-            response.close()
-            raise client.http_error(response, plan.what)
-        status = f"{response.status_code} {response.reason or ''}".strip()
         response.close()
-        client._retrying(plan.what, f"{plan.what}: the server answered {status}", attempt, attempts)
-        client._backoff(attempt, delay)
+        if attempt == policy.retries or policy.too_late(delay):
+            raise client.http_error(response, plan.what)
+        policy.again(answered(plan.what, response), attempt, delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -29,17 +29,15 @@ attempts, not few requests: an empty window is cheap.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import datetime as dt
 import json
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable
-from imap_cli.core.query import compact  # query imports this module only when it splits
+from imap_cli.core.workers import WorkerPool
 
 Params = list[tuple[str, str]]
 # ask(params, patient): one request's rows. Not patient: the gateway's 500/502 raises
@@ -113,7 +111,9 @@ class Window:
             len(kept),
         )
         dates = [
-            (k, compact(d)) for k, d in (("start_date", self.low), ("end_date", self.high)) if d
+            (k, _day_text(d, ""))
+            for k, d in (("start_date", self.low), ("end_date", self.high))
+            if d
         ]
         return kept[:at] + dates + kept[at:]
 
@@ -151,14 +151,14 @@ class Window:
 
     def describe(self) -> str:
         if self.low is not None and self.low == self.high:
-            return f"the files starting on {_dashed(self.low)}"
+            return f"the files starting on {_day_text(self.low)}"
         if self.low is None and self.high is None:
             return "the whole query"
         if self.low is None:
-            return f"the files starting up to {_dashed(self.high)}"  # type: ignore[arg-type]
+            return f"the files starting up to {_day_text(self.high)}"  # type: ignore[arg-type]
         if self.high is None:
-            return f"the files starting from {_dashed(self.low)}"
-        return f"the files starting {_dashed(self.low)} to {_dashed(self.high)}"
+            return f"the files starting from {_day_text(self.low)}"
+        return f"the files starting {_day_text(self.low)} to {_day_text(self.high)}"
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,9 @@ class Page:
         ]
 
 
-def _dashed(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+def _day_text(day: dt.date, sep: str = "-") -> str:
+    """YYYY-MM-DD (or YYYYMMDD, as queries take it), zero-padded even before year 1000."""
+    return f"{day.year:04d}{sep}{day.month:02d}{sep}{day.day:02d}"
 
 
 def _ladder_down(
@@ -253,40 +254,6 @@ def _names_paging(error: BadRequest) -> bool:
 # --- the run ----------------------------------------------------------------------------------
 
 
-class _Pool:
-    """At most `jobs` calls at once, on daemon threads.
-
-    Not a ThreadPoolExecutor: Python joins its threads at exit, so Ctrl-C would wait for the
-    parts in flight (up to the read timeout, or a slow SDC's whole query).
-    """
-
-    def __init__(self, jobs: int) -> None:
-        self.slots = threading.Semaphore(jobs)
-        self.closed = threading.Event()
-
-    def submit(self, call: Callable[..., Any], *args: Any, slot: bool = True) -> cf.Future:
-        """Run `call(*args)` on a daemon thread, in one of the slots unless `slot` is False."""
-        future: cf.Future = cf.Future()
-
-        def work() -> None:
-            with self.slots if slot else contextlib.nullcontext():
-                if self.closed.is_set() or not future.set_running_or_notify_cancel():
-                    return
-                try:
-                    result = call(*args)
-                except BaseException as exc:  # handed to the waiting thread
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-
-        threading.Thread(target=work, name="imap-query-part", daemon=True).start()
-        return future
-
-    def close(self) -> None:
-        """Parts not started yet are dropped; the ones in flight end on their own."""
-        self.closed.set()
-
-
 class _Run:
     """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
 
@@ -322,12 +289,13 @@ class _Run:
         self.deferred: list[Window] = []
 
     def run(self) -> list[dict]:
-        pool = _Pool(self.jobs)
-        self.pool = pool
+        # Parts in flight at most `jobs` at once; the health check beside them, not in a slot.
+        self.pool = pool = WorkerPool(self.jobs, "imap-query-part")
+        checker = WorkerPool(1, "imap-query-check")
         try:
             # The whole query failed as a too-large answer does. Whether it was an outage
             # instead is asked alongside the first windows; failures wait for the answer.
-            self.health = pool.submit(self.ask, self._nothing(), True, slot=False)
+            self.health = checker.submit(self.ask, self._nothing(), True)
             for window in first_windows(*_bounds(self.base), self.today):
                 self._submit(window)
             self._report()
@@ -339,7 +307,9 @@ class _Run:
                 self._split_deferred()
                 self._report()
         finally:
-            pool.close()
+            # Parts not started yet are dropped; the ones in flight end on their own.
+            pool.stop(drop=True)
+            checker.stop(drop=True)
         return self.found
 
     # -- scheduling --

@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from imap_cli.core.errors import IMAPError, InvalidName, UsageError
 from imap_cli.core.naming import IMAPName, parse_key, version_sort_key
-from imap_cli.core.query import FILTERS
+from imap_cli.core.query import (
+    FILTERS,
+    compact,
+    latest_records,
+    parse_date,
+    plan_query,
+    record_keys,
+    run_query,
+)
+from imap_cli.core.shard import in_shard
 from imap_cli.core.transfer import EventSink, FileResult, ignore_events
 
 if TYPE_CHECKING:
@@ -257,11 +266,10 @@ def merge_state(
         current = _union(_read_claimed(mine), folded) if held else folded
         if held or not _claims(path, mine) or time.monotonic() > deadline:
             files = (set(current.get("files", [])) | set(base.get("files", [])) | added) - removed
-            marks = [w for w in (current.get("watermark"), base.get("watermark"), watermark) if w]
             state = {
                 **base,
                 "version": STATE_VERSION,
-                "watermark": max(marks, key=_mark_order) if marks else None,
+                "watermark": _latest(current.get("watermark"), base.get("watermark"), watermark),
                 "updated": format_watermark(_now()),
                 "files": sorted(files),
             }
@@ -314,11 +322,15 @@ def _read_claimed(claim: Path) -> dict[str, Any]:
 
 
 def _union(one: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-    marks = [w for w in (one.get("watermark"), other.get("watermark")) if w]
     return {
         "files": sorted(set(one.get("files", [])) | set(other.get("files", []))),
-        "watermark": max(marks, key=_mark_order) if marks else None,
+        "watermark": _latest(one.get("watermark"), other.get("watermark")),
     }
+
+
+def _latest(*marks: str | None) -> str | None:
+    """The latest of the watermarks given (None: there are none)."""
+    return max((m for m in marks if m), key=_mark_order, default=None)
 
 
 def _create_state(path: Path, state: dict[str, Any]) -> bool:
@@ -342,8 +354,6 @@ def _usable(keys: list[str], shard: tuple[int, int] | None) -> tuple[list[str], 
     """The keys core.naming accepts, and a failed result for each it refuses: one odd row in
     the SDC's answer must not stop the rest of a sync (its watermark then stays, as for any
     failure)."""
-    from imap_cli.core.download import in_shard
-
     good, bad = [], []
     for key in keys:
         try:
@@ -441,8 +451,6 @@ def find_superseded(
 
 def parse_since(value: Any) -> dt.date:
     """--since: a day (YYYYMMDD or YYYY-MM-DD)."""
-    from imap_cli.core.query import parse_date
-
     return parse_date(value, "since date")
 
 
@@ -466,7 +474,6 @@ def sync(
     in the results, and keeps the watermark where it was.
     """
     from imap_cli.core.download import download_files, ensure_data_dir
-    from imap_cli.core.query import compact, latest_records, plan_query, record_keys, run_query
 
     filters = {k: v for k, v in filters.items() if v is not None and str(v).strip() != ""}
     plan_query(**filters)  # every value checked before anything is read or sent
@@ -475,32 +482,9 @@ def sync(
         data_dir = ensure_data_dir(data_dir)
     url = str(getattr(sdc.settings, "url", sdc.base_url))
     path = state_path(data_dir, url, filters, shard, latest_only)
-    start_day: dt.date | None
-    if since is not None:
-        start_day = parse_since(since)
-        try:
-            state = read_state(path) or {}
-        except SyncStateError:
-            state = {}  # --since is how a damaged state is got past
-    else:
-        state = read_state(path) or {}
-        mark = state.get("watermark")
-        start_day = (parse_watermark(mark) - OVERLAP).date() if mark else None
-    asked = dict(filters)
-    user_start = filters.get("ingestion_start_date")
-    if start_day is not None and (user_start is None or parse_since(user_start) < start_day):
-        asked["ingestion_start_date"] = compact(start_day)
-    table = str(asked.get("table") or "science").lower()
-    if latest_only and table == "spice":
-        asked["version"] = "latest"  # /spice-query resolves it per kernel
+    state, start_day = _starting_point(path, since)
     sent_at = _now()
-    end = filters.get("ingestion_end_date")
-    if end is not None and start_day is not None and parse_since(end) < start_day:
-        rows: list[dict] = []  # the window is closed: nothing can be new
-    else:
-        rows = run_query(sdc, **asked)
-    if latest_only and table != "spice":
-        rows = latest_records(rows)
+    rows, table = _new_rows(sdc, filters, start_day, latest_only)
     keys, rejected = _usable(record_keys(rows, table), shard)
     results = rejected + download_files(
         sdc,
@@ -531,15 +515,7 @@ def sync(
     )
     if dry_run:
         return summary
-    pruned = []
-    if prune_superseded:
-        for item in superseded:
-            # Only ours, and only once the newer version is here: when it failed (or belongs
-            # to another shard) the older one is still the only copy.
-            if item.key in mine and item.path.with_name(item.newer).is_file():
-                with contextlib.suppress(FileNotFoundError):
-                    item.path.unlink()
-                pruned.append(item)
+    pruned = _prune(superseded, mine) if prune_superseded else []
     complete = all(r.ok for r in results)
     written = merge_state(
         path,
@@ -553,3 +529,50 @@ def sync(
     summary.pruned = [p.path for p in pruned]
     summary.superseded_files = [s for s in superseded if s not in pruned]
     return summary
+
+
+def _starting_point(path: Path, since: Any) -> tuple[dict[str, Any], dt.date | None]:
+    """The filter set's state, and the ingestion day to ask from (None: from the start)."""
+    if since is not None:
+        start_day = parse_since(since)
+        try:
+            state = read_state(path) or {}
+        except SyncStateError:
+            state = {}  # --since is how a damaged state is got past
+        return state, start_day
+    state = read_state(path) or {}
+    mark = state.get("watermark")
+    return state, (parse_watermark(mark) - OVERLAP).date() if mark else None
+
+
+def _new_rows(
+    sdc: SDCClient, filters: Mapping[str, Any], start_day: dt.date | None, latest_only: bool
+) -> tuple[list[dict], str]:
+    """The query's rows ingested from `start_day` on, and the table they come from."""
+    asked = dict(filters)
+    user_start = filters.get("ingestion_start_date")
+    if start_day is not None and (user_start is None or parse_since(user_start) < start_day):
+        asked["ingestion_start_date"] = compact(start_day)
+    table = str(asked.get("table") or "science").lower()
+    if latest_only and table == "spice":
+        asked["version"] = "latest"  # /spice-query resolves it per kernel
+    end = filters.get("ingestion_end_date")
+    if end is not None and start_day is not None and parse_since(end) < start_day:
+        return [], table  # the window is closed: nothing can be new
+    rows = run_query(sdc, **asked)
+    if latest_only and table != "spice":
+        rows = latest_records(rows)
+    return rows, table
+
+
+def _prune(superseded: list[Superseded], mine: set[str]) -> list[Superseded]:
+    """Delete the superseded files this filter set brought in; returns those deleted."""
+    pruned = []
+    for item in superseded:
+        # Only ours, and only once the newer version is here: when it failed (or belongs
+        # to another shard) the older one is still the only copy.
+        if item.key in mine and item.path.with_name(item.newer).is_file():
+            with contextlib.suppress(FileNotFoundError):
+                item.path.unlink()
+            pruned.append(item)
+    return pruned

@@ -2,16 +2,16 @@
 
 * what they report: progress events while they run, one result per file, the run's exit code;
 * what they read: the list of names or paths behind `-`;
-* how they run: `TransferRun`, daemon worker threads that settle each file exactly once, stop
-  at a cancel flag, and let Ctrl-C return at once (a thread blocked on a stalled host is never
-  waited for, and the sockets under streaming responses are shut down so their reads return).
+* how they run: `TransferRun`, worker threads (core.workers) that settle each file exactly once,
+  stop at a cancel flag (core.retry), and let Ctrl-C return at once (a thread blocked on a
+  stalled host is never waited for, and the sockets under streaming responses are shut down so
+  their reads return).
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from imap_cli.core.errors import ExitCode, IMAPError
+from imap_cli.core.retry import TransferCancelled
+from imap_cli.core.workers import WorkerPool
 
 
 class Stage(str, enum.Enum):
@@ -119,11 +121,20 @@ def redact_urls(text: str) -> str:
     return _QUERY.sub(r"\1?…", text)
 
 
+def failure(exc: Exception) -> IMAPError:
+    """What a file fails with when its work raised `exc`: an IMAPError as it is, "interrupted"
+    when the run was cancelled, and for anything else (a bug) how to report it."""
+    if isinstance(exc, IMAPError):
+        return exc
+    if isinstance(exc, TransferCancelled):
+        return IMAPError("interrupted")
+    return IMAPError(
+        f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
+        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
+    )
+
+
 # --- running files on threads ------------------------------------------------------------------
-
-
-class TransferCancelled(Exception):
-    """The run was interrupted: the worker stops where it is and cleans up."""
 
 
 class GuardedSink:
@@ -164,56 +175,6 @@ def _log_sink_failure(exc: Exception) -> None:
             type(exc).__name__,
             exc,
         )
-
-
-class WorkerPool:
-    """A few daemon threads running callables from a queue.
-
-    Not ThreadPoolExecutor: its threads are joined when the `with` ends and at interpreter
-    exit, so a request blocked on a stalled host would hold up Ctrl-C; daemon threads let the
-    process leave. A task that raises hands the exception to `on_crash`; the thread lives on,
-    so the tasks queued behind it still run.
-    """
-
-    def __init__(
-        self, size: int, name: str, on_crash: Callable[[BaseException], None], cancel: Any = None
-    ) -> None:
-        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self.on_crash = on_crash
-        self.cancel = cancel
-        self.threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-            for i in range(max(1, size))
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _work(self) -> None:
-        _local.cancel = self.cancel
-        while (task := self.tasks.get()) is not None:
-            try:
-                task()
-            except BaseException as exc:  # one task's end must not be the thread's
-                with contextlib.suppress(BaseException):
-                    self.on_crash(exc)
-
-    def submit(self, task: Callable[[], None]) -> None:
-        """Run task on a free thread."""
-        self.tasks.put(task)
-
-    def stop(self) -> None:
-        """Let the threads finish their queue and end."""
-        for _ in self.threads:
-            self.tasks.put(None)
-
-
-# The cancel flag of the run a worker thread belongs to: SDCClient's retry backoff waits on it.
-_local = threading.local()
-
-
-def current_cancel() -> threading.Event | None:
-    """The cancel flag of the run this thread works for, or None outside a worker."""
-    return getattr(_local, "cancel", None)
 
 
 def abort_response(response: Any) -> None:

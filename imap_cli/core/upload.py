@@ -18,22 +18,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from imap_cli.core import naming
 from imap_cli.core.errors import (
     BadRequest,
     BadResponse,
     Conflict,
-    ConnectionFailed,
     Failure,
     IMAPError,
     IntegrityError,
     InvalidName,
+    NotFound,
     Refused,
     SDCError,
     Unavailable,
     UsageError,
+)
+from imap_cli.core.objects import (
+    REQUEST_ERRORS,
+    RESOLVE_WHAT,
+    file_md5,
+    network_failure,
+    object_url,
+    plain_md5,
+    probe,
 )
 from imap_cli.core.transfer import (
     EventSink,
@@ -43,8 +51,8 @@ from imap_cli.core.transfer import (
     TransferCancelled,
     TransferEvent,
     TransferRun,
+    failure,
     ignore_events,
-    redact_urls,
 )
 
 if TYPE_CHECKING:
@@ -393,14 +401,10 @@ def put_file(
             stream=False,
             what=UPLOAD_WHAT,
         )
-    except _REQUEST_ERRORS as exc:
+    except REQUEST_ERRORS as exc:
         if cancel is not None and cancel.is_set():
             raise TransferCancelled from None  # the read we stopped, seen as a broken send
-        raise ConnectionFailed(
-            f"{UPLOAD_WHAT}: network failure with {urlsplit(url).netloc or 'the storage host'} "
-            f"({type(exc).__name__})",
-            "The storage host the SDC points to could not be reached; retry later.",
-        ) from None
+        raise network_failure(exc, url, UPLOAD_WHAT) from None
     if opened:
         opened[-1].flush_progress()
     status = response.status_code
@@ -466,47 +470,27 @@ class Comparison:
 
 
 def compare_with_sdc(sdc: SDCClient, item: UploadItem) -> Comparison:
-    """Compare the local file with the SDC's object of the same key, without fetching it.
-
-    The object URL comes from `GET /download/<key>` (not followed), then one ranged GET of a
-    single byte gives the size (Content-Range) and ETag: presigned GET URLs refuse HEAD. The
-    MD5 is compared when the ETag is one (S3's multipart ETags are not).
-    """
-    from imap_cli.core.download import (
-        RESOLVE_WHAT,
-        _content_length,
-        _content_range,
-        file_md5,
-        object_url,
-        plain_md5,
-    )
-    from imap_cli.core.errors import NotFound
-
+    """Compare the local file with the SDC's object of the same key, without fetching it: its
+    size and ETag from a one-byte probe; the MD5 when the ETag is one (S3's multipart ETags are
+    not)."""
     try:
         url = object_url(sdc, item.key)
     except NotFound:
         return Comparison(None, "not in the SDC")
     try:
-        response = sdc.storage("GET", url, headers={"Range": "bytes=0-0"}, what=RESOLVE_WHAT)
-    except _REQUEST_ERRORS as exc:
+        found = probe(sdc, url, what=RESOLVE_WHAT)
+    except REQUEST_ERRORS as exc:
         return Comparison(None, f"the SDC's copy could not be read ({type(exc).__name__})")
-    try:
-        status = response.status_code
-        if status == 206:
-            found = _content_range(response)
-            size = found[1] if found else None
-        elif status == 200:
-            size = _content_length(response)
-        else:
-            return Comparison(None, f"the SDC's copy could not be read ({status})")
-        etag = response.headers.get("ETag")
-    finally:
-        response.close()
+    except SDCError as error:
+        if error.status is None:  # not an answer: the storage host unreachable or failing
+            raise
+        return Comparison(None, f"the SDC's copy could not be read ({error.status})")
+    size = found.size
     if size is None:
         return Comparison(None, "the SDC did not say its copy's size")
     if size != item.size:
         return Comparison(False, f"the SDC's copy has {size:,} bytes, this one {item.size:,}")
-    expected = plain_md5(etag)
+    expected = plain_md5(found.etag)
     if expected is None:
         # Same size proves nothing (a multipart upload's ETag is not an MD5 of the bytes).
         return Comparison(None, "same size, but the SDC's ETag is not an MD5 to compare with")
@@ -598,10 +582,8 @@ def upload_files(
                 result, run_wide = _send_one(sdc, item, emit, run.cancel)
                 if run_wide and result.error is not None:
                     fatal.append(result.error)
-        except TransferCancelled:
-            result = _failed(item, IMAPError("interrupted"))
         except Exception as exc:  # a bug must cost one file, not hang the run
-            result = _failed(item, _unexpected(exc))
+            result = _failed(item, failure(exc))
         run.finish(index, result, _final_event(item, result))
 
     pool = run.pool(min(max(1, jobs), len(items)), "imap-upload")
@@ -637,20 +619,3 @@ def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
 def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:
     error = type(first)(f"not attempted ({first.message})", first.hint)
     return _failed(item, error)
-
-
-def _unexpected(exc: Exception) -> IMAPError:
-    return IMAPError(
-        f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
-        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
-    )
-
-
-def _request_errors() -> tuple[type[BaseException], ...]:
-    import requests
-
-    return (requests.exceptions.RequestException,)
-
-
-# Requests that failed outright (an unusable URL...): SDCClient retries connection errors only.
-_REQUEST_ERRORS = _request_errors()

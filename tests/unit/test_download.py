@@ -13,6 +13,7 @@ import responses
 
 from imap_cli.core import download as dl
 from imap_cli.core import errors
+from imap_cli.core.download import datadir, pipeline
 from imap_cli.core.http import SDCClient
 from imap_cli.core.listing import read_listing
 from imap_cli.core.naming import IMAPName
@@ -125,7 +126,7 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
 def test_unwritable_data_dir_is_refused(tmp_path: Path, monkeypatch) -> None:
     # Tests may run as root, where chmod does not stop writes: ask os.access instead.
-    monkeypatch.setattr(dl.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(datadir.os, "access", lambda *a, **k: False)
     with pytest.raises(errors.DataDirError) as caught:
         dl.ensure_data_dir(tmp_path)
     assert "not writable" in caught.value.message
@@ -149,7 +150,7 @@ def test_a_key_from_naming_that_escapes_is_refused_before_any_request(
     tmp_path: Path, monkeypatch
 ) -> None:
     evil = IMAPName(name="x.cdf", kind="science", key="imap/../../x.cdf", extension="cdf")
-    monkeypatch.setattr(dl, "parse_key", lambda text: evil)
+    monkeypatch.setattr(pipeline, "parse_key", lambda text: evil)
     with pytest.raises(errors.UnsafeRequest):
         run(["x.cdf"], tmp_path)
     assert len(responses.calls) == 0
@@ -683,7 +684,8 @@ def test_weak_or_missing_etags_keep_nothing() -> None:
 def test_a_partial_is_claimed_by_one_process_only(tmp_path: Path) -> None:
     import os
 
-    from imap_cli.core.download import _claim, kept_partials
+    from imap_cli.core.download import kept_partials
+    from imap_cli.core.download.partials import claim as _claim
 
     dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
     dest.with_name(dest.name + ".eabc.partial").write_bytes(b"12345")
@@ -697,7 +699,8 @@ def test_a_partial_is_claimed_by_one_process_only(tmp_path: Path) -> None:
 
 
 def test_release_keeps_the_longer_partial_and_never_the_final_name(tmp_path: Path) -> None:
-    from imap_cli.core.download import _release, kept_partials
+    from imap_cli.core.download import kept_partials
+    from imap_cli.core.download.partials import release as _release
 
     dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
     long_part, short_part = tmp_path / "a.part", tmp_path / "b.part"
@@ -716,7 +719,7 @@ def test_stale_partials_and_orphaned_parts_are_cleaned(tmp_path: Path) -> None:
     import os
     import time
 
-    from imap_cli.core.download import STALE_PART, STALE_PARTIAL, clean_stale
+    from imap_cli.core.download.partials import STALE_PART, STALE_PARTIAL, clean_stale
 
     now = time.time()
     old_partial = tmp_path / "a.cdf.eabc.partial"
@@ -733,8 +736,8 @@ def test_stale_partials_and_orphaned_parts_are_cleaned(tmp_path: Path) -> None:
 
 
 def test_shards_are_stable_and_checked() -> None:
-    from imap_cli.core.download import in_shard, parse_shard, shard_of
     from imap_cli.core.errors import UsageError
+    from imap_cli.core.shard import in_shard, parse_shard, shard_of
 
     key = "imap/mag/l1a/2025/01/imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
     assert shard_of(key, 7) == shard_of(key, 7)  # no per-process hash seed

@@ -296,7 +296,7 @@ def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
     import threading
     import time
 
-    from imap_cli.core import transfer
+    from imap_cli.core import retry
 
     settings = replace(resolve(), url=SDC)
     client = SDCClient(settings)  # the real sleep: the wait must end on the flag, not the clock
@@ -304,11 +304,11 @@ def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
     outcome: list[object] = []
 
     def worker() -> None:
-        transfer._local.cancel = cancel
+        retry.bind_cancel(cancel)
         started = time.monotonic()
         try:
-            client._backoff(0, 30.0)
-        except transfer.TransferCancelled:
+            client.retry.wait(0, 30.0)
+        except retry.TransferCancelled:
             outcome.append(time.monotonic() - started)
 
     thread = threading.Thread(target=worker)

@@ -1,0 +1,116 @@
+"""Where downloaded files may go: the data dir, each file's place in it, and the `.part`s
+written beside them. Nothing lands outside the data dir, whatever a key says."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from imap_cli.core.errors import DataDirError, IMAPError, UnsafeRequest
+from imap_cli.core.naming import IMAPName
+
+# The longest file name most filesystems take, in bytes; a part file's name must fit too.
+NAME_MAX = 255
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One file to consider: its name, where it goes, and whether a copy is already there."""
+
+    index: int
+    name: IMAPName
+    dest: Path
+    present: bool
+
+    @property
+    def key(self) -> str:
+        """The SDC key."""
+        return self.name.key
+
+
+def ensure_data_dir(data_dir: Path) -> Path:
+    """Create the data dir if missing; refuse one that is not a writable folder."""
+    data_dir = Path(data_dir).expanduser()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataDirError(f"data dir {data_dir} exists but is not a folder") from None
+    except OSError as exc:
+        raise DataDirError(f"cannot create the data dir {data_dir}: {exc.strerror}") from None
+    if not data_dir.is_dir():
+        raise DataDirError(f"data dir {data_dir} exists but is not a folder")
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirError(f"data dir {data_dir} is not writable")
+    return data_dir.resolve()
+
+
+def destination(data_dir: Path, key: str) -> Path:
+    """`<data dir>/<key>`, refusing any key that could land outside the data dir."""
+    parts = key.split("/")
+    bad = (
+        not key
+        or key.startswith("/")
+        or "\\" in key
+        or ":" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in parts)
+    )
+    root = Path(os.path.abspath(data_dir))
+    dest = root.joinpath(*parts)
+    if bad or os.path.commonpath([root, os.path.abspath(dest)]) != str(root) or dest == root:
+        raise UnsafeRequest(
+            f"refusing to write {key!r}: it would land outside the data dir {root}",
+            "SDC keys are relative paths like imap/mag/l1a/2025/10/<name>; this is a bug if "
+            "you see it for a valid name.",
+        )
+    return dest
+
+
+def plan(names: Iterable[IMAPName], data_dir: Path) -> list[Planned]:
+    """Where each file goes and whether a non-empty copy is already there."""
+    out = []
+    for index, name in enumerate(names):
+        dest = destination(data_dir, name.key)
+        try:
+            present = dest.is_file() and dest.stat().st_size > 0
+        except OSError:
+            present = False
+        out.append(Planned(index, name, dest, present))
+    return out
+
+
+def part_name(name: str, token: str) -> str:
+    """`<name>.<token>.part`, its stem cut short if needed so it fits in NAME_MAX bytes.
+
+    The part is temporary and the token makes it unique, so a shortened stem costs nothing,
+    while a valid 255-byte file name would otherwise not fit once the suffix is added.
+    """
+    suffix = f".{token}.part"
+    room = NAME_MAX - len(suffix.encode())
+    encoded = name.encode()
+    if len(encoded) > room:
+        name = encoded[:room].decode("utf-8", "ignore")
+    return name + suffix
+
+
+def open_part(dest: Path) -> tuple[int, Path]:
+    """Create a part file beside dest, exclusively (two processes never share one)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(20):
+        part = dest.with_name(part_name(dest.name, secrets.token_hex(4)))
+        try:
+            return os.open(part, flags, 0o666), part
+        except FileExistsError:
+            continue
+    raise IMAPError(f"cannot create a temporary file beside {dest}")  # pragma: no cover
+
+
+def file_size(path: Path) -> int:
+    """A file's size, 0 when it cannot be read."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,299 @@
+"""Many downloads in parallel: plan each file (fetch or skip), resolve, fetch, report events.
+
+The pipeline has two stages joined by a bounded hand-off:
+
+* resolvers (a small pool of threads) ask the SDC for each file's object URL
+  (`GET /download/<key>`, a 302 we do not follow) and, with `verify`, compare a file already
+  present with the object's size and ETag;
+* transfer workers (`jobs` threads) fetch the bytes (core.download.fetch).
+
+With many small files the SDC round trip (tens to hundreds of ms) dominates, so resolvers run
+ahead of the transfers and a transfer slot never waits for one. All threads share the one
+connection pool of the SDCClient. Threads are daemons and watch a cancel flag, so Ctrl-C
+returns at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imap_cli.core.download.datadir import Planned, ensure_data_dir, file_size, plan
+from imap_cli.core.download.fetch import Fetcher
+from imap_cli.core.errors import BadResponse, IMAPError, InvalidName, Unavailable
+from imap_cli.core.naming import IMAPName, parse_key
+from imap_cli.core.objects import object_url
+from imap_cli.core.retry import TransferCancelled
+from imap_cli.core.shard import in_shard
+from imap_cli.core.transfer import (
+    EventSink,
+    FileResult,
+    GuardedSink,
+    Stage,
+    TransferEvent,
+    TransferRun,
+    failure,
+    ignore_events,
+)
+
+if TYPE_CHECKING:
+    from imap_cli.core.http import SDCClient
+
+# How long Ctrl-C waits for transfers to remove their .part before removing it for them.
+INTERRUPT_GRACE = 3.0
+
+
+class InvalidNames(InvalidName):
+    """One or more inputs are not IMAP names; `problems` lists (input, reason) for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        count = len(problems)
+        shown = "; ".join(
+            reason if text in reason else f"{text!r}: {reason}" for text, reason in problems[:5]
+        )
+        more = f"; and {count - 5} more" if count > 5 else ""
+        noun = "name is" if count == 1 else "names are"
+        super().__init__(f"{count} {noun} not valid, nothing was downloaded: {shown}{more}")
+        self.problems = problems
+
+
+def parse_items(items: Iterable[str]) -> list[IMAPName]:
+    """Classify every input (SDC key or filename); duplicates collapse, in first-seen order.
+
+    Raises InvalidNames listing every bad input, so nothing is fetched for a typo.
+    """
+    names: dict[str, IMAPName] = {}
+    problems: list[tuple[str, str]] = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            name = parse_key(text)
+        except InvalidName as exc:
+            problems.append((text, exc.message))
+            continue
+        names.setdefault(name.key, name)
+    if problems:
+        raise InvalidNames(problems)
+    return list(names.values())
+
+
+def resolver_count(jobs: int) -> int:
+    """Threads asking the SDC for object URLs: enough to hide its latency, within the pool."""
+    return max(4, min(2 * jobs, 32))
+
+
+def _pool_size(sdc: SDCClient) -> int:
+    """Connections the client keeps per host: more threads than this would churn them."""
+    try:
+        adapter = sdc.session.get_adapter(sdc.base_url)
+    except Exception:  # a test double without adapters
+        return 10
+    return int(getattr(adapter, "_pool_maxsize", 10))
+
+
+class _Run:
+    """One call of download_files: what its workers share beyond the TransferRun."""
+
+    def __init__(
+        self,
+        sdc: SDCClient,
+        *,
+        jobs: int,
+        force: bool,
+        dry_run: bool,
+        emit: EventSink,
+        results: list[FileResult | None],
+        pending: int,
+    ) -> None:
+        self.sdc = sdc
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.dry_run = dry_run
+        # Settles each of the `pending` files once; cancel flag, live responses, Ctrl-C.
+        self.run = TransferRun(results, pending, emit)
+        self.cancel = self.run.cancel
+        self.fetcher = Fetcher(sdc, self.run, emit, self._lookup, force=force)
+        # A failure that is not about one file (the SDC unreachable or failing): the rest fail
+        # fast with it instead of each paying for the retries.
+        self.fatal: IMAPError | None = None
+
+    # --- orchestration ---
+
+    def execute(self, todo: list[Planned]) -> None:
+        """Run every planned file through resolve -> transfer; returns when all are settled."""
+        if not todo:
+            return
+        lookups = min(resolver_count(self.jobs), _pool_size(self.sdc))
+        resolvers = self.run.pool(min(lookups, len(todo)), "imap-resolve")
+        self.transfers = self.run.pool(min(self.jobs, len(todo)), "imap-transfer")
+        # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat.
+        self.slots = threading.Semaphore(self.jobs + lookups)
+        for item in todo:
+            resolvers.submit(lambda item=item: self._resolve_stage(item))
+        try:
+            # The grace covers only transfers holding a .part: lookups hold nothing.
+            self.run.wait(grace=INTERRUPT_GRACE)
+        except BaseException:
+            with self.run.lock:
+                parts = list(self.fetcher.parts)
+            for part in parts:
+                # A worker still blocked somewhere: on POSIX the open file can go now.
+                with contextlib.suppress(OSError):
+                    part.unlink()
+            raise
+        finally:
+            resolvers.stop()
+            self.transfers.stop()
+
+    def _finish(self, item: Planned, result: FileResult, event: TransferEvent) -> None:
+        self.run.finish(item.index, result, event)
+
+    def _fail(self, item: Planned, error: IMAPError) -> None:
+        self._finish(
+            item,
+            FileResult(item.key, "failed", item.dest, error=error, reason=error.message),
+            TransferEvent(Stage.FAILED, item.key, error=error, reason=error.message),
+        )
+
+    def _lookup(self, key: str) -> str:
+        """object_url, noting an SDC that is down or failing as fatal for the rest of the run."""
+        try:
+            return object_url(self.sdc, key)
+        except Unavailable as error:
+            # Unreachable, TLS, 5xx or 429 after the client's retries: not about this file.
+            # (A malformed answer, BadResponse, may be about this one file.)
+            if not isinstance(error, BadResponse) and self.fatal is None:
+                self.fatal = error
+            raise
+
+    # --- stage 1: where are the bytes? ---
+
+    def _resolve_stage(self, item: Planned) -> None:
+        if self.fatal is not None:
+            self._fail(item, self.fatal)
+            return
+        while not self.slots.acquire(timeout=0.2):
+            if self.cancel.is_set():
+                self._fail(item, failure(TransferCancelled()))
+                return
+        handed_over = False
+        try:
+            if self.cancel.is_set():
+                raise TransferCancelled
+            if self.fatal is not None:
+                raise self.fatal
+            url = self._lookup(item.key)
+            reason = ""
+            if item.present and not self.force:
+                reason = self.fetcher.verify(item, url)
+                if not reason:
+                    self._finish(
+                        item,
+                        FileResult(
+                            item.key, "skipped", item.dest, file_size(item.dest), None, "verified"
+                        ),
+                        TransferEvent(Stage.SKIPPED, item.key, reason="verified"),
+                    )
+                    return
+            elif item.present:
+                reason = "forced"
+            if self.dry_run:
+                self._finish(
+                    item,
+                    FileResult(item.key, "would-download", item.dest, reason=reason),
+                    TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"),
+                )
+                return
+            self.transfers.submit(lambda: self._transfer_stage(item, url, reason))
+            handed_over = True
+        except Exception as exc:  # a bug must cost one file, not hang the run
+            self._fail(item, failure(exc))
+        finally:
+            if not handed_over:
+                self.slots.release()
+
+    # --- stage 2: the bytes ---
+
+    def _transfer_stage(self, item: Planned, url: str, reason: str = "") -> None:
+        try:
+            if self.cancel.is_set():
+                raise TransferCancelled
+            size = self.fetcher.fetch(item, url)
+        except Exception as exc:
+            self._fail(item, failure(exc))
+            return
+        finally:
+            self.slots.release()
+        self._finish(
+            item,
+            FileResult(item.key, "downloaded", item.dest, size, reason=reason),
+            TransferEvent(Stage.DONE, item.key, total=size),
+        )
+
+
+# --- the public call -------------------------------------------------------------------------
+
+
+def download_files(
+    sdc: SDCClient,
+    items: list[str],
+    *,
+    data_dir: Path,
+    jobs: int,
+    force: bool = False,
+    verify: bool = False,
+    on_event: EventSink = ignore_events,
+    dry_run: bool = False,
+    shard: tuple[int, int] | None = None,
+) -> list[FileResult]:
+    """Download files (SDC keys or filenames) into `<data_dir>/<key>`, `jobs` at a time.
+
+    Returns one FileResult per distinct file, in input order; a file's failure is in its
+    result, never raised. Raises InvalidNames (nothing fetched) for bad inputs, DataDirError
+    for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted; its
+    `kept` attribute lists (key, bytes) of the partials kept for the next run.
+    An `on_event` that raises changes no result; it is not called again in this run (a
+    KeyboardInterrupt from it stops the run). `shard` (K, N) takes only the files of shard
+    K of N (a stable hash of the key): N hosts with K = 1..N share the work without overlap.
+    """
+    names = [name for name in parse_items(items) if in_shard(name.key, shard)]
+    data_dir = Path(data_dir).expanduser()
+    if not (dry_run and not data_dir.exists()):
+        data_dir = ensure_data_dir(data_dir)
+    planned = plan(names, data_dir)
+    results: list[FileResult | None] = [None] * len(planned)
+    emit = GuardedSink(on_event)
+    for item in planned:
+        emit(TransferEvent(Stage.PLANNED, item.key))
+    todo = []
+    for item in planned:
+        if item.present and not force and not verify:
+            results[item.index] = FileResult(
+                item.key, "skipped", item.dest, file_size(item.dest), reason="already present"
+            )
+            emit(TransferEvent(Stage.SKIPPED, item.key, reason="already present"))
+        elif dry_run and not (item.present and verify and not force):
+            reason = "forced" if item.present else ""
+            results[item.index] = FileResult(item.key, "would-download", item.dest, reason=reason)
+            emit(TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"))
+        else:
+            todo.append(item)
+    run = _Run(
+        sdc,
+        jobs=jobs,
+        force=force,
+        dry_run=dry_run,
+        emit=emit,
+        results=results,
+        pending=len(todo),
+    )
+    try:
+        run.execute(todo)
+    except KeyboardInterrupt as stop:
+        with run.run.lock:
+            stop.kept = list(run.fetcher.kept)  # type: ignore[attr-defined]
+        raise
+    return [r for r in results if r is not None]
