@@ -330,10 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     except IMAPError as error:
         if _debug_requested(args):
             raise
-        from imap_cli.cli.output import Output, Streams
+        from imap_cli.cli.errors import report
 
-        Output(Streams()).error(error)
-        code = error.exit_code
+        code = report(error)
     except KeyboardInterrupt:
         sys.stderr.write("\nInterrupted.\n")
         code = ExitCode.INTERRUPTED
