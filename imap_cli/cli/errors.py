@@ -56,9 +56,13 @@ FIELDS: dict[str, tuple[str, str]] = {
 PHRASES: dict[str, str] = {
     "query-help": " (see imap query -h)",
     "see-help": "; see --help",
+    "download-it": "Download it directly: imap download",
     "reprocess-example": "imap reprocess --start-date 20251001 --end-date 20251003 -i mag",
     "reprocess-both": "-l l1a -d norm-mago",
-    "download-it": "Download it directly: imap download ",
+    "i-mag": "-i mag",
+    "set-api-key": "`imap config set api-key KEY`",
+    "jobs-of": "`imap jobs -i INSTRUMENT`",
+    "log-stream": "`imap jobs` (LOG STREAM column, or job_log_stream_id in -o json)",
     "spice-tables": "`imap query --table spice --type spin`",
     "spice-query": "`imap query --table spice --start-date D`",
 }

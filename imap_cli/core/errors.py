@@ -40,19 +40,19 @@ def word(field: str) -> str:
 
 
 def plural(field: str) -> str:
-    """`field`'s values in a sentence: "data_level values", "data levels" at the terminal."""
+    """`field`'s values in a sentence: "values" in Python, "data levels" at the terminal."""
     return _mark("p", field)
 
 
 def option(field: str, example: str | None = None) -> str:
-    """`field` as something to set: `data_level='l1a'` in Python, `--data-level l1a` at the
-    terminal."""
+    """`field` as something to set, with an example value: `data_level='l1a'` in Python; the
+    CLI writes its flag."""
     return _mark("o", field, example)
 
 
 def terminal(key: str, python: str = "") -> str:
-    """A phrase only the terminal has (a command line, `--help`): the CLI's table says it by
-    `key`; Python reads `python` (often nothing)."""
+    """A phrase only the terminal has (a command line, a pointer to the help): the CLI's table
+    says it by `key`; Python reads `python` (often nothing)."""
     return _mark("t", key, python)
 
 
@@ -70,7 +70,7 @@ def _in_python(style: str, field: str, value: str | None) -> str:
     if style == "t":
         return value or ""
     if style == "p":
-        return f"{field} values"
+        return "values"
     if style == "o" and value is not None:
         return f"{field}={value!r}"
     return field
