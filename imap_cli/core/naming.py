@@ -391,18 +391,13 @@ def _science_shape_reasons(parts: list[str]) -> list[str]:
             f"{_show('-' + interval)} after the date must be -repoint<NNNNN> or -cr<NNNNN> "
             "(5 digits)"
         )
-    version, extension = _split_tail(tail)
-    if SCIENCE_VERSION_RE.fullmatch(version) is None:
-        reasons.append(
-            f"version {_show(version)} is not valid; science-style files use vMMM.mmmm "
-            "(e.g. v001.0002) or legacy vXXX (e.g. v001)"
-        )
-    if extension not in KIND_BY_SCIENCE_EXTENSION:
-        reasons.append(
-            f"extension {_show(extension)} does not fit a science, quicklook or dependency "
-            f"file; allowed: {', '.join(SCIENCE_FAMILY_EXTENSIONS)}"
-        )
-    return reasons
+    return reasons + _tail_reasons(
+        tail,
+        SCIENCE_VERSION_RE,
+        "science-style files use vMMM.mmmm (e.g. v001.0002) or legacy vXXX (e.g. v001)",
+        "a science, quicklook or dependency file",
+        SCIENCE_FAMILY_EXTENSIONS,
+    )
 
 
 def _ancillary_shape_reasons(parts: list[str]) -> list[str]:
@@ -423,16 +418,26 @@ def _ancillary_shape_reasons(parts: list[str]) -> list[str]:
             f"{_show('-' + interval)} after the date must be -repoint<NNNNN> "
             "(an end date follows an underscore: _YYYYMMDD)"
         )
+    return reasons + _tail_reasons(
+        tail,
+        LEGACY_VERSION_RE,
+        "ancillary and release files use vXXX (e.g. v001)",
+        "an ancillary or release file",
+        ANCILLARY_FAMILY_EXTENSIONS,
+    )
+
+
+def _tail_reasons(
+    tail: str, version_re: re.Pattern[str], rule: str, family: str, allowed: tuple[str, ...]
+) -> list[str]:
+    """Reasons the `<version>.<ext>` tail does not fit a family of kinds."""
     version, extension = _split_tail(tail)
-    if LEGACY_VERSION_RE.fullmatch(version) is None:
+    reasons = []
+    if version_re.fullmatch(version) is None:
+        reasons.append(f"version {_show(version)} is not valid; {rule}")
+    if extension not in allowed:
         reasons.append(
-            f"version {_show(version)} is not valid; ancillary and release files use vXXX "
-            "(e.g. v001)"
-        )
-    if extension not in KIND_BY_ANCILLARY_EXTENSION:
-        reasons.append(
-            f"extension {_show(extension)} does not fit an ancillary or release file; "
-            f"allowed: {', '.join(ANCILLARY_FAMILY_EXTENSIONS)}"
+            f"extension {_show(extension)} does not fit {family}; allowed: {', '.join(allowed)}"
         )
     return reasons
 
