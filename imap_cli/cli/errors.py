@@ -104,11 +104,3 @@ def exit_code_for(error: IMAPError) -> ExitCode:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]  # type: ignore[index]
     return ExitCode.PARTIAL
-
-
-def report(error: IMAPError) -> ExitCode:
-    """Print `Error:` and `Hint:` lines for `error` on stderr; its exit code."""
-    from imap_cli.cli.output import Output, Streams
-
-    Output(Streams()).error(error)
-    return exit_code_for(error)
