@@ -330,10 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     except IMAPError as error:
         if _debug_requested(args):
             raise
+        from imap_cli.cli.errors import exit_code_for
         from imap_cli.cli.output import Output, Streams
 
         Output(Streams()).error(error)
-        code = error.exit_code
+        code = exit_code_for(error)
     except KeyboardInterrupt:
         sys.stderr.write("\nInterrupted.\n")
         code = ExitCode.INTERRUPTED

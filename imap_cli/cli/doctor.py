@@ -73,12 +73,14 @@ def doctor(
 
 def fix_for(check: Check) -> str:
     """The advice for a check that did not pass: the hint table's, or the check's own."""
-    from imap_cli.cli.hints import HINTS
+    from imap_cli.cli.hints import HINTS, hint_for
 
     if check.status.value == "ok":
         return ""
     if check.kind is not None and check.kind in HINTS:
         return HINTS[check.kind]
+    if check.error is not None:
+        return hint_for(check.error)  # the terminal's words for the error's own hint
     return check.fix
 
 

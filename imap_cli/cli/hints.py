@@ -1,14 +1,15 @@
 """One table of advice: each kind of failure (core.errors.Failure) and what to do about it.
 
 Every command prints its hints from here (through Output.error and the transfer summary), and
-`imap doctor` prints the same ones, so a person meets one piece of advice per problem.
+`imap doctor` prints the same ones, so a person meets one piece of advice per problem. Core
+keeps no terminal wording: its errors' own hints name Python parameters, which at_terminal
+(cli/errors.py) turns into flags.
 """
 
 from __future__ import annotations
 
-from imap_cli.core.errors import Failure, IMAPError
-
-SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
+from imap_cli.core import errors
+from imap_cli.core.errors import SDC_CONTACT, Failure, IMAPError
 
 HINTS: dict[Failure, str] = {
     Failure.CERTIFICATE: (
@@ -91,15 +92,37 @@ def data_dir_hint(origin: str) -> str:
     return HINTS[Failure.DATA_DIR]
 
 
+# The terminal's hint for an error class whose core default hint is in Python's terms.
+CLASS_HINTS: dict[type[IMAPError], str] = {
+    errors.ConfigError: "Run `imap config show` to see every setting and where it comes from.",
+    errors.BadRequest: "Check the values you passed; `imap query --help` lists the valid ones.",
+    errors.NotFound: HINTS[Failure.NOT_FOUND],
+    errors.ConnectionFailed: (
+        "Check the URL setting (`imap config get url`) and your network connection."
+    ),
+    errors.BadResponse: (
+        "The SDC sent an unexpected answer; retry later, and check the URL setting points at the "
+        "SDC API (`imap config get url`)."
+    ),
+    errors.IntegrityError: "The file was not saved. Run the command again to retry.",
+}
+
+
 def hint_for(error: IMAPError | None) -> str:
-    """The hint to print for `error`: the table's for its kind, else the error's own."""
+    """The hint to print for `error`: the table's for its kind, else its class's, else its own."""
     if error is None:
         return ""
+    from imap_cli.cli.errors import at_terminal
+
     kind = getattr(error, "kind", None)
-    own = getattr(error, "hint", "") or ""
+    own = getattr(error, "hint_template", "") or ""
     cls = type(error)
     # A kind given when the error was raised names the case; a hint written for one instance
     # of a class's usual kind (e.g. "uploads need an API key") is more precise than the table.
     if kind in HINTS and (kind != cls.default_kind or own == cls.default_hint):
         return HINTS[kind]
-    return own
+    if own == cls.default_hint:
+        # The class that wrote the default hint may have a terminal version of it.
+        owner = next(c for c in cls.__mro__ if "default_hint" in vars(c))
+        own = CLASS_HINTS.get(owner, own)
+    return at_terminal(own)

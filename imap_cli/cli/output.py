@@ -154,11 +154,14 @@ class Output:
 
     def error(self, error: IMAPError | str, hint: str | None = None) -> None:
         """`Error: <one line>` then `Hint: <hint>`; always shown."""
-        message = error.message if isinstance(error, IMAPError) else str(error)
-        if hint is None and isinstance(error, IMAPError):
+        if isinstance(error, IMAPError):
+            from imap_cli.cli.errors import message_for
             from imap_cli.cli.hints import hint_for
 
-            hint = hint_for(error)
+            message = message_for(error)
+            hint = hint_for(error) if hint is None else hint
+        else:
+            message = str(error)
         self._say(f"Error: {' '.join(message.split())}", "bold red")
         if hint:
             self._say(f"Hint: {hint}", "cyan")

@@ -57,7 +57,13 @@ class Check:
     detail: str
     kind: Failure | None = None  # names the fix (the cli's hint table)
     fix: str = ""  # a fix specific to this case, when the kind's general one does not fit
+    error: IMAPError | None = None  # the failure, for a front end that words its own hint
     data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, name: str, error: IMAPError) -> Check:
+        """A problem found by an error: its message, kind and hint."""
+        return cls(name, Status.PROBLEM, error.message, error.kind, fix=error.hint, error=error)
 
 
 @dataclass
@@ -97,7 +103,7 @@ def diagnose(
         settings = resolve(flags=flags)
     except ConfigError as error:
         if config_ok:
-            add(Check("settings", Status.PROBLEM, error.message, fix=error.hint))
+            add(Check.failed("settings", error))
     rows: list[dict[str, str]] = []
     if settings is not None:
         rows = [{"key": k, "value": v, "origin": o} for k, v, o in settings.rows() if o]
@@ -137,7 +143,7 @@ def check_config_file() -> Check:
     try:
         table = read_file(path)
     except ConfigError as error:
-        return Check("config file", Status.PROBLEM, error.message, fix=error.hint)
+        return Check.failed("config file", error)
     if "api-key" in table and file_readable_by_others(path):
         return Check(
             "config file",
@@ -448,7 +454,7 @@ def check_query(settings: Settings) -> Check:
         try:
             answer = client.get_json(url, params=TINY_QUERY, what="query")
         except IMAPError as error:
-            return Check("sdc answer", Status.PROBLEM, error.message, error.kind, fix=error.hint)
+            return Check.failed("sdc answer", error)
     took = (time.monotonic() - started) * 1000
     if not isinstance(answer, list):
         return Check(
@@ -485,7 +491,7 @@ def check_credentials(settings: Settings) -> Check:
                 ok=(200, 400, 403, 404, 409),
             )
         except IMAPError as error:
-            return Check("credentials", Status.PROBLEM, error.message, error.kind, fix=error.hint)
+            return Check.failed("credentials", error)
         status = response.status_code
         from imap_cli.core.http import server_message
 

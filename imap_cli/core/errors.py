@@ -1,9 +1,18 @@
-"""The IMAPError tree: every failure carries a one-line message, a hint and an exit code."""
+"""The IMAPError tree: every failure carries a one-line message and structured facts.
+
+Core speaks data, the CLI speaks flags. An error names the parameters it is about as the Python
+parameter is named (`data_level`), through markers (`word`, `plural`, `option`, `terminal`) that
+`message` and `hint` render in Python's terms; the CLI renders the same markers as flag names
+(imap_cli/cli/errors.py), where hints and exit codes are chosen too. The facts: `kind` (a
+Failure), `field` (the parameter), `value`, `choices` (the valid values) and `cause`.
+"""
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # Control characters (terminal escape sequences start with one), zero-width and bidi marks:
 # text from a server or a file name must not be able to drive or disguise the terminal.
@@ -15,14 +24,77 @@ def printable(text: str) -> str:
     return UNSAFE_TEXT.sub("?", text)
 
 
+# --- markers: a parameter named in a message, rendered by whoever shows the message --------
+# A marker is RS, a style letter, ":", the field, optionally "=" and a value, then US. Both are
+# control characters, which printable() replaces, so no text from outside can forge one.
+_MARKER = re.compile("\x1e([wpot]):([^\x1e\x1f=]*)(?:=([^\x1e\x1f]*))?\x1f")
+
+
+def _mark(style: str, field: str, value: str | None = None) -> str:
+    return f"\x1e{style}:{field}" + ("" if value is None else f"={value}") + "\x1f"
+
+
+def word(field: str) -> str:
+    """`field` named in a sentence: `data_level` in Python, "data level" at the terminal."""
+    return _mark("w", field)
+
+
+def plural(field: str) -> str:
+    """`field`'s values in a sentence: "values" in Python, "data levels" at the terminal."""
+    return _mark("p", field)
+
+
+def option(field: str, example: str | None = None) -> str:
+    """`field` as something to set, with an example value: `data_level='l1a'` in Python; the
+    CLI writes its flag."""
+    return _mark("o", field, example)
+
+
+def terminal(key: str, python: str = "") -> str:
+    """A phrase only the terminal has (a command line, a pointer to the help): the CLI's table
+    says it by `key`; Python reads `python` (often nothing)."""
+    return _mark("t", key, python)
+
+
+Render = Callable[[str, str, "str | None"], str]
+
+
+def render(text: str, say: Render) -> str:
+    """`text` with each marker replaced by `say(style, field, value)`."""
+    if "\x1e" not in text:
+        return text
+    return _MARKER.sub(lambda m: say(m.group(1), m.group(2), m.group(3)), text)
+
+
+def _in_python(style: str, field: str, value: str | None) -> str:
+    if style == "t":
+        return value or ""
+    if style == "p":
+        return "values"
+    if style == "o" and value is not None:
+        return f"{field}={value!r}"
+    return field
+
+
+def in_python(text: str) -> str:
+    """`text` as library users read it: parameters by their Python names."""
+    return render(text, _in_python)
+
+
+SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
+
+
 class ExitCode(enum.IntEnum):
-    """Process exit codes, documented in the README and `imap --help`."""
+    """Compatibility only: process exit codes are the CLI's (imap_cli.cli.errors.ExitCode).
+
+    core/transfer.py's exit_code() still reads `IMAPError.exit_code`; both go when it moves.
+    """
 
     OK = 0
-    PARTIAL = 1  # some items failed
-    USAGE = 2  # bad usage or input
-    UNAVAILABLE = 3  # SDC unreachable or failing (network, TLS, 5xx after retries)
-    REFUSED = 4  # 401/403
+    PARTIAL = 1
+    USAGE = 2
+    UNAVAILABLE = 3
+    REFUSED = 4
     INTERRUPTED = 130
 
 
@@ -53,19 +125,54 @@ class Failure(str, enum.Enum):
 
 
 class IMAPError(Exception):
-    """Base of every error the library raises on purpose."""
+    """Base of every error the library raises on purpose.
 
-    exit_code: ExitCode = ExitCode.PARTIAL
+    `message` and `hint` read in Python's terms; `template` and `hint_template` keep the
+    markers, for a front end that names parameters its own way. `field`, `value` and
+    `choices` say which parameter was wrong, with what, and what it could have been.
+    """
+
+    exit_code: ExitCode = ExitCode.PARTIAL  # compatibility; see ExitCode
     default_hint: str = ""
     default_kind: Failure | None = None
 
     def __init__(
-        self, message: str, hint: str | None = None, *, kind: Failure | None = None
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        kind: Failure | None = None,
+        field: str | None = None,
+        value: Any = None,
+        choices: Iterable[str] | None = None,
+        cause: BaseException | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = self.default_hint if hint is None else hint
+        super().__init__(in_python(message))
+        self.template = message
+        self.hint_template = self.default_hint if hint is None else hint
         self.kind = kind or self.default_kind
+        self.field = field
+        self.value = value
+        self.choices = None if choices is None else tuple(sorted(choices))
+        self.cause = cause
+
+    @property
+    def message(self) -> str:
+        """The one-line message, naming parameters as Python does."""
+        return in_python(self.template)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self.template = text
+
+    @property
+    def hint(self) -> str:
+        """What to do about it, in Python's terms (may be empty)."""
+        return in_python(self.hint_template)
+
+    @hint.setter
+    def hint(self, text: str) -> None:
+        self.hint_template = text
 
     def __str__(self) -> str:
         return self.message
@@ -88,13 +195,11 @@ class InvalidName(UsageError):
 class ConfigError(UsageError):
     """A bad setting, or a config file that cannot be read or written."""
 
-    default_hint = "Run `imap config show` to see every setting and where it comes from."
-
 
 class DataDirError(UsageError):
     """The data directory is missing, not a directory, or not writable."""
 
-    default_hint = "Set a writable folder once with `imap config set data-dir ~/imap-data`."
+    default_hint = "Point data_dir (or IMAP_DATA_DIR) at a folder you can write."
     default_kind = Failure.DATA_DIR
 
 
@@ -117,13 +222,13 @@ class BadRequest(SDCError):
     """400: the SDC rejected the request; its message is shown verbatim."""
 
     exit_code = ExitCode.USAGE
-    default_hint = "Check the values you passed; `imap query --help` lists the valid ones."
+    default_hint = "Check the values you passed."
 
 
 class NotFound(SDCError):
     """404: no such file in the SDC."""
 
-    default_hint = "Check the name with `imap query --filename NAME`, or search with `imap query`."
+    default_hint = "Check the name, or search for it with query()."
 
 
 class Conflict(SDCError):
@@ -138,8 +243,8 @@ class Refused(SDCError):
     exit_code = ExitCode.REFUSED
     default_kind = Failure.CREDENTIALS
     default_hint = (
-        "Check your API key (`imap config set api-key KEY` or IMAP_API_KEY) or access token "
-        "(IMAP_ACCESS_TOKEN); uploads need a key with write access."
+        "Check your API key (api_key or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN); "
+        "uploads need a key with write access."
     )
 
 
@@ -148,15 +253,14 @@ class Unavailable(SDCError):
 
     exit_code = ExitCode.UNAVAILABLE
     default_hint = (
-        "The SDC is temporarily unavailable; retry later. If it persists, contact "
-        "imap-sdc@lasp.colorado.edu."
+        f"The SDC is temporarily unavailable; retry later. If it persists, contact {SDC_CONTACT}."
     )
 
 
 class ConnectionFailed(Unavailable):
     """Connection refused, DNS failure, timeout."""
 
-    default_hint = "Check the URL setting (`imap config get url`) and your network connection."
+    default_hint = "Check the url setting (or IMAP_DATA_ACCESS_URL) and your network connection."
 
 
 class TLSError(Unavailable):
@@ -164,9 +268,8 @@ class TLSError(Unavailable):
 
     default_kind = Failure.CERTIFICATE
     default_hint = (
-        "Certificate verification failed. Upgrade certifi (`pip install -U certifi`); on macOS run "
-        "'Install Certificates.command' from your Python folder; behind a proxy, point "
-        "REQUESTS_CA_BUNDLE or `imap config set ca-bundle FILE` at your organisation's CA bundle."
+        "Certificate verification failed: upgrade certifi, or point ca_bundle (or "
+        "REQUESTS_CA_BUNDLE) at your organisation's CA bundle."
     )
 
 
@@ -174,21 +277,24 @@ class BadResponse(Unavailable):
     """The SDC answered with something the protocol does not allow (not JSON, wrong shape)."""
 
     default_hint = (
-        "The SDC sent an unexpected answer; retry later, and check the URL setting points at the "
-        "SDC API (`imap config get url`)."
+        "The SDC sent an unexpected answer; retry later, and check the url setting points at "
+        "the SDC API."
     )
 
 
 class TooLarge(Unavailable):
     """The answer is larger than the SDC can send at once, and cannot be split further."""
 
-    default_hint = "Narrow the query: add --instrument, --data-level or --descriptor."
+    default_hint = (
+        f"Narrow the query: add {option('instrument')}, {option('data_level')} or "
+        f"{option('descriptor')}."
+    )
 
 
 class IntegrityError(IMAPError):
     """A transfer ended with the wrong size or checksum."""
 
-    default_hint = "The file was not saved. Run the command again to retry."
+    default_hint = "The file was not saved; try again."
 
 
 class UnsafeRequest(UsageError):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, NotFound, UsageError
+from imap_cli.core.errors import BadResponse, NotFound, UsageError, terminal
+from imap_cli.core.filters import check_member, check_product, compact, parse_date
 from imap_cli.core.http import RETRY_STATUSES
-from imap_cli.core.query import check_product, check_records, compact, parse_date
-from imap_cli.core.reprocess import check_member
+from imap_cli.core.records import check_records
 
 STATUSES: tuple[str, ...] = ("FAILED", "INPROGRESS", "SUCCEEDED")
 # Spellings people type for INPROGRESS.
@@ -25,7 +25,7 @@ _STATUS_ALIASES = {
 }
 # The order /processing-jobs filters are sent in (any column is a filter on the SDC).
 FILTERS: tuple[str, ...] = ("status", "instrument", "data_level", "descriptor", "start_date")
-LOG_HINT = "Take the stream from `imap jobs` (LOG STREAM column, or job_log_stream_id in -o json)."
+LOG_HINT = f"Take the stream from {terminal('log-stream', 'a job record: job_log_stream_id')}."
 
 
 def check_status(value: Any) -> str:
@@ -34,9 +34,8 @@ def check_status(value: Any) -> str:
     alias = _STATUS_ALIASES.get(text.lower())
     if alias:
         return alias
-    return check_member(
-        "job status", text, tuple(s.lower() for s in STATUSES), "--status failed"
-    ).upper()
+    valid = tuple(s.lower() for s in STATUSES)
+    return check_member("status", text, valid, "failed", name_choices=False).upper()
 
 
 def plan_jobs(**filters: Any) -> list[tuple[str, str]]:

@@ -20,8 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, IMAPError, NotFound, UsageError, printable
-from imap_cli.core.query import compact, parse_date, spice_time_range, tdb_seconds_past_j2000
+from imap_cli.core.errors import (
+    BadResponse,
+    IMAPError,
+    NotFound,
+    UsageError,
+    option,
+    printable,
+    terminal,
+)
+from imap_cli.core.filters import check_member, compact, ordered_range, parse_date
+from imap_cli.core.spice_time import spice_time_range, tdb_seconds_past_j2000
 
 # Kernel types a metakernel can load: not the csv tables (spin, repoint, thruster) and not
 # other metakernels.
@@ -38,9 +47,11 @@ def kernel_types() -> tuple[str, ...]:
 
 
 class CoverageGaps(IMAPError):
-    """--require-coverage: the SDC's kernels leave parts of the range uncovered (its 422)."""
+    """require_coverage: the SDC's kernels leave parts of the range uncovered (its 422)."""
 
-    default_hint = "Drop --require-coverage to get the kernels there are, or narrow the dates."
+    default_hint = (
+        f"Drop {option('require_coverage')} to get the kernels there are, or narrow the dates."
+    )
 
     def __init__(self, gaps: dict[str, list[tuple[float, float]]]) -> None:
         self.gaps = gaps
@@ -107,15 +118,9 @@ def plan_metakernel(
     require_coverage: bool = False,
 ) -> MetakernelRequest:
     """Check dates and kernel types; raises UsageError before any I/O."""
-    from imap_cli.core.reprocess import check_member
-
     start = parse_date(start_date, "start_date") if start_date not in (None, "") else None
     end = parse_date(end_date, "end_date") if end_date not in (None, "") else None
-    if start is not None and end is not None and start > end:
-        raise UsageError(
-            f"the start date {compact(start)} is after the end date {compact(end)}",
-            "Swap them; both ends are inclusive.",
-        )
+    ordered_range("start_date", "end_date", {"start_date": start, "end_date": end})
     chosen: list[str] = []
     for value in types or ():
         for part in str(value).split(","):
@@ -125,9 +130,14 @@ def plan_metakernel(
                 raise UsageError(
                     f"{part.strip()!r} files are not kernels a metakernel loads",
                     "Get spin, repoint and small-forces tables with "
-                    "`imap query --table spice --type spin`.",
+                    + terminal("spice-tables", "query(table='spice', type='spin')")
+                    + ".",
+                    field="types",
+                    value=part.strip(),
                 )
-            kind = check_member("kernel type", part, kernel_types(), "--type attitude_history")
+            kind = check_member(
+                "types", part, kernel_types(), "attitude_history", name_choices=False
+            )
             if kind not in chosen:
                 chosen.append(kind)
     # Whole UTC days, as ephemeris seconds: the SDC reads a bare YYYYMMDD as that day's
@@ -161,7 +171,9 @@ def kernel_names(client: Any, request: MetakernelRequest) -> list[str]:
             raise client.http_error(response, "metakernel")
         raise NotFound(
             "metakernel: the SDC has no kernels for this range and these types",
-            "Check the dates, or what there is with `imap query --table spice --start-date D`.",
+            "Check the dates, or what there is with "
+            + terminal("spice-query", "query(table='spice', start_date=D)")
+            + ".",
             status=404,
         )
     try:
@@ -201,7 +213,7 @@ def kernel_keys(names: Sequence[str]) -> list[str]:
         except IMAPError as error:
             raise BadResponse(
                 f"metakernel: the SDC listed {printable(name)!r}, which is not a SPICE kernel "
-                f"name ({error.message})"
+                f"name ({error.template})"
             ) from None
     return keys
 

@@ -29,275 +29,35 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from imap_cli.core.errors import InvalidName
-
-INSTRUMENTS: tuple[str, ...] = (
-    "codice",
-    "glows",
-    "hi",
-    "hit",
-    "ialirt",
-    "idex",
-    "l1const",
-    "lo",
-    "mag",
-    "spacecraft",
-    "swapi",
-    "swe",
-    "ultra",
-)
-DATA_LEVELS: tuple[str, ...] = (
-    "l0",
-    "l1",
-    "l1a",
-    "l1b",
-    "l1c",
-    "l1ca",
-    "l1cb",
-    "l1d",
-    "l2",
-    "l2a",
-    "l2b",
-    "l2c",
-    "l3",
-    "l3a",
-    "l3b",
-    "l3c",
-    "l3d",
-    "l3e",
-)
-KINDS: tuple[str, ...] = ("science", "quicklook", "dependency", "ancillary", "release", "spice")
-
-# kernel_type -> subfolder under imap/spice, as the SDC stores them.
-SPICE_SUBDIRS: dict[str, str] = {
-    "attitude_history": "ck",
-    "attitude_predict": "ck",
-    "earth_attitude": "pck",
-    "ephemeris_90days": "spk",
-    "ephemeris_launch": "spk",
-    "ephemeris_long": "spk",
-    "ephemeris_nominal": "spk",
-    "ephemeris_predicted": "spk",
-    "ephemeris_reconstructed": "spk",
-    "imap_frames": "fk",
-    "lagrange_point": "spk",
-    "leapseconds": "lsk",
-    "lo_pivot_attitude": "ck",
-    "metakernel": "mk",
-    "planetary_constants": "pck",
-    "planetary_ephemeris": "spk",
-    "pointing_attitude": "ck",
-    "repoint": "repoint",
-    "science_frames": "fk",
-    "spacecraft_clock": "sclk",
-    "spin": "spin",
-    "thruster": "activities",
-}
-SPICE_TYPES: tuple[str, ...] = tuple(sorted(SPICE_SUBDIRS))
-
-# The last suffix each kernel type may have (compared case-insensitively, as the client
-# matches SPICE names). `.spin` and `.repoint` kernels may have no further extension.
-SPICE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "attitude_history": ("bc",),
-    "attitude_predict": ("bc",),
-    "earth_attitude": ("bpc",),
-    "ephemeris_90days": ("bsp",),
-    "ephemeris_launch": ("bsp",),
-    "ephemeris_long": ("bsp",),
-    "ephemeris_nominal": ("bsp",),
-    "ephemeris_predicted": ("bsp",),
-    "ephemeris_reconstructed": ("bsp",),
-    "imap_frames": ("tf",),
-    "lagrange_point": ("bsp",),
-    "leapseconds": ("tls",),
-    "lo_pivot_attitude": ("bc",),
-    "metakernel": ("mk", "tm"),
-    "planetary_constants": ("tpc",),
-    "planetary_ephemeris": ("bsp",),
-    "pointing_attitude": ("bc",),
-    "repoint": ("csv", "repoint"),
-    "science_frames": ("tf",),
-    "spacecraft_clock": ("tsc",),
-    "spin": ("csv", "spin"),
-    "thruster": ("sff",),
-}
-
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "science": ("cdf", "pkts"),
-    "quicklook": ("jpg", "pdf", "png"),
-    "dependency": ("json",),
-    "ancillary": ("cdf", "csv", "dat", "json", "pgm", "tsv", "xlsx", "zip"),
-    "release": ("txt",),
-    "spice": tuple(sorted({ext for exts in SPICE_EXTENSIONS.values() for ext in exts})),
-}
-
-MAX_NAME_BYTES = 255
-
-_SCIENCE_FAMILY = ("science", "quicklook", "dependency")
-_ANCILLARY_FAMILY = ("ancillary", "release")
-_SCIENCE_FAMILY_EXTENSIONS = tuple(sorted({e for k in _SCIENCE_FAMILY for e in EXTENSIONS[k]}))
-_ANCILLARY_FAMILY_EXTENSIONS = tuple(sorted({e for k in _ANCILLARY_FAMILY for e in EXTENSIONS[k]}))
-_KIND_BY_SCIENCE_EXTENSION = {e: k for k in _SCIENCE_FAMILY for e in EXTENSIONS[k]}
-_KIND_BY_ANCILLARY_EXTENSION = {e: k for k in _ANCILLARY_FAMILY for e in EXTENSIONS[k]}
-_INSTRUMENT_SET = frozenset(INSTRUMENTS)
-_LEVEL_SET = frozenset(DATA_LEVELS)
-
-_SCIENCE_CONVENTION = (
-    "imap_<instrument>_<level>_<descriptor>_<YYYYMMDD>[-repoint<NNNNN>|-cr<NNNNN>]"
-    "_<vMMM.mmmm|vXXX>.<ext>"
-)
-_ANCILLARY_CONVENTION = (
-    "imap_<instrument>_<descriptor>_<YYYYMMDD>[_<YYYYMMDD>|-repoint<NNNNN>]_v<NNN>.<ext>"
-)
-_GENERIC_HINT = (
-    f"Science, quicklook and dependency files: {_SCIENCE_CONVENTION}; ancillary and release "
-    f"files: {_ANCILLARY_CONVENTION}; SPICE kernels follow their own names, "
-    "e.g. imap_2025_032_2025_034_01.ah.bc or naif0012.tls."
-)
-_SCIENCE_HINT = f"Science-style names are {_SCIENCE_CONVENTION}."
-_ANCILLARY_HINT = f"Ancillary and release names are {_ANCILLARY_CONVENTION}."
-_SPICE_HINT = (
-    "SPICE kernels keep the SDC's names, e.g. imap_2025_032_2025_034_01.ah.bc, "
-    "imap_recon_20250925_20251104_v01.bsp, naif0012.tls, pck00010.tpc, imap_001.tf."
-)
-
-# ---------------------------------------------------------------------------------------
-# Science-style and ancillary-style grammar. Fields are separated by `_` and cannot hold
-# one, so each regex has exactly one way to split a name. ASCII digits only.
-
-_SCIENCE_RE = re.compile(
-    r"imap_(?P<instrument>[^_]+)_(?P<data_level>[^_]+)_(?P<descriptor>[^_]+)"
-    r"_(?P<start_date>[0-9]{8})(?:-repoint(?P<repointing>[0-9]{5})|-cr(?P<cr>[0-9]{5}))?"
-    # The optional `.mmmm` is tried first, so `v001.0001` with no extension splits as
-    # version v001 and extension 0001, as in the official client.
-    r"_(?P<version>v(?P<major>[0-9]{3})(?:\.(?P<minor>[0-9]{4}))?)\.(?P<extension>[^.]+)"
-)
-_ANCILLARY_RE = re.compile(
-    r"imap_(?P<instrument>[^_]+)_(?P<descriptor>[^_]+)_(?P<start_date>[0-9]{8})"
-    r"(?:_(?P<end_date>[0-9]{8})|-repoint(?P<repointing>[0-9]{5}))?"
-    r"_(?P<version>v(?P<minor>[0-9]{3}))\.(?P<extension>[^.]+)"
-)
-_SCIENCE_VERSION_RE = re.compile(r"v[0-9]{3}(?:\.[0-9]{4})?")
-_LEGACY_VERSION_RE = re.compile(r"v[0-9]{3}")
-_DATE_RE = re.compile(r"[0-9]{8}")
-_INTERVAL_RE = re.compile(r"(?:repoint|cr)[0-9]{5}")
-_REPOINT_RE = re.compile(r"repoint[0-9]{5}")
-
-# ---------------------------------------------------------------------------------------
-# SPICE grammar. The official client tries these patterns in this order, matched
-# case-insensitively at the start of the name; the first pattern that matches decides,
-# and its type word (looked up case-sensitively) must be one of _SPICE_TYPE_WORDS.
-# We then also require the pattern to cover the whole name and the extension to fit.
-# Where the client's pattern has an unescaped `.` inside a type word (`ah.bc`), ours
-# does too: a name like `...ahXbc` must be decided by this pattern (and rejected by its
-# type word), not fall through to a later pattern.
-
-_SPICE_TYPE_WORDS: dict[str, str] = {
-    "ah.bc": "attitude_history",
-    "ap.bc": "attitude_predict",
-    "spin.csv": "spin",
-    "spin": "spin",
-    "repoint.csv": "repoint",
-    "repoint": "repoint",
-    "recon": "ephemeris_reconstructed",
-    "nom": "ephemeris_nominal",
-    "pred": "ephemeris_predicted",
-    "90days": "ephemeris_90days",
-    "long": "ephemeris_long",
-    "launch": "ephemeris_launch",
-    "de": "planetary_ephemeris",
-    "L1_de": "lagrange_point",
-    "pck": "planetary_constants",
-    "naif": "leapseconds",
-    "imap_sclk_": "spacecraft_clock",
-    "imap_dps": "pointing_attitude",
-    "imap_lopivot": "lo_pivot_attitude",
-    "tf": "imap_frames",
-    "imap_science": "science_frames",
-    "mk": "metakernel",
-    "tm": "metakernel",
-    "sff": "thruster",
-    "bpc": "earth_attitude",
-}
-
-_DOY = r"[0-9]{4}_[0-9]{3}"
-_SPICE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (label, re.compile(pattern, flags))
-    for label, pattern, flags in (
-        (
-            "attitude",
-            rf"imap_(?P<start_doy>{_DOY})_(?P<end_doy>{_DOY})_(?P<version>[0-9]+)"
-            r"\.(?P<type>ah.bc|ap.bc|spin.csv|spin)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "pointing attitude",
-            rf"(?P<type>imap_dps)_(?P<start_doy>{_DOY})_(?P<end_doy>{_DOY})"
-            r"_(?P<version>[0-9]+)\.ah\.bc",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            # The only SPICE pattern the client anchors at the end: a longer name falls
-            # through to the later patterns instead of being decided here.
-            "Lo pivot attitude",
-            r"(?P<type>imap_lopivot)-repoint(?P<repointing>[0-9]{5})"
-            rf"_(?P<start_doy>{_DOY})_(?P<end_doy>{_DOY})_(?P<version>[0-9]+)\.bc\Z",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "repoint",
-            rf"imap_(?P<end_doy>{_DOY})_(?P<version>[0-9]+)\.(?P<type>repoint.csv|repoint)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "spacecraft ephemeris",
-            r"imap_(?P<type>[a-z0-9-]+)_(?:od[0-9]{3}_)?(?P<start_ymd>[0-9]{8})"
-            r"_(?P<end_ymd>[0-9]{8})(?:|_v(?P<version>[0-9]*))\.bsp",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "versioned product",
-            r"(?P<type>L1_de|[a-z_-]+)(?P<version>[0-9]+)\.(?:tls|tpc|bsp|tsc)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "frames",
-            r"imap_(?P<version>[0-9]+)\.(?P<type>tf)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "thruster",
-            rf"imap_(?P<start_doy>{_DOY})_(?P<end_doy>{_DOY})_(?P<text>[a-z0-9_-]+)"
-            r"_(?P<version>[0-9]{2})\.(?P<type>sff)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            # The client matches this one case-sensitively.
-            "SDC metakernel",
-            r"imap_sdc_metakernel_(?P<start_year>[0-9]{4})_v(?P<version>[0-9]{3})\.(?P<type>tm)",
-            re.ASCII,
-        ),
-        (
-            "attitude metakernel",
-            rf"imap_(?P<start_doy>{_DOY})_a(?P<version>[0-9]{{2}})\.spice\.(?P<type>mk)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "ephemeris metakernel",
-            rf"IMAP_(?P<start_doy>{_DOY})_e(?P<version>[0-9]{{2}})\.(?P<type>mk)",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "science frames",
-            r"(?P<type>imap_science)_(?P<version>[0-9]+)\.tf",
-            re.IGNORECASE | re.ASCII,
-        ),
-        (
-            "Earth attitude",
-            r"earth_(?P<start_yymmdd>[0-9]{6})_(?P<end_yymmdd>[0-9]{6})"
-            r"_(?P<pred_yymmdd>[0-9]{6})\.(?P<type>bpc)",
-            re.IGNORECASE | re.ASCII,
-        ),
-    )
+from imap_cli.core.vocabulary import (
+    ALL_EXTENSIONS,
+    ANCILLARY_FAMILY_EXTENSIONS,
+    ANCILLARY_HINT,
+    ANCILLARY_RE,
+    DATA_LEVELS,
+    DATE_RE,
+    EXTENSIONS,
+    GENERIC_HINT,
+    INSTRUMENT_SET,
+    INSTRUMENTS,
+    INTERVAL_RE,
+    KIND_BY_ANCILLARY_EXTENSION,
+    KIND_BY_SCIENCE_EXTENSION,
+    KINDS,
+    LEGACY_VERSION_RE,
+    LEVEL_SET,
+    MAX_NAME_BYTES,
+    REPOINT_RE,
+    SCIENCE_FAMILY_EXTENSIONS,
+    SCIENCE_HINT,
+    SCIENCE_RE,
+    SCIENCE_VERSION_RE,
+    SPICE_EXTENSIONS,
+    SPICE_HINT,
+    SPICE_PATTERNS,
+    SPICE_SUBDIRS,
+    SPICE_TYPE_WORDS,
+    SPICE_TYPES,
 )
 
 # Characters never allowed in a name, whatever the kind: path separators, the NTFS stream
@@ -353,7 +113,7 @@ def _show(text: str, limit: int = 120) -> str:
 
 def _is_date(text: str) -> bool:
     """A real calendar date written as YYYYMMDD (ASCII digits)."""
-    if _DATE_RE.fullmatch(text) is None:
+    if DATE_RE.fullmatch(text) is None:
         return False
     try:
         date(int(text[:4]), int(text[4:6]), int(text[6:]))
@@ -448,10 +208,10 @@ def _check_non_ascii(name: str) -> None:
 
 def _science_family(name: str, match: re.Match[str] | None, kind: str) -> IMAPName | None:
     """The science-style name if it is valid for `kind`, else None."""
-    if match is None or _KIND_BY_SCIENCE_EXTENSION.get(match["extension"]) != kind:
+    if match is None or KIND_BY_SCIENCE_EXTENSION.get(match["extension"]) != kind:
         return None
     instrument, level, start = match["instrument"], match["data_level"], match["start_date"]
-    if instrument not in _INSTRUMENT_SET or level not in _LEVEL_SET or not _is_date(start):
+    if instrument not in INSTRUMENT_SET or level not in LEVEL_SET or not _is_date(start):
         return None
     prefix = "imap" if kind == "science" else f"imap/{kind}"
     minor = match["minor"]
@@ -475,10 +235,10 @@ def _science_family(name: str, match: re.Match[str] | None, kind: str) -> IMAPNa
 
 def _ancillary_family(name: str, match: re.Match[str] | None, kind: str) -> IMAPName | None:
     """The ancillary-style name if it is valid for `kind`, else None."""
-    if match is None or _KIND_BY_ANCILLARY_EXTENSION.get(match["extension"]) != kind:
+    if match is None or KIND_BY_ANCILLARY_EXTENSION.get(match["extension"]) != kind:
         return None
     instrument, start, end = match["instrument"], match["start_date"], match["end_date"]
-    if instrument not in _INSTRUMENT_SET or not _is_date(start):
+    if instrument not in INSTRUMENT_SET or not _is_date(start):
         return None
     if end is not None and not _is_date(end):
         return None
@@ -522,7 +282,7 @@ def _yymmdd_to_date(text: str) -> str | None:
 
 def _spice(name: str) -> IMAPName | _Problem | None:
     """The SPICE kernel name, a _Problem when a kernel pattern matched but fails, else None."""
-    for label, pattern in _SPICE_PATTERNS:
+    for label, pattern in SPICE_PATTERNS:
         match = pattern.match(name)
         if match is not None:
             return _spice_from_match(name, label, match)
@@ -536,7 +296,7 @@ class _BadPart(Exception):
 def _spice_from_match(name: str, label: str, match: re.Match[str]) -> IMAPName | _Problem:
     """Check a kernel name its pattern matched: type word, full match, dates, extension."""
     word = match["type"]
-    kernel_type = _SPICE_TYPE_WORDS.get(word)
+    kernel_type = SPICE_TYPE_WORDS.get(word)
     try:
         if kernel_type is None:
             raise _BadPart(_unknown_spice_word(label, word))
@@ -555,7 +315,7 @@ def _spice_from_match(name: str, label: str, match: re.Match[str]) -> IMAPName |
                 f"allowed: {_sorted_list(allowed)}"
             )
     except _BadPart as bad:
-        return _Problem([str(bad)], _SPICE_HINT)
+        return _Problem([str(bad)], SPICE_HINT)
     version = groups.get("version") or None  # an ephemeris may end in a bare `_v`
     repointing = groups.get("repointing")
     subdir = SPICE_SUBDIRS[kernel_type]
@@ -621,28 +381,23 @@ def _science_shape_reasons(parts: list[str]) -> list[str]:
     """Reasons a 6-part name is not a valid science-style name."""
     _, instrument, level, descriptor, when, tail = parts
     reasons = _common_reasons(instrument, descriptor)
-    if level not in _LEVEL_SET:
+    if level not in LEVEL_SET:
         reasons.append(f"unknown data level {_show(level)}; valid levels: {', '.join(DATA_LEVELS)}")
     start, dash, interval = when.partition("-")
     # When the date itself is wrong, the text after a '-' is most likely not a suffix.
     reasons += _date_reasons(start, when)
-    if dash and _is_date(start) and _INTERVAL_RE.fullmatch(interval) is None:
+    if dash and _is_date(start) and INTERVAL_RE.fullmatch(interval) is None:
         reasons.append(
             f"{_show('-' + interval)} after the date must be -repoint<NNNNN> or -cr<NNNNN> "
             "(5 digits)"
         )
-    version, extension = _split_tail(tail)
-    if _SCIENCE_VERSION_RE.fullmatch(version) is None:
-        reasons.append(
-            f"version {_show(version)} is not valid; science-style files use vMMM.mmmm "
-            "(e.g. v001.0002) or legacy vXXX (e.g. v001)"
-        )
-    if extension not in _KIND_BY_SCIENCE_EXTENSION:
-        reasons.append(
-            f"extension {_show(extension)} does not fit a science, quicklook or dependency "
-            f"file; allowed: {', '.join(_SCIENCE_FAMILY_EXTENSIONS)}"
-        )
-    return reasons
+    return reasons + _tail_reasons(
+        tail,
+        SCIENCE_VERSION_RE,
+        "science-style files use vMMM.mmmm (e.g. v001.0002) or legacy vXXX (e.g. v001)",
+        "a science, quicklook or dependency file",
+        SCIENCE_FAMILY_EXTENSIONS,
+    )
 
 
 def _ancillary_shape_reasons(parts: list[str]) -> list[str]:
@@ -658,28 +413,38 @@ def _ancillary_shape_reasons(parts: list[str]) -> list[str]:
     reasons += _date_reasons(start, when if end is None else start)
     if end is not None:
         reasons += _date_reasons(end, end)
-    if dash and _is_date(start) and _REPOINT_RE.fullmatch(interval) is None:
+    if dash and _is_date(start) and REPOINT_RE.fullmatch(interval) is None:
         reasons.append(
             f"{_show('-' + interval)} after the date must be -repoint<NNNNN> "
             "(an end date follows an underscore: _YYYYMMDD)"
         )
+    return reasons + _tail_reasons(
+        tail,
+        LEGACY_VERSION_RE,
+        "ancillary and release files use vXXX (e.g. v001)",
+        "an ancillary or release file",
+        ANCILLARY_FAMILY_EXTENSIONS,
+    )
+
+
+def _tail_reasons(
+    tail: str, version_re: re.Pattern[str], rule: str, family: str, allowed: tuple[str, ...]
+) -> list[str]:
+    """Reasons the `<version>.<ext>` tail does not fit a family of kinds."""
     version, extension = _split_tail(tail)
-    if _LEGACY_VERSION_RE.fullmatch(version) is None:
+    reasons = []
+    if version_re.fullmatch(version) is None:
+        reasons.append(f"version {_show(version)} is not valid; {rule}")
+    if extension not in allowed:
         reasons.append(
-            f"version {_show(version)} is not valid; ancillary and release files use vXXX "
-            "(e.g. v001)"
-        )
-    if extension not in _KIND_BY_ANCILLARY_EXTENSION:
-        reasons.append(
-            f"extension {_show(extension)} does not fit an ancillary or release file; "
-            f"allowed: {', '.join(_ANCILLARY_FAMILY_EXTENSIONS)}"
+            f"extension {_show(extension)} does not fit {family}; allowed: {', '.join(allowed)}"
         )
     return reasons
 
 
 def _common_reasons(instrument: str, descriptor: str) -> list[str]:
     reasons = []
-    if instrument not in _INSTRUMENT_SET:
+    if instrument not in INSTRUMENT_SET:
         reasons.append(
             f"unknown instrument {_show(instrument)}; valid instruments: {', '.join(INSTRUMENTS)}"
         )
@@ -707,8 +472,8 @@ def _diagnose(name: str, spice_problem: _Problem | None) -> InvalidName:
     if parts[0].lower() == "imap" and len(parts) in (5, 6):
         prefix = [] if parts[0] == "imap" else [f"the prefix {_show(parts[0])} must be 'imap'"]
         if len(parts) == 6:
-            candidates.append(_Problem(prefix + _science_shape_reasons(parts), _SCIENCE_HINT))
-        candidates.append(_Problem(prefix + _ancillary_shape_reasons(parts), _ANCILLARY_HINT))
+            candidates.append(_Problem(prefix + _science_shape_reasons(parts), SCIENCE_HINT))
+        candidates.append(_Problem(prefix + _ancillary_shape_reasons(parts), ANCILLARY_HINT))
     if spice_problem is not None:
         candidates.append(spice_problem)
     # Fewest reasons wins; ties go to the earlier grammar, as the client tries them in order.
@@ -716,7 +481,7 @@ def _diagnose(name: str, spice_problem: _Problem | None) -> InvalidName:
     best = min(candidates, key=lambda c: len(c.reasons), default=None)
     if best is None or len(best.reasons) > 2:
         return InvalidName(
-            f"{_show(name)}: not an IMAP file name (no naming convention matches)", _GENERIC_HINT
+            f"{_show(name)}: not an IMAP file name (no naming convention matches)", GENERIC_HINT
         )
     return InvalidName(f"{_show(name)}: {'; '.join(best.reasons)}", best.hint)
 
@@ -729,11 +494,11 @@ def parse(name: str) -> IMAPName:
     """Classify a bare filename. Raises InvalidName saying which part is wrong."""
     _check_safe(name)
     # The official client's order: the first grammar that accepts the name decides.
-    science = _SCIENCE_RE.fullmatch(name)
+    science = SCIENCE_RE.fullmatch(name)
     found = _science_family(name, science, "science")
     if found is not None:
         return found
-    ancillary = _ANCILLARY_RE.fullmatch(name)
+    ancillary = ANCILLARY_RE.fullmatch(name)
     found = _ancillary_family(name, ancillary, "ancillary")
     if found is not None:
         return found
@@ -842,14 +607,14 @@ def build_science_name(
     _check_member(data_level, DATA_LEVELS, "data level")
     _check_field(descriptor, "descriptor")
     start = _date_text(start_date, "start date")
-    if not isinstance(version, str) or _SCIENCE_VERSION_RE.fullmatch(version) is None:
+    if not isinstance(version, str) or SCIENCE_VERSION_RE.fullmatch(version) is None:
         raise InvalidName(
             f"version {_show(str(version))} is not valid; use vMMM.mmmm (e.g. v001.0002) "
             "or legacy vXXX"
         )
     if extension is None:
         extension = "pkts" if data_level == "l0" else "cdf"
-    _check_member(extension, _SCIENCE_FAMILY_EXTENSIONS, "extension")
+    _check_member(extension, SCIENCE_FAMILY_EXTENSIONS, "extension")
     _check_number(repointing, "repointing")
     _check_number(cr, "Carrington rotation")
     if repointing is not None and cr is not None:
@@ -860,7 +625,7 @@ def build_science_name(
     elif cr is not None:
         when += f"-cr{cr:05d}"
     name = f"imap_{instrument}_{data_level}_{descriptor}_{when}_{version}.{extension}"
-    return _checked(name, _KIND_BY_SCIENCE_EXTENSION[extension])
+    return _checked(name, KIND_BY_SCIENCE_EXTENSION[extension])
 
 
 def build_ancillary_name(
@@ -879,11 +644,11 @@ def build_ancillary_name(
     _check_member(instrument, INSTRUMENTS, "instrument")
     _check_field(descriptor, "descriptor")
     when = _date_text(start_date, "start date")
-    if not isinstance(version, str) or _LEGACY_VERSION_RE.fullmatch(version) is None:
+    if not isinstance(version, str) or LEGACY_VERSION_RE.fullmatch(version) is None:
         raise InvalidName(
             f"version {_show(str(version))} is not valid; ancillary files use vXXX (e.g. v001)"
         )
-    _check_member(extension, _ANCILLARY_FAMILY_EXTENSIONS, "extension")
+    _check_member(extension, ANCILLARY_FAMILY_EXTENSIONS, "extension")
     _check_number(repointing, "repointing")
     if end_date is not None and repointing is not None:
         raise InvalidName("give an end date or a repointing, not both")
@@ -892,7 +657,7 @@ def build_ancillary_name(
     elif repointing is not None:
         when += f"-repoint{repointing:05d}"
     name = f"imap_{instrument}_{descriptor}_{when}_{version}.{extension}"
-    return _checked(name, _KIND_BY_ANCILLARY_EXTENSION[extension])
+    return _checked(name, KIND_BY_ANCILLARY_EXTENSION[extension])
 
 
 def _checked(name: str, kind: str) -> str:
@@ -907,6 +672,7 @@ def _checked(name: str, kind: str) -> str:
 
 
 __all__ = [
+    "ALL_EXTENSIONS",
     "DATA_LEVELS",
     "EXTENSIONS",
     "INSTRUMENTS",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imap_cli.core.errors import BadResponse, IMAPError, Refused, UsageError
+from imap_cli.core.errors import BadResponse, IMAPError, Refused, UsageError, terminal
 
 # How long to wait for an uploaded manifest to become visible before asking for the release.
 VISIBLE_TIMEOUT = 60.0
@@ -261,7 +261,7 @@ def require_api_key(client: Any) -> None:
         raise Refused(
             "a release needs an API key; the SDC serves /release only under /api-key"
             + (" (an access token is not enough)" if client.settings.access_token else ""),
-            "Set your key with `imap config set api-key KEY` (or IMAP_API_KEY).",
+            f"Set your key with {terminal('set-api-key', 'api_key')} (or IMAP_API_KEY).",
         )
 
 

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from imap_cli.core.errors import BadResponse, Refused, UsageError
-from imap_cli.core.query import _choices, _closest_hint, check_descriptor, compact, parse_date
+from imap_cli.core.errors import BadResponse, Refused, UsageError, option, terminal
+from imap_cli.core.filters import (
+    check_descriptor,
+    check_member,
+    compact,
+    ordered_range,
+    parse_date,
+)
 
 
 @dataclass(frozen=True)
@@ -52,17 +58,6 @@ class ReprocessAnswer:
     reprocess_id: str | None
 
 
-def check_member(what: str, value: Any, valid: tuple[str, ...], example: str) -> str:
-    """`value` lower-cased if it is one of `valid`, else a UsageError naming the choices."""
-    text = str(value).strip().lower()
-    if text in valid:
-        return text
-    raise UsageError(
-        f"{value!r} is not a valid {what}; valid: {_choices(valid)}",
-        _closest_hint(text, valid, example),
-    )
-
-
 def plan_reprocess(
     *,
     start_date: Any,
@@ -74,42 +69,39 @@ def plan_reprocess(
     """Check a request the way the SDC's scheduler will; raises UsageError, sends nothing."""
     from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
 
-    missing = [
-        flag
-        for flag, value in (("--start-date", start_date), ("--end-date", end_date))
-        if value in (None, "")
-    ]
+    dates = {"start_date": start_date, "end_date": end_date}
+    missing = [option(name) for name, value in dates.items() if value in (None, "")]
     if missing:
+        example = "reprocess(start_date='20251001', end_date='20251003', instrument='mag')"
         raise UsageError(
             f"reprocessing needs {' and '.join(missing)}",
-            "For example: imap reprocess --start-date 20251001 --end-date 20251003 -i mag",
+            f"For example: {terminal('reprocess-example', example)}",
+            field="start_date" if start_date in (None, "") else "end_date",
         )
     if instrument in (None, ""):
         raise UsageError(
             "reprocessing needs an instrument: the SDC drops requests without one",
-            "Add --instrument, e.g. -i mag.",
+            f"Add {option('instrument')}, e.g. {terminal('i-mag', repr('mag'))}.",
+            field="instrument",
         )
-    first = parse_date(start_date, "start_date")
-    last = parse_date(end_date, "end_date")
-    if first > last:
-        raise UsageError(
-            f"the start date {compact(first)} is after the end date {compact(last)}",
-            "Swap them; both ends are inclusive.",
-        )
+    days = {name: parse_date(value, name) for name, value in dates.items()}
+    ordered_range("start_date", "end_date", days)
     has_level = data_level not in (None, "")
     has_descriptor = descriptor not in (None, "")
     if has_level != has_descriptor:
-        given, needed = ("--data-level", "--descriptor")[:: 1 if has_level else -1]
+        given, needed = ("data_level", "descriptor")[:: 1 if has_level else -1]
+        both = terminal("reprocess-both", "data_level='l1a', descriptor='norm-mago'")
         raise UsageError(
-            f"{given} needs {needed} too: the SDC drops requests with only one of them",
-            "Give both (e.g. -l l1a -d norm-mago), or neither to reprocess every product "
-            "of the instrument.",
+            f"{option(given)} needs {option(needed)} too: the SDC drops requests with only one "
+            "of them",
+            f"Give both (e.g. {both}), or neither to reprocess every product of the instrument.",
+            field=needed,
         )
     return ReprocessRequest(
-        start_date=compact(first),
-        end_date=compact(last),
-        instrument=check_member("instrument", instrument, INSTRUMENTS, "--instrument mag"),
-        data_level=check_member("data level", data_level, DATA_LEVELS, "--data-level l1a")
+        start_date=compact(days["start_date"]),
+        end_date=compact(days["end_date"]),
+        instrument=check_member("instrument", instrument, INSTRUMENTS, "mag", name_choices=False),
+        data_level=check_member("data_level", data_level, DATA_LEVELS, "l1a", name_choices=False)
         if has_level
         else None,
         descriptor=check_descriptor(descriptor) if has_descriptor else None,
@@ -121,8 +113,8 @@ def require_credential(client: Any, what: str = "reprocessing") -> None:
     if not client.credential_headers():
         raise Refused(
             f"{what} needs an API key or an access token; the SDC has no public route for it",
-            "Set your key with `imap config set api-key KEY` (or IMAP_API_KEY), or a token "
-            "with IMAP_ACCESS_TOKEN.",
+            f"Set your key with {terminal('set-api-key', 'api_key')} (or IMAP_API_KEY), or a "
+            "token with IMAP_ACCESS_TOKEN.",
         )
 
 
@@ -153,5 +145,5 @@ def reprocess(client: Any, request: ReprocessRequest) -> ReprocessAnswer:
     raise BadResponse(
         f"reprocess: the SDC answered {response.status_code} with a body that is not the "
         "expected JSON object; the request may or may not be queued",
-        "Check `imap jobs -i INSTRUMENT` in a while before sending it again.",
+        f"Check {terminal('jobs-of', 'jobs(instrument=...)')} in a while before sending it again.",
     )

@@ -309,7 +309,7 @@ def resolve(
         try:
             values[name] = key.check(raw)
         except ConfigError as exc:
-            raise ConfigError(f"{exc.message} (from {origin})", exc.hint) from None
+            raise ConfigError(f"{exc.template} (from {origin})", exc.hint_template) from None
         origins[name] = origin
     for extra in sorted(set(table) - set(KEYS)):
         raise ConfigError(

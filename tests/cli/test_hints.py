@@ -26,5 +26,8 @@ def test_the_table_gives_the_hint_for_a_kind() -> None:
 def test_a_hint_written_for_one_case_beats_the_general_one() -> None:
     error = errors.Refused("x", "The SDC accepts uploads with an API key")
     assert hint_for(error) == "The SDC accepts uploads with an API key"
-    assert hint_for(errors.BadRequest("x")) == errors.BadRequest.default_hint  # no kind
+    # no kind: the class's hint, in the terminal's words
+    assert hint_for(errors.BadRequest("x")) == (
+        "Check the values you passed; `imap query --help` lists the valid ones."
+    )
     assert hint_for(None) == ""

@@ -221,7 +221,7 @@ def test_python_api(server: RunningServer, monkeypatch, tmp_path: Path):
     monkeypatch.setenv("IMAP_DATA_DIR", str(tmp_path / "data"))
     rid = imap_cli.reprocess(start_date="20251001", end_date="20251001", instrument="swe")
     assert rid == server.operations.reprocess_requests[-1]["id"]
-    with pytest.raises(UsageError, match="needs --descriptor"):
+    with pytest.raises(UsageError, match="data_level needs descriptor"):  # Python names
         imap_cli.reprocess(
             start_date="20251001", end_date="20251001", instrument="swe", data_level="l2"
         )

@@ -138,8 +138,16 @@ def test_ancillary_versions_are_vxxx_only() -> None:
     ],
 )
 def test_filters_a_table_cannot_take_are_refused_locally(filters, fragment) -> None:
-    with pytest.raises(UsageError, match=fragment):
+    assert fragment in terminal_message(**filters)
+
+
+def terminal_message(**filters) -> str:
+    """plan_query's UsageError for `filters`, as the terminal words it."""
+    from imap_cli.cli.errors import message_for
+
+    with pytest.raises(UsageError) as caught:
         q.plan_query(**filters)
+    return message_for(caught.value)
 
 
 def test_choices_are_named_in_sorted_order_with_a_suggestion() -> None:
@@ -147,7 +155,7 @@ def test_choices_are_named_in_sorted_order_with_a_suggestion() -> None:
         q.plan_query(instrument="magg")
     message = caught.value.message
     assert "'magg' is not a valid instrument" in message
-    listed = message.split("valid instruments: ")[1].split(", ")
+    listed = message.split("valid values: ")[1].split(", ")
     assert listed == sorted(listed) and "mag" in listed and "l1const" in listed
     assert "Did you mean 'mag'" in caught.value.hint
     assert caught.value.exit_code == 2
@@ -166,8 +174,7 @@ def test_choices_are_named_in_sorted_order_with_a_suggestion() -> None:
     ],
 )
 def test_bad_values_name_the_value_and_the_choices(filters, fragment) -> None:
-    with pytest.raises(UsageError, match=fragment):
-        q.plan_query(**filters)
+    assert fragment in terminal_message(**filters)
 
 
 @pytest.mark.parametrize(
@@ -192,9 +199,10 @@ def test_leap_day_is_a_date() -> None:
 
 
 def test_reversed_ranges_are_refused() -> None:
-    with pytest.raises(UsageError, match="start date 20251005 is after the end date 20251001"):
-        q.plan_query(start_date="20251005", end_date="20251001")
-    with pytest.raises(UsageError, match="ingestion start date"):
+    assert "start date 20251005 is after the end date 20251001" in terminal_message(
+        start_date="20251005", end_date="20251001"
+    )
+    with pytest.raises(UsageError, match="the ingestion_start_date 20251005 is after"):
         q.plan_query(ingestion_start_date="20251005", ingestion_end_date="20251001")
 
 

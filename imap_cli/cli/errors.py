@@ -1,0 +1,106 @@
+"""How the terminal says an IMAPError: the flag names, the message, its hint and the exit code.
+
+Core errors name parameters as Python does, through markers (imap_cli.core.errors: `word`,
+`plural`, `option`, `terminal`); this module is the only place that knows how a parameter is
+spelled on the command line (FIELDS), which phrases only the terminal has (PHRASES), and which
+exit code each error class ends the process with (EXIT_CODES). Hints: imap_cli/cli/hints.py.
+
+To take a flag out of a core string, name the parameter with a marker instead::
+
+    raise UsageError(f"{value!r} is not a valid {word('data_level')}",
+                     f"For example: {option('data_level', 'l1a')}", field="data_level")
+
+Python reads "'l9' is not a valid data_level" and "For example: data_level='l1a'"; the
+terminal reads "'l9' is not a valid data level" and "For example: --data-level l1a". Add the
+field to FIELDS only when its flag or its word differs from the default (`--` and the name with
+dashes; the name with spaces). Code that shows a core error's text must go through
+`message_for` / `at_terminal`, not `error.message`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from imap_cli.core import errors as core_errors
+from imap_cli.core.errors import IMAPError, render
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README and `imap --help`."""
+
+    OK = 0
+    PARTIAL = 1  # some items failed
+    USAGE = 2  # bad usage or input
+    UNAVAILABLE = 3  # SDC unreachable or failing (network, TLS, 5xx after retries)
+    REFUSED = 4  # 401/403
+    INTERRUPTED = 130
+
+
+# Each error class's exit code; a class not listed takes its nearest listed base's.
+EXIT_CODES: dict[type[IMAPError], ExitCode] = {
+    IMAPError: ExitCode.PARTIAL,
+    core_errors.UsageError: ExitCode.USAGE,
+    core_errors.BadRequest: ExitCode.USAGE,
+    core_errors.Refused: ExitCode.REFUSED,
+    core_errors.Unavailable: ExitCode.UNAVAILABLE,
+}
+
+# Parameter -> (its flag, its word in a sentence), where either differs from the default.
+FIELDS: dict[str, tuple[str, str]] = {
+    "type": ("--type", "SPICE kernel type"),  # imap query's --type
+    "types": ("--type", "kernel type"),  # imap metakernel's --type
+    "status": ("--status", "job status"),  # imap jobs' --status
+}
+
+# Phrases only the terminal has, by the key core gives them.
+PHRASES: dict[str, str] = {
+    "query-help": " (see imap query -h)",
+    "see-help": "; see --help",
+    "download-it": "Download it directly: imap download",
+    "reprocess-example": "imap reprocess --start-date 20251001 --end-date 20251003 -i mag",
+    "reprocess-both": "-l l1a -d norm-mago",
+    "i-mag": "-i mag",
+    "set-api-key": "`imap config set api-key KEY`",
+    "jobs-of": "`imap jobs -i INSTRUMENT`",
+    "log-stream": "`imap jobs` (LOG STREAM column, or job_log_stream_id in -o json)",
+    "spice-tables": "`imap query --table spice --type spin`",
+    "spice-query": "`imap query --table spice --start-date D`",
+}
+
+
+def flag(field: str) -> str:
+    """How `field` (a Python parameter) is spelled on the command line."""
+    return FIELDS.get(field, ("--" + field.replace("_", "-"), ""))[0]
+
+
+def label(field: str) -> str:
+    """How a sentence at the terminal names `field`."""
+    return FIELDS.get(field, ("", field.replace("_", " ")))[1]
+
+
+def _at_terminal(style: str, field: str, value: str | None) -> str:
+    if style == "t":
+        return PHRASES[field]
+    if style == "w":
+        return label(field)
+    if style == "p":
+        return label(field) + "s"
+    return flag(field) if value is None else f"{flag(field)} {value}"
+
+
+def at_terminal(text: str) -> str:
+    """`text` (a core message or hint) with its parameters named as flags and words."""
+    return render(text, _at_terminal)
+
+
+def message_for(error: IMAPError) -> str:
+    """The error's message as the terminal shows it."""
+    return at_terminal(error.template)
+
+
+def exit_code_for(error: IMAPError) -> ExitCode:
+    """The process exit code for `error`, from EXIT_CODES."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]  # type: ignore[index]
+    return ExitCode.PARTIAL
