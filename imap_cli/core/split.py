@@ -40,14 +40,13 @@ from typing import Any
 
 from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable
 from imap_cli.core.query import compact  # query imports this module only when it splits
+from imap_cli.core.records import MAX_RESPONSE_BYTES
 
 Params = list[tuple[str, str]]
 # ask(params, patient): one request's rows. Not patient: the gateway's 500/502 raises
 # SizeFailure at once. Patient: it is retried like any failure, then raised as Unavailable.
 Ask = Callable[[Params, bool], list[dict]]
 
-# The most a Lambda behind API Gateway can answer, in bytes.
-MAX_RESPONSE_BYTES = 6_291_556
 # Rows per page: a science row is about 360 bytes, so 10,000 leave room for long ones.
 PAGE_ROWS = 10_000
 # Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imap_cli.core.records import JOB_FILTERS
 from imap_cli.server import spice
 from imap_cli.server.catalogue import Catalogue
 
@@ -27,23 +28,6 @@ JOBS_FILE = (".imap-serve", "jobs.json")
 INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 RELEASE_TYPES = ["release", "unrelease", "early-release"]
 RELEASE_PARAMETERS = ["release_type", "manifest_file"]
-JOB_COLUMNS = (
-    "status",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "major_version",
-    "minor_version",
-    "repointing",
-    "job_definition",
-    "job_log_stream_id",
-    "container_image",
-    "container_image_digest",
-    "dependency_hash",
-    "started_at",
-    "stopped_at",
-)
 MAX_JOBS = 500
 DEDUP_SECONDS = 300.0  # the SDC's FIFO queue drops an identical request inside this window
 # Load order of the kernel types in a metakernel: time and frames first, attitude last.
@@ -223,7 +207,7 @@ class Operations:
         """GET /processing-jobs: exact-match filters, newest first, at most 500."""
         params = dict(params or {})
         for name in params:
-            if name not in JOB_COLUMNS:
+            if name not in JOB_FILTERS:
                 return _json(400, {"error": f"Invalid parameter: {name}"})
         if "start_date" in params:
             try:
