@@ -13,15 +13,12 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
 from imap_cli.core.records import KERNEL_COVERAGE_FIELDS
+from imap_cli.server.answer import Answer, crash
 from imap_cli.server.catalogue import Catalogue
-
-JSON = "application/json"
-INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 
 _SCIENCE_COLUMNS = [
     "file_path",
@@ -121,25 +118,12 @@ _TIMESTAMP_FORMATS = (
 )
 
 
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: status, body text, content type."""
-
-    status: int
-    body: str
-    content_type: str = JSON
-
-
 class _Crash(Exception):
     """What would make the SDC's lambda raise: answered as the gateway's 500."""
 
 
 def _bad_request(message: str) -> Answer:
     return Answer(400, json.dumps(message))
-
-
-def _crash() -> Answer:
-    return Answer(500, INTERNAL_ERROR)
 
 
 def _rows_answer(rows: list[tuple]) -> Answer:
@@ -205,7 +189,7 @@ def query(
     applied after ordering; without, they are unknown parameters (400) as on most deployments.
     """
     if params is None:  # the gateway gives the lambda no parameters at all: it crashes
-        return _crash()
+        return crash()
     params = dict(params)
     page = ""
     if pagination:
@@ -214,7 +198,7 @@ def query(
             return _bad_request(problem)
     table = params.pop("table", "science")
     if table not in VALID_PARAMETERS:
-        return _crash()
+        return crash()
     mode = None
     if table == "science":
         try:
@@ -233,13 +217,13 @@ def query(
                 )
             _condition(table, param, value, where, args)
     except ValueError:  # strptime on a bad date: uncaught in the SDC's lambda
-        return _crash()
+        return crash()
     try:
         if table == "spice":
             return _spice_on_query(catalogue, params, where, args)
         _check_casts(table, params)
     except _Crash:
-        return _crash()
+        return crash()
     column = "row_json"
     if catalogue.unreleased_count:
         column = _ROW_WITH_RELEASED
@@ -361,7 +345,7 @@ def _spice_on_query(
 def spice_query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:
     """GET /spice-query: kernels by type, TDB time range, latest version, ingestion dates."""
     if params is None:
-        return _crash()
+        return crash()
     kernel_type = params.get("type")
     if kernel_type in ("spin", "repoint", "thruster"):
         rest = {k: v for k, v in params.items() if k != "type"}
