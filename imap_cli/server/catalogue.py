@@ -490,24 +490,31 @@ def row_for(parsed: Any, *, size: int, mtime_ns: int, md5: str | None = None) ->
         values["tbl"] = "ancillary"
         values["row_json"] = _record(
             "ancillary",
-            file_path=parsed.key,
-            instrument=parsed.instrument,
-            descriptor=parsed.descriptor,
-            start_date=values["start_date"],
-            end_date=values["end_date"],
-            version=parsed.version,
-            extension=parsed.extension,
-            ingestion_date=ingestion_text,
-            released=True,
+            {
+                "file_path": parsed.key,
+                "instrument": parsed.instrument,
+                "descriptor": parsed.descriptor,
+                "start_date": values["start_date"],
+                "end_date": values["end_date"],
+                "version": parsed.version,
+                "extension": parsed.extension,
+                "ingestion_date": ingestion_text,
+                "released": True,
+            },
         )
     elif kind == "spice":
         _spice_values(parsed, values, ingested_at, ingested)
     return [values[c] for c in _COLUMNS]
 
 
-def _record(table: str, **fields: Any) -> str:
-    """A row's JSON as the SDC sends it: the table's record fields, in their order."""
-    return json.dumps({name: fields[name] for name in RECORD_FIELDS[table]})
+def _record(table: str, fields: dict[str, Any]) -> str:
+    """A row's JSON as the SDC sends it: the table's record fields, in their order (null
+    where not given)."""
+    names = RECORD_FIELDS[table]
+    unknown = fields.keys() - set(names)
+    if unknown:
+        raise ValueError(f"not a field of the SDC's {table} records: {sorted(unknown)}")
+    return json.dumps({name: fields.get(name) for name in names})
 
 
 def _science_values(parsed: Any, values: dict[str, Any]) -> None:
@@ -522,20 +529,21 @@ def _science_values(parsed: Any, values: dict[str, Any]) -> None:
     values["tbl"] = parsed.kind
     values["row_json"] = _record(
         parsed.kind,
-        file_path=parsed.key,
-        instrument=parsed.instrument,
-        data_level=parsed.data_level,
-        descriptor=parsed.descriptor,
-        start_date=values["start_date"],
-        repointing=parsed.repointing,
-        major_version=major,
-        minor_version=minor,
-        version=f"v{major:03d}.{minor:04d}",
-        extension=parsed.extension,
-        ingestion_date=values["ingestion_text"],
-        cr=parsed.cr,
-        crid=None,
-        released=True,
+        {
+            "file_path": parsed.key,
+            "instrument": parsed.instrument,
+            "data_level": parsed.data_level,
+            "descriptor": parsed.descriptor,
+            "start_date": values["start_date"],
+            "repointing": parsed.repointing,
+            "major_version": major,
+            "minor_version": minor,
+            "version": f"v{major:03d}.{minor:04d}",
+            "extension": parsed.extension,
+            "ingestion_date": values["ingestion_text"],
+            "cr": parsed.cr,
+            "released": True,
+        },
     )
 
 
@@ -566,21 +574,18 @@ def _spice_values(parsed: Any, values: dict[str, Any], ingested_at: dt.datetime,
     values["tbl"] = "spice"
     values["row_json"] = _record(
         "spice",
-        file_name=f"{parsed.spice_subdir}/{parsed.name}",
-        file_root=info.file_root,
-        kernel_type=kernel_type,
-        version=info.version,
-        min_date_j2000=start_et,
-        max_date_j2000=end_et,
-        file_intervals_j2000=[[start_et, end_et]],
-        min_date_datetime=_dash_datetime(info.start),
-        max_date_datetime=_dash_datetime(info.end),
-        file_intervals_datetime=[[_iso(info.start), _iso(info.end)]],
-        min_date_sclk=None,
-        max_date_sclk=None,
-        file_intervals_sclk=None,
-        sclk_kernel=None,
-        lsk_kernel=None,
-        ingestion_date=ingestion,
-        timestamp=ingested,
+        {
+            "file_name": f"{parsed.spice_subdir}/{parsed.name}",
+            "file_root": info.file_root,
+            "kernel_type": kernel_type,
+            "version": info.version,
+            "min_date_j2000": start_et,
+            "max_date_j2000": end_et,
+            "file_intervals_j2000": [[start_et, end_et]],
+            "min_date_datetime": _dash_datetime(info.start),
+            "max_date_datetime": _dash_datetime(info.end),
+            "file_intervals_datetime": [[_iso(info.start), _iso(info.end)]],
+            "ingestion_date": ingestion,
+            "timestamp": ingested,
+        },
     )

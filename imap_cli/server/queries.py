@@ -16,36 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
-from imap_cli.core.records import KERNEL_COVERAGE_FIELDS
+from imap_cli.core.records import ANCILLARY_FIELDS, KERNEL_COVERAGE_FIELDS, SCIENCE_FIELDS
 from imap_cli.server.answer import Answer, crash
 from imap_cli.server.catalogue import Catalogue
 
-_SCIENCE_COLUMNS = [
-    "file_path",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "repointing",
-    "major_version",
-    "minor_version",
-    "ingestion_date",
-    "cr",
-    "crid",
-    "released",
-    "extension",
-]
-_ANCILLARY_COLUMNS = [
-    "file_path",
-    "instrument",
-    "descriptor",
-    "start_date",
-    "end_date",
-    "version",
-    "extension",
-    "ingestion_date",
-    "released",
-]
+# The tables' columns in their models' order (the 400 for an unknown parameter lists them): a
+# science record's fields but the synthesised `version`, with `extension` last.
+_SCIENCE_COLUMNS = [*SCIENCE_FIELDS[:8], *SCIENCE_FIELDS[10:], "extension"]
+_ANCILLARY_COLUMNS = list(ANCILLARY_FIELDS)
 _SPICE_COLUMNS = [
     "file_path",
     "file_name",
@@ -403,20 +381,22 @@ class _Refused(Exception):
 # Each parameter's SQL condition and how its value is read; None: accepted, no condition.
 # The ingestion ends are compared with midnight, so the end day itself is left out (as there).
 _Filters = dict[str, "tuple[str, Callable[[str], Any]] | None"]
+_INGESTION_FILTERS: _Filters = {
+    "start_ingest_date": ("ingested >= ?", _midnight),
+    "end_ingest_date": ("ingested <= ?", _midnight),
+}
 _SPICE_FILTERS: _Filters = {
     "start_time": ("max_et >= ?", float),
     "end_time": ("min_et <= ?", float),
     "type": ("kernel_type = ?", str),
     "file_name": ("name = ?", str),
-    "start_ingest_date": ("ingested >= ?", _midnight),
-    "end_ingest_date": ("ingested <= ?", _midnight),
+    **_INGESTION_FILTERS,
 }
 _NON_SPICE_FILTERS: _Filters = {
     "start_date": ("start_ts >= ?", _midnight),
     "end_date": ("end_ts <= ?", _midnight),
     "file_path": ("key = ?", str),
-    "start_ingest_date": ("ingested >= ?", _midnight),
-    "end_ingest_date": ("ingested <= ?", _midnight),
+    **_INGESTION_FILTERS,
 }
 
 

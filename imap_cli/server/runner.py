@@ -334,18 +334,11 @@ def start(
         for listener in listeners:  # werkzeug holds duplicates of these descriptors
             listener.close()
     threads = _serve_in_threads(servers)
-    api_url = config.url(servers[0].port)
-    return RunningServer(
-        url=api_url,
-        objects_url=config.url(servers[1].port) if len(servers) > 1 else api_url,
-        root=catalogue.root,
-        catalogue=catalogue,
-        config=config,
-        requests=records,
-        operations=operations,
-        _servers=servers,
-        _threads=threads,
-    )
+    urls = [config.url(server.port) for server in servers]
+    # url, objects_url (the API's when objects share its origin), root, catalogue, config,
+    # requests, operations, _servers, _threads
+    return RunningServer(urls[0], urls[-1], catalogue.root, catalogue, config, records,
+                         operations, servers, threads)  # fmt: skip
 
 
 def start_server(
