@@ -8,28 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state
+from imap_cli.core.schema import JOB_FIELDS
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 FORMATS = ("table", "json", "csv")
-COLUMNS = (
-    "status",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "major_version",
-    "minor_version",
-    "repointing",
-    "started_at",
-    "stopped_at",
-    "job_log_stream_id",
-    "job_definition",
-    "job_command",
-    "container_image",
-    "container_image_digest",
-    "dependency_hash",
-)
 # SGR colours of a status on a terminal.
 STATUS_STYLES = {"SUCCEEDED": "32", "FAILED": "1;31", "INPROGRESS": "33"}
 
@@ -118,7 +101,7 @@ def jobs(
     elif fmt == "csv":
         from imap_cli.cli.query import csv_rows
 
-        columns = list(COLUMNS) + sorted({k for r in rows for k in r} - set(COLUMNS))
+        columns = list(JOB_FIELDS) + sorted({k for r in rows for k in r} - set(JOB_FIELDS))
         output.csv(columns, csv_rows(rows, columns))
     elif count:
         names, data = table_columns(rows)

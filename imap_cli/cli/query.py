@@ -26,63 +26,12 @@ from imap_cli.cli.options import (
     Version,
     state,
 )
+from imap_cli.core.schema import RECORD_FIELDS
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
 
 FORMATS = ("csv", "json", "paths", "table")
-
-# The fields the SDC sends per table (as the SDC sends them): the CSV header when no row
-# came back, and the first columns (in this order) when rows did.
-KNOWN_FIELDS = {
-    "science": (
-        "file_path",
-        "instrument",
-        "data_level",
-        "descriptor",
-        "start_date",
-        "repointing",
-        "major_version",
-        "minor_version",
-        "version",
-        "extension",
-        "ingestion_date",
-        "cr",
-        "crid",
-        "released",
-    ),
-    "ancillary": (
-        "file_path",
-        "instrument",
-        "descriptor",
-        "start_date",
-        "end_date",
-        "version",
-        "extension",
-        "ingestion_date",
-        "released",
-    ),
-    "spice": (
-        "file_name",
-        "file_root",
-        "kernel_type",
-        "version",
-        "min_date_j2000",
-        "max_date_j2000",
-        "file_intervals_j2000",
-        "min_date_datetime",
-        "max_date_datetime",
-        "file_intervals_datetime",
-        "min_date_sclk",
-        "max_date_sclk",
-        "file_intervals_sclk",
-        "sclk_kernel",
-        "lsk_kernel",
-        "ingestion_date",
-        "timestamp",
-    ),
-}
-KNOWN_FIELDS["quicklook"] = KNOWN_FIELDS["science"]
 
 # The table view's columns, least important first: left out in this order until a line fits
 # the terminal. The file name is never left out (nor cut): it says everything the others do.
@@ -266,7 +215,7 @@ def _remember(rows: list[dict], table: str, keys: list[str] | None) -> None:
 
 def csv_columns(rows: Sequence[dict], table: str) -> list[str]:
     """The union of the rows' keys: the table's known fields first, then others as first seen."""
-    known = KNOWN_FIELDS.get(table, ())
+    known = RECORD_FIELDS.get(table, ())
     if not rows:
         return list(known)
     seen: dict[str, None] = {}

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable
+from imap_cli.core.schema import MAX_RESPONSE_BYTES
 from imap_cli.core.workers import WorkerPool
 
 Params = list[tuple[str, str]]
@@ -44,8 +45,6 @@ Params = list[tuple[str, str]]
 # SizeFailure at once. Patient: it is retried like any failure, then raised as Unavailable.
 Ask = Callable[[Params, bool], list[dict]]
 
-# The most a Lambda behind API Gateway can answer, in bytes.
-MAX_RESPONSE_BYTES = 6_291_556
 # Rows per page: a science row is about 360 bytes, so 10,000 leave room for long ones.
 PAGE_ROWS = 10_000
 # Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.

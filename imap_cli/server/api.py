@@ -30,23 +30,26 @@ Auth, like the gateway in front of the SDC:
 from __future__ import annotations
 
 import hmac
-import http
 import json
 import posixpath
 import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, Rule
+
 from imap_cli.server import queries
+from imap_cli.server.answer import HTML, INTERNAL_ERROR, JSON, Answer, ApiError, json_answer
 from imap_cli.server.catalogue import Catalogue
+from imap_cli.server.config import ServerConfig
 from imap_cli.server.signing import Signer
 
 StartResponse = Callable[..., Any]
-JSON = "application/json"
-HTML = "text/html"
 
 DOWNLOAD_NO_PATH = (
     "No file requested for download. Please provide a filename in the path. "
@@ -60,16 +63,9 @@ UPLOAD_NO_PATH = (
     "No filename given for the upload. Please provide a filename in the path. "
     "Eg. /upload/path/to/file/filename.pkts"
 )
-UPLOAD_EXPIRY = 3600
-# The most a Lambda behind API Gateway can send; larger answers are the gateway's 500.
-MAX_RESPONSE_BYTES = 6_291_556
-INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::(\d+))?\Z")
 NOT_RELEASED = "The file {} is not a part of a public release yet."
-
-
-def _status(code: int) -> str:
-    return f"{code} {http.HTTPStatus(code).phrase}"
+PREFIXES = ("api-key", "authorized")
 
 
 def query_params(environ: dict[str, Any]) -> dict[str, str] | None:
@@ -85,69 +81,92 @@ def query_params(environ: dict[str, Any]) -> dict[str, str] | None:
     return params
 
 
+class _Rest(BaseConverter):
+    """A {proxy+} tail: anything, empty, slashes and line breaks included (the handler judges)."""
+
+    regex = r"[\s\S]*"
+    part_isolating = False
+
+
+# (endpoint, path, methods, the {proxy+} forms: "no", "also" or "only", prefixes, defaults)
+_ROUTES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...], dict[str, str]], ...] = (
+    ("query", "/query", ("GET",), "also", ("", *PREFIXES), {}),
+    ("download", "/download", ("GET", "HEAD"), "also", ("", *PREFIXES), {}),
+    ("upload", "/upload", ("GET",), "also", ("", *PREFIXES), {}),
+    ("processing_logs", "/processing-logs", ("GET",), "only", ("", *PREFIXES), {}),
+    ("spice_query", "/spice-query", ("GET",), "no", ("", *PREFIXES), {}),
+    ("table", "/spin-table", ("GET",), "no", ("", *PREFIXES), {"table": "spin"}),
+    ("table", "/repoint-table", ("GET",), "no", ("", *PREFIXES), {"table": "repoint"}),
+    # the catalogue keeps the small-forces table under its old name
+    ("table", "/small-forces-table", ("GET",), "no", ("", *PREFIXES), {"table": "thruster"}),
+    ("table", "/thruster-table", ("GET",), "no", ("", *PREFIXES), {"table": "thruster"}),
+    ("reprocess", "/reprocess", ("POST",), "no", PREFIXES, {}),  # no public route
+    ("release", "/release", ("GET",), "no", ("api-key",), {}),
+    ("processing_jobs", "/processing-jobs", ("GET",), "no", ("", *PREFIXES), {}),
+    ("metakernel", "/metakernel", ("GET",), "no", ("", *PREFIXES), {}),
+)
+
+
+def route_map() -> Map:
+    """The SDC's routes, each under every prefix that has it."""
+    rules = []
+    for endpoint, path, methods, proxy, prefixes, defaults in _ROUTES:
+        for prefix in prefixes:
+            base = f"/{prefix}{path}" if prefix else path
+            tail = base + "/<rest:rest>"
+            for form in {"no": [base], "also": [base, tail], "only": [tail]}[proxy]:
+                rule_defaults = {"prefix": prefix, **defaults}
+                rules.append(Rule(form, endpoint=endpoint, methods=methods, defaults=rule_defaults))
+    # No redirects (no rule ends in a slash): the gateway answers a path as it is, or 404.
+    return Map(rules, converters={"rest": _Rest}, merge_slashes=False, redirect_defaults=False)
+
+
 class ApiApp:
     """WSGI app of the SDC API."""
 
     def __init__(
         self,
+        config: ServerConfig,
         catalogue: Catalogue,
         signer: Signer,
         *,
         objects_port: int | None,
-        bound_host: str,
-        api_key: str | None = None,
-        access_token: str | None = None,
-        latency: float = 0.0,
-        url_expiry: int = 86400,
-        upload_expiry: int = UPLOAD_EXPIRY,
         log: Callable[[str], None] | None = None,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        pagination: bool = True,
     ) -> None:
-        self.catalogue = catalogue
-        self.signer = signer
-        self.objects_port = objects_port
-        self.bound_host = bound_host
-        self.api_key = api_key
-        self.access_token = access_token
-        self.latency = latency
-        self.url_expiry = url_expiry
-        self.upload_expiry = upload_expiry
-        self._log = log or (lambda _line: None)
-        self.max_response_bytes = max_response_bytes
-        self.pagination = pagination
         from imap_cli.server.operations import Operations
 
+        self.config = config
+        self.catalogue = catalogue
+        self.signer = signer
+        self.objects_port = objects_port  # the port bound (config's may be 0)
+        self.bound_host = config.url_host
+        self._log = log or (lambda _line: None)
         self.operations = Operations(catalogue)
+        self.routes = route_map()
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _answer(
-        self,
-        environ: dict[str, Any],
-        start_response: StartResponse,
-        code: int,
-        body: str,
-        content_type: str = JSON,
-        extra: Iterable[tuple[str, str]] = (),
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            answer = self._dispatch(environ)
+        except ApiError as error:
+            answer = error.answer
+        except Exception:  # a bug here is the gateway's 500, and a traceback on the log
+            self._log("internal error:\n" + traceback.format_exc().rstrip())
+            answer = Answer(500, INTERNAL_ERROR)
+        return self._send(environ, start_response, answer)
+
+    def _send(
+        self, environ: dict[str, Any], start_response: StartResponse, answer: Answer
     ) -> list[bytes]:
-        data = body.encode()
-        if 0 < self.max_response_bytes < len(data):
+        data = answer.body.encode()
+        code, content_type, extra = answer.status, answer.content_type, answer.headers
+        if 0 < self.config.max_response_bytes < len(data):
             # A Lambda cannot return more; API Gateway (HTTP API) answers this instead.
             code, data, content_type, extra = 500, INTERNAL_ERROR.encode(), JSON, ()
         headers = [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra]
-        start_response(_status(code), headers)
+        start_response(f"{code} {HTTPStatus(code).phrase}", headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [data]
-
-    def _message(self, environ, start_response, code: int, message: str) -> list[bytes]:
-        return self._answer(environ, start_response, code, json.dumps({"message": message}))
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            return self._route(environ, start_response)
-        except Exception:  # a bug here is the gateway's 500, and a traceback on the log
-            self._log("internal error:\n" + traceback.format_exc().rstrip())
-            return self._message(environ, start_response, 500, "Internal Server Error")
 
     def objects_base(self, environ: dict[str, Any]) -> str:
         """Base URL of the object host, as seen by this client (its Host header)."""
@@ -162,175 +181,141 @@ class ApiApp:
 
     # --- routing ------------------------------------------------------------------------
 
-    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def _dispatch(self, environ: dict[str, Any]) -> Answer:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-        prefix = ""
-        for candidate in ("/api-key", "/authorized"):
-            if path == candidate or path.startswith(candidate + "/"):
-                prefix, path = candidate[1:], path[len(candidate) :]
-                break
-        base, slash, rest = path[1:].partition("/")
-        base = "/" + base
-        environ["imap.prefix"] = prefix
-        handler = self._handler(method, base, bool(slash), prefix)
-        if handler is None:
-            return self._message(environ, start_response, 404, "Not Found")
-        denied = self._authorize(environ, prefix, base)
-        if denied is not None:
-            code, message = denied
-            return self._message(environ, start_response, code, message)
-        if self.latency:
-            time.sleep(self.latency)
-        return handler(environ, start_response, rest if slash else None)
+        endpoint, args = self._match(path, method)
+        prefix = args.pop("prefix")
+        self._authorize(environ, prefix, endpoint)
+        if self.config.latency:
+            time.sleep(self.config.latency)
+        handler = getattr(self, f"_{endpoint}")
+        return handler(environ, prefix, **args)
 
-    def _handler(
-        self, method: str, base: str, has_proxy: bool, prefix: str = ""
-    ) -> Callable[..., Any] | None:
-        if base == "/query" and method == "GET":
-            return self._query
-        if base == "/download" and method in ("GET", "HEAD"):
-            return self._download
-        if base == "/upload" and method == "GET":
-            return self._upload
-        if base == "/processing-logs" and method == "GET" and has_proxy:
-            return self._processing_logs
-        if has_proxy:
-            return None  # only /query, /download and /upload have {proxy+} routes
-        if base == "/spice-query" and method == "GET":
-            return self._spice_query
-        tables = ("/spin-table", "/repoint-table", "/small-forces-table", "/thruster-table")
-        if base in tables and method == "GET":
-            return self._non_spice_table
-        if base == "/reprocess" and method == "POST" and prefix:  # no public route
-            return self._reprocess
-        if base == "/release" and method == "GET" and prefix == "api-key":
-            return self._release
-        if base == "/processing-jobs" and method == "GET":
-            return self._processing_jobs
-        if base == "/metakernel" and method == "GET":
-            return self._metakernel
-        return None
+    def _match(self, path: str, method: str) -> tuple[str, dict[str, Any]]:
+        """The endpoint and its arguments; the gateway's 404 for anything else."""
+        not_found = ApiError.message(404, "Not Found")
+        if path.startswith("//"):  # werkzeug would read it as "/": the gateway does not
+            raise not_found
+        try:
+            endpoint, args = self.routes.bind("imap-serve").match(path, method)
+        except HTTPException:  # no such route, or not with this method (no 405 either)
+            raise not_found from None
+        if method == "HEAD" and endpoint != "download":  # werkzeug adds HEAD to every GET
+            raise not_found
+        return endpoint, args
 
-    def _authorize(self, environ: dict[str, Any], prefix: str, base: str) -> tuple[int, str] | None:
-        if self.api_key is None and self.access_token is None:
-            return None
+    def _authorize(self, environ: dict[str, Any], prefix: str, endpoint: str) -> None:
+        config = self.config
+        if config.api_key is None and config.access_token is None:
+            return
         if prefix == "api-key":
-            if self.api_key is None:
-                return None
             given = environ.get("HTTP_X_API_KEY", "")
-            if hmac.compare_digest(given.encode(), self.api_key.encode()):
-                return None
-            return 403, "Forbidden"
+            if config.api_key is None or _same(given, config.api_key):
+                return
+            raise ApiError.message(403, "Forbidden")
         if prefix == "authorized":
             given = environ.get("HTTP_AUTHORIZATION", "")
-            if self.access_token is not None and hmac.compare_digest(
-                given.encode(), f"Bearer {self.access_token}".encode()
-            ):
-                return None
-            return 401, "Unauthorized"
-        if base == "/upload":
-            return 404, "Not Found"
-        return None
+            if config.access_token is not None and _same(given, f"Bearer {config.access_token}"):
+                return
+            raise ApiError.message(401, "Unauthorized")
+        if endpoint == "upload":
+            raise ApiError.message(404, "Not Found")
 
     # --- handlers -----------------------------------------------------------------------
 
-    def _query(self, environ, start_response, _rest) -> list[bytes]:
+    def _query(self, environ: dict[str, Any], prefix: str, rest: str | None = None) -> Answer:
         self.catalogue.refresh()
-        public = not environ.get("imap.prefix")
-        answer = queries.query(
-            self.catalogue, query_params(environ), public=public, pagination=self.pagination
-        )
-        return self._answer(environ, start_response, answer.status, answer.body)
-
-    def _spice_query(self, environ, start_response, _rest) -> list[bytes]:
-        self.catalogue.refresh()
-        answer = queries.spice_query(self.catalogue, query_params(environ))
-        return self._answer(environ, start_response, answer.status, answer.body)
-
-    def _non_spice_table(self, environ, start_response, _rest) -> list[bytes]:
-        self.catalogue.refresh()
-        table = environ["PATH_INFO"].rsplit("/", 1)[-1].removesuffix("-table")
-        table = "thruster" if table == "small-forces" else table  # the catalogue's old name
-        answer = queries.non_spice_query(self.catalogue, table, query_params(environ) or {})
-        return self._answer(environ, start_response, answer.status, answer.body)
-
-    def _operation(self, environ, start_response, answer: Any) -> list[bytes]:
-        return self._answer(
-            environ, start_response, answer.status, answer.body, answer.content_type
+        return queries.query(
+            self.catalogue,
+            query_params(environ),
+            public=not prefix,
+            pagination=self.config.pagination,
         )
 
-    def _reprocess(self, environ, start_response, _rest) -> list[bytes]:
+    def _spice_query(self, environ: dict[str, Any], _prefix: str) -> Answer:
+        self.catalogue.refresh()
+        return queries.spice_query(self.catalogue, query_params(environ))
+
+    def _table(self, environ: dict[str, Any], _prefix: str, table: str) -> Answer:
+        self.catalogue.refresh()
+        return queries.non_spice_query(self.catalogue, table, query_params(environ) or {})
+
+    def _reprocess(self, environ: dict[str, Any], _prefix: str) -> Answer:
         params = query_params(environ)
         answer = self.operations.reprocess(params)
         self._log(f"reprocess queued: {params or {}}")
-        return self._operation(environ, start_response, answer)
+        return answer
 
-    def _release(self, environ, start_response, _rest) -> list[bytes]:
+    def _release(self, environ: dict[str, Any], _prefix: str) -> Answer:
         self.catalogue.refresh()
-        return self._operation(
-            environ, start_response, self.operations.release(query_params(environ))
-        )
+        return self.operations.release(query_params(environ))
 
-    def _processing_jobs(self, environ, start_response, _rest) -> list[bytes]:
-        answer = self.operations.jobs(query_params(environ))
-        return self._operation(environ, start_response, answer)
+    def _processing_jobs(self, environ: dict[str, Any], _prefix: str) -> Answer:
+        return self.operations.jobs(query_params(environ))
 
-    def _processing_logs(self, environ, start_response, stream: str | None) -> list[bytes]:
-        answer = self.operations.logs(stream or "")
-        return self._operation(environ, start_response, answer)
+    def _processing_logs(self, _environ: dict[str, Any], _prefix: str, rest: str) -> Answer:
+        return self.operations.logs(rest)
 
-    def _metakernel(self, environ, start_response, _rest) -> list[bytes]:
+    def _metakernel(self, environ: dict[str, Any], _prefix: str) -> Answer:
         self.catalogue.refresh()
-        answer = self.operations.metakernel(query_params(environ))
-        return self._operation(environ, start_response, answer)
+        return self.operations.metakernel(query_params(environ))
 
-    def _download(self, environ, start_response, key: str | None) -> list[bytes]:
+    def _download(self, environ: dict[str, Any], prefix: str, rest: str | None = None) -> Answer:
+        key = rest
         if not key:
-            return self._answer(environ, start_response, 400, DOWNLOAD_NO_PATH, HTML)
+            raise ApiError(Answer(400, DOWNLOAD_NO_PATH, HTML))
         self.catalogue.refresh()
         if self.catalogue.get(key) is None:  # an exact catalogue key, never a filesystem path
-            return self._answer(environ, start_response, 404, DOWNLOAD_NOT_FOUND, HTML)
-        if not environ.get("imap.prefix") and not self.catalogue.is_released(key):
-            return self._answer(environ, start_response, 403, NOT_RELEASED.format(key), HTML)
-        url = self.signer.sign(self.objects_base(environ), "GET", key, self.url_expiry)
+            raise ApiError(Answer(404, DOWNLOAD_NOT_FOUND, HTML))
+        if not prefix and not self.catalogue.is_released(key):
+            raise ApiError(Answer(403, NOT_RELEASED.format(key), HTML))
+        url = self.signer.sign(self.objects_base(environ), "GET", key, self.config.url_expiry)
         body = json.dumps({"download_url": url})
-        return self._answer(environ, start_response, 302, body, HTML, [("Location", url)])
+        return Answer(302, body, HTML, (("Location", url),))
 
-    def _upload(self, environ, start_response, rest: str | None) -> list[bytes]:
-        from imap_cli.core.errors import IMAPError
-        from imap_cli.core.naming import parse
-
+    def _upload(self, environ: dict[str, Any], _prefix: str, rest: str | None = None) -> Answer:
         if not rest:
-            return self._answer(environ, start_response, 400, json.dumps(UPLOAD_NO_PATH))
-        filename = posixpath.basename(rest)
-        try:
-            key = parse(filename).key
-        except (IMAPError, ValueError):
-            message = (
-                f"error: {filename} does not match ancillary, science, cadence, or SPICE file "
-                "naming convention."
-            )
-            return self._answer(environ, start_response, 400, json.dumps(message))
+            raise ApiError(json_answer(400, UPLOAD_NO_PATH))
+        parsed = _parse_upload(posixpath.basename(rest))
+        key = parsed.key
         self.catalogue.refresh()
         if (
             self.catalogue.get(key) is not None
             or self.catalogue.root.joinpath(*key.split("/")).exists()
         ):
-            body = {
-                "error": "FileAlreadyExists",
-                "message": (
-                    f"The file '{key}' already exists. Rename it or remove the existing file "
-                    "before uploading again."
-                ),
-            }
-            return self._answer(environ, start_response, 409, json.dumps(body))
-        if (self.api_key or self.access_token) and parse(filename).kind in (
+            message = (
+                f"The file '{key}' already exists. Rename it or remove the existing file "
+                "before uploading again."
+            )
+            raise ApiError(json_answer(409, {"error": "FileAlreadyExists", "message": message}))
+        if (self.config.api_key or self.config.access_token) and parsed.kind in (
             "science",
             "quicklook",
         ):
             # As on the SDC, new science rows start unreleased (only meaningful when the
             # public routes differ from the authenticated ones).
             self.catalogue.mark_unreleased(key)
-        url = self.signer.sign(self.objects_base(environ), "PUT", key, self.upload_expiry)
-        return self._answer(environ, start_response, 200, json.dumps(url))
+        expiry = self.config.upload_expiry
+        url = self.signer.sign(self.objects_base(environ), "PUT", key, expiry)
+        return json_answer(200, url)
+
+
+def _parse_upload(filename: str) -> Any:
+    """The IMAPName of an upload's file name; the SDC's 400 if it is not one."""
+    from imap_cli.core.errors import IMAPError
+    from imap_cli.core.naming import parse
+
+    try:
+        return parse(filename)
+    except (IMAPError, ValueError):
+        message = (
+            f"error: {filename} does not match ancillary, science, cadence, or SPICE file "
+            "naming convention."
+        )
+        raise ApiError(json_answer(400, message)) from None
+
+
+def _same(given: str, expected: str) -> bool:
+    """Compare a credential in constant time."""
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from imap_cli.core.schema import RECORD_FIELDS
 from imap_cli.server import spice
 
 UTC = dt.timezone.utc
@@ -460,69 +461,35 @@ def row_for(parsed: Any, *, size: int, mtime_ns: int, md5: str | None = None) ->
     ingested_at = dt.datetime.fromtimestamp(mtime_ns // 1_000_000_000, UTC)
     ingested = float(mtime_ns // 1_000_000_000)  # S3's LastModified has whole seconds
     ingestion_text = ingested_at.strftime("%Y%m%d %H:%M:%S")
-    values: dict[str, Any] = {
-        "key": parsed.key,
-        "dir": parsed.key.rpartition("/")[0],
-        "name": parsed.name,
-        "kind": parsed.kind,
-        "tbl": None,
-        "instrument": parsed.instrument,
-        "data_level": parsed.data_level,
-        "descriptor": parsed.descriptor,
-        "start_date": _ymd(parsed.start_date),
-        "end_date": _ymd(parsed.end_date),
-        "repointing": parsed.repointing,
-        "cr": parsed.cr,
-        "major": None,
-        "minor": None,
-        "version": parsed.version,
-        "extension": parsed.extension,
-        "ingested": ingested,
-        "ingestion_day": ingestion_text[:8],
-        "ingestion_text": ingestion_text,
-        "size": size,
-        "mtime_ns": mtime_ns,
-        "md5": md5,
-        "kernel_type": None,
-        "file_root": None,
-        "kversion": None,
-        "min_et": None,
-        "max_et": None,
-        "start_ts": None,
-        "end_ts": None,
-        "row_json": None,
-    }
+    values: dict[str, Any] = dict.fromkeys(_COLUMNS)  # what a kind lacks stays null
+    values.update(
+        key=parsed.key,
+        dir=parsed.key.rpartition("/")[0],
+        name=parsed.name,
+        kind=parsed.kind,
+        instrument=parsed.instrument,
+        data_level=parsed.data_level,
+        descriptor=parsed.descriptor,
+        start_date=_ymd(parsed.start_date),
+        end_date=_ymd(parsed.end_date),
+        repointing=parsed.repointing,
+        cr=parsed.cr,
+        version=parsed.version,
+        extension=parsed.extension,
+        ingested=ingested,
+        ingestion_day=ingestion_text[:8],
+        ingestion_text=ingestion_text,
+        size=size,
+        mtime_ns=mtime_ns,
+        md5=md5,
+    )
     kind = parsed.kind
     if kind in ("science", "quicklook", "dependency"):
-        # The SDC stores a legacy vXXX science file as major 1, minor XXX.
-        major = parsed.major_version if parsed.major_version is not None else 1
-        minor = parsed.minor_version
-        if minor is None and parsed.version:
-            minor = int(parsed.version.lstrip("vV").split(".")[-1])
-        values.update(major=major, minor=minor)
-        if kind != "dependency":
-            values["tbl"] = kind
-            values["row_json"] = json.dumps(
-                {
-                    "file_path": parsed.key,
-                    "instrument": parsed.instrument,
-                    "data_level": parsed.data_level,
-                    "descriptor": parsed.descriptor,
-                    "start_date": values["start_date"],
-                    "repointing": parsed.repointing,
-                    "major_version": major,
-                    "minor_version": minor,
-                    "ingestion_date": ingestion_text,
-                    "cr": parsed.cr,
-                    "crid": None,
-                    "released": True,
-                    "extension": parsed.extension,
-                    "version": f"v{major:03d}.{minor:04d}",
-                }
-            )
+        _science_values(parsed, values)
     elif kind == "ancillary":
         values["tbl"] = "ancillary"
-        values["row_json"] = json.dumps(
+        values["row_json"] = _record(
+            "ancillary",
             {
                 "file_path": parsed.key,
                 "instrument": parsed.instrument,
@@ -533,11 +500,51 @@ def row_for(parsed: Any, *, size: int, mtime_ns: int, md5: str | None = None) ->
                 "extension": parsed.extension,
                 "ingestion_date": ingestion_text,
                 "released": True,
-            }
+            },
         )
     elif kind == "spice":
         _spice_values(parsed, values, ingested_at, ingested)
     return [values[c] for c in _COLUMNS]
+
+
+def _record(table: str, fields: dict[str, Any]) -> str:
+    """A row's JSON as the SDC sends it: the table's record fields, in their order (null
+    where not given)."""
+    names = RECORD_FIELDS[table]
+    unknown = fields.keys() - set(names)
+    if unknown:
+        raise ValueError(f"not a field of the SDC's {table} records: {sorted(unknown)}")
+    return json.dumps({name: fields.get(name) for name in names})
+
+
+def _science_values(parsed: Any, values: dict[str, Any]) -> None:
+    # The SDC stores a legacy vXXX science file as major 1, minor XXX.
+    major = parsed.major_version if parsed.major_version is not None else 1
+    minor = parsed.minor_version
+    if minor is None and parsed.version:
+        minor = int(parsed.version.lstrip("vV").split(".")[-1])
+    values.update(major=major, minor=minor)
+    if parsed.kind == "dependency":
+        return
+    values["tbl"] = parsed.kind
+    values["row_json"] = _record(
+        parsed.kind,
+        {
+            "file_path": parsed.key,
+            "instrument": parsed.instrument,
+            "data_level": parsed.data_level,
+            "descriptor": parsed.descriptor,
+            "start_date": values["start_date"],
+            "repointing": parsed.repointing,
+            "major_version": major,
+            "minor_version": minor,
+            "version": f"v{major:03d}.{minor:04d}",
+            "extension": parsed.extension,
+            "ingestion_date": values["ingestion_text"],
+            "cr": parsed.cr,
+            "released": True,
+        },
+    )
 
 
 def _spice_values(parsed: Any, values: dict[str, Any], ingested_at: dt.datetime, ingested: float):
@@ -565,7 +572,8 @@ def _spice_values(parsed: Any, values: dict[str, Any], ingested_at: dt.datetime,
         values["row_json"] = json.dumps(row)
         return
     values["tbl"] = "spice"
-    values["row_json"] = json.dumps(
+    values["row_json"] = _record(
+        "spice",
         {
             "file_name": f"{parsed.spice_subdir}/{parsed.name}",
             "file_root": info.file_root,
@@ -577,12 +585,7 @@ def _spice_values(parsed: Any, values: dict[str, Any], ingested_at: dt.datetime,
             "min_date_datetime": _dash_datetime(info.start),
             "max_date_datetime": _dash_datetime(info.end),
             "file_intervals_datetime": [[_iso(info.start), _iso(info.end)]],
-            "min_date_sclk": None,
-            "max_date_sclk": None,
-            "file_intervals_sclk": None,
-            "sclk_kernel": None,
-            "lsk_kernel": None,
             "ingestion_date": ingestion,
             "timestamp": ingested,
-        }
+        },
     )

@@ -21,15 +21,19 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from werkzeug.http import http_date, parse_date
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import http_date, parse_date, parse_range_header
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from imap_cli.server.catalogue import Catalogue, Entry
 from imap_cli.server.signing import BUCKET, Signer
@@ -45,32 +49,66 @@ def _request_id() -> str:
     return secrets.token_hex(8).upper()
 
 
-def s3_error(
-    start_response: StartResponse,
-    status: str,
-    code: str,
-    message: str,
-    *,
-    head: bool = False,
-    extra: Iterable[tuple[str, str]] = (),
-    fields: Iterable[tuple[str, str]] = (),
-) -> list[bytes]:
-    """An S3-style XML error answer."""
-    request_id = _request_id()
-    more = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields)
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{more}"
-        f"<RequestId>{request_id}</RequestId><HostId>imap-serve</HostId></Error>"
-    ).encode()
-    headers = [
-        ("Content-Type", "application/xml"),
-        ("Content-Length", str(len(body))),
-        ("x-amz-request-id", request_id),
-        *extra,
-    ]
-    start_response(status, headers)
-    return [] if head else [body]
+class S3Error(Exception):
+    """An S3 error answer: raised where it is found, sent as S3's XML by ObjectApp."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        fields: Iterable[tuple[str, str]] = (),
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        super().__init__(code, message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = tuple(fields)  # more elements of <Error>, e.g. ("Key", key)
+        self.headers = tuple(headers)
+
+    def send(self, start_response: StartResponse, *, head: bool = False) -> list[bytes]:
+        """Start the response; the XML body (none for HEAD)."""
+        request_id = _request_id()
+        more = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.fields)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>{more}"
+            f"<RequestId>{request_id}</RequestId><HostId>imap-serve</HostId></Error>"
+        ).encode()
+        headers = [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amz-request-id", request_id),
+            *self.headers,
+        ]
+        start_response(f"{self.status} {HTTPStatus(self.status).phrase}", headers)
+        return [] if head else [body]
+
+
+def _precondition_failed(*fields: tuple[str, str]) -> S3Error:
+    return S3Error(
+        412,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        fields=fields,
+    )
+
+
+class _Key(BaseConverter):
+    """An object key: anything after the bucket, slashes included, but not nothing."""
+
+    regex = r"[\s\S]+"
+    part_isolating = False
+
+
+# One route, as S3's: a path outside the bucket is NoSuchBucket, another method is 405.
+_ROUTES = Map(
+    [Rule(f"/{BUCKET}/<key:key>", endpoint="object", methods=["GET", "HEAD", "PUT"])],
+    converters={"key": _Key},
+    merge_slashes=False,
+)
 
 
 class ObjectApp:
@@ -81,49 +119,26 @@ class ObjectApp:
         self.signer = signer
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        head = environ["REQUEST_METHOD"] == "HEAD"
         try:
             return self._dispatch(environ, start_response)
+        except S3Error as error:
+            return error.send(start_response, head=head)
         except OSError as error:  # unreadable file, folder in the way, disk full...
-            return s3_error(
-                start_response,
-                "500 Internal Server Error",
-                "InternalError",
-                f"We encountered an internal error: {error.strerror or error}",
-                head=environ["REQUEST_METHOD"] == "HEAD",
-            )
+            message = f"We encountered an internal error: {error.strerror or error}"
+            return S3Error(500, "InternalError", message).send(start_response, head=head)
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
-        head = method == "HEAD"
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-        prefix = f"/{BUCKET}/"
-        if not path.startswith(prefix) or len(path) == len(prefix):
-            return s3_error(
-                start_response,
-                "404 Not Found",
-                "NoSuchBucket",
-                "The specified bucket does not exist",
-                head=head,
-            )
-        key = path[len(prefix) :]  # the server already percent-decoded PATH_INFO
-        if method not in ("GET", "HEAD", "PUT"):
-            return s3_error(
-                start_response,
-                "405 Method Not Allowed",
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                head=head,
-                fields=[("Method", method), ("ResourceType", "OBJECT")],
-            )
+        key = _key(path, method)  # the server already percent-decoded PATH_INFO
         params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         refusal = self.signer.check(method, key, params)
         if refusal is not None:
-            return s3_error(
-                start_response, "403 Forbidden", refusal.code, refusal.message, head=head
-            )
+            raise S3Error(403, refusal.code, refusal.message)
         if method == "PUT":
             return self._put(environ, start_response, key)
-        return self._get(environ, start_response, key, head)
+        return self._get(environ, start_response, key, method == "HEAD")
 
     # --- GET / HEAD ---------------------------------------------------------------------
 
@@ -136,13 +151,8 @@ class ObjectApp:
             with contextlib.suppress(OSError):
                 handle = open(entry.path, "rb")  # noqa: SIM115 - closed by the body iterator
         if entry is None or handle is None:
-            return s3_error(
-                start_response,
-                "404 Not Found",
-                "NoSuchKey",
-                "The specified key does not exist.",
-                head=head,
-                fields=[("Key", key)],
+            raise S3Error(
+                404, "NoSuchKey", "The specified key does not exist.", fields=[("Key", key)]
             )
         try:
             return self._send(environ, start_response, entry, handle, head)
@@ -171,35 +181,11 @@ class ObjectApp:
             ("Accept-Ranges", "bytes"),
             ("x-amz-request-id", _request_id()),
         ]
-        verdict = _preconditions(environ, etag, modified)
-        if verdict == 412:
-            handle.close()
-            return s3_error(
-                start_response,
-                "412 Precondition Failed",
-                "PreconditionFailed",
-                "At least one of the pre-conditions you specified did not hold",
-                head=head,
-            )
-        if verdict == 304:
+        if _preconditions(environ, etag, modified) == 304:
             handle.close()
             start_response("304 Not Modified", headers)
             return []
         span = _wanted_range(environ, size, etag, modified)
-        if span == "unsatisfiable":
-            handle.close()
-            return s3_error(
-                start_response,
-                "416 Requested Range Not Satisfiable",
-                "InvalidRange",
-                "The requested range is not satisfiable",
-                head=head,
-                extra=[("Content-Range", f"bytes */{size}")],
-                fields=[
-                    ("RangeRequested", environ.get("HTTP_RANGE", "")),
-                    ("ActualObjectSize", str(size)),
-                ],
-            )
         if span is None:
             status, start, length = "200 OK", 0, size
         else:
@@ -207,11 +193,10 @@ class ObjectApp:
             status, length = "206 Partial Content", end - start
             headers.append(("Content-Range", f"bytes {start}-{end - 1}/{size}"))
         headers.append(("Content-Length", str(length)))
+        start_response(status, headers)
         if head:
             handle.close()
-            start_response(status, headers)
             return []
-        start_response(status, headers)
         return _FileBody(handle, start, length)
 
     # --- PUT --------------------------------------------------------------------------
@@ -219,83 +204,25 @@ class ObjectApp:
     def _put(
         self, environ: dict[str, Any], start_response: StartResponse, key: str
     ) -> Iterable[bytes]:
-        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            return s3_error(
-                start_response,
-                "501 Not Implemented",
-                "NotImplemented",
-                "A header you provided implies functionality that is not implemented",
-                fields=[("Header", "Transfer-Encoding")],
-            )
-        raw_length = environ.get("CONTENT_LENGTH", "")
-        if not raw_length:
-            return s3_error(
-                start_response,
-                "411 Length Required",
-                "MissingContentLength",
-                "You must provide the Content-Length HTTP header.",
-            )
-        if not raw_length.isdigit():
-            return s3_error(
-                start_response, "400 Bad Request", "InvalidArgument", "Invalid Content-Length"
-            )
-        length = int(raw_length)
-        if length > MAX_PUT:
-            return s3_error(
-                start_response,
-                "400 Bad Request",
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed size",
-            )
-        expected_md5 = _content_md5(environ.get("HTTP_CONTENT_MD5"))
-        if expected_md5 == "invalid":
-            return s3_error(
-                start_response,
-                "400 Bad Request",
-                "InvalidDigest",
-                "The Content-MD5 you specified was invalid.",
-            )
+        length, expected_md5 = _put_headers(environ)
         destination = self.catalogue.root.joinpath(*key.split("/"))
         if not _inside(destination, self.catalogue.root):  # keys come from core.naming; belt
-            return s3_error(start_response, "403 Forbidden", "AccessDenied", "Access Denied")
+            raise S3Error(403, "AccessDenied", "Access Denied")
         if destination.exists():
-            return _exists(start_response)
+            raise _precondition_failed(("Condition", "If-None-Match"))
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(
             prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
         )
         temp = Path(temp_name)
         try:
-            received, md5, timed_out = _receive(environ["wsgi.input"], fd, length)
-            if timed_out:
-                return s3_error(
-                    start_response,
-                    "400 Bad Request",
-                    "RequestTimeout",
-                    "Your socket connection to the server was not read from or written to "
-                    "within the timeout period. Idle connections will be closed.",
-                )
-            if received < length:
-                return s3_error(
-                    start_response,
-                    "400 Bad Request",
-                    "IncompleteBody",
-                    "You did not provide the number of bytes specified by the Content-Length "
-                    "HTTP header",
-                )
-            if expected_md5 is not None and expected_md5 != md5:
-                return s3_error(
-                    start_response,
-                    "400 Bad Request",
-                    "BadDigest",
-                    "The Content-MD5 you specified did not match what we received.",
-                )
+            md5 = _receive_checked(environ["wsgi.input"], fd, length, expected_md5)
             # Windows cannot rename a file that is still open.
             os.close(fd)
             fd = -1
             with self.catalogue.cursor():  # holds the catalogue lock: one writer per key
                 if destination.exists():
-                    return _exists(start_response)
+                    raise _precondition_failed(("Condition", "If-None-Match"))
                 os.replace(temp, destination)
                 self.catalogue.add_uploaded(key, md5)
         finally:
@@ -311,14 +238,71 @@ class ObjectApp:
         return []
 
 
-def _exists(start_response: StartResponse) -> list[bytes]:
-    return s3_error(
-        start_response,
-        "412 Precondition Failed",
-        "PreconditionFailed",
-        "At least one of the pre-conditions you specified did not hold",
-        fields=[("Condition", "If-None-Match")],
-    )
+def _key(path: str, method: str) -> str:
+    """The object key of a request path; S3's error for another bucket or method."""
+    try:
+        _endpoint, args = _ROUTES.bind("imap-serve").match(path, method)
+    except MethodNotAllowed:
+        raise S3Error(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+            fields=[("Method", method), ("ResourceType", "OBJECT")],
+        ) from None
+    except HTTPException:
+        raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist") from None
+    return args["key"]
+
+
+def _put_headers(environ: dict[str, Any]) -> tuple[int, str | None]:
+    """Content-Length and the Content-MD5 as hex (None: not sent), checked as S3 checks them."""
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raise S3Error(
+            501,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+            fields=[("Header", "Transfer-Encoding")],
+        )
+    raw_length = environ.get("CONTENT_LENGTH", "")
+    if not raw_length:
+        raise S3Error(
+            411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+        )
+    if not raw_length.isdigit():
+        raise S3Error(400, "InvalidArgument", "Invalid Content-Length")
+    length = int(raw_length)
+    if length > MAX_PUT:
+        raise S3Error(
+            400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+        )
+    expected_md5 = _content_md5(environ.get("HTTP_CONTENT_MD5"))
+    if expected_md5 == "invalid":
+        raise S3Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+    return length, expected_md5
+
+
+def _receive_checked(stream: Any, fd: int, length: int, expected_md5: str | None) -> str:
+    """Copy the body to fd (see _receive); its MD5 hex, or S3's error for a short, stalled or
+    corrupted body."""
+    received, md5, timed_out = _receive(stream, fd, length)
+    if timed_out:
+        raise S3Error(
+            400,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to "
+            "within the timeout period. Idle connections will be closed.",
+        )
+    if received < length:
+        raise S3Error(
+            400,
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header",
+        )
+    if expected_md5 is not None and expected_md5 != md5:
+        raise S3Error(
+            400, "BadDigest", "The Content-MD5 you specified did not match what we received."
+        )
+    return md5
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -362,15 +346,25 @@ def _receive(stream: Any, fd: int, length: int) -> tuple[int, str, bool]:
     return received, digest.hexdigest(), False
 
 
+# Where werkzeug's helpers are not used, and why:
+# - Preconditions: werkzeug's is_resource_modified only says "modified or not" (no 412) and
+#   compares If-None-Match weakly; S3 answers 412 for If-Match and If-Unmodified-Since (the
+#   latter only without If-Match) and compares strongly. werkzeug's parse_etags takes `*`
+#   only as the whole header; ours (as before) takes it anywhere in the list.
+# - If-Range: werkzeug's parse_if_range_header drops a W/ and would match a weak tag; a weak
+#   tag never matches (the whole object is sent), as S3 and RFC 9110 say.
+# - Response.make_conditional answers 416 with its own body; S3's is InvalidRange XML.
+
+
 def _preconditions(environ: dict[str, Any], etag: str, modified: dt.datetime) -> int | None:
-    """412, 304 or None, from If-Match / If-None-Match / If-(Un)Modified-Since."""
+    """304 or None, from If-Match / If-None-Match / If-(Un)Modified-Since; S3's 412 raised."""
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match is not None and not _etag_listed(if_match, etag):
-        return 412
+        raise _precondition_failed()
     if if_match is None:
         since = parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
         if since is not None and modified > since:
-            return 412
+            raise _precondition_failed()
     if_none = environ.get("HTTP_IF_NONE_MATCH")
     if if_none is not None:
         return 304 if _etag_listed(if_none, etag) else None
@@ -381,50 +375,60 @@ def _preconditions(environ: dict[str, Any], etag: str, modified: dt.datetime) ->
 
 
 def _etag_listed(header: str, etag: str) -> bool:
+    """`*` anywhere, or the ETag among the tags listed (quoted or not, as S3 accepts)."""
     tags = [t.strip() for t in header.split(",")]
     return "*" in tags or etag in tags or etag.strip('"') in tags
 
 
+def _if_range_holds(if_range: str | None, etag: str, modified: dt.datetime) -> bool:
+    """False when If-Range names another version: the whole object is sent."""
+    if if_range is None:
+        return True
+    if_range = if_range.strip()
+    if if_range.startswith(("W/", '"')):
+        return if_range == etag
+    date = parse_date(if_range)
+    return date is not None and modified <= date
+
+
+# Ranges are parsed by werkzeug, which follows RFC 9110 (only spaces and tabs as blanks, ASCII
+# digits). `bytes=-0` (a suffix of no bytes) it calls malformed; S3 answers it 416.
+_NO_BYTES = re.compile(r"\s*bytes\s*=\s*-\s*0+\s*", re.IGNORECASE)
+
+
 def _wanted_range(
     environ: dict[str, Any], size: int, etag: str, modified: dt.datetime
-) -> tuple[int, int] | str | None:
-    """(start, end exclusive) of a single satisfiable range; 'unsatisfiable'; None = whole."""
+) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single satisfiable range; None: the whole object; S3's 416
+    raised for a range past the end."""
     header = environ.get("HTTP_RANGE")
-    if not header:
+    if not header or not _if_range_holds(environ.get("HTTP_IF_RANGE"), etag, modified):
         return None
-    if_range = environ.get("HTTP_IF_RANGE")
-    if if_range is not None:
-        if_range = if_range.strip()
-        if if_range.startswith(("W/", '"')):
-            if if_range != etag:
-                return None
-        else:
-            date = parse_date(if_range)
-            if date is None or modified > date:
-                return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    wanted = parse_range_header(header)
+    if wanted is None:  # malformed (e.g. last < first): ignored, as S3 does
+        if _NO_BYTES.fullmatch(header):
+            raise _unsatisfiable(header, size)
+        return None
+    if wanted.units != "bytes" or len(wanted.ranges) != 1:
         return None  # not a byte range, or several ranges: S3 sends the whole object
-    first, dash, last = spec.strip().partition("-")
-    if not dash:
-        return None
-    first, last = first.strip(), last.strip()
-    if not first:  # suffix range: the last N bytes
-        if not last.isdigit():
-            return None
-        count = int(last)
-        if count == 0 or size == 0:
-            return "unsatisfiable"
-        return max(0, size - count), size
-    if not first.isdigit() or (last and not last.isdigit()):
-        return None
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
-    if last and int(last) < start:
-        return None  # syntactically invalid: ignored
+    start, stop = wanted.ranges[0]
+    if start < 0:  # a suffix: the last -start bytes
+        if size == 0:
+            raise _unsatisfiable(header, size)
+        return max(0, size + start), size
     if start >= size:
-        return "unsatisfiable"
-    return start, end
+        raise _unsatisfiable(header, size)
+    return start, size if stop is None else min(stop, size)
+
+
+def _unsatisfiable(header: str, size: int) -> S3Error:
+    return S3Error(
+        416,
+        "InvalidRange",
+        "The requested range is not satisfiable",
+        headers=[("Content-Range", f"bytes */{size}")],
+        fields=[("RangeRequested", header), ("ActualObjectSize", str(size))],
+    )
 
 
 class _FileBody:

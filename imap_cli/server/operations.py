@@ -20,30 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imap_cli.core.schema import JOB_FILTERS
 from imap_cli.server import spice
+from imap_cli.server.answer import Answer, crash, json_answer
 from imap_cli.server.catalogue import Catalogue
 
 JOBS_FILE = (".imap-serve", "jobs.json")
-INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
 RELEASE_TYPES = ["release", "unrelease", "early-release"]
 RELEASE_PARAMETERS = ["release_type", "manifest_file"]
-JOB_COLUMNS = (
-    "status",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "major_version",
-    "minor_version",
-    "repointing",
-    "job_definition",
-    "job_log_stream_id",
-    "container_image",
-    "container_image_digest",
-    "dependency_hash",
-    "started_at",
-    "stopped_at",
-)
 MAX_JOBS = 500
 DEDUP_SECONDS = 300.0  # the SDC's FIFO queue drops an identical request inside this window
 # Load order of the kernel types in a metakernel: time and frames first, attitude last.
@@ -74,23 +58,6 @@ COVERAGE = {
 }
 
 
-@dataclass(frozen=True)
-class Answer:
-    """Status, body, content type."""
-
-    status: int
-    body: str
-    content_type: str = "application/json"
-
-
-def _json(status: int, data: Any) -> Answer:
-    return Answer(status, json.dumps(data))
-
-
-def _crash() -> Answer:
-    return Answer(500, INTERNAL_ERROR)
-
-
 @dataclass
 class Operations:
     """State of the operations routes of one server."""
@@ -114,7 +81,7 @@ class Operations:
             self.reprocess_requests.append(
                 {"params": request, "at": now, "id": reprocess_id, "dropped": duplicate}
             )
-        return _json(200, {"message": "Reprocess job queued", "reprocess_id": reprocess_id})
+        return json_answer(200, {"message": "Reprocess job queued", "reprocess_id": reprocess_id})
 
     # --- release ------------------------------------------------------------------------
 
@@ -123,22 +90,22 @@ class Operations:
         params = dict(params or {})
         release_type = params.get("release_type")
         if release_type is None:
-            return _crash()
+            return crash()
         if release_type not in RELEASE_TYPES:
-            return _json(
+            return json_answer(
                 400,
                 f"'{release_type}' is not a valid release_type. Valid options are: {RELEASE_TYPES}",
             )
         for name in params:
             if name not in RELEASE_PARAMETERS:
-                return _json(
+                return json_answer(
                     400,
                     f"'{name}' is not a valid query parameter. Valid query parameters are: "
                     f"{RELEASE_PARAMETERS}",
                 )
         manifest = params.get("manifest_file")
         if release_type == "release" and not manifest:
-            return _json(
+            return json_answer(
                 400, "Missing required query parameter 'manifest_file' for release operation."
             )
         if release_type != "release":
@@ -146,10 +113,10 @@ class Operations:
         try:
             keys = self._release_keys(str(manifest))
         except (ValueError, OSError):
-            return _crash()
+            return crash()
         self.catalogue.mark_released(keys)
         name = str(manifest).rsplit("/", 1)[-1]
-        return _json(200, f"Successfully released data per specification in {name}")
+        return json_answer(200, f"Successfully released data per specification in {name}")
 
     def _release_keys(self, manifest: str) -> list[str]:
         """The keys a manifest releases; ValueError where the SDC's lambda would fail."""
@@ -223,26 +190,26 @@ class Operations:
         """GET /processing-jobs: exact-match filters, newest first, at most 500."""
         params = dict(params or {})
         for name in params:
-            if name not in JOB_COLUMNS:
-                return _json(400, {"error": f"Invalid parameter: {name}"})
+            if name not in JOB_FILTERS:
+                return json_answer(400, {"error": f"Invalid parameter: {name}"})
         if "start_date" in params:
             try:
                 day = dt.datetime.strptime(params["start_date"], "%Y%m%d").date().isoformat()
             except ValueError:
-                return _json(
+                return json_answer(
                     400, {"error": "Invalid date format for start_date. Expected YYYYMMDD."}
                 )
             params["start_date"] = day
         rows = [job for job in self._jobs_file().get("jobs", []) if _job_matches(job, params)]
         rows.sort(key=lambda j: str(j.get("started_at") or ""), reverse=True)
-        return _json(200, rows[:MAX_JOBS])
+        return json_answer(200, rows[:MAX_JOBS])
 
     def logs(self, stream: str) -> Answer:
         """GET /processing-logs/<stream>: the log as text; 500 {"error"} if unknown."""
         logs = self._jobs_file().get("logs", {})
         text = logs.get(stream) if isinstance(logs, dict) else None
         if not isinstance(text, str):
-            return _json(
+            return json_answer(
                 500,
                 {
                     "error": f"Could not fetch logs for id [{stream}]: An error occurred "
@@ -261,19 +228,19 @@ class Operations:
             start = _et(params.get("start_time"), spice.ALWAYS[0])
             end = _et(params.get("end_time"), spice.ALWAYS[1])
         except ValueError:
-            return _crash()
+            return crash()
         wanted = [t.strip().lower() for t in params.get("file_types", "").split(",") if t.strip()]
         types = [t for t in KERNEL_ORDER if not wanted or t in wanted]
         chosen = self._kernels(types, start, end)
         if params.get("require_coverage", "").lower() == "true":
             gaps = _gaps(chosen, types, start, end)
             if gaps:
-                return _json(422, gaps)
+                return json_answer(422, gaps)
         names = [name for name, *_ in chosen]
         if params.get("list_files", "").lower() == "true":
             if not names:
                 return Answer(404, "No files found.", "text/plain")
-            return _json(200, names)
+            return json_answer(200, names)
         base = params.get("spice_path", "").rstrip("/")
         paths = [f"{base}/{key.split('/', 2)[2]}" if base else key for _, key, *_ in chosen]
         return Answer(200, _tm_text(paths), "text/plain")

@@ -12,58 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
+from imap_cli.core.schema import ANCILLARY_FIELDS, KERNEL_COVERAGE_FIELDS, SCIENCE_FIELDS
+from imap_cli.server.answer import Answer, crash
 from imap_cli.server.catalogue import Catalogue
 
-JSON = "application/json"
-INTERNAL_ERROR = json.dumps({"message": "Internal Server Error"})
-
-_SCIENCE_COLUMNS = [
-    "file_path",
-    "instrument",
-    "data_level",
-    "descriptor",
-    "start_date",
-    "repointing",
-    "major_version",
-    "minor_version",
-    "ingestion_date",
-    "cr",
-    "crid",
-    "released",
-    "extension",
-]
-_ANCILLARY_COLUMNS = [
-    "file_path",
-    "instrument",
-    "descriptor",
-    "start_date",
-    "end_date",
-    "version",
-    "extension",
-    "ingestion_date",
-    "released",
-]
+# The tables' columns in their models' order (the 400 for an unknown parameter lists them): a
+# science record's fields but the synthesised `version`, with `extension` last.
+_SCIENCE_COLUMNS = [*SCIENCE_FIELDS[:8], *SCIENCE_FIELDS[10:], "extension"]
+_ANCILLARY_COLUMNS = list(ANCILLARY_FIELDS)
 _SPICE_COLUMNS = [
     "file_path",
     "file_name",
     "ingestion_date",
     "file_root",
     "kernel_type",
-    "min_date_j2000",
-    "max_date_j2000",
-    "file_intervals_j2000",
-    "min_date_datetime",
-    "max_date_datetime",
-    "file_intervals_datetime",
-    "min_date_sclk",
-    "max_date_sclk",
-    "file_intervals_sclk",
-    "sclk_kernel",
-    "lsk_kernel",
+    *KERNEL_COVERAGE_FIELDS,
     "version",
     "released",
 ]
@@ -129,25 +96,12 @@ _TIMESTAMP_FORMATS = (
 )
 
 
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: status, body text, content type."""
-
-    status: int
-    body: str
-    content_type: str = JSON
-
-
 class _Crash(Exception):
     """What would make the SDC's lambda raise: answered as the gateway's 500."""
 
 
 def _bad_request(message: str) -> Answer:
     return Answer(400, json.dumps(message))
-
-
-def _crash() -> Answer:
-    return Answer(500, INTERNAL_ERROR)
 
 
 def _rows_answer(rows: list[tuple]) -> Answer:
@@ -213,7 +167,7 @@ def query(
     applied after ordering; without, they are unknown parameters (400) as on most deployments.
     """
     if params is None:  # the gateway gives the lambda no parameters at all: it crashes
-        return _crash()
+        return crash()
     params = dict(params)
     page = ""
     if pagination:
@@ -222,7 +176,7 @@ def query(
             return _bad_request(problem)
     table = params.pop("table", "science")
     if table not in VALID_PARAMETERS:
-        return _crash()
+        return crash()
     mode = None
     if table == "science":
         try:
@@ -241,13 +195,13 @@ def query(
                 )
             _condition(table, param, value, where, args)
     except ValueError:  # strptime on a bad date: uncaught in the SDC's lambda
-        return _crash()
+        return crash()
     try:
         if table == "spice":
             return _spice_on_query(catalogue, params, where, args)
         _check_casts(table, params)
     except _Crash:
-        return _crash()
+        return crash()
     column = "row_json"
     if catalogue.unreleased_count:
         column = _ROW_WITH_RELEASED
@@ -369,44 +323,20 @@ def _spice_on_query(
 def spice_query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:
     """GET /spice-query: kernels by type, TDB time range, latest version, ingestion dates."""
     if params is None:
-        return _crash()
+        return crash()
     kernel_type = params.get("type")
     if kernel_type in ("spin", "repoint", "thruster"):
         rest = {k: v for k, v in params.items() if k != "type"}
         return non_spice_query(catalogue, kernel_type, rest)
     where = ["tbl = 'spice'"]
     args: list[Any] = []
-    latest = False
-    for param, value in params.items():
-        if param not in SPICE_PARAMETERS:
-            return _bad_request(
-                f"{param} is not a valid query parameter. "
-                f"Valid query parameters are: {SPICE_PARAMETERS}"
-            )
-        try:
-            if param == "start_time":
-                where.append("max_et >= ?")
-                args.append(float(value))
-            elif param == "end_time":
-                where.append("min_et <= ?")
-                args.append(float(value))
-            elif param == "type":
-                if value != "kernels":
-                    where.append("kernel_type = ?")
-                    args.append(value)
-            elif param == "file_name":
-                where.append("name = ?")
-                args.append(value)
-            elif param == "latest":
-                latest = latest or value.lower() == "true"
-            elif param == "start_ingest_date":
-                where.append("ingested >= ?")
-                args.append(_midnight(value))
-            elif param == "end_ingest_date":  # compared with midnight: the day itself is out
-                where.append("ingested <= ?")
-                args.append(_midnight(value))
-        except ValueError:
-            return _bad_request(f"Invalid value for {param}: {value}")
+    filters = dict(_SPICE_FILTERS)
+    if params.get("type") == "kernels":
+        filters["type"] = None  # every kernel type
+    try:
+        latest = _filter(params, SPICE_PARAMETERS, filters, where, args)
+    except _Refused as refused:
+        return refused.answer
     if latest:
         # The newest version of each file_root, over the whole table (as the SDC's subquery).
         where.append(
@@ -421,33 +351,13 @@ def non_spice_query(catalogue: Catalogue, table: str, params: dict[str, str]) ->
     """Spin, repoint and thruster files (/spice-query?type=spin, /spin-table, ...)."""
     where = ["tbl = ?"]
     args: list[Any] = [table]
-    latest = False
-    for param, value in params.items():
-        if param not in NON_SPICE_PARAMETERS:
-            return _bad_request(
-                f"{param} is not a valid query parameter. "
-                f"Valid query parameters are: {NON_SPICE_PARAMETERS}"
-            )
-        try:
-            if param == "start_date" and table != "repoint":  # repoint files have no start
-                where.append("start_ts >= ?")
-                args.append(_midnight(value))
-            elif param == "end_date":
-                where.append("end_ts <= ?")
-                args.append(_midnight(value))
-            elif param == "file_path":
-                where.append("key = ?")
-                args.append(value)
-            elif param == "latest":
-                latest = latest or value.lower() == "true"
-            elif param == "start_ingest_date":
-                where.append("ingested >= ?")
-                args.append(_midnight(value))
-            elif param == "end_ingest_date":
-                where.append("ingested <= ?")
-                args.append(_midnight(value))
-        except ValueError:
-            return _bad_request(f"Invalid value for {param}: {value}")
+    filters = dict(_NON_SPICE_FILTERS)
+    if table == "repoint":
+        filters["start_date"] = None  # repoint files have no start
+    try:
+        latest = _filter(params, NON_SPICE_PARAMETERS, filters, where, args)
+    except _Refused as refused:
+        return refused.answer
     condition = " AND ".join(where)
     if latest:
         sql = (
@@ -458,3 +368,59 @@ def non_spice_query(catalogue: Catalogue, table: str, params: dict[str, str]) ->
     else:
         sql = f"SELECT row_json FROM files WHERE {condition} ORDER BY key"
     return _rows_answer(catalogue.rows(sql, args))
+
+
+class _Refused(Exception):
+    """A parameter the SDC answers with 400: carries that answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.answer = _bad_request(message)
+
+
+# Each parameter's SQL condition and how its value is read; None: accepted, no condition.
+# The ingestion ends are compared with midnight, so the end day itself is left out (as there).
+_Filters = dict[str, "tuple[str, Callable[[str], Any]] | None"]
+_INGESTION_FILTERS: _Filters = {
+    "start_ingest_date": ("ingested >= ?", _midnight),
+    "end_ingest_date": ("ingested <= ?", _midnight),
+}
+_SPICE_FILTERS: _Filters = {
+    "start_time": ("max_et >= ?", float),
+    "end_time": ("min_et <= ?", float),
+    "type": ("kernel_type = ?", str),
+    "file_name": ("name = ?", str),
+    **_INGESTION_FILTERS,
+}
+_NON_SPICE_FILTERS: _Filters = {
+    "start_date": ("start_ts >= ?", _midnight),
+    "end_date": ("end_ts <= ?", _midnight),
+    "file_path": ("key = ?", str),
+    **_INGESTION_FILTERS,
+}
+
+
+def _filter(
+    params: dict[str, str], valid: list[str], filters: _Filters, where: list[str], args: list
+) -> bool:
+    """Add each parameter's condition, in the order given; True when `latest=true` is among
+    them. Raises _Refused with the SDC's 400 for an unknown parameter or a bad value."""
+    latest = False
+    for param, value in params.items():
+        if param not in valid:
+            raise _Refused(
+                f"{param} is not a valid query parameter. Valid query parameters are: {valid}"
+            )
+        if param == "latest":
+            latest = latest or value.lower() == "true"
+            continue
+        rule = filters.get(param)
+        if rule is None:
+            continue
+        condition, read = rule
+        try:
+            args.append(read(value))
+        except ValueError:
+            raise _Refused(f"Invalid value for {param}: {value}") from None
+        where.append(condition)
+    return latest

@@ -9,20 +9,18 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from imap_cli.server.api import MAX_RESPONSE_BYTES, ApiApp
+from imap_cli.server.api import ApiApp
 from imap_cli.server.catalogue import Catalogue
+from imap_cli.server.config import ServerConfig, WSGIApp
 from imap_cli.server.objects import ObjectApp
 from imap_cli.server.signing import BUCKET, Signer
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-Middleware = Callable[[WSGIApp], WSGIApp]
 
 
 @dataclass
@@ -46,8 +44,7 @@ class RunningServer:
     objects_url: str  # object host base (== url when objects share the API origin)
     root: Path
     catalogue: Catalogue
-    api_key: str | None
-    access_token: str | None
+    config: ServerConfig
     requests: collections.deque = field(repr=False)  # RequestRecord, newest last (max 10,000)
     operations: Any = field(default=None, repr=False)  # server.operations.Operations: queued
     # reprocess requests (.reprocess_requests), for tests
@@ -58,6 +55,16 @@ class RunningServer:
     def port(self) -> int:
         """The API port."""
         return self._servers[0].port
+
+    @property
+    def api_key(self) -> str | None:
+        """The key /api-key/... routes require (None: open)."""
+        return self.config.api_key
+
+    @property
+    def access_token(self) -> str | None:
+        """The bearer token /authorized/... routes accept."""
+        return self.config.access_token
 
     def rescan(self) -> None:
         """Re-index changed folders now (files dropped in by hand appear)."""
@@ -244,158 +251,38 @@ def _make_server(
     )
 
 
-def _url(host: str, port: int, scheme: str = "http") -> str:
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}"
-
-
 def _servers(
+    config: ServerConfig,
     catalogue: Catalogue,
     api_listener: socket.socket,
     objects_listener: socket.socket | None,
-    *,
-    host: str,
     write: Callable[[str], None] | None,
-    api_key: str | None,
-    access_token: str | None,
-    latency: float,
-    url_expiry: int,
-    upload_expiry: int,
-    api_middleware: Middleware | None,
-    objects_middleware: Middleware | None,
-    socket_timeout: float,
-    ssl_context: ssl.SSLContext | None,
-    max_response_bytes: int,
-    pagination: bool,
 ) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
-    handler = _handler_class(write or (lambda _line: None), socket_timeout)
+    handler = _handler_class(write or (lambda _line: None), config.socket_timeout)
     records: collections.deque = collections.deque(maxlen=10_000)
     object_app: WSGIApp = ObjectApp(catalogue, signer)
-    if objects_middleware is not None:
-        object_app = objects_middleware(object_app)
+    if config.objects_middleware is not None:
+        object_app = config.objects_middleware(object_app)
     logged_objects = _Logged("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
-    api = ApiApp(
-        catalogue,
-        signer,
-        objects_port=objects_port,
-        bound_host=_url(host, 0).split("//", 1)[1].rsplit(":", 1)[0],
-        api_key=api_key,
-        access_token=access_token,
-        latency=latency,
-        url_expiry=url_expiry,
-        upload_expiry=upload_expiry,
-        log=write,
-        max_response_bytes=max_response_bytes,
-        pagination=pagination,
-    )
+    api = ApiApp(config, catalogue, signer, objects_port=objects_port, log=write)
     api_app: WSGIApp = api
-    if api_middleware is not None:
-        api_app = api_middleware(api_app)
+    if config.api_middleware is not None:
+        api_app = config.api_middleware(api_app)
     front: WSGIApp = _Logged("api", api_app, write, records)
     if objects_listener is None:
         front = _SameOrigin(front, logged_objects)
-    servers = [_make_server(host, api_listener, front, handler, ssl_context)]
+    servers = [_make_server(config.host, api_listener, front, handler, config.ssl_context)]
     if objects_listener is not None:
-        servers.append(_make_server(host, objects_listener, logged_objects, handler, ssl_context))
+        servers.append(
+            _make_server(config.host, objects_listener, logged_objects, handler, config.ssl_context)
+        )
     return servers, records, api.operations
 
 
-def start_server(
-    root: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    api_key: str | None = None,
-    access_token: str | None = None,
-    objects_port: int | None = 0,
-    latency: float = 0.0,
-    api_middleware: Middleware | None = None,
-    objects_middleware: Middleware | None = None,
-    url_expiry: int = 86400,
-    upload_expiry: int = 3600,
-    rescan_interval: float | None = 1.0,
-    log: IO[str] | None = None,
-    catalogue: Catalogue | None = None,
-    socket_timeout: float = 60.0,
-    ssl_context: ssl.SSLContext | None = None,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
-    pagination: bool = True,
-) -> RunningServer:
-    """Index `root` and serve it as an SDC look-alike; returns once both ports accept requests.
-
-    - root: a folder laid out like the SDC (imap/<inst>/<level>/<YYYY>/<MM>/<file>, ...).
-    - host/port: where the API listens (port 0: a free port; see `.url`).
-    - api_key: when set, /api-key/... needs `x-api-key: <api_key>` (else 403), /authorized/...
-      answers 401 unless `access_token` is set and sent as `Authorization: Bearer <token>`,
-      and uploads are routed only under those prefixes. None: everything is open.
-    - objects_port: 0 puts the object host (presigned URLs) on its own free port, a separate
-      origin as S3 is; N uses port N; None serves objects on the API origin under /<bucket>/.
-    - latency: seconds added to every API route call (not object transfers), for benchmarks.
-    - api_middleware / objects_middleware: `f(wsgi_app) -> wsgi_app`, wrapped around the API
-      app / object app for fault injection (drop connections, answer 503, truncate bodies...).
-    - url_expiry / upload_expiry: lifetime in seconds of download URLs (86400) and upload
-      URLs (3600), as the SDC's; a negative value gives URLs that have already expired.
-    - rescan_interval: seconds between checks for files dropped in by hand (0: before every
-      API request; None: only on `.rescan()`). Uploads are always indexed at once.
-    - log: a text stream for the access log and misfit report (None: silent).
-    - catalogue: an already-built Catalogue to serve instead of scanning `root`.
-    - socket_timeout: seconds a connection may stall mid-request before it is dropped.
-    - ssl_context: a server-side SSLContext: both the API and the object host speak https
-      (for TLS tests and trials with a private CA); None: plain http.
-    - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
-      (6,291,556 bytes, a Lambda's limit); 0: no limit.
-    - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
-      unknown parameters (400), as on most deployments.
-
-    The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.requests` (every request
-    seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
-    `.operations` (the reprocess requests it queued, in `.reprocess_requests`),
-    `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
-    in daemon threads; an OSError (e.g. the port is in use) propagates from here.
-    """
-    write = _log_writer(log)
-    # Bind first: a port in use fails fast, before a long scan.
-    listeners: list[socket.socket] = []
-    try:
-        api_listener = _listen(host, port)
-        listeners.append(api_listener)
-        objects_listener = _listen(host, objects_port) if objects_port is not None else None
-        if objects_listener is not None:
-            listeners.append(objects_listener)
-        if catalogue is None:
-            catalogue = Catalogue(Path(root), rescan_interval=rescan_interval, log=write)
-            catalogue.scan()
-        servers, records, operations = _servers(
-            catalogue,
-            api_listener,
-            objects_listener,
-            host=host,
-            write=write,
-            api_key=api_key,
-            access_token=access_token,
-            latency=latency,
-            url_expiry=url_expiry,
-            upload_expiry=upload_expiry,
-            api_middleware=api_middleware,
-            objects_middleware=objects_middleware,
-            socket_timeout=socket_timeout,
-            ssl_context=ssl_context,
-            max_response_bytes=max_response_bytes,
-            pagination=pagination,
-        )
-    finally:
-        for listener in listeners:  # werkzeug holds duplicates of these descriptors
-            listener.close()
-    objects_server = servers[1] if len(servers) > 1 else None
-
+def _serve_in_threads(servers: list[BaseWSGIServer]) -> list[threading.Thread]:
     threads = []
     for server in servers:
         server.daemon_threads = True
@@ -407,18 +294,64 @@ def start_server(
         )
         thread.start()
         threads.append(thread)
-    scheme = "https" if ssl_context is not None else "http"
-    api_url = _url(host, servers[0].port, scheme)
-    objects_url = _url(host, objects_server.port, scheme) if objects_server else api_url
-    return RunningServer(
-        url=api_url,
-        objects_url=objects_url,
-        root=catalogue.root,
-        catalogue=catalogue,
-        api_key=api_key,
-        access_token=access_token,
-        requests=records,
-        operations=operations,
-        _servers=servers,
-        _threads=threads,
-    )
+    return threads
+
+
+def start(
+    config: ServerConfig, *, log: IO[str] | None = None, catalogue: Catalogue | None = None
+) -> RunningServer:
+    """Index `config.root` and serve it as an SDC look-alike; returns once both ports accept
+    requests.
+
+    - log: a text stream for the access log and misfit report (None: silent).
+    - catalogue: an already-built Catalogue to serve instead of scanning the root.
+
+    The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.config`, `.requests` (every
+    request seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
+    `.operations` (the reprocess requests it queued, in `.reprocess_requests`),
+    `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
+    in daemon threads; an OSError (e.g. the port is in use) propagates from here.
+    """
+    write = _log_writer(log)
+    # Bind first: a port in use fails fast, before a long scan.
+    listeners: list[socket.socket] = []
+    try:
+        api_listener = _listen(config.host, config.port)
+        listeners.append(api_listener)
+        objects_listener = None
+        if config.objects_port is not None:
+            objects_listener = _listen(config.host, config.objects_port)
+            listeners.append(objects_listener)
+        if catalogue is None:
+            catalogue = Catalogue(
+                Path(config.root), rescan_interval=config.rescan_interval, log=write
+            )
+            catalogue.scan()
+        servers, records, operations = _servers(
+            config, catalogue, api_listener, objects_listener, write
+        )
+    finally:
+        for listener in listeners:  # werkzeug holds duplicates of these descriptors
+            listener.close()
+    threads = _serve_in_threads(servers)
+    urls = [config.url(server.port) for server in servers]
+    # url, objects_url (the API's when objects share its origin), root, catalogue, config,
+    # requests, operations, _servers, _threads
+    return RunningServer(urls[0], urls[-1], catalogue.root, catalogue, config, records,
+                         operations, servers, threads)  # fmt: skip
+
+
+def start_server(
+    root: Path | str,
+    *,
+    log: IO[str] | None = None,
+    catalogue: Catalogue | None = None,
+    **options: Any,
+) -> RunningServer:
+    """`start(ServerConfig(root, **options), log=log, catalogue=catalogue)`: serve `root`.
+
+    The options are ServerConfig's fields (host, port, api_key, access_token, objects_port,
+    latency, api_middleware, objects_middleware, url_expiry, upload_expiry, rescan_interval,
+    socket_timeout, ssl_context, max_response_bytes, pagination); see it and `start`.
+    """
+    return start(ServerConfig(Path(root), **options), log=log, catalogue=catalogue)

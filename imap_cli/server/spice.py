@@ -10,8 +10,8 @@ load kernels, so the coverage is the day range the name states:
 - kernels with no date (leapseconds, clock, frames, planetary ephemerides and constants):
   1950-01-01 to 2100-01-01, i.e. "always".
 
-Times are converted from UTC to TDB seconds past J2000 with the leap-second table below plus
-32.184 s (TDB-TT, at most 1.7 ms, is ignored). SCLK fields are null: they need the kernels.
+Times are converted from UTC to TDB seconds past J2000 by core.query (leap seconds plus
+32.184 s; TDB-TT, at most 1.7 ms, is ignored). SCLK fields are null: they need the kernels.
 """
 
 from __future__ import annotations
@@ -20,18 +20,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-UTC = dt.timezone.utc
-J2000_UTC = dt.datetime(2000, 1, 1, 11, 58, 55, 816000, tzinfo=UTC)  # 2000-01-01T12:00:00 TT
-ALWAYS = (dt.datetime(1950, 1, 1, tzinfo=UTC), dt.datetime(2100, 1, 1, tzinfo=UTC))
+from imap_cli.core.query import tdb_seconds_past_j2000
 
-# (first UTC day with this TAI-UTC offset, offset in seconds); 32 s was in force in 2000.
-_LEAP_SECONDS = (
-    (dt.datetime(2006, 1, 1, tzinfo=UTC), 33),
-    (dt.datetime(2009, 1, 1, tzinfo=UTC), 34),
-    (dt.datetime(2012, 7, 1, tzinfo=UTC), 35),
-    (dt.datetime(2015, 7, 1, tzinfo=UTC), 36),
-    (dt.datetime(2017, 1, 1, tzinfo=UTC), 37),
-)
+UTC = dt.timezone.utc
+ALWAYS = (dt.datetime(1950, 1, 1, tzinfo=UTC), dt.datetime(2100, 1, 1, tzinfo=UTC))
 
 # Kernel types that the SDC keeps in their own tables, not in the SPICE table.
 NON_SPICE_TYPES = ("spin", "repoint", "thruster")
@@ -72,13 +64,9 @@ class KernelInfo:
 
 
 def tdb_seconds(moment: dt.datetime) -> float:
-    """TDB seconds past J2000 for a UTC datetime (leap seconds since 2000, no periodic term)."""
-    leap = 32
-    for since, offset in _LEAP_SECONDS:
-        if moment >= since:
-            leap = offset
-    # J2000_UTC already carries the 32 leap seconds and 32.184 s of 2000.
-    return (moment - J2000_UTC).total_seconds() + (leap - 32)
+    """TDB seconds past J2000 for an aware UTC datetime (core's conversion, which the client's
+    day filters use too, so that a day the client asks for is the day the server stores)."""
+    return tdb_seconds_past_j2000(moment.astimezone(UTC).replace(tzinfo=None))
 
 
 def _doy(text: str) -> dt.datetime:
