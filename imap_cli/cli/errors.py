@@ -65,6 +65,12 @@ PHRASES: dict[str, str] = {
     "log-stream": "`imap jobs` (LOG STREAM column, or job_log_stream_id in -o json)",
     "spice-tables": "`imap query --table spice --type spin`",
     "spice-query": "`imap query --table spice --start-date D`",
+    "debug": "--debug",
+    "query-filename": "`imap query --filename NAME`",
+    "shard-slurm": (
+        "In a Slurm array started with --array=1-N: --shard "
+        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT."
+    ),
 }
 
 

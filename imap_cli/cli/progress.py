@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from imap_cli.cli.errors import message_for
 from imap_cli.cli.output import Output, silence
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ class TransferProgress:
                 else:
                     self._known -= total
             self._bytes -= self._moved.pop(event.key, 0)
-            reason = " ".join((event.error.message if event.error else event.reason).split())
+            reason = " ".join((message_for(event.error) if event.error else event.reason).split())
             if reason in self._reasons and not self.output.verbose:
                 return  # the same cause again (a wrong URL fails every file): once is enough
             self._reasons.add(reason)
@@ -471,7 +472,7 @@ GROUPED = 4
 def _by_reason(failed: Sequence[FileResult]) -> dict[str, list[FileResult]]:
     groups: dict[str, list[FileResult]] = {}
     for result in failed:
-        reason = result.error.message if result.error is not None else result.reason
+        reason = message_for(result.error) if result.error is not None else result.reason
         groups.setdefault(" ".join(reason.split()), []).append(result)
     return groups
 

@@ -23,6 +23,7 @@ from imap_cli.core.errors import (
     TLSError,
     Unavailable,
     UnsafeRequest,
+    option,
     printable,
     status_error,
 )
@@ -362,7 +363,9 @@ class SDCClient:
             return Unavailable(message, status=status, kind=Failure.BAD_URL)
         error = status_error(status, message)
         if status == 429:
-            error.hint = "The SDC is rate-limiting requests; wait a minute, or lower --jobs."
+            error.hint = (
+                f"The SDC is rate-limiting requests; wait a minute, or lower {option('jobs')}."
+            )
         return error
 
 

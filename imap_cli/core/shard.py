@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from imap_cli.core.errors import UsageError
+from imap_cli.core.errors import UsageError, terminal
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -20,8 +20,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not found or not 1 <= int(found.group(1)) <= int(found.group(2)):
         raise UsageError(
             f"{text!r} is not a shard: use K/N with 1 <= K <= N, e.g. 2/8",
-            "In a Slurm array started with --array=1-N: --shard "
-            "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.",
+            terminal("shard-slurm", "In a Slurm array: shard=f'{task_id}/{task_count}'."),
+            field="shard",
+            value=text,
         )
     return int(found.group(1)), int(found.group(2))
 

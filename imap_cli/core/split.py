@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable
+from imap_cli.core.errors import BadRequest, Failure, TooLarge, Unavailable, option
 from imap_cli.core.schema import MAX_RESPONSE_BYTES
 from imap_cli.core.workers import WorkerPool
 
@@ -438,8 +438,8 @@ class _Run:
         return TooLarge(
             f"{self.what}: the answer is too large for the SDC to send: {where} alone is more "
             f"than it can send at once (about 6 MB), and {how} cannot be split further",
-            "Narrow the query: add --instrument, --data-level or --descriptor, or ask for "
-            "--version latest.",
+            f"Narrow the query: add {option('instrument')}, {option('data_level')} or "
+            f"{option('descriptor')}, or ask for {option('version', 'latest')}.",
         )
 
 

@@ -9,7 +9,7 @@ present, so a file that failed is asked for again next time.
 The state is one small JSON file per filter set, URL and shard, in `<data dir>/.imap-sync/`, so
 a shared data dir shares it. It is written atomically (temp file, fsync, rename); two syncs of
 the same filters at once merge what they learnt: the later watermark, the union of the files
-each brought in. `--prune-superseded` deletes only files in that list.
+each brought in. Pruning superseded files deletes only files in that list.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imap_cli.core.errors import IMAPError, InvalidName, UsageError
+from imap_cli.core.errors import IMAPError, InvalidName, UsageError, option
 from imap_cli.core.naming import IMAPName, parse_key, version_sort_key
 from imap_cli.core.query import (
     FILTERS,
@@ -95,7 +95,7 @@ class SyncSummary:
         return [r for r in self.results if not r.ok]
 
     def as_dict(self) -> dict[str, Any]:
-        """The summary as plain data (`imap sync --format json`, `imap_cli.sync()`)."""
+        """The summary as plain data (for json output and `imap_cli.sync()`)."""
         return {
             "new": len(self.new),
             "skipped": len(self.skipped),
@@ -174,8 +174,8 @@ def read_state(path: Path) -> dict[str, Any] | None:
     if problem:
         raise SyncStateError(
             f"the sync state {path} is damaged: {problem}",
-            "Run again with --since YYYYMMDD to say where to start (a new state is then "
-            "written), or delete that file to sync everything that matches again.",
+            f"Run again with {option('since', 'YYYYMMDD')} to say where to start (a new state "
+            "is then written), or delete that file to sync everything that matches again.",
         )
     return state
 
@@ -450,7 +450,7 @@ def find_superseded(
 
 
 def parse_since(value: Any) -> dt.date:
-    """--since: a day (YYYYMMDD or YYYY-MM-DD)."""
+    """`since`: a day (YYYYMMDD or YYYY-MM-DD)."""
     return parse_date(value, "since date")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imap_cli.core.errors import ExitCode, IMAPError
+from imap_cli.core.errors import ExitCode, IMAPError, terminal
 from imap_cli.core.retry import TransferCancelled
 from imap_cli.core.workers import WorkerPool
 
@@ -130,7 +130,8 @@ def failure(exc: Exception) -> IMAPError:
         return IMAPError("interrupted")
     return IMAPError(
         f"unexpected {type(exc).__name__}: {redact_urls(str(exc))}",
-        "This is a bug in imap-sdc-cli; run again with --debug and report it.",
+        f"This is a bug in imap-sdc-cli; run again with {terminal('debug', 'IMAP_DEBUG=1')} "
+        "and report it.",
     )
 
 

@@ -33,6 +33,7 @@ from imap_cli.core.errors import (
     SDCError,
     Unavailable,
     UsageError,
+    terminal,
 )
 from imap_cli.core.objects import (
     REQUEST_ERRORS,
@@ -311,7 +312,8 @@ def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
 def _conflict(message: str, status: int) -> SDCError:
     return Conflict(
         message,
-        "Files in the SDC are never replaced; see what is there with `imap query --filename NAME`.",
+        "Files in the SDC are never replaced; see what is there with "
+        f"{terminal('query-filename', 'query(filename=NAME)')}.",
         status=status,
     )
 
@@ -521,7 +523,7 @@ def _already_there(sdc: SDCClient, item: UploadItem, conflict: IMAPError) -> Fil
             409,
         )
     else:
-        conflict.message += f" ({found.detail})"
+        conflict.template += f" ({found.detail})"
     return _failed(item, conflict)
 
 
@@ -617,5 +619,5 @@ def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
 
 
 def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:
-    error = type(first)(f"not attempted ({first.message})", first.hint)
+    error = type(first)(f"not attempted ({first.template})", first.hint_template)
     return _failed(item, error)

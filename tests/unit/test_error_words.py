@@ -18,8 +18,6 @@ from imap_cli.core.errors import UsageError
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]{2,}")
 CORE = Path(imap_cli.__file__).parent / "core"
-# Files another change is moving; their strings are converted once it has landed.
-NOT_YET_CONVERTED = frozenset({"download.py", "http.py", "split.py", "sync.py", "upload.py"})
 
 
 @pytest.fixture(autouse=True)
@@ -102,12 +100,6 @@ def test_no_string_in_core_spells_a_cli_flag() -> None:
     hits = [
         f"{name}:{line}: {match}"
         for name, line, text in core_strings()
-        if name not in NOT_YET_CONVERTED
         for match in FLAG.findall(text)
     ]
     assert hits == []
-
-
-def test_the_files_not_yet_converted_still_exist() -> None:
-    # Remove a name from NOT_YET_CONVERTED when its file moves or is converted.
-    assert all((CORE / name).exists() for name in NOT_YET_CONVERTED)

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from imap_cli.cli.hints import hint_for
 from imap_cli.core.errors import BadRequest, TooLarge, Unavailable
 from imap_cli.core.split import (
     Page,
@@ -159,7 +160,9 @@ def test_one_day_too_large_is_too_large_after_few_requests() -> None:
         fetch_all(model.ask, [("table", "science"), ("start_date", "20251001")], today=TODAY)
     assert "2025-10-10" in caught.value.message
     assert "too large" in caught.value.message
-    assert "--instrument" in caught.value.hint
+    # Python names the parameters, the terminal their flags.
+    assert "add instrument, data_level" in caught.value.hint
+    assert "--instrument" in hint_for(caught.value)
     assert len(model.asked) <= 40
 
 

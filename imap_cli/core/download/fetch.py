@@ -225,7 +225,7 @@ class Fetcher:
                         f"{body.offset:,} bytes were kept: run the same command again to "
                         "continue this file."
                     )
-                    exc.message += f" ({body.offset:,} bytes kept for the next run)"
+                    exc.template += f" ({body.offset:,} bytes kept for the next run)"
                 raise
             finally:
                 with self.run.lock:
