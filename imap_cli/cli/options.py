@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -94,7 +94,7 @@ Table = Annotated[
     typer.Option(
         "--table",
         help="science, ancillary, quicklook or spice.",
-        autocompletion=complete.tables,
+        autocompletion=completers.tables,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -104,7 +104,7 @@ Instrument = Annotated[
         "--instrument",
         "-i",
         help="Instrument, e.g. mag, swe, codice.",
-        autocompletion=complete.instruments,
+        autocompletion=completers.instruments,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -114,7 +114,7 @@ DataLevel = Annotated[
         "--data-level",
         "-l",
         help="Data level, e.g. l1a, l2.",
-        autocompletion=complete.data_levels,
+        autocompletion=completers.data_levels,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -165,7 +165,7 @@ Version = Annotated[
     typer.Option(
         "--version",
         help="vMMM.mmmm, legacy vXXX, or latest (the newest file of each series).",
-        autocompletion=complete.versions,
+        autocompletion=completers.versions,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -174,7 +174,7 @@ Extension = Annotated[
     typer.Option(
         "--extension",
         help="File extension, e.g. cdf, pkts.",
-        autocompletion=complete.extensions,
+        autocompletion=completers.extensions,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -183,7 +183,7 @@ KernelType = Annotated[
     typer.Option(
         "--type",
         help="SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.",
-        autocompletion=complete.spice_types,
+        autocompletion=completers.spice_types,
         rich_help_panel=FILTERS,
     ),
 ]
@@ -204,7 +204,7 @@ Format = Annotated[
         "--format",
         "-o",
         help="table, json, csv or paths. Default: table on a terminal, json when piped.",
-        autocompletion=complete.formats,
+        autocompletion=completers.formats,
     ),
 ]
 Jobs = Annotated[
