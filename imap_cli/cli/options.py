@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -195,6 +195,62 @@ Filename = Annotated[
         rich_help_panel=FILTERS,
     ),
 ]
+
+# The filters as a command function's parameters: name -> (annotation, default). core.query
+# calls --type `type`, a builtin's name, so the function takes it as `kernel_type`.
+QUERY_FILTERS: dict[str, tuple[Any, Any]] = {
+    "table": (Table, "science"),
+    "instrument": (Instrument, None),
+    "data_level": (DataLevel, None),
+    "descriptor": (Descriptor, None),
+    "start_date": (StartDate, None),
+    "end_date": (EndDate, None),
+    "ingestion_start_date": (IngestionStartDate, None),
+    "ingestion_end_date": (IngestionEndDate, None),
+    "repointing": (Repointing, None),
+    "version": (Version, None),
+    "extension": (Extension, None),
+    "kernel_type": (KernelType, None),
+    "filename": (Filename, None),
+}
+
+
+def with_query_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `command` the query filters as options, where it has a parameter `filters`; it
+    gets them as one dict, named as core.query takes them (`imap query`, `imap sync`).
+
+    With --filename and no --table, the table is None: the name says which table.
+    """
+    import functools
+    import inspect
+
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for param in signature.parameters.values():
+        if param.name != "filters":
+            params.append(param)
+            continue
+        for name, (annotation, default) in QUERY_FILTERS.items():
+            params.append(param.replace(name=name, annotation=annotation, default=default))
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in QUERY_FILTERS}
+        filters = {("type" if k == "kernel_type" else k): v for k, v in values.items()}
+        if values["filename"] is not None and not given(kwargs["ctx"], "table"):
+            filters["table"] = None
+        return command(*args, filters=filters, **kwargs)
+
+    with_filters.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_filters.__annotations__ = {p.name: p.annotation for p in params}
+    return with_filters
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the parameter `name` got its value from the user (not its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
 
 # --- output and transfers ----------------------------------------------------------------
 

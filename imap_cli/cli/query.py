@@ -7,30 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imap_cli.cli.options import (
-    DataLevel,
-    Descriptor,
-    EndDate,
-    Extension,
-    Filename,
-    Force,
-    Format,
-    IngestionEndDate,
-    IngestionStartDate,
-    Instrument,
-    Jobs,
-    KernelType,
-    Repointing,
-    StartDate,
-    Table,
-    Version,
-    state,
-)
+from imap_cli.cli.completers import FORMATS
+from imap_cli.cli.options import Force, Format, Jobs, state, with_query_filters
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
-
-FORMATS = ("csv", "json", "paths", "table")
 
 # The fields the SDC sends per table (as the SDC sends them): the CSV header when no row
 # came back, and the first columns (in this order) when rows did.
@@ -113,21 +94,10 @@ Download = Annotated[
 ]
 
 
+@with_query_filters
 def query(
     ctx: typer.Context,
-    table: Table = "science",
-    instrument: Instrument = None,
-    data_level: DataLevel = None,
-    descriptor: Descriptor = None,
-    start_date: StartDate = None,
-    end_date: EndDate = None,
-    ingestion_start_date: IngestionStartDate = None,
-    ingestion_end_date: IngestionEndDate = None,
-    repointing: Repointing = None,
-    version: Version = None,
-    extension: Extension = None,
-    kernel_type: KernelType = None,
-    filename: Filename = None,
+    filters: dict[str, Any],
     output_format: Format = None,
     download: Download = False,
     jobs: Jobs = None,
@@ -170,22 +140,6 @@ def query(
             f"{output_format!r} is not an output format; valid formats: {', '.join(FORMATS)}",
             "For example: -o paths",
         )
-    explicit_table = ctx.get_parameter_source("table") not in (None, _default_source())
-    filters = {
-        "table": table if explicit_table or filename is None else None,
-        "instrument": instrument,
-        "data_level": data_level,
-        "descriptor": descriptor,
-        "start_date": start_date,
-        "end_date": end_date,
-        "ingestion_start_date": ingestion_start_date,
-        "ingestion_end_date": ingestion_end_date,
-        "repointing": repointing,
-        "version": version,
-        "extension": extension,
-        "type": kernel_type,
-        "filename": filename,
-    }
     from imap_cli.cli.progress import PartsProgress
     from imap_cli.core.query import fetch_result, plan_query
 
@@ -205,12 +159,6 @@ def query(
         code = run_downloads(run, keys, jobs=jobs, force=force, print_paths=not output_format)
         if code:
             raise typer.Exit(code)
-
-
-def _default_source() -> Any:
-    from typer._click.core import ParameterSource
-
-    return ParameterSource.DEFAULT
 
 
 def show_results(
