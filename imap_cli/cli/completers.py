@@ -61,70 +61,34 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
 # --- option values -------------------------------------------------------------------------
 
 
-@completer(fixed=True)
-def tables(incomplete: str) -> list[str]:
-    """Query tables."""
-    from imap_cli.core.query import TABLES
+def _vocabulary(name: str) -> Iterable[str]:
+    """One of the fixed vocabularies, from where the library keeps it."""
+    from imap_cli.core import naming, query, settings
 
-    return _starting(TABLES, incomplete)
-
-
-@completer(fixed=True)
-def formats(incomplete: str) -> list[str]:
-    """Output formats."""
-    return _starting(FORMATS, incomplete)
-
-
-@completer(fixed=True)
-def report_formats(incomplete: str) -> list[str]:
-    """`imap doctor`'s formats."""
-    return _starting(REPORT_FORMATS, incomplete)
+    if name == "extensions":  # every extension any kind of file may have
+        return sorted({ext for exts in naming.EXTENSIONS.values() for ext in exts})
+    return {
+        "tables": query.TABLES,
+        "formats": FORMATS,
+        "report_formats": REPORT_FORMATS,
+        "instruments": naming.INSTRUMENTS,
+        "data_levels": naming.DATA_LEVELS,
+        "spice_types": naming.SPICE_TYPES,
+        "versions": ("latest",),  # other versions are typed
+        "config_keys": settings.KEYS,
+    }[name]
 
 
-@completer(fixed=True)
-def instruments(incomplete: str) -> list[str]:
-    """Instruments and data sources."""
-    from imap_cli.core.naming import INSTRUMENTS
+def vocabulary(name: str) -> Callable[[str], list[str]]:
+    """A callback for one fixed vocabulary: tables, formats, report_formats, instruments,
+    data_levels, extensions, spice_types, versions (`latest`) or config_keys."""
+    _vocabulary(name)  # a name that is not one fails here, when the option is defined
 
-    return _starting(INSTRUMENTS, incomplete)
+    @completer(fixed=True)
+    def values(incomplete: str) -> list[str]:
+        return _starting(_vocabulary(name), incomplete)
 
-
-@completer(fixed=True)
-def data_levels(incomplete: str) -> list[str]:
-    """Data levels."""
-    from imap_cli.core.naming import DATA_LEVELS
-
-    return _starting(DATA_LEVELS, incomplete)
-
-
-@completer(fixed=True)
-def extensions(incomplete: str) -> list[str]:
-    """Every extension any kind of file may have."""
-    from imap_cli.core.naming import EXTENSIONS
-
-    return _starting(sorted({ext for exts in EXTENSIONS.values() for ext in exts}), incomplete)
-
-
-@completer(fixed=True)
-def spice_types(incomplete: str) -> list[str]:
-    """SPICE kernel types."""
-    from imap_cli.core.naming import SPICE_TYPES
-
-    return _starting(SPICE_TYPES, incomplete)
-
-
-@completer(fixed=True)
-def versions(incomplete: str) -> list[str]:
-    """`latest`; other versions are typed."""
-    return _starting(("latest",), incomplete)
-
-
-@completer(fixed=True)
-def config_keys(incomplete: str) -> list[str]:
-    """Setting names for `imap config get/set/unset`."""
-    from imap_cli.core.settings import KEYS
-
-    return _starting(KEYS, incomplete)
+    return values
 
 
 # --- arguments: recent query results and local files ---------------------------------------

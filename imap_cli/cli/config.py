@@ -14,7 +14,10 @@ app = typer.Typer(
 )
 
 KeyArg = Annotated[
-    str, typer.Argument(help="Setting name, e.g. data-dir.", autocompletion=completers.config_keys)
+    str,
+    typer.Argument(
+        help="Setting name, e.g. data-dir.", autocompletion=completers.vocabulary("config_keys")
+    ),
 ]
 
 
@@ -23,7 +26,9 @@ def show(
     ctx: typer.Context,
     format: Annotated[
         str,
-        typer.Option("--format", "-o", help="table or json.", autocompletion=completers.formats),
+        typer.Option(
+            "--format", "-o", help="table or json.", autocompletion=completers.vocabulary("formats")
+        ),
     ] = "table",
 ) -> None:
     """Every setting, its value (secrets masked) and where it came from."""

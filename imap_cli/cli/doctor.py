@@ -26,7 +26,7 @@ def doctor(
             "--format",
             "-o",
             help="text, or json for a bug report (secrets masked).",
-            autocompletion=completers.report_formats,
+            autocompletion=completers.vocabulary("report_formats"),
         ),
     ] = "text",
     ca_bundle: Annotated[

@@ -89,111 +89,77 @@ def state(ctx: typer.Context) -> State:
 
 FILTERS = "Filters"
 
+
+def _filter(*names: str, help: str, values: str | None = None) -> Any:
+    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB."""
+    complete = completers.vocabulary(values) if values else None
+    return typer.Option(*names, help=help, autocompletion=complete, rich_help_panel=FILTERS)
+
+
 Table = Annotated[
-    str,
-    typer.Option(
-        "--table",
-        help="science, ancillary, quicklook or spice.",
-        autocompletion=completers.tables,
-        rich_help_panel=FILTERS,
-    ),
+    str, _filter("--table", help="science, ancillary, quicklook or spice.", values="tables")
 ]
 Instrument = Annotated[
     str | None,
-    typer.Option(
-        "--instrument",
-        "-i",
-        help="Instrument, e.g. mag, swe, codice.",
-        autocompletion=completers.instruments,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--instrument", "-i", help="Instrument, e.g. mag, swe, codice.", values="instruments"),
 ]
 DataLevel = Annotated[
     str | None,
-    typer.Option(
-        "--data-level",
-        "-l",
-        help="Data level, e.g. l1a, l2.",
-        autocompletion=completers.data_levels,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--data-level", "-l", help="Data level, e.g. l1a, l2.", values="data_levels"),
 ]
 Descriptor = Annotated[
-    str | None,
-    typer.Option("--descriptor", "-d", help="Descriptor, e.g. norm-mago.", rich_help_panel=FILTERS),
+    str | None, _filter("--descriptor", "-d", help="Descriptor, e.g. norm-mago.")
 ]
 StartDate = Annotated[
     str | None,
-    typer.Option(
-        "--start-date",
-        "-s",
-        help="Files starting on or after this day (YYYYMMDD or YYYY-MM-DD).",
-        rich_help_panel=FILTERS,
+    _filter(
+        "--start-date", "-s", help="Files starting on or after this day (YYYYMMDD or YYYY-MM-DD)."
     ),
 ]
 EndDate = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--end-date",
         "-e",
         help="Files starting on or before this day (the SDC compares the file's start date).",
-        rich_help_panel=FILTERS,
     ),
 ]
 IngestionStartDate = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--ingestion-start-date",
         help="Ingested on or after this day: use it for 'what is new since'.",
-        rich_help_panel=FILTERS,
     ),
 ]
 IngestionEndDate = Annotated[
-    str | None,
-    typer.Option(
-        "--ingestion-end-date", help="Ingested on or before this day.", rich_help_panel=FILTERS
-    ),
+    str | None, _filter("--ingestion-end-date", help="Ingested on or before this day.")
 ]
 Repointing = Annotated[
-    str | None,
-    typer.Option(
-        "--repointing", help="Repointing, as repoint00012 or 12.", rich_help_panel=FILTERS
-    ),
+    str | None, _filter("--repointing", help="Repointing, as repoint00012 or 12.")
 ]
 Version = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--version",
         help="vMMM.mmmm, legacy vXXX, or latest (the newest file of each series).",
-        autocompletion=completers.versions,
-        rich_help_panel=FILTERS,
+        values="versions",
     ),
 ]
 Extension = Annotated[
     str | None,
-    typer.Option(
-        "--extension",
-        help="File extension, e.g. cdf, pkts.",
-        autocompletion=completers.extensions,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--extension", help="File extension, e.g. cdf, pkts.", values="extensions"),
 ]
 KernelType = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--type",
         help="SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.",
-        autocompletion=completers.spice_types,
-        rich_help_panel=FILTERS,
+        values="spice_types",
     ),
 ]
 Filename = Annotated[
     str | None,
-    typer.Option(
-        "--filename",
-        help="Exactly this file: every filter is derived from the name.",
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--filename", help="Exactly this file: every filter is derived from the name."),
 ]
 
 # The filters as a command function's parameters: name -> (annotation, default). core.query
@@ -260,7 +226,7 @@ Format = Annotated[
         "--format",
         "-o",
         help="table, json, csv or paths. Default: table on a terminal, json when piped.",
-        autocompletion=completers.formats,
+        autocompletion=completers.vocabulary("formats"),
     ),
 ]
 Jobs = Annotated[

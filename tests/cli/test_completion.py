@@ -154,13 +154,13 @@ def test_static_lists_are_the_library_ones() -> None:
 
 
 def test_value_callbacks_filter_by_prefix() -> None:
-    assert completers.instruments("hi") == ["hi", "hit"]
-    assert completers.instruments("x") == []
-    assert completers.versions("") == ["latest"]
-    assert completers.tables("") == ["ancillary", "quicklook", "science", "spice"]
-    assert completers.formats("c") == ["csv"]
-    assert completers.spice_types("ephemeris_p") == ["ephemeris_predicted"]
-    assert completers.config_keys("") == list(settings.KEYS)
+    assert completers.vocabulary("instruments")("hi") == ["hi", "hit"]
+    assert completers.vocabulary("instruments")("x") == []
+    assert completers.vocabulary("versions")("") == ["latest"]
+    assert completers.vocabulary("tables")("") == ["ancillary", "quicklook", "science", "spice"]
+    assert completers.vocabulary("formats")("c") == ["csv"]
+    assert completers.vocabulary("spice_types")("ephemeris_p") == ["ephemeris_predicted"]
+    assert completers.vocabulary("config_keys")("") == list(settings.KEYS)
 
 
 KEYS = [
