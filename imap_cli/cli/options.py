@@ -85,6 +85,26 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
+def table_format(
+    output: Output,
+    value: str | None,
+    formats: Sequence[str],
+    *,
+    what: str = "an output format; valid formats",
+    example: str = "-o paths",
+) -> str:
+    """The -o format asked for (table on a terminal, json otherwise when none is); one that
+    is not in `formats` is a usage error."""
+    from imap_cli.core.errors import UsageError
+
+    fmt = (value or "").strip().lower() or ("table" if output.streams.stdout_tty else "json")
+    if fmt not in formats:
+        raise UsageError(
+            f"{value!r} is not {what}: {', '.join(formats)}", f"For example: {example}"
+        )
+    return fmt
+
+
 # --- query filters ---------------------------------------------------------------------
 
 FILTERS = "Filters"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imap_cli.cli.completers import FORMATS
-from imap_cli.cli.options import Force, Format, Jobs, state, with_query_filters
+from imap_cli.cli.options import Force, Format, Jobs, state, table_format, with_query_filters
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -129,17 +129,9 @@ def query(
 
     imap query -i swe -l l2 --start-date 20251001 --download
     """
-    from imap_cli.core.errors import UsageError
 
     run = state(ctx)
-    fmt = (output_format or "").strip().lower() or (
-        "table" if run.output.streams.stdout_tty else "json"
-    )
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"{output_format!r} is not an output format; valid formats: {', '.join(FORMATS)}",
-            "For example: -o paths",
-        )
+    fmt = table_format(run.output, output_format, FORMATS)
     from imap_cli.cli.progress import PartsProgress
     from imap_cli.core.query import fetch_result, plan_query
 
