@@ -61,6 +61,19 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
 # --- option values -------------------------------------------------------------------------
 
 
+VOCABULARIES = (
+    "tables",
+    "formats",
+    "report_formats",
+    "instruments",
+    "data_levels",
+    "extensions",
+    "spice_types",
+    "versions",
+    "config_keys",
+)
+
+
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
     from imap_cli.core import naming, query, settings
@@ -80,9 +93,10 @@ def _vocabulary(name: str) -> Iterable[str]:
 
 
 def vocabulary(name: str) -> Callable[[str], list[str]]:
-    """A callback for one fixed vocabulary: tables, formats, report_formats, instruments,
-    data_levels, extensions, spice_types, versions (`latest`) or config_keys."""
-    _vocabulary(name)  # a name that is not one fails here, when the option is defined
+    """A callback for one of the fixed VOCABULARIES (`versions` offers only `latest`); the
+    values are imported when it is first called, never when an option is defined."""
+    if name not in VOCABULARIES:  # fail where the option is defined, not at a TAB
+        raise ValueError(f"no vocabulary {name!r}; vocabularies: {', '.join(VOCABULARIES)}")
 
     @completer(fixed=True)
     def values(incomplete: str) -> list[str]:
