@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from imap_cli import __version__
-from imap_cli.cli.complete import adapt_typer_completion, script_request, show_or_install
+from imap_cli.cli import typer_compat
 from imap_cli.cli.plain_params import lighten
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import ExitCode, IMAPError
@@ -46,14 +46,19 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
     module, attribute, settings = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    holder.callback()(_holder)  # with a callback, Typer builds a group even for one command
     if isinstance(target, typer.Typer):
         holder.add_typer(target, name=name, **settings)
     else:
         holder.command(name, **settings)(target)
-    command = typer.main.get_group(holder).commands[name]
+    command = typer_compat.click_command(holder).commands[name]
     _add_global_options(command)
     lighten(command)
     return command
+
+
+def _holder() -> None:
+    """The callback of the group a command is built in; never run."""
 
 
 # The root's options, also accepted after the command name (`imap query -i mag -q`) and listed
@@ -128,7 +133,7 @@ def _global_options() -> list[Any]:
     ) -> None:
         """Never run: only its parameters are used."""
 
-    return list(typer.main.get_command(holder).params)
+    return list(typer_compat.click_command(holder).params)
 
 
 def _add_global_options(command: Any) -> None:
@@ -146,34 +151,28 @@ def _add_global_options(command: Any) -> None:
     added = [o for o in _global_options() if not taken.intersection(o.opts)]
     command.params.extend(added)
     names = [o.name for o in added]
-    inner = command.callback
+    inner = command.invoke
 
     @functools.wraps(inner)
-    def callback(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name, None) for name in names}
-        _apply_global_options(values)
+    def invoke(ctx: typer.Context) -> Any:
+        # the command's own function does not take the global options: they go to the State
+        _apply_global_options(ctx, {name: ctx.params.pop(name, None) for name in names})
         try:
-            return inner(*args, **kwargs)
+            return inner(ctx)
         except KeyboardInterrupt:
             # Typer would turn it into a silent exit 130; a command with more to say about
             # what was kept (download, upload, sync) catches it first.
             sys.stderr.write("\nInterrupted.\n")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
-    command.callback = callback
+    command.invoke = invoke
 
 
-def _apply_global_options(values: dict[str, Any]) -> None:
+def _apply_global_options(ctx: typer.Context, values: dict[str, Any]) -> None:
     """Merge global options given after the command name into the run's State."""
     from imap_cli.cli.options import State
 
-    try:
-        from typer._click.globals import get_current_context
-    except ImportError:  # a Typer that uses click itself
-        from click import get_current_context
-
-    ctx = get_current_context(silent=True)
-    run = ctx.find_root().obj if ctx is not None else None
+    run = ctx.find_root().obj
     if not isinstance(run, State):
         return
     for flag in ("url", "api-key", "data-dir"):
@@ -189,17 +188,18 @@ def _apply_global_options(values: dict[str, Any]) -> None:
         run.debug = True
 
 
-def _command_summary(name: str) -> typer.core.TyperCommand:
-    """What `imap --help` lists for a command (name and help text), without its options."""
+def _command_summary(name: str) -> Any:
+    """What `imap --help` lists for a command (name and help text), without its options;
+    the whole command where this Typer does not say how it finds a sub-app's help."""
     import importlib
     import inspect
-
-    from typer.models import TyperInfo
 
     module, attribute, settings = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
-        help_text = typer.main.solve_typer_info_help(TyperInfo(target, name=name, **settings))
+        help_text = typer_compat.summary_help(target, name, settings)
+        if help_text is None:
+            return _load_command(name)
     else:
         help_text = inspect.getdoc(target) if settings.get("help") is None else settings["help"]
     return typer.core.TyperCommand(
@@ -312,14 +312,52 @@ def _debug_requested(argv: list[str]) -> bool:
 def _run_app(args: list[str]) -> Any:
     """Run the Typer app; help, completion and completion-script requests are set up first."""
     install_light_help()
-    adapt_typer_completion()
+    typer_compat.adapt_typer_completion()
     # typer 0.28 guesses the shell from the parent process, so `--show-completion fish` typed in
     # bash would print bash's script: a shell named first thing is answered here, with typer's
     # own functions.
     request = script_request(args)
-    if request is not None:
+    if request is not None and typer_compat.writes_scripts():
         return show_or_install(*request)
     return app(args=args, prog_name="imap", standalone_mode=False)
+
+
+INSTALLABLE_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def script_request(args: list[str]) -> tuple[str, str] | None:
+    """("show" or "install", shell) when the command line is one of those options and a shell
+    (`--show-completion fish`, `--install-completion=zsh`); else None (typer detects it)."""
+    if not args:
+        return None
+    option, equals, shell = args[0].partition("=")
+    if option not in ("--show-completion", "--install-completion"):
+        return None
+    if not equals:
+        shell = args[1] if len(args) == 2 else ""
+    elif len(args) != 1:
+        return None
+    if not shell or shell.startswith("-"):
+        return None
+    return ("show" if option == "--show-completion" else "install"), shell
+
+
+def show_or_install(action: str, shell: str) -> int:
+    """Print or install the script for `shell`, as typer's --show/--install-completion do."""
+    if shell not in INSTALLABLE_SHELLS:
+        from imap_cli.core.errors import UsageError
+
+        raise UsageError(
+            f"no completion for the shell {shell!r}; shells: {', '.join(INSTALLABLE_SHELLS)}",
+            "Leave the shell out to use the one you are running.",
+        )
+    if action == "show":
+        typer.echo(typer_compat.completion_script(shell))
+        return 0
+    path = typer_compat.install_completion(shell)
+    typer.secho(f"{shell} completion installed in {path}", fg="green")
+    typer.echo("Completion will take effect once you restart the terminal")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,13 +387,16 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _other_error(exc: Exception, args: list[str]) -> int:
-    from typer import _click
+def _click_exception() -> type:
+    """click's ClickException, whichever click this Typer carries: typer.BadParameter's base."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
-    if isinstance(exc, _click.exceptions.NoArgsIsHelpError):
+
+def _other_error(exc: Exception, args: list[str]) -> int:
+    if type(exc).__name__ == "NoArgsIsHelpError":
         # `imap query` alone: typer has printed the help already; show() would add a blank line
-        return exc.exit_code
-    if isinstance(exc, _click.exceptions.ClickException):
+        return exc.exit_code  # type: ignore[attr-defined]
+    if isinstance(exc, _click_exception()):
         # click's plain form: "Usage: ...", "Try 'imap query -h' for help.", "Error: ..." lines
         # that read well in a terminal and in a CI log alike.
         exc.show()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 from imap_cli.cli.options import state
 
 app = typer.Typer(
@@ -14,7 +14,10 @@ app = typer.Typer(
 )
 
 KeyArg = Annotated[
-    str, typer.Argument(help="Setting name, e.g. data-dir.", autocompletion=complete.config_keys)
+    str,
+    typer.Argument(
+        help="Setting name, e.g. data-dir.", autocompletion=completers.vocabulary("config_keys")
+    ),
 ]
 
 
@@ -22,7 +25,10 @@ KeyArg = Annotated[
 def show(
     ctx: typer.Context,
     format: Annotated[
-        str, typer.Option("--format", "-o", help="table or json.", autocompletion=complete.formats)
+        str,
+        typer.Option(
+            "--format", "-o", help="table or json.", autocompletion=completers.vocabulary("formats")
+        ),
     ] = "table",
 ) -> None:
     """Every setting, its value (secrets masked) and where it came from."""

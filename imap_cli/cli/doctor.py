@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 from imap_cli.cli.options import state
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def doctor(
             "--format",
             "-o",
             help="text, or json for a bug report (secrets masked).",
-            autocompletion=complete.report_formats,
+            autocompletion=completers.vocabulary("report_formats"),
         ),
     ] = "text",
     ca_bundle: Annotated[

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, input_items, state
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ Items = Annotated[
         help="SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from "
         "stdin: any `imap query` output (json, csv, paths), or one name a line.",
         show_default=False,
-        autocompletion=complete.download_items,
+        autocompletion=completers.download_items,
     ),
 ]
 

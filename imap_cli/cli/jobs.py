@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state
+from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state, table_format
 from imap_cli.core.schema import JOB_FIELDS
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -68,19 +68,13 @@ def jobs(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from imap_cli.core.errors import UsageError
     from imap_cli.core.jobs import list_jobs, plan_jobs
 
     run = state(ctx)
     output = run.output
-    fmt = (output_format or "").strip().lower() or (
-        "table" if output.streams.stdout_tty else "json"
+    fmt = table_format(
+        output, output_format, FORMATS, what="an output format here; valid", example="-o json"
     )
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"{output_format!r} is not an output format here; valid: {', '.join(FORMATS)}",
-            "For example: -o json",
-        )
     filters = {
         "status": status,
         "instrument": instrument,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 from imap_cli.cli.options import DryRun, Force, Jobs, state
 
 Start = Annotated[
@@ -29,7 +29,7 @@ Types = Annotated[
         "--type",
         "-t",
         help="Kernel type(s) to include (repeat, or comma-separated); default: all types.",
-        autocompletion=complete.spice_types,
+        autocompletion=completers.vocabulary("spice_types"),
         show_default=False,
     ),
 ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -85,116 +85,158 @@ def state(ctx: typer.Context) -> State:
     return obj
 
 
+def table_format(
+    output: Output,
+    value: str | None,
+    formats: Sequence[str],
+    *,
+    what: str = "an output format; valid formats",
+    example: str = "-o paths",
+) -> str:
+    """The -o format asked for (table on a terminal, json otherwise when none is); one that
+    is not in `formats` is a usage error."""
+    from imap_cli.core.errors import UsageError
+
+    fmt = (value or "").strip().lower() or ("table" if output.streams.stdout_tty else "json")
+    if fmt not in formats:
+        raise UsageError(
+            f"{value!r} is not {what}: {', '.join(formats)}", f"For example: {example}"
+        )
+    return fmt
+
+
 # --- query filters ---------------------------------------------------------------------
 
 FILTERS = "Filters"
 
+
+def _filter(*names: str, help: str, values: str | None = None) -> Any:
+    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB."""
+    complete = completers.vocabulary(values) if values else None
+    return typer.Option(*names, help=help, autocompletion=complete, rich_help_panel=FILTERS)
+
+
 Table = Annotated[
-    str,
-    typer.Option(
-        "--table",
-        help="science, ancillary, quicklook or spice.",
-        autocompletion=complete.tables,
-        rich_help_panel=FILTERS,
-    ),
+    str, _filter("--table", help="science, ancillary, quicklook or spice.", values="tables")
 ]
 Instrument = Annotated[
     str | None,
-    typer.Option(
-        "--instrument",
-        "-i",
-        help="Instrument, e.g. mag, swe, codice.",
-        autocompletion=complete.instruments,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--instrument", "-i", help="Instrument, e.g. mag, swe, codice.", values="instruments"),
 ]
 DataLevel = Annotated[
     str | None,
-    typer.Option(
-        "--data-level",
-        "-l",
-        help="Data level, e.g. l1a, l2.",
-        autocompletion=complete.data_levels,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--data-level", "-l", help="Data level, e.g. l1a, l2.", values="data_levels"),
 ]
 Descriptor = Annotated[
-    str | None,
-    typer.Option("--descriptor", "-d", help="Descriptor, e.g. norm-mago.", rich_help_panel=FILTERS),
+    str | None, _filter("--descriptor", "-d", help="Descriptor, e.g. norm-mago.")
 ]
 StartDate = Annotated[
     str | None,
-    typer.Option(
-        "--start-date",
-        "-s",
-        help="Files starting on or after this day (YYYYMMDD or YYYY-MM-DD).",
-        rich_help_panel=FILTERS,
+    _filter(
+        "--start-date", "-s", help="Files starting on or after this day (YYYYMMDD or YYYY-MM-DD)."
     ),
 ]
 EndDate = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--end-date",
         "-e",
         help="Files starting on or before this day (the SDC compares the file's start date).",
-        rich_help_panel=FILTERS,
     ),
 ]
 IngestionStartDate = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--ingestion-start-date",
         help="Ingested on or after this day: use it for 'what is new since'.",
-        rich_help_panel=FILTERS,
     ),
 ]
 IngestionEndDate = Annotated[
-    str | None,
-    typer.Option(
-        "--ingestion-end-date", help="Ingested on or before this day.", rich_help_panel=FILTERS
-    ),
+    str | None, _filter("--ingestion-end-date", help="Ingested on or before this day.")
 ]
 Repointing = Annotated[
-    str | None,
-    typer.Option(
-        "--repointing", help="Repointing, as repoint00012 or 12.", rich_help_panel=FILTERS
-    ),
+    str | None, _filter("--repointing", help="Repointing, as repoint00012 or 12.")
 ]
 Version = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--version",
         help="vMMM.mmmm, legacy vXXX, or latest (the newest file of each series).",
-        autocompletion=complete.versions,
-        rich_help_panel=FILTERS,
+        values="versions",
     ),
 ]
 Extension = Annotated[
     str | None,
-    typer.Option(
-        "--extension",
-        help="File extension, e.g. cdf, pkts.",
-        autocompletion=complete.extensions,
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--extension", help="File extension, e.g. cdf, pkts.", values="extensions"),
 ]
 KernelType = Annotated[
     str | None,
-    typer.Option(
+    _filter(
         "--type",
         help="SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.",
-        autocompletion=complete.spice_types,
-        rich_help_panel=FILTERS,
+        values="spice_types",
     ),
 ]
 Filename = Annotated[
     str | None,
-    typer.Option(
-        "--filename",
-        help="Exactly this file: every filter is derived from the name.",
-        rich_help_panel=FILTERS,
-    ),
+    _filter("--filename", help="Exactly this file: every filter is derived from the name."),
 ]
+
+# The filters as a command function's parameters: name -> (annotation, default). core.query
+# calls --type `type`, a builtin's name, so the function takes it as `kernel_type`.
+QUERY_FILTERS: dict[str, tuple[Any, Any]] = {
+    "table": (Table, "science"),
+    "instrument": (Instrument, None),
+    "data_level": (DataLevel, None),
+    "descriptor": (Descriptor, None),
+    "start_date": (StartDate, None),
+    "end_date": (EndDate, None),
+    "ingestion_start_date": (IngestionStartDate, None),
+    "ingestion_end_date": (IngestionEndDate, None),
+    "repointing": (Repointing, None),
+    "version": (Version, None),
+    "extension": (Extension, None),
+    "kernel_type": (KernelType, None),
+    "filename": (Filename, None),
+}
+
+
+def with_query_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `command` the query filters as options, where it has a parameter `filters`; it
+    gets them as one dict, named as core.query takes them (`imap query`, `imap sync`).
+
+    With --filename and no --table, the table is None: the name says which table.
+    """
+    import functools
+    import inspect
+
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for param in signature.parameters.values():
+        if param.name != "filters":
+            params.append(param)
+            continue
+        for name, (annotation, default) in QUERY_FILTERS.items():
+            params.append(param.replace(name=name, annotation=annotation, default=default))
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in QUERY_FILTERS}
+        filters = {("type" if k == "kernel_type" else k): v for k, v in values.items()}
+        if values["filename"] is not None and not given(kwargs["ctx"], "table"):
+            filters["table"] = None
+        return command(*args, filters=filters, **kwargs)
+
+    with_filters.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_filters.__annotations__ = {p.name: p.annotation for p in params}
+    return with_filters
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the parameter `name` got its value from the user (not its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
 
 # --- output and transfers ----------------------------------------------------------------
 
@@ -204,7 +246,7 @@ Format = Annotated[
         "--format",
         "-o",
         help="table, json, csv or paths. Default: table on a terminal, json when piped.",
-        autocompletion=complete.formats,
+        autocompletion=completers.vocabulary("formats"),
     ),
 ]
 Jobs = Annotated[

@@ -5,13 +5,15 @@ the command runs: importing pydantic and building the adapters costs about 100 m
 of every command (measured), which is most of `imap download`'s fixed cost. Our parameters are
 plain (text, flags, bounded numbers, paths and lists of those), so they are converted here, the
 same way, and anything else is left to Typer. Older Typers (click's own conversion) have no
-such hook, and nothing is changed there.
+such slot, and nothing is changed there; cli/typer_compat.py finds the slot.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, get_args, get_origin
+
+from imap_cli.cli import typer_compat
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
@@ -41,11 +43,11 @@ def lighten(command: Any) -> Any:
 def _lighten_param(param: Any) -> None:
     if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
         param.metavar = ""  # Typer 0.29's help would show `<bool>` after every on/off flag
-    if getattr(param, "_runtime_param", ...) is not None:
+    if not typer_compat.converter_slot_free(param):
         return  # not a Typer-0.29-style parameter, or converted already
-    converter = _converter(getattr(param, "type_descriptor", None))
+    converter = _converter(typer_compat.declared_type(param))
     if converter is not None:
-        param._runtime_param = converter
+        typer_compat.set_converter(param, converter)
 
 
 class _Plain:
@@ -69,13 +71,12 @@ class _Plain:
             raise _bad_parameter(str(exc), param, ctx) from None
 
 
-def _converter(descriptor: Any) -> _Plain | None:
-    if descriptor is None or getattr(descriptor, "file_annotation", None) is not None:
+def _converter(declared: tuple[Any, Any] | None) -> _Plain | None:
+    if declared is None:
         return None
-    info = getattr(descriptor, "parameter_info", None)
-    if info is None or getattr(info, "parser", None) is not None:
+    annotation, info = declared
+    if getattr(info, "parser", None) is not None:
         return None
-    annotation = descriptor.annotation
     many = get_origin(annotation) is list
     if many:
         (annotation,) = get_args(annotation) or (str,)
@@ -131,9 +132,8 @@ def _number(kind: type, info: Any) -> Any:
 
 
 def _path(kind: type, info: Any) -> Any:
-    try:  # Typer's own checks (exists, file_okay, dir_okay, ...), given a Path, need no pydantic
-        from typer._param_types import coerce_cli_path
-    except ImportError:
+    coerce_cli_path = typer_compat.path_check()  # exists, file_okay, ...: given a Path, no pydantic
+    if coerce_cli_path is None:
         return None
     path_type = info.path_type or kind
 
@@ -146,8 +146,6 @@ def _path(kind: type, info: Any) -> Any:
 
 
 def _bad_parameter(message: str, param: Any, ctx: Any) -> Exception:
-    try:
-        from typer._click.exceptions import BadParameter
-    except ImportError:  # a Typer that uses click itself
-        from click.exceptions import BadParameter
+    from typer import BadParameter
+
     return BadParameter(message, ctx=ctx, param=param)

@@ -7,31 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imap_cli.cli.options import (
-    DataLevel,
-    Descriptor,
-    EndDate,
-    Extension,
-    Filename,
-    Force,
-    Format,
-    IngestionEndDate,
-    IngestionStartDate,
-    Instrument,
-    Jobs,
-    KernelType,
-    Repointing,
-    StartDate,
-    Table,
-    Version,
-    state,
-)
+from imap_cli.cli.completers import FORMATS
+from imap_cli.cli.options import Force, Format, Jobs, state, table_format, with_query_filters
 from imap_cli.core.schema import RECORD_FIELDS
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
 
-FORMATS = ("csv", "json", "paths", "table")
 
 # The table view's columns, least important first: left out in this order until a line fits
 # the terminal. The file name is never left out (nor cut): it says everything the others do.
@@ -62,21 +44,10 @@ Download = Annotated[
 ]
 
 
+@with_query_filters
 def query(
     ctx: typer.Context,
-    table: Table = "science",
-    instrument: Instrument = None,
-    data_level: DataLevel = None,
-    descriptor: Descriptor = None,
-    start_date: StartDate = None,
-    end_date: EndDate = None,
-    ingestion_start_date: IngestionStartDate = None,
-    ingestion_end_date: IngestionEndDate = None,
-    repointing: Repointing = None,
-    version: Version = None,
-    extension: Extension = None,
-    kernel_type: KernelType = None,
-    filename: Filename = None,
+    filters: dict[str, Any],
     output_format: Format = None,
     download: Download = False,
     jobs: Jobs = None,
@@ -108,33 +79,9 @@ def query(
 
     imap query -i swe -l l2 --start-date 20251001 --download
     """
-    from imap_cli.core.errors import UsageError
 
     run = state(ctx)
-    fmt = (output_format or "").strip().lower() or (
-        "table" if run.output.streams.stdout_tty else "json"
-    )
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"{output_format!r} is not an output format; valid formats: {', '.join(FORMATS)}",
-            "For example: -o paths",
-        )
-    explicit_table = ctx.get_parameter_source("table") not in (None, _default_source())
-    filters = {
-        "table": table if explicit_table or filename is None else None,
-        "instrument": instrument,
-        "data_level": data_level,
-        "descriptor": descriptor,
-        "start_date": start_date,
-        "end_date": end_date,
-        "ingestion_start_date": ingestion_start_date,
-        "ingestion_end_date": ingestion_end_date,
-        "repointing": repointing,
-        "version": version,
-        "extension": extension,
-        "type": kernel_type,
-        "filename": filename,
-    }
+    fmt = table_format(run.output, output_format, FORMATS)
     from imap_cli.cli.progress import PartsProgress
     from imap_cli.core.query import fetch_result, plan_query
 
@@ -154,12 +101,6 @@ def query(
         code = run_downloads(run, keys, jobs=jobs, force=force, print_paths=not output_format)
         if code:
             raise typer.Exit(code)
-
-
-def _default_source() -> Any:
-    from typer._click.core import ParameterSource
-
-    return ParameterSource.DEFAULT
 
 
 def show_results(

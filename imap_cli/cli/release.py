@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli.options import DryRun, Format, state
+from imap_cli.cli.options import DryRun, Format, state, table_format
 
 ManifestFile = Annotated[
     Path | None,
@@ -86,17 +86,9 @@ def release(
 
 def _show_preview(run, rows: list[dict], output_format: str | None) -> None:
     from imap_cli.cli.query import FORMATS, show_results
-    from imap_cli.core.errors import UsageError
 
     output = run.output
-    fmt = (output_format or "").strip().lower() or (
-        "table" if output.streams.stdout_tty else "json"
-    )
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"{output_format!r} is not an output format; valid formats: {', '.join(FORMATS)}",
-            "For example: -o paths",
-        )
+    fmt = table_format(output, output_format, FORMATS)
     science = [r for r in rows if "data_level" in r]
     ancillary = [r for r in rows if "data_level" not in r]
     if fmt in ("json", "csv") or not rows:

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imap_cli.cli.options import (
-    DataLevel,
-    Descriptor,
-    DryRun,
-    EndDate,
-    Extension,
-    Filename,
-    IngestionEndDate,
-    IngestionStartDate,
-    Instrument,
-    Jobs,
-    KernelType,
-    Repointing,
-    Shard,
-    StartDate,
-    Table,
-    Version,
-    state,
-)
+from imap_cli.cli.options import DryRun, Jobs, Shard, state, with_query_filters
 
 if TYPE_CHECKING:
     from imap_cli.cli.options import State
@@ -70,21 +52,10 @@ SyncFormat = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures (for cron).")]
 
 
+@with_query_filters
 def sync(
     ctx: typer.Context,
-    table: Table = "science",
-    instrument: Instrument = None,
-    data_level: DataLevel = None,
-    descriptor: Descriptor = None,
-    start_date: StartDate = None,
-    end_date: EndDate = None,
-    ingestion_start_date: IngestionStartDate = None,
-    ingestion_end_date: IngestionEndDate = None,
-    repointing: Repointing = None,
-    version: Version = None,
-    extension: Extension = None,
-    kernel_type: KernelType = None,
-    filename: Filename = None,
+    filters: dict[str, Any],
     since: Since = None,
     dry_run: DryRun = False,
     latest_only: LatestOnly = False,
@@ -127,23 +98,6 @@ def sync(
             f"{output_format!r} is not a sync output format; valid formats: {', '.join(FORMATS)}",
             "For example: --format json",
         )
-    filters = {
-        "table": table,
-        "instrument": instrument,
-        "data_level": data_level,
-        "descriptor": descriptor,
-        "start_date": start_date,
-        "end_date": end_date,
-        "ingestion_start_date": ingestion_start_date,
-        "ingestion_end_date": ingestion_end_date,
-        "repointing": repointing,
-        "version": version,
-        "extension": extension,
-        "type": kernel_type,
-        "filename": filename,
-    }
-    if filename is not None and ctx.get_parameter_source("table").name == "DEFAULT":
-        filters["table"] = None  # the name says which table
     code = run_sync(
         run,
         filters,

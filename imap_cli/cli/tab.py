@@ -7,7 +7,7 @@ options and their completion sources are written once into cli/completion_spec.p
 that description the way click's resilient parser does: the same candidates, in the same
 order, in the same format as Typer's bash, zsh and fish answers (the protocol the scripts in
 completions/ speak). Dynamic values (recent query keys, local files) come from the callbacks
-in cli/complete.py, which import only the stdlib.
+in cli/completers.py, which import only the stdlib.
 
 This module imports only the stdlib; tests/cli/test_startup.py checks that a TAB loads
 neither typer, click nor rich.

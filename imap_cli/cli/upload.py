@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
 from imap_cli.cli.options import DryRun, Jobs, input_items, state
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ Files = Annotated[
         help="Files to upload; `-` reads them from stdin, one per line (blank lines and "
         "# comments are ignored), or as `imap query` writes them (json, csv).",
         metavar="FILE...",
-        autocompletion=complete.upload_files,
+        autocompletion=completers.upload_files,
         show_default=False,
     ),
 ]

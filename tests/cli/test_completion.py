@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from imap_cli.cli import complete
+from imap_cli.cli import completers
+from imap_cli.cli.completion_spec import SPEC
 from imap_cli.core import naming, settings
 from imap_cli.core.recent import remember_keys
 
@@ -117,7 +118,7 @@ def test_fish_shows_option_help_after_a_tab() -> None:
         ("imap doctor -o ", ["json", "text"]),
         ("imap config ", ["show", "get", "set", "unset", "path"]),
         ("imap config get d", ["data-dir"]),
-        ("imap config set ", list(complete.CONFIG_KEYS)),
+        ("imap config set ", list(settings.KEYS)),
         ("imap config unset a", ["api-key"]),
         ("imap query --data-level l1", ["l1", "l1a", "l1b", "l1c", "l1ca", "l1cb", "l1d"]),
         ("imap query -l l3", ["l3", "l3a", "l3b", "l3c", "l3d", "l3e"]),
@@ -138,24 +139,28 @@ def test_bash_completes_values(line: str, expected: list[str]) -> None:
 # --- the callbacks ---------------------------------------------------------------------------
 
 
-def test_static_lists_equal_the_library_ones() -> None:
-    """complete.py copies them to stay light; a change in core must reach it."""
-    assert complete.INSTRUMENTS == naming.INSTRUMENTS
-    assert complete.DATA_LEVELS == naming.DATA_LEVELS
-    assert complete.SPICE_TYPES == naming.SPICE_TYPES
+def test_static_lists_are_the_library_ones() -> None:
+    """A TAB answers them from the generated spec, which takes them from core."""
+    query = {p["name"]: p["complete"] for p in SPEC["commands"]["query"]["params"]}
+    assert query["instrument"]["choices"] == list(naming.INSTRUMENTS)
+    assert query["data_level"]["choices"] == list(naming.DATA_LEVELS)
+    assert query["kernel_type"]["choices"] == list(naming.SPICE_TYPES)
     every_extension = {ext for exts in naming.EXTENSIONS.values() for ext in exts}
-    assert tuple(sorted(every_extension)) == complete.EXTENSIONS
-    assert tuple(settings.KEYS) == complete.CONFIG_KEYS
+    assert query["extension"]["choices"] == sorted(every_extension)
+    get = {
+        p["name"]: p["complete"] for p in SPEC["commands"]["config"]["commands"]["get"]["params"]
+    }
+    assert get["key"]["choices"] == list(settings.KEYS)
 
 
 def test_value_callbacks_filter_by_prefix() -> None:
-    assert complete.instruments("hi") == ["hi", "hit"]
-    assert complete.instruments("x") == []
-    assert complete.versions("") == ["latest"]
-    assert complete.tables("") == ["ancillary", "quicklook", "science", "spice"]
-    assert complete.formats("c") == ["csv"]
-    assert complete.spice_types("ephemeris_p") == ["ephemeris_predicted"]
-    assert complete.config_keys("") == list(settings.KEYS)
+    assert completers.vocabulary("instruments")("hi") == ["hi", "hit"]
+    assert completers.vocabulary("instruments")("x") == []
+    assert completers.vocabulary("versions")("") == ["latest"]
+    assert completers.vocabulary("tables")("") == ["ancillary", "quicklook", "science", "spice"]
+    assert completers.vocabulary("formats")("c") == ["csv"]
+    assert completers.vocabulary("spice_types")("ephemeris_p") == ["ephemeris_predicted"]
+    assert completers.vocabulary("config_keys")("") == list(settings.KEYS)
 
 
 KEYS = [
@@ -172,24 +177,24 @@ class FakeContext:
 
 def test_download_items_are_filenames_then_keys_once_a_slash_is_typed() -> None:
     remember_keys(KEYS)
-    assert complete.download_items("") == sorted(k.rsplit("/", 1)[1] for k in KEYS)
-    assert complete.download_items("imap_mag") == [
+    assert completers.download_items("") == sorted(k.rsplit("/", 1)[1] for k in KEYS)
+    assert completers.download_items("imap_mag") == [
         "imap_mag_l1a_norm-mago_20251017_v001.cdf",
         "imap_mag_l1b_norm-mago_20251017_v002.cdf",
     ]
-    assert complete.download_items("imap/mag/l1b/") == [KEYS[1]]
-    assert complete.download_items("imap/hi/") == []
+    assert completers.download_items("imap/mag/l1b/") == [KEYS[1]]
+    assert completers.download_items("imap/hi/") == []
 
 
 def test_download_items_leave_out_what_is_typed_already() -> None:
     remember_keys(KEYS)
     typed = FakeContext(items=["imap_swe_l1a_sci_20251017_v001.cdf"], force=False)
-    assert complete.download_items("imap_swe", typed) == []
-    assert len(complete.download_items("", typed)) == 2
+    assert completers.download_items("imap_swe", typed) == []
+    assert len(completers.download_items("", typed)) == 2
 
 
 def test_download_items_without_recent_results_is_empty() -> None:
-    assert complete.download_items("imap") == []
+    assert completers.download_items("imap") == []
 
 
 def test_download_items_read_the_cache_file_of_core_recent(tmp_path: Path) -> None:
@@ -197,7 +202,7 @@ def test_download_items_read_the_cache_file_of_core_recent(tmp_path: Path) -> No
 
     recent_keys_path().parent.mkdir(parents=True, exist_ok=True)
     recent_keys_path().write_text(f"{KEYS[2]}\n", encoding="utf-8")
-    assert complete.download_items("imap_s") == ["imap_swe_l1a_sci_20251017_v001.cdf"]
+    assert completers.download_items("imap_s") == ["imap_swe_l1a_sci_20251017_v001.cdf"]
 
 
 @pytest.fixture
@@ -211,35 +216,37 @@ def work_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_upload_files_lists_local_files_and_folders(work_dir: Path) -> None:
-    assert complete.upload_files("") == [
+    assert completers.upload_files("") == [
         "imap_a.cdf",
         "imap_b.cdf",
         "notes.txt",
         "data/",
         "imap_dir/",
     ]
-    assert complete.upload_files("imap_") == ["imap_a.cdf", "imap_b.cdf", "imap_dir/"]
-    assert complete.upload_files("data/") == ["data/imap_c.cdf"]
-    assert complete.upload_files(f"{work_dir}/n") == [f"{work_dir}/notes.txt"]
-    assert complete.upload_files(".h") == [".hidden.cdf"]
+    assert completers.upload_files("imap_") == ["imap_a.cdf", "imap_b.cdf", "imap_dir/"]
+    assert completers.upload_files("data/") == ["data/imap_c.cdf"]
+    assert completers.upload_files(f"{work_dir}/n") == [f"{work_dir}/notes.txt"]
+    assert completers.upload_files(".h") == [".hidden.cdf"]
 
 
 def test_upload_files_leaves_folders_alone_to_the_shell(work_dir: Path) -> None:
     """Only folders match: nothing, so the shell's own path completion descends into them."""
-    assert complete.upload_files("da") == []
-    assert complete.upload_files("missing/") == []
+    assert completers.upload_files("da") == []
+    assert completers.upload_files("missing/") == []
 
 
 def test_upload_files_leave_out_files_typed_already(work_dir: Path) -> None:
     typed = FakeContext(files=[Path("imap_a.cdf")])
-    assert complete.upload_files("imap_", typed) == ["imap_b.cdf", "imap_dir/"]
+    assert completers.upload_files("imap_", typed) == ["imap_b.cdf", "imap_dir/"]
 
 
 def test_plain_text_removes_rich_markup_like_rich_does() -> None:
     from rich.text import Text
 
+    from imap_cli.cli.typer_compat import plain_text
+
     for text in ("plain, e.g. [x]", "[bold]bold[/bold] and [red]red[/]", r"literal \[bold]"):
-        assert complete._plain_text(text) == Text.from_markup(text).plain
+        assert plain_text(text) == Text.from_markup(text).plain
 
 
 # --- arguments of other commands (wired in their modules) ------------------------------------
@@ -255,7 +262,7 @@ def _has_completion(command: str) -> bool:
 
 def test_imap_download_completes_recent_query_results() -> None:
     if not _has_completion("download"):
-        pytest.skip("attach autocompletion=complete.download_items to imap download's argument")
+        pytest.skip("attach autocompletion=completers.download_items to imap download's argument")
     remember_keys(KEYS)
     assert bash("imap download imap_swe") == ["imap_swe_l1a_sci_20251017_v001.cdf"]
     assert bash("imap download imap/mag/l1a/") == [KEYS[0]]
@@ -263,5 +270,5 @@ def test_imap_download_completes_recent_query_results() -> None:
 
 def test_imap_upload_completes_local_files(work_dir: Path) -> None:
     if not _has_completion("upload"):
-        pytest.skip("attach autocompletion=complete.upload_files to imap upload's argument")
+        pytest.skip("attach autocompletion=completers.upload_files to imap upload's argument")
     assert bash("imap upload imap_") == ["imap_a.cdf", "imap_b.cdf", "imap_dir/"]

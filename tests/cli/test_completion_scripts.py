@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from imap_cli.cli import complete
+from imap_cli.cli import complete, typer_compat
+from imap_cli.cli.app import script_request
 
 COMMITTED = Path(__file__).resolve().parents[2] / "completions"
 SHELLS = ("bash", "zsh", "fish")
@@ -88,7 +89,7 @@ def test_the_scripts_call_imap_with_the_completion_variable() -> None:
 def test_typer_zsh_template_still_ends_the_way_we_replace() -> None:
     from typer._completion_shared import COMPLETION_SCRIPT_ZSH
 
-    assert COMPLETION_SCRIPT_ZSH.endswith(complete.TYPER_ZSH_ENDING)
+    assert COMPLETION_SCRIPT_ZSH.endswith(typer_compat.TYPER_ZSH_ENDING)
 
 
 def test_source_instruction_prints_the_same_zsh_script() -> None:
@@ -114,13 +115,13 @@ def test_install_completion_writes_the_script(shell: str, installed: str, tmp_pa
 
 
 def test_only_a_leading_option_with_a_shell_is_answered_before_typer() -> None:
-    assert complete.script_request(["--show-completion", "fish"]) == ("show", "fish")
-    assert complete.script_request(["--install-completion=zsh"]) == ("install", "zsh")
-    assert complete.script_request(["--show-completion"]) is None  # typer detects the shell
-    assert complete.script_request(["--show-completion", "tcsh"]) == ("show", "tcsh")
-    assert complete.script_request(["--show-completion", "--help"]) is None
-    assert complete.script_request(["query", "--show-completion", "bash"]) is None
-    assert complete.script_request(["--show-completion", "bash", "query"]) is None
+    assert script_request(["--show-completion", "fish"]) == ("show", "fish")
+    assert script_request(["--install-completion=zsh"]) == ("install", "zsh")
+    assert script_request(["--show-completion"]) is None  # typer detects the shell
+    assert script_request(["--show-completion", "tcsh"]) == ("show", "tcsh")
+    assert script_request(["--show-completion", "--help"]) is None
+    assert script_request(["query", "--show-completion", "bash"]) is None
+    assert script_request(["--show-completion", "bash", "query"]) is None
 
 
 def test_an_unknown_shell_is_refused() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from imap_cli.cli import complete, tab
+from imap_cli.cli import complete, completers, tab, typer_compat
 from imap_cli.core.recent import remember_keys
 
 SPEC_FILE = Path(complete.__file__).with_name("completion_spec.py")
@@ -122,7 +122,7 @@ def typer_answer(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[
     from imap_cli.cli.app import app
 
     completion_init()
-    complete.adapt_typer_completion()
+    typer_compat.adapt_typer_completion()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     shell = env["_IMAP_COMPLETE"].removeprefix("complete_")
@@ -211,7 +211,7 @@ def test_callbacks_are_named_by_module_and_load_without_typer() -> None:
     from imap_cli.cli.completion_spec import SPEC
 
     walk(SPEC)
-    assert "imap_cli.cli.complete:download_items" in references
+    assert "imap_cli.cli.completers:download_items" in references
     modules = sorted({reference.partition(":")[0] for reference in references})
     code = (
         "import importlib, sys\n"
@@ -266,7 +266,7 @@ def test_a_failing_callback_gives_no_candidates_and_no_traceback(
     def broken(incomplete: str) -> list[str]:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(complete, "download_items", broken)
+    monkeypatch.setattr(completers, "download_items", broken)
     assert static_answer(requests_for("imap download imap_")["bash"]) == (0, "\n")
 
 
