@@ -25,8 +25,6 @@ from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.demo import build_demo
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:

@@ -19,8 +19,6 @@ from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.demo import build_demo
 
-pytestmark = pytest.mark.e2e
-
 NAME = "imap_mag_l1a_norm-mago_20251001_v001.0000.cdf"
 KEY = parse(NAME).key
 NEW = "imap_swe_l1a_sci_20251230_v001.0000.cdf"

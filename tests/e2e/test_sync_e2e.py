@@ -22,8 +22,6 @@ from imap_runner import ImapRunner
 
 from imap_cli.server import RunningServer, start_server
 
-pytestmark = pytest.mark.e2e
-
 OLD = dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.timezone.utc).timestamp()
 FOLDER = "imap/mag/l1b/2025/01"
 

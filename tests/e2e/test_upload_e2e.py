@@ -16,8 +16,6 @@ from imap_runner import ImapRunner
 
 from imap_cli.server import RunningServer, start_server
 
-pytestmark = pytest.mark.e2e
-
 KEY = "upload-key-0123456789"
 MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
 MAG_KEY = f"imap/mag/l1a/2025/01/{MAG}"
