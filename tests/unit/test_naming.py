@@ -485,20 +485,27 @@ def test_classification_order(name: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "folder"),
     [
-        "IMAP_2025_032_2025_034_003.ah.bc",  # the prefix matches case-insensitively
-        "IMAP_recon_20250925_20260420_v01.bsp",
-        "imap_dps_2025_121_2025_202_07.AH.BC",  # so does a fixed extension...
-        "naif0012.TLS",
-        "imap_mag_l1a_norm-magö_20251017_v001.cdf",  # a non-ASCII letter in a descriptor
-        "imap_mag_l1a_norm..mago_20251017_v001.cdf",  # '..' inside a descriptor is no segment
-        "imap_mag_l1a_norm-mago*_20251017_v001.cdf",
-        "imap_recon_20250101_20250102_v.bsp",  # the client allows `_v` with no digits
+        # the prefix matches case-insensitively
+        ("IMAP_2025_032_2025_034_003.ah.bc", "imap/spice/ck"),
+        ("IMAP_recon_20250925_20260420_v01.bsp", "imap/spice/spk"),
+        # so does a fixed extension...
+        ("imap_dps_2025_121_2025_202_07.AH.BC", "imap/spice/ck"),
+        ("naif0012.TLS", "imap/spice/lsk"),
+        # a non-ASCII letter in a descriptor
+        ("imap_mag_l1a_norm-magö_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        # '..' inside a descriptor is no segment
+        ("imap_mag_l1a_norm..mago_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        ("imap_mag_l1a_norm-mago*_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        # the client allows `_v` with no digits
+        ("imap_recon_20250101_20250102_v.bsp", "imap/spice/spk"),
     ],
 )
-def test_accepted_oddities(name: str) -> None:
-    parse(name)
+def test_accepted_oddities(name: str, folder: str) -> None:
+    # Accepted: classified, the name kept as written, and filed under its kind's folder.
+    parsed = parse(name)
+    assert (parsed.name, parsed.key) == (name, f"{folder}/{name}")
 
 
 @pytest.mark.parametrize(
