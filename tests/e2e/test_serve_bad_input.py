@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -211,9 +210,9 @@ def test_put_body_shorter_than_content_length(server: RunningServer):
 
 
 def test_put_that_stalls_mid_body_times_out(server: RunningServer):
-    began = time.monotonic()
+    # The server's own answer (after its 1 s socket timeout, before raw() gives up at 5 s);
+    # how soon it comes is benchmarks/bench_timings.py's to measure.
     answer = put_raw(upload_url(server), b"x" * 10, 100, shutdown=False)
-    assert time.monotonic() - began < 4
     assert status_of(answer) == 400 and b"<Code>RequestTimeout</Code>" in answer
     nothing_written(server)
     still_serving(server)
