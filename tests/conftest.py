@@ -1,4 +1,11 @@
-"""Every test runs with its own settings: no user config, no real SDC, fast retries."""
+"""Every test runs with its own settings: no user config, no real SDC, fast retries.
+
+Also here, for every directory:
+- markers by directory: a test under tests/e2e is marked `e2e`, under tests/interop `interop`,
+  and so on (pytest_collection_modifyitems), so `-m "not e2e"` needs no per-file marks;
+- `imap`: the one in-process runner of `imap ...` (ImapRunner), which a test module points at its
+  server by overriding the fixture (see ImapRunner.against).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imap_runner import ImapRunner
+
+# The directories right under tests/ whose name is also the marker of their tests.
+_MARKED_DIRS = ("unit", "cli", "e2e", "interop")
+_TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the directory it lives in (tests/e2e/... -> e2e)."""
+    for item in items:
+        try:
+            top = item.path.relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        if top in _MARKED_DIRS:
+            item.add_marker(top)
+
 
 _CLEARED = (
     "IMAP_API_KEY",
@@ -75,3 +99,12 @@ def silent_server() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def imap(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> ImapRunner:
+    """`imap("query", "-i", "mag")` in this process -> Ran(code, out, err).
+
+    A module points it at its server by overriding it:
+    `def imap(imap, server): return imap.against(server.url, retries=1)`."""
+    return ImapRunner(capsys, monkeypatch)

@@ -4,49 +4,22 @@ errors on stderr, `-` on a terminal, and what --verify found."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
 import select
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from imap_cli.cli.app import main
-
 IMAP = [sys.executable, "-m", "imap_cli"]
 
 
-@dataclass
-class Done:
-    """How one `imap` run ended."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def imap(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """`imap(*argv, stdin=..., env=...)`: the command run in this process (stdin, stdout and
-    stderr are not terminals, as in a pipe), with `env` added to this test's environment.
-    Subprocesses are kept for what needs one: real pipes between processes, a terminal."""
-
-    def run(*argv: str, stdin: str = "", env: dict | None = None) -> Done:
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            patch.setattr("sys.stdin", io.StringIO(stdin))
-            capsys.readouterr()
-            code = main(list(argv))
-            out, err = capsys.readouterr()
-        return Done(code, out, err)
-
-    return run
+# `imap(*argv, stdin=..., env=...)` is the in-process runner of conftest.py (its result has
+# returncode, stdout and stderr, like a subprocess's); subprocesses are kept for what needs
+# one: real pipes between processes, a terminal.
 
 
 def mag_query(imap, fmt: str) -> str:

@@ -14,8 +14,6 @@ from imap_cli.cli.hints import HINTS
 from imap_cli.core.errors import Failure
 from imap_cli.server import start_server
 
-pytestmark = pytest.mark.e2e
-
 KEY = "doctor-secret-key-0123456789"
 ORDER = ["config file", "settings", "data dir", "proxy", "dns", "connect", "sdc answer"]
 

@@ -28,8 +28,6 @@ from imap_cli.core.settings import resolve
 from imap_cli.core.transfer import Stage, TransferEvent
 from imap_cli.server import start_server
 
-pytestmark = pytest.mark.e2e
-
 SIZE = 300_000  # several socket reads, small enough to keep every test fast
 KEY = "e2e-secret-key-0123456789"
 

@@ -27,8 +27,6 @@ from imap_cli.server import RunningServer, start_server
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.demo import build_demo
 
-pytestmark = pytest.mark.e2e
-
 LIMIT = 6000  # bytes: about 16 science rows an answer
 
 

@@ -34,8 +34,6 @@ from imap_cli.cli.hints import HINTS
 from imap_cli.core.errors import Failure
 from imap_cli.server import RunningServer, start_server
 
-pytestmark = pytest.mark.e2e
-
 HIT = "imap_hit_l1a_pulse-height-events_20251020_v001.0000.cdf"
 HIT_KEY = f"imap/hit/l1a/2025/10/{HIT}"
 SDC_CONTACT = "imap-sdc@lasp.colorado.edu"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from imap_runner import ImapRunner
 
 from imap_cli.cli.app import main
 from imap_cli.core.naming import parse
@@ -29,23 +31,9 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def imap(server: RunningServer, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path):
-    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
-    monkeypatch.setenv("IMAP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("IMAP_RETRIES", "1")
-
-    def run(*argv: str, key: str | None = KEY) -> tuple[int, str, str]:
-        if key is None:
-            monkeypatch.delenv("IMAP_API_KEY", raising=False)
-        else:
-            monkeypatch.setenv("IMAP_API_KEY", key)
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
+def imap(imap: ImapRunner, server: RunningServer, tmp_path: Path) -> ImapRunner:
+    """The runner of conftest.py against the server, with its API key unless key=None."""
+    return imap.against(server.url, data_dir=tmp_path / "data", retries=1, key=KEY)
 
 
 def test_reprocess_is_queued(imap, server: RunningServer):
@@ -229,7 +217,9 @@ def test_python_api(server: RunningServer, monkeypatch, tmp_path: Path):
     assert [j["instrument"] for j in failed] == ["swe"]
     assert "ERROR" in imap_cli.job_logs(failed[0]["job_log_stream_id"])
     path = imap_cli.metakernel(tmp_path / "k.tm", start_date="20251001", types=["leapseconds"])
-    assert "naif0012.tls" in path.read_text()
+    # Long paths are cut into SPICE continuation pieces ('...+' then '...'), wherever the
+    # (temp folder's) length puts the cut: join them before looking for the kernel's name.
+    assert "naif0012.tls" in re.sub(r"\+'\s*'", "", path.read_text())
 
 
 def test_metakernel_route(server: RunningServer):

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imap_runner import ImapRunner
 from realistic_ops import OpsSDC
-
-from imap_cli.cli.app import main
 
 KEY = "wire-key"
 TOKEN = "wire-token"
@@ -26,25 +25,9 @@ def fake() -> Iterator[OpsSDC]:
 
 
 @pytest.fixture
-def imap(fake: OpsSDC, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path):
-    """Run `imap ...` in-process against the fake: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", fake.api_url)
-    monkeypatch.setenv("IMAP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("IMAP_RETRIES", "2")
-
-    def run(*argv: str, key: str | None = KEY, token: str | None = None) -> tuple[int, str, str]:
-        for name, value in (("IMAP_API_KEY", key), ("IMAP_ACCESS_TOKEN", token)):
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
+def imap(imap: ImapRunner, fake: OpsSDC, tmp_path: Path) -> ImapRunner:
+    """The runner of conftest.py against the fake: the API key, no token, unless told."""
+    return imap.against(fake.api_url, data_dir=tmp_path / "data", retries=2, key=KEY, token=None)
 
 
 def only(fake: OpsSDC, route: str) -> list:

@@ -18,13 +18,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
+from imap_runner import ImapRunner
 
 from imap_cli.cli.app import main
 from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.demo import build_demo
-
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +40,9 @@ def server(demo_server: RunningServer) -> RunningServer:
 
 
 @pytest.fixture
-def imap(server: RunningServer, monkeypatch: pytest.MonkeyPatch, capsys):
-    """Run `imap query ...` in-process against the server: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
-    monkeypatch.setenv("IMAP_RETRIES", "1")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(["query", *argv])
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
+def imap(imap: ImapRunner, server: RunningServer) -> ImapRunner:
+    """The runner of conftest.py against the server, running `imap query ...`."""
+    return imap.against(server.url, retries=1, prefix=("query",))
 
 
 def names(paths_output: str) -> list[str]:

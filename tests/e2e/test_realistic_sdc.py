@@ -28,8 +28,6 @@ from imap_cli.core.errors import IntegrityError
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
 
-pytestmark = pytest.mark.e2e
-
 API_KEY = "realistic-api-key-0123456789"
 TOKEN = "realistic-bearer-token-abcdef"
 SIZE = 200_000  # several socket reads; small enough to keep the file fast

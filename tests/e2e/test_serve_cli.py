@@ -17,10 +17,7 @@ import requests
 
 from imap_cli.core.naming import parse
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(os.name == "nt", reason="POSIX signals"),
-]
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
 IMAP = [sys.executable, "-m", "imap_cli"]
 

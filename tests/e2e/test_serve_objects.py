@@ -17,8 +17,6 @@ from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.demo import build_demo
 
-pytestmark = pytest.mark.e2e
-
 KEY = parse("imap_mag_l1a_norm-mago_20251001_v001.0000.cdf").key
 NEW = "imap_swe_l1a_sci_20251230_v001.0000.cdf"
 

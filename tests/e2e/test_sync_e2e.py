@@ -18,11 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from imap_runner import ImapRunner
 
-from imap_cli.cli.app import main
 from imap_cli.server import RunningServer, start_server
-
-pytestmark = pytest.mark.e2e
 
 OLD = dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.timezone.utc).timestamp()
 FOLDER = "imap/mag/l1b/2025/01"
@@ -88,20 +86,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def imap(server: RunningServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys):
-    """`imap ...` in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
-    monkeypatch.setenv("IMAP_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("IMAP_RETRIES", "1")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
+def imap(imap: ImapRunner, server: RunningServer, data_dir: Path) -> ImapRunner:
+    """The runner of conftest.py against the server."""
+    return imap.against(server.url, data_dir=data_dir, retries=1)
 
 
 def object_gets(server: RunningServer) -> list[str]:

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imap_runner import ImapRunner
 
-from imap_cli.cli.app import main
 from imap_cli.server import RunningServer, start_server
-
-pytestmark = pytest.mark.e2e
 
 KEY = "upload-key-0123456789"
 MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
@@ -36,19 +34,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def imap(server: RunningServer, monkeypatch: pytest.MonkeyPatch, capsys):
-    """Run `imap ...` in-process against the server: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
-    monkeypatch.setenv("IMAP_RETRIES", "1")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    return run
+def imap(imap: ImapRunner, server: RunningServer) -> ImapRunner:
+    """The runner of conftest.py against the server."""
+    return imap.against(server.url, retries=1)
 
 
 def make_file(folder: Path, name: str, size: int = 200_000) -> Path:

@@ -21,8 +21,6 @@ from imap_cli.core.settings import resolve
 from imap_cli.core.transfer import Stage, TransferEvent
 from imap_cli.core.upload import PROGRESS_STEP, upload_files
 
-pytestmark = pytest.mark.e2e
-
 KEY = "secret-key-0123456789"
 MAG = "imap_mag_l1a_norm-mago_20250102_v001.0002.cdf"
 

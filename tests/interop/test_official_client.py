@@ -19,7 +19,6 @@ import requests
 from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 
-pytestmark = pytest.mark.interop
 Official = Callable[..., subprocess.CompletedProcess]
 
 NAME = "imap_mag_l1a_norm-mago_20251001_v001.0000.cdf"

@@ -18,7 +18,6 @@ import requests
 from imap_cli.core.naming import parse
 from imap_cli.server import RunningServer, start_server
 
-pytestmark = pytest.mark.interop
 KEY = "interop-key"
 SITECUSTOMIZE = """
 import time

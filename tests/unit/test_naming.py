@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
-import time
 import warnings
 from collections.abc import Callable
 from datetime import date
@@ -485,20 +483,27 @@ def test_classification_order(name: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "folder"),
     [
-        "IMAP_2025_032_2025_034_003.ah.bc",  # the prefix matches case-insensitively
-        "IMAP_recon_20250925_20260420_v01.bsp",
-        "imap_dps_2025_121_2025_202_07.AH.BC",  # so does a fixed extension...
-        "naif0012.TLS",
-        "imap_mag_l1a_norm-magö_20251017_v001.cdf",  # a non-ASCII letter in a descriptor
-        "imap_mag_l1a_norm..mago_20251017_v001.cdf",  # '..' inside a descriptor is no segment
-        "imap_mag_l1a_norm-mago*_20251017_v001.cdf",
-        "imap_recon_20250101_20250102_v.bsp",  # the client allows `_v` with no digits
+        # the prefix matches case-insensitively
+        ("IMAP_2025_032_2025_034_003.ah.bc", "imap/spice/ck"),
+        ("IMAP_recon_20250925_20260420_v01.bsp", "imap/spice/spk"),
+        # so does a fixed extension...
+        ("imap_dps_2025_121_2025_202_07.AH.BC", "imap/spice/ck"),
+        ("naif0012.TLS", "imap/spice/lsk"),
+        # a non-ASCII letter in a descriptor
+        ("imap_mag_l1a_norm-magö_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        # '..' inside a descriptor is no segment
+        ("imap_mag_l1a_norm..mago_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        ("imap_mag_l1a_norm-mago*_20251017_v001.cdf", "imap/mag/l1a/2025/10"),
+        # the client allows `_v` with no digits
+        ("imap_recon_20250101_20250102_v.bsp", "imap/spice/spk"),
     ],
 )
-def test_accepted_oddities(name: str) -> None:
-    parse(name)
+def test_accepted_oddities(name: str, folder: str) -> None:
+    # Accepted: classified, the name kept as written, and filed under its kind's folder.
+    parsed = parse(name)
+    assert (parsed.name, parsed.key) == (name, f"{folder}/{name}")
 
 
 @pytest.mark.parametrize(
@@ -817,14 +822,18 @@ def test_public_tables() -> None:
     assert set(SPICE_SUBDIRS) == set(SPICE_TYPES)
 
 
-def test_parsing_30000_names_is_fast() -> None:
+def test_parsing_30000_names() -> None:
+    # How fast (under a second) is benchmarks/bench_timings.py's to say; here, that 30,000
+    # parses in a row give each name the answer it gets alone (no state carried over).
+    def outcome(name: str) -> IMAPName | str:
+        try:
+            return parse(name)
+        except InvalidName as error:
+            return error.message
+
+    alone = [outcome(name) for name in VALID_NAMES]
     names = (VALID_NAMES * (30000 // len(VALID_NAMES) + 1))[:30000]
-    started = time.perf_counter()
-    for name in names:
-        with contextlib.suppress(InvalidName):
-            parse(name)
-    # Typically ~0.2 s; the budget is the brief's "well under a second", with CI slack.
-    assert time.perf_counter() - started < 1.0
+    assert [outcome(name) for name in names] == (alone * (len(names) // len(alone) + 1))[:30000]
 
 
 # ---------------------------------------------------------------------------------------
