@@ -383,4 +383,7 @@ def test_a_500_that_splitting_does_not_cure_ends_without_a_request_storm(capsys,
         server.server_close()
     assert code == 3 and out == ""
     assert "not for its size" in err and "imap-sdc@lasp.colorado.edu" in err
-    assert server.asked <= 2 * split.MOST_FAILED_PARTS + 16  # was 30,000 requests and a minute
+    # Was 30,000 requests and a minute. Each failed part is asked twice at most; when the last
+    # allowed failure ends the run, up to `split.JOBS` parts are still in flight, and how many
+    # depends on the threads' timing: count them too.
+    assert server.asked <= 2 * (split.MOST_FAILED_PARTS + split.JOBS) + 16
