@@ -53,7 +53,7 @@ def _read_rows(path: Path) -> list[Row]:
     return [Row(*line.split("\t")) for line in lines[1:] if line != ""]
 
 
-ROWS = _read_rows(_TSV_COPY if _TSV_COPY.is_file() else _TSV_SHARED)
+ROWS = _read_rows(_TSV_COPY)
 VALID_NAMES = [row.name for row in ROWS if row.verdict == "valid"]
 
 # Rows where the official client's verdict looks wrong (`DISPUTED:` in the note), with our
