@@ -9,6 +9,7 @@ Also here, for every directory:
 
 from __future__ import annotations
 
+import _thread
 import socket
 import threading
 from collections.abc import Iterator
@@ -75,6 +76,7 @@ class SilentServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.accepted = threading.Event()
+        self.hung = threading.Event()
         self.connections: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -86,6 +88,26 @@ class SilentServer:
                 return
             self.connections.append(conn)
             self.accepted.set()
+
+    def interrupt_main_when_reached(self, guard: float = 30) -> threading.Event:
+        """Press Ctrl-C in the main thread (`_thread.interrupt_main`) once a request hangs here.
+
+        Returns `done`, which the test sets once its call has returned. A call still running
+        `guard` s after the Ctrl-C counts as hung: `hung` is set and the server closes, failing
+        the requests stuck on it so that the test ends. A deadlock guard, not a measure of speed.
+        """
+        done = threading.Event()
+
+        def press() -> None:
+            if self.accepted.wait(guard):
+                _thread.interrupt_main()
+                if done.wait(guard):
+                    return
+                self.hung.set()
+            self.close()  # no request came, or the call hangs: let it end
+
+        threading.Thread(target=press, daemon=True).start()
+        return done
 
     def close(self) -> None:
         self.listener.close()

@@ -3,6 +3,8 @@ CONNECT proxy run as its own process, and `imap` run as a subprocess.
 
 Run as a script, this module is the proxy:
     python netfaults.py proxy --log FILE [--mode open|auth|deny] [--map HOST=ADDR]
+or `imap` with its retry waits counted (what `imap()` below runs):
+    python netfaults.py imap WAITS_FILE ARGS...
 It prints its port on the first line of stdout, then serves until killed. Every request it
 receives is appended to the log file as `METHOD TARGET`.
 - open: tunnels CONNECT host:port (and forwards plain-http absolute-form requests).
@@ -22,7 +24,7 @@ import socketserver
 import ssl
 import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,31 +65,52 @@ def make_tls(folder: Path) -> TLS:
 
 @dataclass
 class Result:
-    """What `imap` did: exit code, streams, seconds taken."""
+    """What `imap` did: exit code, streams, and how many retry waits it asked for."""
 
     code: int
     out: str
     err: str
-    elapsed: float
+    waits: int
 
 
 def imap(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
-    """Run `python -m imap_cli ARGS` with `env` merged over os.environ (None values removed)."""
+    """Run `python -m imap_cli ARGS` with `env` merged over os.environ (None values removed),
+    counting the waits of its retry policy (what "fails fast" means: none)."""
     full = dict(os.environ)
     for name, value in (env or {}).items():
         if value is None:
             full.pop(name, None)
         else:
             full[name] = value
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "imap_cli", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=timeout,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    with tempfile.TemporaryDirectory() as folder:
+        waits = Path(folder) / "waits"
+        proc = subprocess.run(
+            [sys.executable, __file__, "imap", str(waits), *args],
+            capture_output=True,
+            text=True,
+            env=full,
+            timeout=timeout,  # a deadlock guard
+        )
+        count = len(waits.read_text().splitlines()) if waits.exists() else 0
+    return Result(proc.returncode, proc.stdout, proc.stderr, count)
+
+
+def _run_imap(waits: str, argv: list[str]) -> None:
+    """`python -m imap_cli ARGV`, adding a line to the file `waits` for each retry wait."""
+    import runpy
+
+    from imap_cli.core.retry import RetryPolicy
+
+    wait = RetryPolicy.wait
+
+    def counted(self: RetryPolicy, attempt: int, retry_after_s: float | None = None) -> None:
+        with open(waits, "a") as log:
+            log.write(f"attempt {attempt}, Retry-After {retry_after_s}\n")
+        wait(self, attempt, retry_after_s)
+
+    RetryPolicy.wait = counted  # type: ignore[method-assign]
+    sys.argv = [sys.argv[0], *argv]
+    runpy.run_module("imap_cli", run_name="__main__", alter_sys=True)
 
 
 # --- the proxy --------------------------------------------------------------------------------
@@ -220,6 +243,9 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
 
 
 def _main() -> None:
+    if sys.argv[1:2] == ["imap"]:
+        _run_imap(sys.argv[2], sys.argv[3:])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=["proxy"])
     parser.add_argument("--log", required=True)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,6 +199,8 @@ def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
         IMAP_CLI_CONFIG=str(tmp_path / "config.toml"),
         IMAP_DATA_DIR=str(tmp_path / "data"),
         IMAP_CLI_BACKOFF="0.01",
+        # An hour's read timeout: a process that waited for its stuck requests would hang.
+        IMAP_TIMEOUT="3600",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "imap_cli", "upload", "-j", "2", *map(str, paths)],
@@ -212,17 +213,14 @@ def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
         # Ready when a GET /upload is hanging on the silent server.
         assert silent.accepted.wait(20), "the upload never reached the server"
         assert proc.poll() is None
-        sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        took = time.monotonic() - sent
+        out, err = proc.communicate(timeout=30)  # a deadlock guard, not a speed target
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
         silent.close()
     assert proc.returncode == 130, err
-    assert took < 3.0, f"took {took:.1f} s to stop"
     assert "Interrupted" in err and "Traceback" not in err
     assert "Interrupted." not in err  # the upload's own note, not the generic line as well
     assert out == ""

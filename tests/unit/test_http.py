@@ -294,28 +294,41 @@ def test_server_text_cannot_drive_the_terminal() -> None:
 
 def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
     import threading
-    import time
 
     from imap_cli.core import retry
 
+    class Flag(threading.Event):
+        """A cancel flag that tells when, and for how long, someone waits on it."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.waiting = threading.Event()
+            self.asked: list[float | None] = []
+
+        def wait(self, timeout: float | None = None) -> bool:
+            self.asked.append(timeout)
+            self.waiting.set()
+            return super().wait(timeout)
+
     settings = replace(resolve(), url=SDC)
     client = SDCClient(settings)  # the real sleep: the wait must end on the flag, not the clock
-    cancel = threading.Event()
-    outcome: list[object] = []
+    cancel = Flag()
+    outcome: list[str] = []
 
     def worker() -> None:
         retry.bind_cancel(cancel)
-        started = time.monotonic()
         try:
-            client.retry.wait(0, 30.0)
+            client.retry.wait(0, 3600.0)  # an hour: only the flag can end it in time
         except retry.TransferCancelled:
-            outcome.append(time.monotonic() - started)
+            outcome.append("cancelled")
 
-    thread = threading.Thread(target=worker)
+    thread = threading.Thread(target=worker, daemon=True)
     thread.start()
-    cancel.set()
-    thread.join(timeout=5)
-    assert not thread.is_alive() and len(outcome) == 1 and outcome[0] < 5
+    assert cancel.waiting.wait(30), "the backoff never waited on the cancel flag"
+    cancel.set()  # while the worker is inside its hour-long wait
+    thread.join(30)  # a deadlock guard only: the wait it interrupts is an hour
+    assert not thread.is_alive() and outcome == ["cancelled"]
+    assert cancel.asked == [3600.0]
 
 
 @responses.activate
