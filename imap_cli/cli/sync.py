@@ -131,9 +131,10 @@ def run_sync(
     import time
 
     from imap_cli.cli.download import interrupted_note
+    from imap_cli.cli.errors import run_exit_code
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.sync import sync as sync_files
-    from imap_cli.core.transfer import exit_code, ignore_events
+    from imap_cli.core.transfer import ignore_events
 
     output = run.output
     settings = run.settings
@@ -162,7 +163,7 @@ def run_sync(
             output.note("The sync state was not changed.")
             raise typer.Exit(130) from None  # said what was kept: no generic line
     _show(run, summary, fmt, report=report)
-    return exit_code(summary.results)
+    return run_exit_code(summary.results)
 
 
 def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:

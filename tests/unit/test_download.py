@@ -11,6 +11,7 @@ import pytest
 import requests
 import responses
 
+from imap_cli.cli.errors import ExitCode, exit_code_for
 from imap_cli.core import download as dl
 from imap_cli.core import errors
 from imap_cli.core.download import datadir, pipeline
@@ -97,7 +98,7 @@ def test_every_invalid_name_is_reported_before_anything_is_fetched(tmp_path: Pat
         "not_a_name.cdf",
         "imap_mag_l1a_x_20251340_v001.0001.cdf",
     ]
-    assert caught.value.exit_code == errors.ExitCode.USAGE
+    assert exit_code_for(caught.value) == ExitCode.USAGE
     assert "2 names are not valid" in caught.value.message
 
 
@@ -296,7 +297,7 @@ def test_unreachable_sdc_fails_every_file_fast_with_one_error(tmp_path: Path) ->
     results, _ = run(names, tmp_path, jobs=1)
     assert all(r.status == "failed" for r in results)
     assert {r.error.message for r in results} == {results[0].error.message}
-    assert all(r.error.exit_code == errors.ExitCode.UNAVAILABLE for r in results)
+    assert all(exit_code_for(r.error) == ExitCode.UNAVAILABLE for r in results)
     # Only the lookups already under way when the first one gave up paid for the retries
     # (at most one per lookup thread); the other files failed without asking again.
     lookups = dl.resolver_count(1)

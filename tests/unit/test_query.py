@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
+from imap_cli.cli.errors import exit_code_for
 from imap_cli.core import query as q
 from imap_cli.core.errors import BadResponse, ConnectionFailed, InvalidName, UsageError
 from imap_cli.core.http import SDCClient
@@ -158,7 +159,7 @@ def test_choices_are_named_in_sorted_order_with_a_suggestion() -> None:
     listed = message.split("valid values: ")[1].split(", ")
     assert listed == sorted(listed) and "mag" in listed and "l1const" in listed
     assert "Did you mean 'mag'" in caught.value.hint
-    assert caught.value.exit_code == 2
+    assert exit_code_for(caught.value) == 2
 
 
 @pytest.mark.parametrize(
@@ -398,7 +399,7 @@ def test_filename_refusals() -> None:
 def test_wrong_shapes_are_bad_responses(data, fragment) -> None:
     with pytest.raises(BadResponse, match=fragment) as caught:
         q.check_records(data)
-    assert caught.value.exit_code == 3
+    assert exit_code_for(caught.value) == 3
 
 
 def test_latest_records_keeps_the_newest_per_series_with_ties() -> None:
