@@ -3,7 +3,7 @@ network.
 
 A TAB imports this module (cli/tab.py loads the callbacks the completion spec names), so it
 imports only the stdlib at top level, and never typer, click or rich. The vocabularies are the
-library's own (core.naming, core.query, core.settings), imported when a callback runs: a TAB
+library's own (core.vocabulary, core.query, core.settings), imported when a callback runs: a TAB
 never runs those, as the spec generator (cli/complete.py) writes their values into
 cli/completion_spec.py. Mark every callback with @completer so the generator can name it.
 """
@@ -76,17 +76,17 @@ VOCABULARIES = (
 
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
-    from imap_cli.core import naming, query, settings
+    from imap_cli.core import query, settings, vocabulary
 
     if name == "extensions":  # every extension any kind of file may have
-        return sorted({ext for exts in naming.EXTENSIONS.values() for ext in exts})
+        return sorted({ext for exts in vocabulary.EXTENSIONS.values() for ext in exts})
     return {
         "tables": query.TABLES,
         "formats": FORMATS,
         "report_formats": REPORT_FORMATS,
-        "instruments": naming.INSTRUMENTS,
-        "data_levels": naming.DATA_LEVELS,
-        "spice_types": naming.SPICE_TYPES,
+        "instruments": vocabulary.INSTRUMENTS,
+        "data_levels": vocabulary.DATA_LEVELS,
+        "spice_types": vocabulary.SPICE_TYPES,
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,
     }[name]

@@ -125,7 +125,7 @@ def _run(
 
     from imap_cli.cli.errors import run_exit_code
     from imap_cli.cli.progress import TransferProgress
-    from imap_cli.core.download import InvalidNames, download_files
+    from imap_cli.core.download.pipeline import InvalidNames, download_files
     from imap_cli.core.errors import InvalidName
 
     output = state.output

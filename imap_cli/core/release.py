@@ -164,8 +164,8 @@ def _read_text(path: Path, problems: list[str]) -> str | None:
 
 def _rule(number: int, raw: str, problems: list[str]) -> tuple[Rule | None, int]:
     """The rule on one line (None when skipped); its problems appended with the line number."""
-    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
-    from imap_cli.core.query import check_descriptor
+    from imap_cli.core.filters import check_descriptor
+    from imap_cli.core.vocabulary import DATA_LEVELS, INSTRUMENTS
 
     line = raw.strip()
     if not line or line.startswith("#") or line.lower().startswith("instrument,"):

@@ -473,18 +473,3 @@ def merge(rows: Sequence[dict]) -> list[dict]:
             key = json.dumps(row, sort_keys=True, default=str)
         unique.setdefault(key, row)
     return [unique[key] for key in sorted(unique, key=str)]
-
-
-__all__ = [
-    "JOBS",
-    "MAX_RESPONSE_BYTES",
-    "PAGE_ROWS",
-    "Page",
-    "SizeFailure",
-    "TooLarge",
-    "Window",
-    "fetch_all",
-    "first_windows",
-    "is_size_failure",
-    "merge",
-]

@@ -321,7 +321,7 @@ def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
 
 @responses.activate
 def test_a_caller_can_take_a_status_out_of_the_retries() -> None:
-    from imap_cli.core.http import RETRY_STATUSES
+    from imap_cli.core.retry import RETRY_STATUSES
 
     client, slept = make_client()
     url = client.api_url("query")
