@@ -12,7 +12,6 @@ mark for KERNELS_TO_LOAD.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -304,8 +303,3 @@ def build(
     if output is not None and not dry_run and all(r.error is None for r in results):
         written = write_atomically(Path(output), text)
     return Metakernel(names, keys, paths, text, results, written)
-
-
-def kernels_json(names: Sequence[str]) -> str:
-    """The names as one JSON line (for debugging output)."""
-    return json.dumps(list(names))

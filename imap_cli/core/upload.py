@@ -424,19 +424,6 @@ def put_file(
     raise sdc.http_error(response, f"{UPLOAD_WHAT} (storage host)")
 
 
-def upload_file(
-    sdc: SDCClient,
-    item: UploadItem,
-    on_event: EventSink = ignore_events,
-    cancel: threading.Event | None = None,
-) -> FileResult:
-    """Upload one checked file; never raises an IMAPError (it goes in the result)."""
-    emit = GuardedSink(on_event)
-    result, _ = _send_one(sdc, item, emit, cancel)
-    emit(_final_event(item, result))
-    return result
-
-
 def _send_one(
     sdc: SDCClient, item: UploadItem, emit: EventSink, cancel: threading.Event | None
 ) -> tuple[FileResult, bool]:

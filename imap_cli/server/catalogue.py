@@ -314,11 +314,6 @@ class Catalogue:
                 with self.cursor() as cur:
                     cur.execute(_INSERT, row)
 
-    def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert prepared rows (see `row_for`); used by benchmarks to index synthetic files."""
-        with self.cursor() as cur:
-            cur.executemany(_INSERT, rows)
-
     # --- internals --------------------------------------------------------------------------
 
     def _abs(self, rel: str) -> Path:
