@@ -147,8 +147,7 @@ def _run(
             results = fetch(dry_run=True)
             _show_plan(state, results)
             return run_exit_code(results)
-        with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(progress.retrying)
+        with TransferProgress(output, verb="Downloading", client=client) as progress:
             results = fetch(on_event=progress.handle)
         if print_paths:
             output.lines(str(r.path) for r in results if r.ok and r.path is not None)

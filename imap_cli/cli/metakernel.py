@@ -103,8 +103,7 @@ def metakernel(
         from imap_cli.cli.progress import TransferProgress
 
         started = time.monotonic()
-        with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(progress.retrying)
+        with TransferProgress(output, verb="Downloading", client=client) as progress:
             made = build(
                 client,
                 request,

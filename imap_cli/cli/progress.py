@@ -100,9 +100,10 @@ def _past(verb: str) -> str:
 class TransferProgress:
     """Renders TransferEvents for a person; a context manager around the transfer."""
 
-    def __init__(self, output: Output, verb: str = "Downloading") -> None:
+    def __init__(self, output: Output, verb: str = "Downloading", client: Any = None) -> None:
         self.output = output
         self.verb = verb
+        self.client = client  # an SDCClient whose retries are shown above the bars
         self.live = bool(output.streams.stderr_tty) and not output.quiet
         self._lock = threading.Lock()
         self._progress: Any = None
@@ -129,6 +130,8 @@ class TransferProgress:
     # --- context manager ---
 
     def __enter__(self) -> TransferProgress:
+        if self.client is not None:
+            self.client.on_retry = self.guard(self.retrying)
         if self.live:
             from rich.progress import BarColumn, Progress, TextColumn
             from rich.table import Column

@@ -72,8 +72,7 @@ def upload(
             from imap_cli.cli.progress import TransferProgress
 
             started = time.monotonic()
-            with TransferProgress(output, verb="Uploading") as progress:
-                sdc.on_retry = progress.guard(progress.retrying)
+            with TransferProgress(output, verb="Uploading", client=sdc) as progress:
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
         except KeyboardInterrupt:

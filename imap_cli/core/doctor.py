@@ -332,16 +332,14 @@ def check_tls(settings: Settings) -> Check:
     host, port = parts.hostname or "", parts.port or 443
     bundle, origin = ca_bundle_in_use(settings)
     info = {"ca_bundle": bundle, "ca_bundle_origin": origin}
+
+    def problem(text: str, kind: Failure = Failure.CERTIFICATE) -> Check:
+        return Check("tls", Status.PROBLEM, text, kind, data=info)
+
     try:
         context = ssl.create_default_context(cafile=bundle)
     except (OSError, ssl.SSLError) as exc:
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"the CA bundle {bundle} ({origin}) cannot be loaded: {_os_reason(exc)}",
-            Failure.CERTIFICATE,
-            data=info,
-        )
+        return problem(f"the CA bundle {bundle} ({origin}) cannot be loaded: {_os_reason(exc)}")
     proxy = _proxy_for(settings.url)
     try:
         with (
@@ -360,21 +358,11 @@ def check_tls(settings: Settings) -> Check:
 
         reason = exc.verify_message or exc.reason or "verification failed"
         kind, _ = tls_failure(reason)
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})",
-            kind,
-            data=info,
+        return problem(
+            f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})", kind
         )
     except (OSError, ssl.SSLError) as exc:
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"TLS handshake with {host} failed: {_os_reason(exc)}",
-            Failure.CERTIFICATE,
-            data=info,
-        )
+        return problem(f"TLS handshake with {host} failed: {_os_reason(exc)}")
     issuer = _name(cert.get("issuer", ()))
     expires = cert.get("notAfter", "?")
     return Check(

@@ -44,12 +44,12 @@ from imap_cli.core.objects import (
     plain_md5,
     probe,
 )
-from imap_cli.core.retry import TransferCancelled
 from imap_cli.core.transfer import (
     EventSink,
     FileResult,
     GuardedSink,
     Stage,
+    TransferCancelled,
     TransferEvent,
     TransferRun,
     failure,
