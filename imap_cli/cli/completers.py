@@ -58,9 +58,6 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
     return [v for v in values if v.startswith(incomplete)]
 
 
-# --- option values -------------------------------------------------------------------------
-
-
 VOCABULARIES = (
     "tables",
     "formats",
@@ -103,9 +100,6 @@ def vocabulary(name: str) -> Callable[[str], list[str]]:
         return _starting(_vocabulary(name), incomplete)
 
     return values
-
-
-# --- arguments: recent query results and local files ---------------------------------------
 
 
 def _typed_already(ctx: Any) -> set[str]:

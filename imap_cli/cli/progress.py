@@ -127,8 +127,6 @@ class TransferProgress:
         self.closed = False  # stderr's reader has gone: nothing more is written
         self._retries_seen: set[str] = set()
 
-    # --- context manager ---
-
     def __enter__(self) -> TransferProgress:
         if self.client is not None:
             self.client.on_retry = self.guard(self.retrying)
@@ -168,8 +166,6 @@ class TransferProgress:
             except BrokenPipeError:
                 self._stream_gone()
             self._progress = None
-
-    # --- events, from any thread ---
 
     def handle(self, event: TransferEvent) -> None:
         """Take one event from a worker thread."""
@@ -374,8 +370,6 @@ class TransferProgress:
             self.output.error(text, hint="")
         else:
             self.output.note(text)
-
-    # --- the end ---
 
     def summary(self, results: Sequence[FileResult], elapsed: float) -> None:
         """The final summary, then each failure with its reason (unless stderr is gone)."""

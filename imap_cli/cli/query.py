@@ -152,9 +152,6 @@ def _remember(rows: list[dict], table: str, keys: list[str] | None) -> None:
         remember_keys(keys if keys is not None else record_keys(rows, table))
 
 
-# --- csv -----------------------------------------------------------------------------------
-
-
 def csv_columns(rows: Sequence[dict], table: str) -> list[str]:
     """The union of the rows' keys: the table's known fields first, then others as first seen."""
     known = RECORD_FIELDS.get(table, ())
@@ -198,9 +195,6 @@ def csv_rows(rows: Sequence[dict], columns: Sequence[str]) -> list[list[Any]]:
         else:
             out.append([cell(v) for v in values])
     return out
-
-
-# --- table ---------------------------------------------------------------------------------
 
 
 def _column(rows: Sequence[dict], key: str) -> list[Any]:

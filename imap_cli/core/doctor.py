@@ -130,9 +130,6 @@ def _network_checks(settings: Settings, add: Callable[[Check], bool]) -> None:
         add(check_credentials(settings))
 
 
-# --- config ----------------------------------------------------------------------------------
-
-
 def check_config_file() -> Check:
     """The config file: absent is fine; it must be readable TOML, and private if it holds a key."""
     from imap_cli.core.settings import default_config_path
@@ -161,9 +158,6 @@ def check_settings(settings: Settings) -> Check:
         f"{k}={v} ({o})" for k, v, o in settings.rows() if (o and o != "default") or k == "url"
     ]
     return Check("settings", Status.OK, "; ".join(chosen))
-
-
-# --- data dir --------------------------------------------------------------------------------
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -225,9 +219,6 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-# --- the way to the SDC ----------------------------------------------------------------------
 
 
 def _proxy_for(url: str) -> str | None:
@@ -509,9 +500,6 @@ def check_credentials(settings: Settings) -> Check:
 def check_versions(found: Mapping[str, str]) -> Check:
     """One line with every version that matters to a bug report."""
     return Check("versions", Status.OK, ", ".join(f"{k} {v}" for k, v in found.items()))
-
-
-# --- versions --------------------------------------------------------------------------------
 
 
 def versions() -> dict[str, str]:

@@ -128,9 +128,6 @@ def _kernel_types() -> tuple[str, ...]:
     return tuple(sorted({*SPICE_TYPES, ALL_KERNELS, *NON_KERNEL_TYPES}))
 
 
-# --- planning ------------------------------------------------------------------------------
-
-
 def plan_query(**filters: Any) -> QueryPlan:
     """Validate the filters and build the request; raises UsageError before any I/O."""
     unknown = sorted(k for k in filters if k not in FILTERS)
@@ -358,9 +355,6 @@ def _plan_spice_name(parsed: Any) -> QueryPlan:
     # The SPICE table's file_name column is the bare name (rows show "<subdir>/<name>").
     params = (("type", ALL_KERNELS), ("file_name", parsed.name))
     return QueryPlan("spice", "spice-query", params, only_name=parsed.name)
-
-
-# --- running -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,6 @@ class SyncSummary:
         }
 
 
-# --- state ---------------------------------------------------------------------------------
-
-
 def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
     """The filters that define a filter set, normalised: no empty values, text, sorted."""
     out = {}
@@ -371,9 +368,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-# --- superseded files ----------------------------------------------------------------------
-
-
 def series_of(name: IMAPName) -> tuple[str, str]:
     """Files of one series differ only in their version: (folder, name without version)."""
     stem = name.name.replace(name.version, "", 1) if name.version else name.name
@@ -438,9 +432,6 @@ def find_superseded(
         if _rank(best) > _rank(name):
             out.append(Superseded(path, name.key, best.name))
     return out
-
-
-# --- the run -------------------------------------------------------------------------------
 
 
 def parse_since(value: Any) -> dt.date:

@@ -72,9 +72,6 @@ def ignore_events(event: TransferEvent) -> None:
     """The default sink: library callers that want no progress."""
 
 
-# --- inputs and outcome ------------------------------------------------------------------------
-
-
 def expand_items(items: Iterable[str], stdin: Iterable[str], *, paths: bool = False) -> list[str]:
     """The command's arguments with `-` replaced by the names on stdin, read once.
 
@@ -115,9 +112,6 @@ def failure(exc: Exception) -> IMAPError:
         f"This is a bug in imap-sdc-cli; run again with {terminal('debug', 'IMAP_DEBUG=1')} "
         "and report it.",
     )
-
-
-# --- running files on threads ------------------------------------------------------------------
 
 
 class GuardedSink:

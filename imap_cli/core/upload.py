@@ -199,9 +199,6 @@ def check_files(paths: Sequence[Path]) -> list[UploadItem]:
     return items
 
 
-# --- one file ------------------------------------------------------------------------------
-
-
 class ProgressFile(io.FileIO):
     """The file being sent: a real file (fileno, tell: requests sets Content-Length from
     them and streams it) whose reads report progress and stop early when cancelled."""
@@ -447,9 +444,6 @@ def _send_one(
     return FileResult(item.key, "uploaded", path=item.path, size=item.size), False
 
 
-# --- a file the SDC has already -------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Comparison:
     """The SDC's copy of a file against the local one."""
@@ -526,9 +520,6 @@ def _final_event(item: UploadItem, result: FileResult) -> TransferEvent:
     if result.error is None:
         return TransferEvent(Stage.DONE, item.key, total=item.size)
     return TransferEvent(Stage.FAILED, item.key, total=item.size, error=result.error)
-
-
-# --- many files ----------------------------------------------------------------------------
 
 
 def upload_files(

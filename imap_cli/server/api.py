@@ -144,8 +144,6 @@ class ApiApp:
         self.operations = Operations(catalogue)
         self.routes = route_map()
 
-    # --- plumbing -------------------------------------------------------------------------
-
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             answer = self._dispatch(environ)
@@ -178,8 +176,6 @@ class ApiApp:
             return f"{scheme}://{host}"
         host = match.group(1) if match else self.bound_host
         return f"{scheme}://{host}:{self.objects_port}"
-
-    # --- routing ------------------------------------------------------------------------
 
     def _dispatch(self, environ: dict[str, Any]) -> Answer:
         method = environ["REQUEST_METHOD"]
@@ -221,8 +217,6 @@ class ApiApp:
             raise ApiError.message(401, "Unauthorized")
         if endpoint == "upload":
             raise ApiError.message(404, "Not Found")
-
-    # --- handlers -----------------------------------------------------------------------
 
     def _query(self, environ: dict[str, Any], prefix: str, rest: str | None = None) -> Answer:
         self.catalogue.refresh()

@@ -317,9 +317,6 @@ def _spice_on_query(
     return Answer(200, "[]")
 
 
-# --- /spice-query -------------------------------------------------------------------------
-
-
 def spice_query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:
     """GET /spice-query: kernels by type, TDB time range, latest version, ingestion dates."""
     if params is None:
