@@ -8,10 +8,9 @@ Usage, for either direction::
 
 `handle` is called from worker threads and is thread-safe. On a terminal it drives one overall
 bar (files done/total, bytes, rate, ETA) plus one bar per active file, fitted to the terminal's
-width; otherwise it writes one
-plain line per finished, skipped or failed file (no escape codes). `-q` hides everything but
-failures. When stderr's reader goes away (`imap download - 2>&1 | head`), progress goes quiet
-and the transfers carry on.
+width; otherwise it writes one plain line per finished, skipped or failed file (no escape
+codes). `-q` hides everything but failures. When stderr's reader goes away
+(`imap download - 2>&1 | head`), progress goes quiet and the transfers carry on.
 """
 
 from __future__ import annotations

@@ -537,10 +537,9 @@ def upload_files(
     failure fails that file only; a refusal (401/403) or an SDC that is unreachable or failing
     stops the files not yet started. `dry_run` uploads nothing: it asks the SDC which files
     it has, and returns "would-upload", "skipped" (there, identical) or failed (a conflict).
-    An `on_event`
-    that raises changes no result; it is not called again in this run. On Ctrl-C (or a
-    KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads are
-    daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
+    An `on_event` that raises changes no result; it is not called again in this run. On Ctrl-C
+    (or a KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads
+    are daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
     """
     items = check_files([Path(p) for p in paths])
     if dry_run:
