@@ -388,34 +388,34 @@ def _overall_aware_columns() -> tuple[Any, Any, Any]:
     from rich.table import Column
     from rich.text import Text
 
-    class Amount(DownloadColumn):
-        def render(self, task: Any) -> Text:
-            if "moved" not in task.fields:
-                return super().render(task)
-            moved, of = task.fields["moved"], task.fields["of"]
-            if of is None:  # the total is not known yet: what has arrived so far
-                return Text(human_size(moved), style="progress.download")
-            return Text(size_of(moved, of), style="progress.download")
+    def overall(base: Any, field: str, style: str, shown: Callable[[dict], str]) -> Any:
+        class Overall(base):
+            def render(self, task: Any) -> Text:
+                if field not in task.fields:
+                    return super().render(task)
+                return Text(shown(task.fields), style=style)
 
-    class Speed(TransferSpeedColumn):
-        def render(self, task: Any) -> Text:
-            if "rate" not in task.fields:
-                return super().render(task)
-            rate = task.fields["rate"]
-            if rate is None:
-                return Text("?", style="progress.data.speed")
-            return Text(f"{filesize.decimal(int(rate))}/s", style="progress.data.speed")
+        return Overall
 
-    class Remaining(TimeRemainingColumn):
-        def render(self, task: Any) -> Text:
-            if "eta" not in task.fields:
-                return super().render(task)
-            eta = task.fields["eta"]
-            if eta is None:
-                return Text("-:--:--", style="progress.remaining")
-            minutes, seconds = divmod(int(eta), 60)
-            hours, minutes = divmod(minutes, 60)
-            return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+    def amount(fields: dict) -> str:
+        moved, of = fields["moved"], fields["of"]
+        # of None: the total is not known yet, so what has arrived so far
+        return human_size(moved) if of is None else size_of(moved, of)
+
+    def speed(fields: dict) -> str:
+        rate = fields["rate"]
+        return "?" if rate is None else f"{filesize.decimal(int(rate))}/s"
+
+    def remaining(fields: dict) -> str:
+        if fields["eta"] is None:
+            return "-:--:--"
+        minutes, seconds = divmod(int(fields["eta"]), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours:d}:{minutes:02d}:{seconds:02d}"
+
+    Amount = overall(DownloadColumn, "moved", "progress.download", amount)
+    Speed = overall(TransferSpeedColumn, "rate", "progress.data.speed", speed)
+    Remaining = overall(TimeRemainingColumn, "eta", "progress.remaining", remaining)
 
     right = {"justify": "right", "no_wrap": True}
     return (
