@@ -145,7 +145,7 @@ class Client:
         on_event: EventSink = ignore_events,
     ) -> list[FileResult]:
         """Download many files (SDC keys or filenames); one result each, never raises per file."""
-        from imap_cli.core.download import download_files
+        from imap_cli.core.download.pipeline import download_files
 
         return download_files(
             self.sdc,
@@ -202,7 +202,7 @@ class Client:
     ) -> dict[str, Any]:
         """Bring the data dir up to date with a query (as `imap sync`); returns the summary:
         new, skipped, failed, superseded (counts), files (paths), watermark, and details."""
-        from imap_cli.core.download import parse_shard
+        from imap_cli.core.shard import parse_shard
         from imap_cli.core.sync import sync
 
         if isinstance(shard, str):

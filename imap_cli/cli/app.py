@@ -11,9 +11,10 @@ from typer.core import TyperGroup
 
 from imap_cli import __version__
 from imap_cli.cli import typer_compat
+from imap_cli.cli.errors import ExitCode
 from imap_cli.cli.plain_params import lighten
 from imap_cli.cli.startup import install_light_help
-from imap_cli.core.errors import ExitCode, IMAPError
+from imap_cli.core.errors import IMAPError
 
 EPILOG = (
     "Exit codes: 0 ok; 1 some items failed; 2 bad usage or input; 3 SDC unreachable or "

@@ -3,7 +3,7 @@ network.
 
 A TAB imports this module (cli/tab.py loads the callbacks the completion spec names), so it
 imports only the stdlib at top level, and never typer, click or rich. The vocabularies are the
-library's own (core.naming, core.query, core.settings), imported when a callback runs: a TAB
+library's own (core.vocabulary, core.query, core.settings), imported when a callback runs: a TAB
 never runs those, as the spec generator (cli/complete.py) writes their values into
 cli/completion_spec.py. Mark every callback with @completer so the generator can name it.
 """
@@ -58,9 +58,6 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
     return [v for v in values if v.startswith(incomplete)]
 
 
-# --- option values -------------------------------------------------------------------------
-
-
 VOCABULARIES = (
     "tables",
     "formats",
@@ -76,17 +73,17 @@ VOCABULARIES = (
 
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
-    from imap_cli.core import naming, query, settings
+    from imap_cli.core import query, settings, vocabulary
 
     if name == "extensions":  # every extension any kind of file may have
-        return sorted({ext for exts in naming.EXTENSIONS.values() for ext in exts})
+        return sorted({ext for exts in vocabulary.EXTENSIONS.values() for ext in exts})
     return {
         "tables": query.TABLES,
         "formats": FORMATS,
         "report_formats": REPORT_FORMATS,
-        "instruments": naming.INSTRUMENTS,
-        "data_levels": naming.DATA_LEVELS,
-        "spice_types": naming.SPICE_TYPES,
+        "instruments": vocabulary.INSTRUMENTS,
+        "data_levels": vocabulary.DATA_LEVELS,
+        "spice_types": vocabulary.SPICE_TYPES,
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,
     }[name]
@@ -103,9 +100,6 @@ def vocabulary(name: str) -> Callable[[str], list[str]]:
         return _starting(_vocabulary(name), incomplete)
 
     return values
-
-
-# --- arguments: recent query results and local files ---------------------------------------
 
 
 def _typed_already(ctx: Any) -> set[str]:

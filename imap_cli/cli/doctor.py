@@ -45,8 +45,9 @@ def doctor(
     bundle in use), an answer from the SDC, the credentials, and versions. Exit 0 when
     nothing is wrong (warnings allowed), 3 otherwise.
     """
+    from imap_cli.cli.errors import ExitCode
     from imap_cli.core.doctor import diagnose
-    from imap_cli.core.errors import ExitCode, UsageError
+    from imap_cli.core.errors import UsageError
 
     if format not in ("text", "json"):
         raise UsageError(

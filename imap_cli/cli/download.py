@@ -123,10 +123,10 @@ def _run(
     """run_downloads' work, once the names and the settings are known."""
     import time
 
+    from imap_cli.cli.errors import run_exit_code
     from imap_cli.cli.progress import TransferProgress
-    from imap_cli.core.download import InvalidNames, download_files
+    from imap_cli.core.download.pipeline import InvalidNames, download_files
     from imap_cli.core.errors import InvalidName
-    from imap_cli.core.transfer import exit_code
 
     output = state.output
     settings = state.settings
@@ -146,16 +146,15 @@ def _run(
         if dry_run:
             results = fetch(dry_run=True)
             _show_plan(state, results)
-            return exit_code(results)
-        with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(progress.retrying)
+            return run_exit_code(results)
+        with TransferProgress(output, verb="Downloading", client=client) as progress:
             results = fetch(on_event=progress.handle)
         if print_paths:
             output.lines(str(r.path) for r in results if r.ok and r.path is not None)
         progress.summary(results, time.monotonic() - started)
         if verify:
             _show_verified(state, results)
-        return exit_code(results)
+        return run_exit_code(results)
     except KeyboardInterrupt as stop:
         interrupted_note(output, stop)
         raise typer.Exit(130) from None  # said what was kept: no generic line

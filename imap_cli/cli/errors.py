@@ -20,9 +20,14 @@ dashes; the name with spaces). Code that shows a core error's text must go throu
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from imap_cli.core import errors as core_errors
 from imap_cli.core.errors import IMAPError, render
+
+if TYPE_CHECKING:
+    from imap_cli.core.transfer import FileResult
 
 
 class ExitCode(enum.IntEnum):
@@ -109,4 +114,21 @@ def exit_code_for(error: IMAPError) -> ExitCode:
     for cls in type(error).__mro__:
         if cls in EXIT_CODES:
             return EXIT_CODES[cls]  # type: ignore[index]
+    return ExitCode.PARTIAL
+
+
+def run_exit_code(results: Sequence[FileResult]) -> int:
+    """The exit code of a download or upload run.
+
+    0 when nothing failed; 1 when some failed. When every file failed for the same reason that
+    is not about one file (2 bad input or setting, 3 SDC unreachable or failing, 4 refused),
+    that code, so a script can tell "the SDC is down" from "some files were missing".
+    """
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return ExitCode.OK
+    if len(failed) == len(results):
+        codes = {exit_code_for(r.error) for r in failed if r.error is not None}
+        if len(codes) == 1 and codes <= {ExitCode.USAGE, ExitCode.UNAVAILABLE, ExitCode.REFUSED}:
+            return int(codes.pop())
     return ExitCode.PARTIAL

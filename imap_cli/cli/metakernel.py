@@ -81,8 +81,8 @@ def metakernel(
     """
     import time
 
+    from imap_cli.cli.errors import run_exit_code
     from imap_cli.core.metakernel import build, plan_metakernel
-    from imap_cli.core.transfer import exit_code
 
     run = state(ctx)
     output = run.output
@@ -103,8 +103,7 @@ def metakernel(
         from imap_cli.cli.progress import TransferProgress
 
         started = time.monotonic()
-        with TransferProgress(output, verb="Downloading") as progress:
-            client.on_retry = progress.guard(progress.retrying)
+        with TransferProgress(output, verb="Downloading", client=client) as progress:
             made = build(
                 client,
                 request,
@@ -115,7 +114,7 @@ def metakernel(
                 on_event=progress.handle,
             )
         progress.summary(made.results, time.monotonic() - started)
-    code = exit_code(made.results)
+    code = run_exit_code(made.results)
     if code:
         output.error(
             "some kernels could not be downloaded, so no metakernel was written",

@@ -105,8 +105,6 @@ def table_format(
     return fmt
 
 
-# --- query filters ---------------------------------------------------------------------
-
 FILTERS = "Filters"
 
 
@@ -237,8 +235,6 @@ def given(ctx: typer.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source is not None and source.name != "DEFAULT"
 
-
-# --- output and transfers ----------------------------------------------------------------
 
 Format = Annotated[
     str | None,

@@ -100,8 +100,6 @@ class Output:
         self._console = None
         self.stdout_gone = False  # the reader of stdout has left (see _data)
 
-    # --- stderr: for people ---------------------------------------------------------------
-
     @property
     def console(self):  # -> rich.console.Console, imported only when needed
         """A rich console on stderr (markup off: server strings are never markup)."""
@@ -182,8 +180,6 @@ class Output:
     def stdin_tty(self) -> bool:
         """True when stdin is a terminal (a person could answer a question)."""
         return _isatty(self.streams.stdin)
-
-    # --- stdout: data -------------------------------------------------------------------
 
     @_data
     def write(self, text: str) -> None:

@@ -8,10 +8,9 @@ Usage, for either direction::
 
 `handle` is called from worker threads and is thread-safe. On a terminal it drives one overall
 bar (files done/total, bytes, rate, ETA) plus one bar per active file, fitted to the terminal's
-width; otherwise it writes one
-plain line per finished, skipped or failed file (no escape codes). `-q` hides everything but
-failures. When stderr's reader goes away (`imap download - 2>&1 | head`), progress goes quiet
-and the transfers carry on.
+width; otherwise it writes one plain line per finished, skipped or failed file (no escape
+codes). `-q` hides everything but failures. When stderr's reader goes away
+(`imap download - 2>&1 | head`), progress goes quiet and the transfers carry on.
 """
 
 from __future__ import annotations
@@ -100,9 +99,10 @@ def _past(verb: str) -> str:
 class TransferProgress:
     """Renders TransferEvents for a person; a context manager around the transfer."""
 
-    def __init__(self, output: Output, verb: str = "Downloading") -> None:
+    def __init__(self, output: Output, verb: str = "Downloading", client: Any = None) -> None:
         self.output = output
         self.verb = verb
+        self.client = client  # an SDCClient whose retries are shown above the bars
         self.live = bool(output.streams.stderr_tty) and not output.quiet
         self._lock = threading.Lock()
         self._progress: Any = None
@@ -126,9 +126,9 @@ class TransferProgress:
         self.closed = False  # stderr's reader has gone: nothing more is written
         self._retries_seen: set[str] = set()
 
-    # --- context manager ---
-
     def __enter__(self) -> TransferProgress:
+        if self.client is not None:
+            self.client.on_retry = self.guard(self.retrying)
         if self.live:
             from rich.progress import BarColumn, Progress, TextColumn
             from rich.table import Column
@@ -165,8 +165,6 @@ class TransferProgress:
             except BrokenPipeError:
                 self._stream_gone()
             self._progress = None
-
-    # --- events, from any thread ---
 
     def handle(self, event: TransferEvent) -> None:
         """Take one event from a worker thread."""
@@ -372,8 +370,6 @@ class TransferProgress:
         else:
             self.output.note(text)
 
-    # --- the end ---
-
     def summary(self, results: Sequence[FileResult], elapsed: float) -> None:
         """The final summary, then each failure with its reason (unless stderr is gone)."""
         if self.closed:
@@ -392,34 +388,34 @@ def _overall_aware_columns() -> tuple[Any, Any, Any]:
     from rich.table import Column
     from rich.text import Text
 
-    class Amount(DownloadColumn):
-        def render(self, task: Any) -> Text:
-            if "moved" not in task.fields:
-                return super().render(task)
-            moved, of = task.fields["moved"], task.fields["of"]
-            if of is None:  # the total is not known yet: what has arrived so far
-                return Text(human_size(moved), style="progress.download")
-            return Text(size_of(moved, of), style="progress.download")
+    def overall(base: Any, field: str, style: str, shown: Callable[[dict], str]) -> Any:
+        class Overall(base):
+            def render(self, task: Any) -> Text:
+                if field not in task.fields:
+                    return super().render(task)
+                return Text(shown(task.fields), style=style)
 
-    class Speed(TransferSpeedColumn):
-        def render(self, task: Any) -> Text:
-            if "rate" not in task.fields:
-                return super().render(task)
-            rate = task.fields["rate"]
-            if rate is None:
-                return Text("?", style="progress.data.speed")
-            return Text(f"{filesize.decimal(int(rate))}/s", style="progress.data.speed")
+        return Overall
 
-    class Remaining(TimeRemainingColumn):
-        def render(self, task: Any) -> Text:
-            if "eta" not in task.fields:
-                return super().render(task)
-            eta = task.fields["eta"]
-            if eta is None:
-                return Text("-:--:--", style="progress.remaining")
-            minutes, seconds = divmod(int(eta), 60)
-            hours, minutes = divmod(minutes, 60)
-            return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+    def amount(fields: dict) -> str:
+        moved, of = fields["moved"], fields["of"]
+        # of None: the total is not known yet, so what has arrived so far
+        return human_size(moved) if of is None else size_of(moved, of)
+
+    def speed(fields: dict) -> str:
+        rate = fields["rate"]
+        return "?" if rate is None else f"{filesize.decimal(int(rate))}/s"
+
+    def remaining(fields: dict) -> str:
+        if fields["eta"] is None:
+            return "-:--:--"
+        minutes, seconds = divmod(int(fields["eta"]), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours:d}:{minutes:02d}:{seconds:02d}"
+
+    Amount = overall(DownloadColumn, "moved", "progress.download", amount)
+    Speed = overall(TransferSpeedColumn, "rate", "progress.data.speed", speed)
+    Remaining = overall(TimeRemainingColumn, "eta", "progress.remaining", remaining)
 
     right = {"justify": "right", "no_wrap": True}
     return (

@@ -95,7 +95,7 @@ def query(
     show_results(run.output, result.rows, plan.table, shown, body=result.body)
     if download and result.rows:
         from imap_cli.cli.download import run_downloads
-        from imap_cli.core.query import record_keys
+        from imap_cli.core.records import record_keys
 
         keys = record_keys(result.rows, plan.table)
         code = run_downloads(run, keys, jobs=jobs, force=force, print_paths=not output_format)
@@ -112,7 +112,7 @@ def show_results(
     file prints them as they are (the same records, without encoding them again).
     `fmt` None prints only the count.
     """
-    from imap_cli.core.query import record_keys
+    from imap_cli.core.records import record_keys
 
     count = len(rows)
     if count:
@@ -145,13 +145,11 @@ def _remember(rows: list[dict], table: str, keys: list[str] | None) -> None:
     import contextlib
 
     from imap_cli.core.errors import IMAPError
-    from imap_cli.core.query import record_keys, remember_keys
+    from imap_cli.core.recent import remember_keys
+    from imap_cli.core.records import record_keys
 
     with contextlib.suppress(IMAPError):
         remember_keys(keys if keys is not None else record_keys(rows, table))
-
-
-# --- csv -----------------------------------------------------------------------------------
 
 
 def csv_columns(rows: Sequence[dict], table: str) -> list[str]:
@@ -197,9 +195,6 @@ def csv_rows(rows: Sequence[dict], columns: Sequence[str]) -> list[list[Any]]:
         else:
             out.append([cell(v) for v in values])
     return out
-
-
-# --- table ---------------------------------------------------------------------------------
 
 
 def _column(rows: Sequence[dict], key: str) -> list[Any]:

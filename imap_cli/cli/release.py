@@ -85,7 +85,8 @@ def release(
 
 
 def _show_preview(run, rows: list[dict], output_format: str | None) -> None:
-    from imap_cli.cli.query import FORMATS, show_results
+    from imap_cli.cli.completers import FORMATS
+    from imap_cli.cli.query import show_results
 
     output = run.output
     fmt = table_format(output, output_format, FORMATS)

@@ -98,18 +98,16 @@ def sync(
             f"{output_format!r} is not a sync output format; valid formats: {', '.join(FORMATS)}",
             "For example: --format json",
         )
-    code = run_sync(
-        run,
-        filters,
-        since=since,
-        dry_run=dry_run,
-        latest_only=latest_only,
-        report=report_superseded or prune_superseded,
-        prune=prune_superseded,
-        shard=parse_shard(shard),
-        jobs=jobs,
-        fmt=fmt,
-    )
+    # core.sync's keyword arguments, as the flags give them
+    options = {
+        "since": since,
+        "dry_run": dry_run,
+        "latest_only": latest_only,
+        "prune_superseded": prune_superseded,
+        "shard": parse_shard(shard),
+    }
+    report = report_superseded or prune_superseded
+    code = run_sync(run, filters, options, jobs=jobs, fmt=fmt, report=report)
     if code:
         raise typer.Exit(code)
 
@@ -117,23 +115,20 @@ def sync(
 def run_sync(
     run: State,
     filters: dict,
+    options: dict[str, Any],
     *,
-    since: str | None,
-    dry_run: bool,
-    latest_only: bool,
-    report: bool,
-    prune: bool,
-    shard: tuple[int, int] | None,
     jobs: int | None,
     fmt: str,
+    report: bool,
 ) -> int:
     """Run the sync with progress on stderr; print the result; return the exit code."""
     import time
 
     from imap_cli.cli.download import interrupted_note
+    from imap_cli.cli.errors import run_exit_code
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.sync import sync as sync_files
-    from imap_cli.core.transfer import exit_code, ignore_events
+    from imap_cli.core.transfer import ignore_events
 
     output = run.output
     settings = run.settings
@@ -141,28 +136,23 @@ def run_sync(
     with run.client(jobs=jobs) as client:
         started = time.monotonic()
         try:
-            with TransferProgress(output, verb="Downloading") as progress:
-                client.on_retry = progress.guard(progress.retrying)
+            with TransferProgress(output, verb="Downloading", client=client) as progress:
                 summary = sync_files(
                     client,
                     data_dir=settings.data_dir,
                     filters=filters,
                     jobs=jobs,
-                    since=since,
-                    dry_run=dry_run,
-                    latest_only=latest_only,
-                    prune_superseded=prune,
-                    shard=shard,
-                    on_event=ignore_events if dry_run else progress.handle,
+                    on_event=ignore_events if options["dry_run"] else progress.handle,
+                    **options,
                 )
-            if not dry_run:
+            if not options["dry_run"]:
                 progress.summary(summary.results, time.monotonic() - started)
         except KeyboardInterrupt as stop:
             interrupted_note(output, stop)
             output.note("The sync state was not changed.")
             raise typer.Exit(130) from None  # said what was kept: no generic line
     _show(run, summary, fmt, report=report)
-    return exit_code(summary.results)
+    return run_exit_code(summary.results)
 
 
 def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:

@@ -46,9 +46,6 @@ def split(line: str) -> list[str]:
     return words
 
 
-# --- the command line over the description ---------------------------------------------------
-
-
 class Context:
     """What click's resilient parse leaves for one command: its node, params and sources.
 
@@ -214,9 +211,6 @@ def resolve(spec: dict[str, Any], args: list[str]) -> Context:
     return ctx
 
 
-# --- candidates ----------------------------------------------------------------------------
-
-
 def _starts_option(value: str) -> bool:
     return value[:1] == "-"
 
@@ -319,9 +313,6 @@ def candidates(spec: dict[str, Any], args: list[str], incomplete: str) -> list[I
     if param is not None:
         return _param_items(ctx, param, incomplete)
     return _command_items(ctx, incomplete)
-
-
-# --- the three shells, as Typer answers them -------------------------------------------------
 
 
 def _zsh_escape(text: str) -> str:

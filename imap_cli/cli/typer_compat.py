@@ -68,9 +68,6 @@ def hook(name: str) -> Any:
     return _found[name]
 
 
-# --- building click commands ------------------------------------------------------------------
-
-
 def click_command(app: Any) -> Any:
     """The click command (or group) Typer builds for `app`."""
     build = hook("click_command")
@@ -83,9 +80,6 @@ def summary_help(target: Any, name: str, settings: dict[str, Any]) -> str | None
     """The help text Typer gives the sub-app `target` under `name`; None when unknown."""
     solve = hook("summary_help")
     return None if solve is None else solve(target, name, settings)
-
-
-# --- plain converters (Typer 0.29 and later) --------------------------------------------------
 
 
 def converter_slot_free(param: Any) -> bool:
@@ -113,8 +107,6 @@ def path_check() -> Callable[..., Any] | None:
     """Typer's checks of a path value (exists, file_okay, ...), given a Path; None if unknown."""
     return hook("path_check")
 
-
-# --- completion scripts -----------------------------------------------------------------------
 
 # rich's markup tags, as rich.markup matches them: [bold], [/], [link=...], ...
 _MARKUP_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")

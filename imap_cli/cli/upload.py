@@ -42,7 +42,7 @@ def upload(
     """
     import time
 
-    from imap_cli.core.transfer import exit_code
+    from imap_cli.cli.errors import run_exit_code
     from imap_cli.core.upload import InvalidUploads, upload_files
 
     run = state(ctx)
@@ -64,7 +64,7 @@ def upload(
             if dry_run:
                 results = upload_files(sdc, paths, jobs=workers, dry_run=True)
                 show_dry_run(run.output, results, sdc.base_url)
-                code = exit_code(results)
+                code = run_exit_code(results)
                 if code:
                     raise typer.Exit(code)
                 return
@@ -72,8 +72,7 @@ def upload(
             from imap_cli.cli.progress import TransferProgress
 
             started = time.monotonic()
-            with TransferProgress(output, verb="Uploading") as progress:
-                sdc.on_retry = progress.guard(progress.retrying)
+            with TransferProgress(output, verb="Uploading", client=sdc) as progress:
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
         except KeyboardInterrupt:
@@ -88,7 +87,7 @@ def upload(
                     output.error(f"{path}: {reason}", "")
             raise
     output.lines(r.key for r in results if r.status == "uploaded")
-    code = exit_code(results)
+    code = run_exit_code(results)
     if code:
         raise typer.Exit(code)
 

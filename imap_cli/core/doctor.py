@@ -130,9 +130,6 @@ def _network_checks(settings: Settings, add: Callable[[Check], bool]) -> None:
         add(check_credentials(settings))
 
 
-# --- config ----------------------------------------------------------------------------------
-
-
 def check_config_file() -> Check:
     """The config file: absent is fine; it must be readable TOML, and private if it holds a key."""
     from imap_cli.core.settings import default_config_path
@@ -161,9 +158,6 @@ def check_settings(settings: Settings) -> Check:
         f"{k}={v} ({o})" for k, v, o in settings.rows() if (o and o != "default") or k == "url"
     ]
     return Check("settings", Status.OK, "; ".join(chosen))
-
-
-# --- data dir --------------------------------------------------------------------------------
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -225,9 +219,6 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-# --- the way to the SDC ----------------------------------------------------------------------
 
 
 def _proxy_for(url: str) -> str | None:
@@ -332,16 +323,14 @@ def check_tls(settings: Settings) -> Check:
     host, port = parts.hostname or "", parts.port or 443
     bundle, origin = ca_bundle_in_use(settings)
     info = {"ca_bundle": bundle, "ca_bundle_origin": origin}
+
+    def problem(text: str, kind: Failure = Failure.CERTIFICATE) -> Check:
+        return Check("tls", Status.PROBLEM, text, kind, data=info)
+
     try:
         context = ssl.create_default_context(cafile=bundle)
     except (OSError, ssl.SSLError) as exc:
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"the CA bundle {bundle} ({origin}) cannot be loaded: {_os_reason(exc)}",
-            Failure.CERTIFICATE,
-            data=info,
-        )
+        return problem(f"the CA bundle {bundle} ({origin}) cannot be loaded: {_os_reason(exc)}")
     proxy = _proxy_for(settings.url)
     try:
         with (
@@ -360,21 +349,11 @@ def check_tls(settings: Settings) -> Check:
 
         reason = exc.verify_message or exc.reason or "verification failed"
         kind, _ = tls_failure(reason)
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})",
-            kind,
-            data=info,
+        return problem(
+            f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})", kind
         )
     except (OSError, ssl.SSLError) as exc:
-        return Check(
-            "tls",
-            Status.PROBLEM,
-            f"TLS handshake with {host} failed: {_os_reason(exc)}",
-            Failure.CERTIFICATE,
-            data=info,
-        )
+        return problem(f"TLS handshake with {host} failed: {_os_reason(exc)}")
     issuer = _name(cert.get("issuer", ()))
     expires = cert.get("notAfter", "?")
     return Check(
@@ -521,9 +500,6 @@ def check_credentials(settings: Settings) -> Check:
 def check_versions(found: Mapping[str, str]) -> Check:
     """One line with every version that matters to a bug report."""
     return Check("versions", Status.OK, ", ".join(f"{k} {v}" for k, v in found.items()))
-
-
-# --- versions --------------------------------------------------------------------------------
 
 
 def versions() -> dict[str, str]:

@@ -84,20 +84,6 @@ def in_python(text: str) -> str:
 SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
 
 
-class ExitCode(enum.IntEnum):
-    """Compatibility only: process exit codes are the CLI's (imap_cli.cli.errors.ExitCode).
-
-    core/transfer.py's exit_code() still reads `IMAPError.exit_code`; both go when it moves.
-    """
-
-    OK = 0
-    PARTIAL = 1
-    USAGE = 2
-    UNAVAILABLE = 3
-    REFUSED = 4
-    INTERRUPTED = 130
-
-
 class Failure(str, enum.Enum):
     """What kind of failure an error is, so a front end can give the advice that fits it.
 
@@ -132,7 +118,6 @@ class IMAPError(Exception):
     `choices` say which parameter was wrong, with what, and what it could have been.
     """
 
-    exit_code: ExitCode = ExitCode.PARTIAL  # compatibility; see ExitCode
     default_hint: str = ""
     default_kind: Failure | None = None
 
@@ -181,8 +166,6 @@ class IMAPError(Exception):
 class UsageError(IMAPError):
     """The user asked for something that cannot work (bad option, bad value)."""
 
-    exit_code = ExitCode.USAGE
-
 
 class InvalidName(UsageError):
     """A filename or SDC key that does not follow the IMAP naming conventions."""
@@ -221,7 +204,6 @@ class SDCError(IMAPError):
 class BadRequest(SDCError):
     """400: the SDC rejected the request; its message is shown verbatim."""
 
-    exit_code = ExitCode.USAGE
     default_hint = "Check the values you passed."
 
 
@@ -240,7 +222,6 @@ class Conflict(SDCError):
 class Refused(SDCError):
     """401/403: the SDC refused the credentials (or their absence)."""
 
-    exit_code = ExitCode.REFUSED
     default_kind = Failure.CREDENTIALS
     default_hint = (
         "Check your API key (api_key or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN); "
@@ -251,7 +232,6 @@ class Refused(SDCError):
 class Unavailable(SDCError):
     """The SDC could not be reached, or kept failing after retries."""
 
-    exit_code = ExitCode.UNAVAILABLE
     default_hint = (
         f"The SDC is temporarily unavailable; retry later. If it persists, contact {SDC_CONTACT}."
     )

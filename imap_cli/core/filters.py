@@ -195,7 +195,7 @@ def check_descriptor(value: Any) -> str:
 
 def check_product(given: Mapping[str, Any], *, name_choices: bool = True) -> dict[str, str]:
     """The instrument, data level and descriptor among `given`, checked (UsageError)."""
-    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
+    from imap_cli.core.vocabulary import DATA_LEVELS, INSTRUMENTS
 
     values: dict[str, str] = {}
     for field, valid, example in (

@@ -198,8 +198,6 @@ class SDCClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- requests ----------------------------------------------------------------------
-
     def _check_credential_target(self, url: str) -> None:
         scheme, host, _ = origin_of(url)
         if origin_of(url) != self.origin:

@@ -13,8 +13,8 @@ from typing import Any
 
 from imap_cli.core.errors import BadResponse, NotFound, UsageError, terminal
 from imap_cli.core.filters import check_member, check_product, compact, parse_date
-from imap_cli.core.http import RETRY_STATUSES
 from imap_cli.core.records import check_records
+from imap_cli.core.retry import RETRY_STATUSES
 
 STATUSES: tuple[str, ...] = ("FAILED", "INPROGRESS", "SUCCEEDED")
 # Spellings people type for INPROGRESS.

@@ -51,7 +51,7 @@ def record_name(record: Any, where: str = "a record", *, paths: bool = False) ->
             if isinstance(record.get(field), str) and record[field].strip():
                 return record[field].strip()
     from imap_cli.core.errors import IMAPError
-    from imap_cli.core.query import record_key
+    from imap_cli.core.records import record_key
 
     path = record.get("file_path")
     spice = isinstance(record.get("file_name"), str) or (

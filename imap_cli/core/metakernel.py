@@ -12,7 +12,6 @@ mark for KERNELS_TO_LOAD.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -41,7 +40,7 @@ _J2000 = dt.datetime(2000, 1, 1, 12, 0, 0)
 
 def kernel_types() -> tuple[str, ...]:
     """The kernel types that /metakernel's file_types can select."""
-    from imap_cli.core.naming import SPICE_TYPES
+    from imap_cli.core.vocabulary import SPICE_TYPES
 
     return tuple(t for t in SPICE_TYPES if t not in NOT_LOADABLE)
 
@@ -281,7 +280,8 @@ def build(
     Nothing is written at `output` unless every kernel is present locally: a metakernel
     naming a missing file would fail in furnsh. `dry_run` downloads and writes nothing.
     """
-    from imap_cli.core.download import destination, download_files
+    from imap_cli.core.download.datadir import destination
+    from imap_cli.core.download.pipeline import download_files
     from imap_cli.core.transfer import ignore_events
 
     names = kernel_names(client, request)
@@ -303,8 +303,3 @@ def build(
     if output is not None and not dry_run and all(r.error is None for r in results):
         written = write_atomically(Path(output), text)
     return Metakernel(names, keys, paths, text, results, written)
-
-
-def kernels_json(names: Sequence[str]) -> str:
-    """The names as one JSON line (for debugging output)."""
-    return json.dumps(list(names))

@@ -30,20 +30,17 @@ from datetime import date, timedelta
 
 from imap_cli.core.errors import InvalidName
 from imap_cli.core.vocabulary import (
-    ALL_EXTENSIONS,
     ANCILLARY_FAMILY_EXTENSIONS,
     ANCILLARY_HINT,
     ANCILLARY_RE,
     DATA_LEVELS,
     DATE_RE,
-    EXTENSIONS,
     GENERIC_HINT,
     INSTRUMENT_SET,
     INSTRUMENTS,
     INTERVAL_RE,
     KIND_BY_ANCILLARY_EXTENSION,
     KIND_BY_SCIENCE_EXTENSION,
-    KINDS,
     LEGACY_VERSION_RE,
     LEVEL_SET,
     MAX_NAME_BYTES,
@@ -57,7 +54,6 @@ from imap_cli.core.vocabulary import (
     SPICE_PATTERNS,
     SPICE_SUBDIRS,
     SPICE_TYPE_WORDS,
-    SPICE_TYPES,
 )
 
 # Characters never allowed in a name, whatever the kind: path separators, the NTFS stream
@@ -669,23 +665,3 @@ def _checked(name: str, kind: str) -> str:
             "official client reads it; choose another descriptor"
         )
     return name
-
-
-__all__ = [
-    "ALL_EXTENSIONS",
-    "DATA_LEVELS",
-    "EXTENSIONS",
-    "INSTRUMENTS",
-    "KINDS",
-    "MAX_NAME_BYTES",
-    "SPICE_EXTENSIONS",
-    "SPICE_SUBDIRS",
-    "SPICE_TYPES",
-    "IMAPName",
-    "InvalidName",
-    "build_ancillary_name",
-    "build_science_name",
-    "parse",
-    "parse_key",
-    "version_sort_key",
-]

@@ -25,7 +25,6 @@ from typing import Any
 from imap_cli.core.errors import NotFound, TooLarge, UsageError, option, terminal, word
 from imap_cli.core.filters import (
     FULL_VERSION,
-    check_descriptor,
     check_member,
     check_product,
     compact,
@@ -35,21 +34,15 @@ from imap_cli.core.filters import (
     parse_version,
     whole,
 )
-from imap_cli.core.recent import recent_keys, remember_keys
 from imap_cli.core.records import (
     check_records,
     decode_body,
-    decode_records,
     latest_records,
-    record_key,
-    record_keys,
     record_name,
 )
 from imap_cli.core.spice_time import (
-    LEAP_SECONDS,
     day_after,
     spice_time_range,
-    tdb_seconds_past_j2000,
 )
 
 TABLES: tuple[str, ...] = ("ancillary", "quicklook", "science", "spice")
@@ -102,8 +95,6 @@ _NOT_FOR = {
         "extension",
     ),
 }
-# The leap-second table, for tests that check the server's conversion against ours.
-_LEAP_SECONDS = LEAP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -126,18 +117,15 @@ class QueryPlan:
 
 
 def _extensions_for(table: str) -> tuple[str, ...]:
-    from imap_cli.core.naming import EXTENSIONS
+    from imap_cli.core.vocabulary import EXTENSIONS
 
     return tuple(sorted(EXTENSIONS[table]))
 
 
 def _kernel_types() -> tuple[str, ...]:
-    from imap_cli.core.naming import SPICE_TYPES
+    from imap_cli.core.vocabulary import SPICE_TYPES
 
     return tuple(sorted({*SPICE_TYPES, ALL_KERNELS, *NON_KERNEL_TYPES}))
-
-
-# --- planning ------------------------------------------------------------------------------
 
 
 def plan_query(**filters: Any) -> QueryPlan:
@@ -369,9 +357,6 @@ def _plan_spice_name(parsed: Any) -> QueryPlan:
     return QueryPlan("spice", "spice-query", params, only_name=parsed.name)
 
 
-# --- running -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class QueryResult:
     """The records, and the SDC's JSON body when the records are exactly that body."""
@@ -556,31 +541,3 @@ def run_query(client: Any, **filters: Any) -> list[dict]:
     data_level, descriptor, start_date, repointing, version, ingestion_date, ...).
     """
     return fetch(client, plan_query(**filters))
-
-
-__all__ = [
-    "FILTERS",
-    "TABLES",
-    "QueryPlan",
-    "QueryResult",
-    "check_descriptor",
-    "check_product",
-    "check_records",
-    "compact",
-    "decode_records",
-    "fetch",
-    "fetch_result",
-    "latest_records",
-    "parse_date",
-    "parse_repointing",
-    "parse_version",
-    "plan_query",
-    "recent_keys",
-    "record_key",
-    "record_keys",
-    "record_name",
-    "remember_keys",
-    "run_query",
-    "spice_time_range",
-    "tdb_seconds_past_j2000",
-]

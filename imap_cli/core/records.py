@@ -118,13 +118,9 @@ def latest_records(rows: Sequence[dict]) -> list[dict]:
     return [row for row, (series, rank) in zip(rows, keys) if best[series] == rank]
 
 
-def decode_records(body: bytes, what: str = "query", status: int = 200, kind: str = "") -> Any:
-    """Decode a JSON body; NaN/Infinity (not JSON) become null. BadResponse if not JSON."""
-    return decode_body(body, what, status, kind)[0]
-
-
 def decode_body(body: bytes, what: str, status: int, kind: str) -> tuple[Any, bool]:
-    """The decoded body, and whether it held NaN/Infinity (turned into null)."""
+    """The decoded body, and whether it held NaN/Infinity (turned into null); BadResponse if
+    it is not JSON."""
     constants: list[str] = []
 
     def constant(word: str) -> None:

@@ -164,8 +164,8 @@ def _read_text(path: Path, problems: list[str]) -> str | None:
 
 def _rule(number: int, raw: str, problems: list[str]) -> tuple[Rule | None, int]:
     """The rule on one line (None when skipped); its problems appended with the line number."""
-    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
-    from imap_cli.core.query import check_descriptor
+    from imap_cli.core.filters import check_descriptor
+    from imap_cli.core.vocabulary import DATA_LEVELS, INSTRUMENTS
 
     line = raw.strip()
     if not line or line.startswith("#") or line.lower().startswith("instrument,"):
@@ -213,9 +213,6 @@ def _show(text: str) -> str:
     return repr(printable(text[:80]))
 
 
-# --- what would be released ----------------------------------------------------------------
-
-
 def rule_queries(manifest: Manifest, rule: Rule) -> list[dict[str, Any]]:
     """The `imap query` filters that find what one rule releases (latest of each series)."""
     common: dict[str, Any] = {
@@ -250,9 +247,6 @@ def preview(client: Any, manifest: Manifest) -> list[dict]:
             for row in run_query(client, **filters):
                 found.setdefault(str(row.get("file_path")), row)
     return sorted(found.values(), key=lambda r: ("data_level" not in r, str(r.get("file_path"))))
-
-
-# --- the release --------------------------------------------------------------------------
 
 
 def require_api_key(client: Any) -> None:

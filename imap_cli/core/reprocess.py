@@ -67,7 +67,7 @@ def plan_reprocess(
     descriptor: Any = None,
 ) -> ReprocessRequest:
     """Check a request the way the SDC's scheduler will; raises UsageError, sends nothing."""
-    from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
+    from imap_cli.core.vocabulary import DATA_LEVELS, INSTRUMENTS
 
     dates = {"start_date": start_date, "end_date": end_date}
     missing = [option(name) for name, value in dates.items() if value in (None, "")]

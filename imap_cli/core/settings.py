@@ -180,9 +180,6 @@ def mask(secret: str | None) -> str:
     return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
-# --- the config file ---------------------------------------------------------------------
-
-
 def read_file(path: Path) -> dict[str, Any]:
     """Read the TOML config file; a missing file is empty, a broken one is a ConfigError."""
     try:
@@ -246,9 +243,6 @@ def file_readable_by_others(path: Path) -> bool:
     except OSError:
         return False
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
-
-
-# --- resolution --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,6 @@ def is_size_failure(status: int, body: bytes) -> bool:
     return isinstance(message, str) and message.strip().lower() == "internal server error"
 
 
-# --- pieces of a query ------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Window:
     """Files whose start date is in [low, high]; None is an open end."""
@@ -250,9 +247,6 @@ def _names_paging(error: BadRequest) -> bool:
     return "offset" in error.message or "limit" in error.message
 
 
-# --- the run ----------------------------------------------------------------------------------
-
-
 class _Run:
     """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
 
@@ -310,8 +304,6 @@ class _Run:
             pool.stop(drop=True)
             checker.stop(drop=True)
         return self.found
-
-    # -- scheduling --
 
     def _submit(self, piece: Window | Page) -> None:
         self.total += 1
@@ -473,18 +465,3 @@ def merge(rows: Sequence[dict]) -> list[dict]:
             key = json.dumps(row, sort_keys=True, default=str)
         unique.setdefault(key, row)
     return [unique[key] for key in sorted(unique, key=str)]
-
-
-__all__ = [
-    "JOBS",
-    "MAX_RESPONSE_BYTES",
-    "PAGE_ROWS",
-    "Page",
-    "SizeFailure",
-    "TooLarge",
-    "Window",
-    "fetch_all",
-    "first_windows",
-    "is_size_failure",
-    "merge",
-]

@@ -27,16 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imap_cli.core.errors import IMAPError, InvalidName, UsageError, option
+from imap_cli.core.filters import compact, parse_date
 from imap_cli.core.naming import IMAPName, parse_key, version_sort_key
-from imap_cli.core.query import (
-    FILTERS,
-    compact,
-    latest_records,
-    parse_date,
-    plan_query,
-    record_keys,
-    run_query,
-)
+from imap_cli.core.query import FILTERS, plan_query, run_query
+from imap_cli.core.records import latest_records, record_keys
 from imap_cli.core.shard import in_shard
 from imap_cli.core.transfer import EventSink, FileResult, ignore_events
 
@@ -112,9 +106,6 @@ class SyncSummary:
             "pruned": [str(p) for p in self.pruned],
             "state": str(self.state_path),
         }
-
-
-# --- state ---------------------------------------------------------------------------------
 
 
 def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
@@ -377,9 +368,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-# --- superseded files ----------------------------------------------------------------------
-
-
 def series_of(name: IMAPName) -> tuple[str, str]:
     """Files of one series differ only in their version: (folder, name without version)."""
     stem = name.name.replace(name.version, "", 1) if name.version else name.name
@@ -398,7 +386,7 @@ def find_superseded(
     The local files considered are `local_keys` (those this filter set brought in) and, in the
     folders of `sdc_keys`, the files of the same series.
     """
-    from imap_cli.core.download import destination
+    from imap_cli.core.download.datadir import destination
 
     newest: dict[tuple[str, str], IMAPName] = {}
 
@@ -446,9 +434,6 @@ def find_superseded(
     return out
 
 
-# --- the run -------------------------------------------------------------------------------
-
-
 def parse_since(value: Any) -> dt.date:
     """`since`: a day (YYYYMMDD or YYYY-MM-DD)."""
     return parse_date(value, "since date")
@@ -473,7 +458,8 @@ def sync(
     SyncStateError when the state is damaged and `since` was not given. A file's failure is
     in the results, and keeps the watermark where it was.
     """
-    from imap_cli.core.download import download_files, ensure_data_dir
+    from imap_cli.core.download.datadir import ensure_data_dir
+    from imap_cli.core.download.pipeline import download_files
 
     filters = {k: v for k, v in filters.items() if v is not None and str(v).strip() != ""}
     plan_query(**filters)  # every value checked before anything is read or sent

@@ -1,6 +1,6 @@
 """What downloads and uploads share.
 
-* what they report: progress events while they run, one result per file, the run's exit code;
+* what they report: progress events while they run, one result per file;
 * what they read: the list of names or paths behind `-`;
 * how they run: `TransferRun`, worker threads (core.workers) that settle each file exactly once,
   stop at a cancel flag (core.retry), and let Ctrl-C return at once (a thread blocked on a
@@ -14,12 +14,12 @@ import contextlib
 import enum
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imap_cli.core.errors import ExitCode, IMAPError, terminal
+from imap_cli.core.errors import IMAPError, terminal
 from imap_cli.core.retry import TransferCancelled
 from imap_cli.core.workers import WorkerPool
 
@@ -72,9 +72,6 @@ def ignore_events(event: TransferEvent) -> None:
     """The default sink: library callers that want no progress."""
 
 
-# --- inputs and outcome ------------------------------------------------------------------------
-
-
 def expand_items(items: Iterable[str], stdin: Iterable[str], *, paths: bool = False) -> list[str]:
     """The command's arguments with `-` replaced by the names on stdin, read once.
 
@@ -92,24 +89,6 @@ def expand_items(items: Iterable[str], stdin: Iterable[str], *, paths: bool = Fa
         else:
             out.append(item)
     return out
-
-
-def exit_code(results: Sequence[FileResult]) -> int:
-    """The exit code of a download or upload run.
-
-    0 when nothing failed; 1 when some failed. When every file failed for the same reason that
-    is not about one file (a reason with its own exit code: 2 bad input or setting, 3 SDC
-    unreachable or failing, 4 refused), that code, so a script can tell "the SDC is down" from
-    "some files were missing".
-    """
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return 0
-    if len(failed) == len(results):
-        codes = {int(r.error.exit_code) for r in failed if r.error is not None}
-        if len(codes) == 1 and codes <= {ExitCode.USAGE, ExitCode.UNAVAILABLE, ExitCode.REFUSED}:
-            return codes.pop()
-    return int(ExitCode.PARTIAL)
 
 
 # A URL's query string (a presigned URL's signature lives there): never shown to anyone.
@@ -133,9 +112,6 @@ def failure(exc: Exception) -> IMAPError:
         f"This is a bug in imap-sdc-cli; run again with {terminal('debug', 'IMAP_DEBUG=1')} "
         "and report it.",
     )
-
-
-# --- running files on threads ------------------------------------------------------------------
 
 
 class GuardedSink:

@@ -199,9 +199,6 @@ def check_files(paths: Sequence[Path]) -> list[UploadItem]:
     return items
 
 
-# --- one file ------------------------------------------------------------------------------
-
-
 class ProgressFile(io.FileIO):
     """The file being sent: a real file (fileno, tell: requests sets Content-Length from
     them and streams it) whose reads report progress and stop early when cancelled."""
@@ -424,19 +421,6 @@ def put_file(
     raise sdc.http_error(response, f"{UPLOAD_WHAT} (storage host)")
 
 
-def upload_file(
-    sdc: SDCClient,
-    item: UploadItem,
-    on_event: EventSink = ignore_events,
-    cancel: threading.Event | None = None,
-) -> FileResult:
-    """Upload one checked file; never raises an IMAPError (it goes in the result)."""
-    emit = GuardedSink(on_event)
-    result, _ = _send_one(sdc, item, emit, cancel)
-    emit(_final_event(item, result))
-    return result
-
-
 def _send_one(
     sdc: SDCClient, item: UploadItem, emit: EventSink, cancel: threading.Event | None
 ) -> tuple[FileResult, bool]:
@@ -458,9 +442,6 @@ def _send_one(
     except IMAPError as error:
         return _failed(item, error), False
     return FileResult(item.key, "uploaded", path=item.path, size=item.size), False
-
-
-# --- a file the SDC has already -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -541,9 +522,6 @@ def _final_event(item: UploadItem, result: FileResult) -> TransferEvent:
     return TransferEvent(Stage.FAILED, item.key, total=item.size, error=result.error)
 
 
-# --- many files ----------------------------------------------------------------------------
-
-
 def upload_files(
     sdc: SDCClient,
     paths: list[Path],
@@ -559,10 +537,9 @@ def upload_files(
     failure fails that file only; a refusal (401/403) or an SDC that is unreachable or failing
     stops the files not yet started. `dry_run` uploads nothing: it asks the SDC which files
     it has, and returns "would-upload", "skipped" (there, identical) or failed (a conflict).
-    An `on_event`
-    that raises changes no result; it is not called again in this run. On Ctrl-C (or a
-    KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads are
-    daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
+    An `on_event` that raises changes no result; it is not called again in this run. On Ctrl-C
+    (or a KeyboardInterrupt from `on_event`) raises KeyboardInterrupt at once: the worker threads
+    are daemons, told to stop, and never waited for (an unfinished PUT leaves nothing in the SDC).
     """
     items = check_files([Path(p) for p in paths])
     if dry_run:

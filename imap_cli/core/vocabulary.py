@@ -1,7 +1,7 @@
 """The IMAP filename vocabulary and grammar tables: instruments, levels, kinds, extensions,
 SPICE kernel types, and the patterns core.naming classifies names with. Data only, no I/O.
 
-core.naming re-exports the public names; completion can offer them from here.
+Completion offers the public names from here, without importing core.naming.
 """
 
 from __future__ import annotations

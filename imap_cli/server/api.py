@@ -1,15 +1,7 @@
 """The SDC API look-alike: routes, auth prefixes, status codes and bodies as the real SDC.
 
-Routes (each also under /api-key/... and /authorized/...):
-  GET /query, /query/{proxy+}          science, ancillary, quicklook tables (queries.query)
-  GET /spice-query                     kernels; type=spin|repoint|thruster: their own tables
-  GET /spin-table, /repoint-table, /small-forces-table (and its old name /thruster-table)
-  GET|HEAD /download, /download/{key}  302 to a presigned object URL, body {"download_url": ...}
-  GET /upload, /upload/{proxy+}        200 JSON string: a presigned PUT URL; 409 if it exists
-  POST /reprocess (prefixes only)      200 {"message": "Reprocess job queued", "reprocess_id"}
-  GET /release (/api-key only)         flags the latest version of each matching series
-  GET /processing-jobs, /processing-logs/{stream}, /metakernel   (server.operations)
-Anything else: the gateway's 404 {"message": "Not Found"}.
+Routes: _ROUTES below, each also under /api-key/... and /authorized/... where the SDC has it;
+anything else is the gateway's 404 {"message": "Not Found"}.
 
 Like the SDC's Lambdas, an answer larger than `max_response_bytes` (6,291,556; 0: no limit)
 is the gateway's 500 {"message": "Internal Server Error"}; `/query` takes `offset`/`limit`
@@ -144,8 +136,6 @@ class ApiApp:
         self.operations = Operations(catalogue)
         self.routes = route_map()
 
-    # --- plumbing -------------------------------------------------------------------------
-
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             answer = self._dispatch(environ)
@@ -178,8 +168,6 @@ class ApiApp:
             return f"{scheme}://{host}"
         host = match.group(1) if match else self.bound_host
         return f"{scheme}://{host}:{self.objects_port}"
-
-    # --- routing ------------------------------------------------------------------------
 
     def _dispatch(self, environ: dict[str, Any]) -> Answer:
         method = environ["REQUEST_METHOD"]
@@ -221,8 +209,6 @@ class ApiApp:
             raise ApiError.message(401, "Unauthorized")
         if endpoint == "upload":
             raise ApiError.message(404, "Not Found")
-
-    # --- handlers -----------------------------------------------------------------------
 
     def _query(self, environ: dict[str, Any], prefix: str, rest: str | None = None) -> Answer:
         self.catalogue.refresh()

@@ -158,8 +158,6 @@ class Catalogue:
         self._last_check = 0.0
         self._hash_locks: dict[str, threading.Lock] = {}
 
-    # --- reading ------------------------------------------------------------------------
-
     @contextlib.contextmanager
     def cursor(self) -> Iterator[sqlite3.Cursor]:
         """A cursor on the catalogue, holding the lock (keep the work inside short)."""
@@ -186,7 +184,6 @@ class Catalogue:
     def __len__(self) -> int:
         return self.rows("SELECT count(*) FROM files")[0][0]
 
-    # --- release state ----------------------------------------------------------------------
     # Files found on disk count as released; a science or quicklook upload made while the
     # server requires credentials starts unreleased, as on the SDC, until a release flags it.
     # Kept apart from `files`, whose rows rescans rebuild, and in memory only.
@@ -215,8 +212,6 @@ class Catalogue:
         """Every servable key, sorted."""
         return [k for (k,) in self.rows("SELECT key FROM files ORDER BY key")]
 
-    # --- ETags -----------------------------------------------------------------------------
-
     def md5(self, entry: Entry, size: int, mtime_ns: int) -> str:
         """The MD5 hex of the file as it is now (size/mtime from an fstat of the open file).
 
@@ -242,8 +237,6 @@ class Catalogue:
                     (md5, size, mtime_ns, entry.key),
                 )
             return md5
-
-    # --- indexing ---------------------------------------------------------------------------
 
     def scan(self) -> ScanReport:
         """Index ROOT from scratch; report misfits not reported before."""
@@ -313,13 +306,6 @@ class Catalogue:
             if row is not None:
                 with self.cursor() as cur:
                     cur.execute(_INSERT, row)
-
-    def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert prepared rows (see `row_for`); used by benchmarks to index synthetic files."""
-        with self.cursor() as cur:
-            cur.executemany(_INSERT, rows)
-
-    # --- internals --------------------------------------------------------------------------
 
     def _abs(self, rel: str) -> Path:
         return self.root.joinpath(*rel.split("/")) if rel else self.root

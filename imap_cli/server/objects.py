@@ -140,8 +140,6 @@ class ObjectApp:
             return self._put(environ, start_response, key)
         return self._get(environ, start_response, key, method == "HEAD")
 
-    # --- GET / HEAD ---------------------------------------------------------------------
-
     def _get(
         self, environ: dict[str, Any], start_response: StartResponse, key: str, head: bool
     ) -> Iterable[bytes]:
@@ -198,8 +196,6 @@ class ObjectApp:
             handle.close()
             return []
         return _FileBody(handle, start, length)
-
-    # --- PUT --------------------------------------------------------------------------
 
     def _put(
         self, environ: dict[str, Any], start_response: StartResponse, key: str

@@ -66,8 +66,6 @@ class Operations:
     reprocess_requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # --- reprocess ----------------------------------------------------------------------
-
     def reprocess(self, params: dict[str, str] | None) -> Answer:
         """Queue the request as the SDC does: unchecked; an identical recent one is dropped."""
         request = dict(params or {})
@@ -82,8 +80,6 @@ class Operations:
                 {"params": request, "at": now, "id": reprocess_id, "dropped": duplicate}
             )
         return json_answer(200, {"message": "Reprocess job queued", "reprocess_id": reprocess_id})
-
-    # --- release ------------------------------------------------------------------------
 
     def release(self, params: dict[str, str] | None) -> Answer:
         """GET /api-key/release: check the parameters in the SDC's order, then release."""
@@ -176,8 +172,6 @@ class Operations:
             keys += [k for (k,) in rows]
         return keys
 
-    # --- processing jobs and logs ---------------------------------------------------------
-
     def _jobs_file(self) -> dict[str, Any]:
         path = self.catalogue.root.joinpath(*JOBS_FILE)
         try:
@@ -218,8 +212,6 @@ class Operations:
                 },
             )
         return Answer(200, text, "text/plain; charset=utf-8")
-
-    # --- metakernel -----------------------------------------------------------------------
 
     def metakernel(self, params: dict[str, str] | None) -> Answer:
         """GET /metakernel: the kernels covering the range, as a list or a .tm."""

@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from imap_cli.core.naming import DATA_LEVELS, INSTRUMENTS
 from imap_cli.core.schema import ANCILLARY_FIELDS, KERNEL_COVERAGE_FIELDS, SCIENCE_FIELDS
+from imap_cli.core.vocabulary import DATA_LEVELS, INSTRUMENTS
 from imap_cli.server.answer import Answer, crash
 from imap_cli.server.catalogue import Catalogue
 
@@ -315,9 +315,6 @@ def _spice_on_query(
     if found:
         raise _Crash
     return Answer(200, "[]")
-
-
-# --- /spice-query -------------------------------------------------------------------------
 
 
 def spice_query(catalogue: Catalogue, params: dict[str, str] | None) -> Answer:

@@ -306,11 +306,8 @@ def start(
     - log: a text stream for the access log and misfit report (None: silent).
     - catalogue: an already-built Catalogue to serve instead of scanning the root.
 
-    The result has `.url`, `.objects_url`, `.root`, `.catalogue`, `.config`, `.requests` (every
-    request seen, as RequestRecord: origin, method, path, query, headers, status, bytes sent),
-    `.operations` (the reprocess requests it queued, in `.reprocess_requests`),
-    `.rescan()` and `.stop()`; it is a context manager. Servers are threaded werkzeug servers
-    in daemon threads; an OSError (e.g. the port is in use) propagates from here.
+    Servers are threaded werkzeug servers in daemon threads; an OSError (e.g. the port is in
+    use) propagates from here.
     """
     write = _log_writer(log)
     # Bind first: a port in use fails fast, before a long scan.
@@ -348,10 +345,6 @@ def start_server(
     catalogue: Catalogue | None = None,
     **options: Any,
 ) -> RunningServer:
-    """`start(ServerConfig(root, **options), log=log, catalogue=catalogue)`: serve `root`.
-
-    The options are ServerConfig's fields (host, port, api_key, access_token, objects_port,
-    latency, api_middleware, objects_middleware, url_expiry, upload_expiry, rescan_interval,
-    socket_timeout, ssl_context, max_response_bytes, pagination); see it and `start`.
-    """
+    """`start(ServerConfig(root, **options), log=log, catalogue=catalogue)`: serve `root`;
+    the options are ServerConfig's fields."""
     return start(ServerConfig(Path(root), **options), log=log, catalogue=catalogue)

@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from imap_cli.core.query import tdb_seconds_past_j2000
+from imap_cli.core.spice_time import tdb_seconds_past_j2000
 
 UTC = dt.timezone.utc
 ALWAYS = (dt.datetime(1950, 1, 1, tzinfo=UTC), dt.datetime(2100, 1, 1, tzinfo=UTC))

@@ -19,7 +19,7 @@ import pytest
 
 from imap_cli.cli import completers
 from imap_cli.cli.completion_spec import SPEC
-from imap_cli.core import naming, settings
+from imap_cli.core import settings, vocabulary
 from imap_cli.core.recent import remember_keys
 
 
@@ -142,10 +142,10 @@ def test_bash_completes_values(line: str, expected: list[str]) -> None:
 def test_static_lists_are_the_library_ones() -> None:
     """A TAB answers them from the generated spec, which takes them from core."""
     query = {p["name"]: p["complete"] for p in SPEC["commands"]["query"]["params"]}
-    assert query["instrument"]["choices"] == list(naming.INSTRUMENTS)
-    assert query["data_level"]["choices"] == list(naming.DATA_LEVELS)
-    assert query["kernel_type"]["choices"] == list(naming.SPICE_TYPES)
-    every_extension = {ext for exts in naming.EXTENSIONS.values() for ext in exts}
+    assert query["instrument"]["choices"] == list(vocabulary.INSTRUMENTS)
+    assert query["data_level"]["choices"] == list(vocabulary.DATA_LEVELS)
+    assert query["kernel_type"]["choices"] == list(vocabulary.SPICE_TYPES)
+    every_extension = {ext for exts in vocabulary.EXTENSIONS.values() for ext in exts}
     assert query["extension"]["choices"] == sorted(every_extension)
     get = {
         p["name"]: p["complete"] for p in SPEC["commands"]["config"]["commands"]["get"]["params"]

@@ -13,10 +13,11 @@ import requests
 import responses
 
 from imap_cli.cli.app import main
+from imap_cli.cli.errors import run_exit_code as exit_code
 from imap_cli.cli.output import Output, Streams
 from imap_cli.cli.progress import TransferProgress, human_size, human_time, summary
 from imap_cli.core import errors
-from imap_cli.core.transfer import FileResult, Stage, TransferEvent, exit_code, expand_items
+from imap_cli.core.transfer import FileResult, Stage, TransferEvent, expand_items
 
 SDC = "https://sdc.example"
 S3 = "https://bucket.s3.example"
@@ -168,7 +169,7 @@ def test_expand_items_reads_stdin_once() -> None:
 
 
 def test_exit_code_rules() -> None:
-    # One rule for downloads and uploads (core.transfer.exit_code).
+    # One rule for downloads and uploads (cli.errors.run_exit_code).
     ok = FileResult("k1", "downloaded")
     skip = FileResult("k2", "skipped")
     down = FileResult("k3", "failed", error=errors.ConnectionFailed("refused"))

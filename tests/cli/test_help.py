@@ -53,7 +53,7 @@ def test_commands_state_the_exit_codes(path: list[str], capsys) -> None:
 
 
 def test_every_exit_code_is_explained() -> None:
-    from imap_cli.core.errors import ExitCode
+    from imap_cli.cli.errors import ExitCode
 
     for code in ExitCode:
         assert f"{int(code)} " in EPILOG

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from imap_cli.core import errors
-from imap_cli.core.download import download_files
+from imap_cli.core.download.pipeline import download_files
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
 from imap_cli.core.transfer import Stage, TransferEvent

@@ -15,7 +15,7 @@ from imap_runner import ImapRunner
 
 from imap_cli.cli.app import main
 from imap_cli.core.naming import parse
-from imap_cli.core.query import _LEAP_SECONDS, tdb_seconds_past_j2000
+from imap_cli.core.spice_time import LEAP_SECONDS, tdb_seconds_past_j2000
 from imap_cli.server import RunningServer, start_server
 from imap_cli.server.demo import build_demo
 
@@ -159,7 +159,7 @@ def leapseconds_kernel() -> str:
     """A real leapseconds text kernel (the constants and TAI-UTC table of naif0012.tls)."""
     table = ",\n".join(
         f"                           {offset},   @{day.year}-{MONTHS[day.month - 1]}-{day.day}"
-        for day, offset in _LEAP_SECONDS
+        for day, offset in LEAP_SECONDS
     )
     return (
         "KPL/LSK\n\n\\begindata\n\n"

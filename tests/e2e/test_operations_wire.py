@@ -315,7 +315,7 @@ def kernels_to_load(text: str) -> list[str]:
 def test_metakernel_coverage_gaps_are_shown_readably(imap, fake: OpsSDC, tmp_path: Path):
     import datetime as dt
 
-    from imap_cli.core.query import tdb_seconds_past_j2000
+    from imap_cli.core.spice_time import tdb_seconds_past_j2000
 
     start = tdb_seconds_past_j2000(dt.datetime(2025, 10, 4))
     fake.coverage_gaps = {"attitude": [[start, start + 86400]]}

@@ -23,7 +23,7 @@ import requests
 from realistic_sdc import BUCKET, RealisticSDC, Seen, md5_etag, sdc_key_for
 
 from imap_cli.cli.app import main
-from imap_cli.core.download import download_files
+from imap_cli.core.download.pipeline import download_files
 from imap_cli.core.errors import IntegrityError
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve

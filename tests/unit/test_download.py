@@ -11,8 +11,8 @@ import pytest
 import requests
 import responses
 
-from imap_cli.core import download as dl
-from imap_cli.core import errors
+from imap_cli.cli.errors import ExitCode, exit_code_for
+from imap_cli.core import errors, objects
 from imap_cli.core.download import datadir, pipeline
 from imap_cli.core.http import SDCClient
 from imap_cli.core.listing import read_listing
@@ -65,7 +65,7 @@ def run(items, tmp_path: Path, client: SDCClient | None = None, **options):
             events.append(event)
 
     options.setdefault("jobs", 4)
-    results = dl.download_files(
+    results = pipeline.download_files(
         client or make_client(), list(items), data_dir=tmp_path / "data", on_event=sink, **options
     )
     return results, events
@@ -84,26 +84,26 @@ def test_read_list_ignores_blanks_and_comments() -> None:
 
 
 def test_parse_items_collapses_duplicates_in_order() -> None:
-    names = dl.parse_items([SWE, MAG, MAG_KEY, SWE_KEY, MAG])
+    names = pipeline.parse_items([SWE, MAG, MAG_KEY, SWE_KEY, MAG])
     assert [n.key for n in names] == [SWE_KEY, MAG_KEY]
 
 
 def test_every_invalid_name_is_reported_before_anything_is_fetched(tmp_path: Path) -> None:
     with responses.RequestsMock() as mocked:  # any request would fail the test
-        with pytest.raises(dl.InvalidNames) as caught:
+        with pytest.raises(pipeline.InvalidNames) as caught:
             run([MAG, "not_a_name.cdf", "imap_mag_l1a_x_20251340_v001.0001.cdf"], tmp_path)
         assert len(mocked.calls) == 0
     assert [text for text, _ in caught.value.problems] == [
         "not_a_name.cdf",
         "imap_mag_l1a_x_20251340_v001.0001.cdf",
     ]
-    assert caught.value.exit_code == errors.ExitCode.USAGE
+    assert exit_code_for(caught.value) == ExitCode.USAGE
     assert "2 names are not valid" in caught.value.message
 
 
 def test_a_key_whose_folder_does_not_match_is_invalid() -> None:
-    with pytest.raises(dl.InvalidNames):
-        dl.parse_items([f"imap/swe/l1a/2025/01/{MAG}"])
+    with pytest.raises(pipeline.InvalidNames):
+        pipeline.parse_items([f"imap/swe/l1a/2025/01/{MAG}"])
 
 
 # --- data dir and destinations -------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_a_key_whose_folder_does_not_match_is_invalid() -> None:
 
 def test_missing_data_dir_is_created(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
-    assert dl.ensure_data_dir(target) == target.resolve()
+    assert datadir.ensure_data_dir(target) == target.resolve()
     assert target.is_dir()
 
 
@@ -119,7 +119,7 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(errors.DataDirError) as caught:
-        dl.ensure_data_dir(target)
+        datadir.ensure_data_dir(target)
     assert "not a folder" in caught.value.message
     assert "data_dir" in caught.value.hint  # Python's terms; the terminal's hint is the CLI's
     from imap_cli.cli.hints import hint_for
@@ -131,7 +131,7 @@ def test_unwritable_data_dir_is_refused(tmp_path: Path, monkeypatch) -> None:
     # Tests may run as root, where chmod does not stop writes: ask os.access instead.
     monkeypatch.setattr(datadir.os, "access", lambda *a, **k: False)
     with pytest.raises(errors.DataDirError) as caught:
-        dl.ensure_data_dir(tmp_path)
+        datadir.ensure_data_dir(tmp_path)
     assert "not writable" in caught.value.message
 
 
@@ -141,11 +141,11 @@ def test_unwritable_data_dir_is_refused(tmp_path: Path, monkeypatch) -> None:
 )
 def test_destination_refuses_keys_outside_the_data_dir(tmp_path: Path, key: str) -> None:
     with pytest.raises(errors.UnsafeRequest):
-        dl.destination(tmp_path, key)
+        datadir.destination(tmp_path, key)
 
 
 def test_destination_is_data_dir_plus_key(tmp_path: Path) -> None:
-    assert dl.destination(tmp_path, MAG_KEY) == tmp_path.joinpath(*MAG_KEY.split("/"))
+    assert datadir.destination(tmp_path, MAG_KEY) == tmp_path.joinpath(*MAG_KEY.split("/"))
 
 
 @responses.activate
@@ -296,10 +296,10 @@ def test_unreachable_sdc_fails_every_file_fast_with_one_error(tmp_path: Path) ->
     results, _ = run(names, tmp_path, jobs=1)
     assert all(r.status == "failed" for r in results)
     assert {r.error.message for r in results} == {results[0].error.message}
-    assert all(r.error.exit_code == errors.ExitCode.UNAVAILABLE for r in results)
+    assert all(exit_code_for(r.error) == ExitCode.UNAVAILABLE for r in results)
     # Only the lookups already under way when the first one gave up paid for the retries
     # (at most one per lookup thread); the other files failed without asking again.
-    lookups = dl.resolver_count(1)
+    lookups = pipeline.resolver_count(1)
     assert lookups < len(names)
     assert len(responses.calls) <= lookups * (1 + 2)
 
@@ -418,11 +418,11 @@ def test_many_files_in_parallel_keep_input_order(tmp_path: Path) -> None:
 
 def test_plain_md5() -> None:
     digest = "0123456789abcdef0123456789ABCDEF"
-    assert dl.plain_md5(f'"{digest}"') == digest.lower()
-    assert dl.plain_md5(f'W/"{digest}"') is None
-    assert dl.plain_md5(f'"{digest}-12"') is None
-    assert dl.plain_md5("1a2b-40000000") is None
-    assert dl.plain_md5(None) is None
+    assert objects.plain_md5(f'"{digest}"') == digest.lower()
+    assert objects.plain_md5(f'W/"{digest}"') is None
+    assert objects.plain_md5(f'"{digest}-12"') is None
+    assert objects.plain_md5("1a2b-40000000") is None
+    assert objects.plain_md5(None) is None
 
 
 # --- robustness: a raising progress handler, SDC outages, secrets, long names, Ctrl-C -------------
@@ -471,7 +471,7 @@ def test_a_raising_progress_handler_changes_no_result_and_never_hangs(
             raise error
 
     results = run_bounded(
-        lambda: dl.download_files(
+        lambda: pipeline.download_files(
             make_client(), list(blobs), data_dir=tmp_path / "data", jobs=2, on_event=sink
         )
     )
@@ -494,7 +494,7 @@ def test_a_handler_failing_on_failures_too_still_settles_every_file_once(tmp_pat
             raise BrokenPipeError(32, "EPIPE")
 
     results = run_bounded(
-        lambda: dl.download_files(
+        lambda: pipeline.download_files(
             make_client(), [*blobs, MAG], data_dir=tmp_path / "data", jobs=2, on_event=sink
         )
     )
@@ -514,7 +514,7 @@ def test_keyboard_interrupt_from_the_handler_stops_the_run_and_leaves_no_part(
 
     with pytest.raises(KeyboardInterrupt):
         run_bounded(
-            lambda: dl.download_files(
+            lambda: pipeline.download_files(
                 make_client(), list(blobs), data_dir=tmp_path / "data", jobs=2, on_event=sink
             )
         )
@@ -533,7 +533,7 @@ def test_sdc_failing_on_every_lookup_fails_the_rest_fast(tmp_path: Path) -> None
     assert all(isinstance(r.error, errors.Unavailable) for r in results)
     assert {r.error.message for r in results} == {results[0].error.message}
     # Only lookups already under way when the first gave up paid for the retries (1 + 2 each).
-    assert len(responses.calls) <= dl.resolver_count(2) * 3 < len(names) * 3
+    assert len(responses.calls) <= pipeline.resolver_count(2) * 3 < len(names) * 3
 
 
 @responses.activate
@@ -589,9 +589,9 @@ def longest_name() -> str:
 def test_part_names_fit_in_255_bytes() -> None:
     name = longest_name()
     assert len(name.encode()) == 255
-    part = dl.part_name(name, "0123abcd")
+    part = datadir.part_name(name, "0123abcd")
     assert len(part.encode()) == 255 and part.endswith(".0123abcd.part")
-    assert dl.part_name(MAG, "0123abcd") == f"{MAG}.0123abcd.part"
+    assert datadir.part_name(MAG, "0123abcd") == f"{MAG}.0123abcd.part"
 
 
 @responses.activate
@@ -665,7 +665,7 @@ def test_a_403_with_a_key_is_about_the_key(tmp_path: Path) -> None:
     ['"d41d8cd98f00b204e9800998ecf8427e"', '"d41d8cd98f00b204e9800998ecf8427e-12"', '"a/b+c=d"'],
 )
 def test_an_etag_survives_the_trip_through_a_file_name(etag: str) -> None:
-    from imap_cli.core.download import etag_tag, tag_etag
+    from imap_cli.core.download.partials import etag_tag, tag_etag
 
     tag = etag_tag(etag)
     assert tag is not None and "." not in tag and "/" not in tag
@@ -673,7 +673,7 @@ def test_an_etag_survives_the_trip_through_a_file_name(etag: str) -> None:
 
 
 def test_weak_or_missing_etags_keep_nothing() -> None:
-    from imap_cli.core.download import etag_tag
+    from imap_cli.core.download.partials import etag_tag
 
     assert etag_tag('W/"abc"') is None and etag_tag(None) is None and etag_tag("") is None
 
@@ -681,8 +681,8 @@ def test_weak_or_missing_etags_keep_nothing() -> None:
 def test_a_partial_is_claimed_by_one_process_only(tmp_path: Path) -> None:
     import os
 
-    from imap_cli.core.download import kept_partials
     from imap_cli.core.download.partials import claim as _claim
+    from imap_cli.core.download.partials import kept_partials
 
     dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"
     dest.with_name(dest.name + ".eabc.partial").write_bytes(b"12345")
@@ -696,7 +696,7 @@ def test_a_partial_is_claimed_by_one_process_only(tmp_path: Path) -> None:
 
 
 def test_release_keeps_the_longer_partial_and_never_the_final_name(tmp_path: Path) -> None:
-    from imap_cli.core.download import kept_partials
+    from imap_cli.core.download.partials import kept_partials
     from imap_cli.core.download.partials import release as _release
 
     dest = tmp_path / "imap_mag_l1a_norm-mago_20250101_v001.0001.cdf"

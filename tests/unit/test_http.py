@@ -9,6 +9,7 @@ import pytest
 import requests
 import responses
 
+from imap_cli.cli.errors import ExitCode, exit_code_for
 from imap_cli.core import errors
 from imap_cli.core.http import SDCClient, is_loopback, origin_of, server_message
 from imap_cli.core.settings import resolve
@@ -125,7 +126,7 @@ def test_gives_up_after_retries_with_the_502_hint() -> None:
         client.get_json(url)
     assert len(responses.calls) == 4 and len(slept) == 3
     assert "502" in caught.value.message and "Internal server error" in caught.value.message
-    assert caught.value.exit_code == errors.ExitCode.UNAVAILABLE
+    assert exit_code_for(caught.value) == ExitCode.UNAVAILABLE
     assert "imap-sdc@lasp.colorado.edu" in caught.value.hint
 
 
@@ -333,7 +334,7 @@ def test_backoff_in_a_cancelled_worker_ends_at_once() -> None:
 
 @responses.activate
 def test_a_caller_can_take_a_status_out_of_the_retries() -> None:
-    from imap_cli.core.http import RETRY_STATUSES
+    from imap_cli.core.retry import RETRY_STATUSES
 
     client, slept = make_client()
     url = client.api_url("query")

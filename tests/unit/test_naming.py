@@ -16,18 +16,20 @@ from hypothesis import strategies as st
 
 from imap_cli.core.errors import InvalidName
 from imap_cli.core.naming import (
-    DATA_LEVELS,
-    EXTENSIONS,
-    INSTRUMENTS,
-    KINDS,
-    SPICE_SUBDIRS,
-    SPICE_TYPES,
     IMAPName,
     build_ancillary_name,
     build_science_name,
     parse,
     parse_key,
     version_sort_key,
+)
+from imap_cli.core.vocabulary import (
+    DATA_LEVELS,
+    EXTENSIONS,
+    INSTRUMENTS,
+    KINDS,
+    SPICE_SUBDIRS,
+    SPICE_TYPES,
 )
 
 # ---------------------------------------------------------------------------------------

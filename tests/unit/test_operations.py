@@ -13,9 +13,9 @@ from imap_cli.cli.output import Output, Streams
 from imap_cli.core.errors import UsageError
 from imap_cli.core.jobs import check_status, check_stream, plan_jobs
 from imap_cli.core.metakernel import PIECE, plan_metakernel, render, utc_from_et
-from imap_cli.core.query import tdb_seconds_past_j2000
 from imap_cli.core.release import InvalidManifest, read_manifest, rule_queries
 from imap_cli.core.reprocess import plan_reprocess
+from imap_cli.core.spice_time import tdb_seconds_past_j2000
 
 NAME = "imap_hit_data-release-001_20260101_20260131_v001.txt"
 

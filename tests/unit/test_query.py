@@ -11,10 +11,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
+from imap_cli.cli.errors import exit_code_for
 from imap_cli.core import query as q
+from imap_cli.core import records
 from imap_cli.core.errors import BadResponse, ConnectionFailed, InvalidName, UsageError
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
+from imap_cli.core.spice_time import tdb_seconds_past_j2000
 
 SDC = "https://sdc.example"
 
@@ -158,7 +161,7 @@ def test_choices_are_named_in_sorted_order_with_a_suggestion() -> None:
     listed = message.split("valid values: ")[1].split(", ")
     assert listed == sorted(listed) and "mag" in listed and "l1const" in listed
     assert "Did you mean 'mag'" in caught.value.hint
-    assert caught.value.exit_code == 2
+    assert exit_code_for(caught.value) == 2
 
 
 @pytest.mark.parametrize(
@@ -229,13 +232,13 @@ def test_version_and_major_minor_do_not_mix() -> None:
 
 def test_tdb_seconds_past_j2000() -> None:
     # J2000 is 2000-01-01 12:00:00 TT = 11:58:55.816 UTC (TAI-UTC was 32 s).
-    assert q.tdb_seconds_past_j2000(dt.datetime(2000, 1, 1, 11, 58, 55, 816000)) == 0.0
+    assert tdb_seconds_past_j2000(dt.datetime(2000, 1, 1, 11, 58, 55, 816000)) == 0.0
     # 2025-01-01T00:00:00 UTC is ET 788961669.18 (SPICE str2et with naif0012.tls).
-    et = q.tdb_seconds_past_j2000(dt.datetime(2025, 1, 1))
+    et = tdb_seconds_past_j2000(dt.datetime(2025, 1, 1))
     assert et == pytest.approx(788961669.184, abs=0.01)
     # A leap second was inserted at the end of 2016: one day later is 86401 s later.
-    before = q.tdb_seconds_past_j2000(dt.datetime(2016, 12, 31))
-    after = q.tdb_seconds_past_j2000(dt.datetime(2017, 1, 1))
+    before = tdb_seconds_past_j2000(dt.datetime(2016, 12, 31))
+    after = tdb_seconds_past_j2000(dt.datetime(2017, 1, 1))
     assert after - before == 86401.0
 
 
@@ -397,8 +400,8 @@ def test_filename_refusals() -> None:
 )
 def test_wrong_shapes_are_bad_responses(data, fragment) -> None:
     with pytest.raises(BadResponse, match=fragment) as caught:
-        q.check_records(data)
-    assert caught.value.exit_code == 3
+        records.check_records(data)
+    assert exit_code_for(caught.value) == 3
 
 
 def test_latest_records_keeps_the_newest_per_series_with_ties() -> None:
@@ -410,7 +413,7 @@ def test_latest_records_keeps_the_newest_per_series_with_ties() -> None:
         {"instrument": "mag", "descriptor": "cal", "start_date": "20250102", "version": "v001"},
         {"instrument": "swe", "descriptor": "cal", "start_date": "20250101", "version": "v010"},
     ]
-    assert q.latest_records(rows) == [rows[1], rows[3], rows[4], rows[5]]
+    assert records.latest_records(rows) == [rows[1], rows[3], rows[4], rows[5]]
 
 
 def test_latest_records_orders_full_versions_after_legacy() -> None:
@@ -418,19 +421,19 @@ def test_latest_records_orders_full_versions_after_legacy() -> None:
     legacy = {**base, "version": "v009"}
     full = {**base, "version": "v001.0001"}
     split = {**base, "major_version": 2, "minor_version": 0, "version": "v002.0000"}
-    assert q.latest_records([legacy, full]) == [full]
-    assert q.latest_records([split, full, legacy]) == [split]
+    assert records.latest_records([legacy, full]) == [full]
+    assert records.latest_records([split, full, legacy]) == [split]
 
 
 def test_record_keys() -> None:
     row = science_row("imap_mag_l1a_norm-mago_20251017_v001.0001.cdf")
-    assert q.record_key(row, "science") == row["file_path"]
+    assert records.record_key(row, "science") == row["file_path"]
     kernel = {"file_name": "ck/imap_2025_274_2025_276_001.ah.bc"}
-    assert q.record_key(kernel, "spice") == "imap/spice/ck/imap_2025_274_2025_276_001.ah.bc"
+    assert records.record_key(kernel, "spice") == "imap/spice/ck/imap_2025_274_2025_276_001.ah.bc"
     spin = {"file_path": "imap_2025_274_2025_275_01.spin.csv"}
-    assert q.record_key(spin, "spice") == "imap/spice/spin/imap_2025_274_2025_275_01.spin.csv"
+    assert records.record_key(spin, "spice") == "imap/spice/spin/imap_2025_274_2025_275_01.spin.csv"
     with pytest.raises(BadResponse, match="without a file_path"):
-        q.record_keys([row, {"instrument": "mag"}], "science")
+        records.record_keys([row, {"instrument": "mag"}], "science")
 
 
 # --- the wire ----------------------------------------------------------------------------------

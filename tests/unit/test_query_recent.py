@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from imap_cli.core import recent
-from imap_cli.core.query import recent_keys, remember_keys
+from imap_cli.core.recent import recent_keys, remember_keys
 
 
 def test_newest_first_without_duplicates_and_capped(tmp_path: Path) -> None:

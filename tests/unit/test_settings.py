@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from imap_cli.cli.errors import ExitCode, exit_code_for
 from imap_cli.core import settings
-from imap_cli.core.errors import ConfigError, ExitCode
+from imap_cli.core.errors import ConfigError
 
 
 def test_defaults_when_nothing_is_set(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +70,7 @@ def test_set_rejects_bad_values_and_leaves_file_alone(config_file, key, value, f
     with pytest.raises(ConfigError) as caught:
         settings.set_value(config_file, key, value)
     assert fragment in caught.value.message
-    assert caught.value.exit_code == ExitCode.USAGE
+    assert exit_code_for(caught.value) == ExitCode.USAGE
     assert config_file.read_bytes() == before
 
 
@@ -150,4 +151,4 @@ def test_a_config_file_that_cannot_be_written_is_a_config_error(tmp_path: Path) 
     with pytest.raises(ConfigError) as caught:
         settings.write_file(blocker / "config.toml", {"jobs": 4})
     assert "cannot write config file" in caught.value.message
-    assert caught.value.exit_code == ExitCode.USAGE
+    assert exit_code_for(caught.value) == ExitCode.USAGE

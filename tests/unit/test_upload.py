@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import responses
 
+from imap_cli.cli.errors import ExitCode, exit_code_for
 from imap_cli.core import errors
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
@@ -96,7 +97,7 @@ def test_every_problem_is_listed_and_nothing_is_sent(tmp_path: Path) -> None:
     with pytest.raises(InvalidUploads) as caught:
         upload_files(make_client(api_key=KEY), paths, jobs=4)
     error = caught.value
-    assert error.exit_code == errors.ExitCode.USAGE
+    assert exit_code_for(error) == ExitCode.USAGE
     assert "5 of 6 files cannot be uploaded; nothing was sent" in error.message
     reasons = dict(error.problems)
     assert set(reasons) == {str(p) for p in paths[1:]}
@@ -269,7 +270,7 @@ def test_conflict_names_the_key_and_the_others_carry_on(tmp_path: Path) -> None:
         f"but MD5 {'0' * 32} in the SDC and {hashlib.md5(paths[0].read_bytes()).hexdigest()} "
         "here); a new version needs a new filename"
     )
-    assert first.error.exit_code == errors.ExitCode.PARTIAL
+    assert exit_code_for(first.error) == ExitCode.PARTIAL
     assert second.ok and second.reason == "already in the SDC (same size and MD5)"
     # A presigned GET URL refuses HEAD: the comparison used one ranged GET per file.
     assert not [c for c in responses.calls if c.request.method == "HEAD"]
@@ -308,7 +309,7 @@ def test_refusal_gives_the_key_hint_and_stops_the_rest(tmp_path: Path, changes, 
     results = upload_files(client, paths, jobs=1)
     assert [r.status for r in results] == ["failed", "failed"]
     first, second = (r.error for r in results)
-    assert isinstance(first, errors.Refused) and first.exit_code == errors.ExitCode.REFUSED
+    assert isinstance(first, errors.Refused) and exit_code_for(first) == ExitCode.REFUSED
     assert first.message.startswith("the SDC refused the upload (403 Forbidden: ")
     assert hint in first.hint
     assert isinstance(second, errors.Refused) and "not attempted" in second.message
@@ -377,7 +378,7 @@ def test_sdc_failing_after_retries_is_unavailable(tmp_path: Path) -> None:
     responses.get(f"{SDC}/upload/{MAG}", status=502, json={"message": "Internal server error"})
     (result,) = upload_files(make_client(retries=1), [make_file(tmp_path, MAG)])
     assert isinstance(result.error, errors.Unavailable)
-    assert result.error.exit_code == errors.ExitCode.UNAVAILABLE
+    assert exit_code_for(result.error) == ExitCode.UNAVAILABLE
     assert len(responses.calls) == 2
 
 

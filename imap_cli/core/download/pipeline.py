@@ -120,8 +120,6 @@ class _Run:
         # fast with it instead of each paying for the retries.
         self.fatal: IMAPError | None = None
 
-    # --- orchestration ---
-
     def execute(self, todo: list[Planned]) -> None:
         """Run every planned file through resolve -> transfer; returns when all are settled."""
         if not todo:
@@ -169,8 +167,6 @@ class _Run:
                 self.fatal = error
             raise
 
-    # --- stage 1: where are the bytes? ---
-
     def _resolve_stage(self, item: Planned) -> None:
         if self.fatal is not None:
             self._fail(item, self.fatal)
@@ -215,8 +211,6 @@ class _Run:
             if not handed_over:
                 self.slots.release()
 
-    # --- stage 2: the bytes ---
-
     def _transfer_stage(self, item: Planned, url: str, reason: str = "") -> None:
         try:
             if self.cancel.is_set():
@@ -232,9 +226,6 @@ class _Run:
             FileResult(item.key, "downloaded", item.dest, size, reason=reason),
             TransferEvent(Stage.DONE, item.key, total=size),
         )
-
-
-# --- the public call -------------------------------------------------------------------------
 
 
 def download_files(
