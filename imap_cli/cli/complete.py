@@ -307,17 +307,10 @@ def spec_file_text() -> str:
     return SPEC_HEADER + _SpecWriter(spec).text(spec)
 
 
-def _default_spec_file() -> Path:
-    return Path(__file__).resolve().with_name("completion_spec.py")
-
-
-def _default_folder() -> Path:
-    return Path(__file__).resolve().parents[2] / "completions"
-
-
 def _main(argv: list[str]) -> int:
     import argparse
 
+    here = Path(__file__).resolve()
     parser = argparse.ArgumentParser(
         prog="python -m imap_cli.cli.complete",
         description=(
@@ -328,8 +321,8 @@ def _main(argv: list[str]) -> int:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="write the files")
     action.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
-    parser.add_argument("folder", nargs="?", type=Path, default=_default_folder())
-    parser.add_argument("--spec-file", type=Path, default=_default_spec_file())
+    parser.add_argument("folder", nargs="?", type=Path, default=here.parents[2] / "completions")
+    parser.add_argument("--spec-file", type=Path, default=here.with_name("completion_spec.py"))
     args = parser.parse_args(argv)
     wanted = {args.folder / f"{PROG_NAME}.{shell}": completion_file_text(shell) for shell in SHELLS}
     wanted[args.spec_file] = spec_file_text()

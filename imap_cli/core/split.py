@@ -242,11 +242,6 @@ def _bounds(params: Sequence[tuple[str, str]]) -> tuple[dt.date | None, dt.date 
     return found.get("start_date"), found.get("end_date")
 
 
-def _names_paging(error: BadRequest) -> bool:
-    """The SDC's 400 for parameters it does not know names them: no pagination there."""
-    return "offset" in error.message or "limit" in error.message
-
-
 class _Run:
     """Asks for the pieces in parallel, splits the ones that fail, collects the rows."""
 
@@ -326,7 +321,9 @@ class _Run:
             self._failed(piece)
             return
         except BadRequest as error:
-            if not isinstance(piece, Page) or not _names_paging(error):
+            # The SDC's 400 for parameters it does not know names them: no pagination there.
+            no_paging = "offset" in error.message or "limit" in error.message
+            if not isinstance(piece, Page) or not no_paging:
                 raise
             self.paging = False  # this SDC has no offset/limit: the day cannot be split
             self._check_health()
@@ -452,8 +449,7 @@ def fetch_all(
     if today is None:
         today = dt.datetime.now(dt.timezone.utc).date()
     run = _Run(ask, list(params), what=what, jobs=jobs, today=today, on_progress=on_progress)
-    rows = run.run()
-    return merge(rows)
+    return merge(run.run())
 
 
 def merge(rows: Sequence[dict]) -> list[dict]:

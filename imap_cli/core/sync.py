@@ -42,8 +42,6 @@ STATE_VERSION = 1
 # The SDC keeps ingestion dates by day, and indexes a file after its ingestion time: ask again
 # for the day before the last sync, so a file indexed late is not missed.
 OVERLAP = dt.timedelta(days=1)
-# The filters that make a filter set: every query filter (unset ones leave the identity alone).
-_IDENTITY = FILTERS
 
 
 class SyncStateError(UsageError):
@@ -111,7 +109,7 @@ class SyncSummary:
 def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
     """The filters that define a filter set, normalised: no empty values, text, sorted."""
     out = {}
-    for name in _IDENTITY:
+    for name in FILTERS:  # every query filter: unset ones leave the identity alone
         value = filters.get(name)
         if value is not None and str(value).strip() != "":
             out[name] = str(value).strip().lower() if name != "filename" else str(value).strip()
@@ -374,10 +372,6 @@ def series_of(name: IMAPName) -> tuple[str, str]:
     return name.folder, stem
 
 
-def _rank(name: IMAPName) -> tuple[int, int]:
-    return version_sort_key(name)
-
-
 def find_superseded(
     data_dir: Path, sdc_keys: Iterable[str], local_keys: Iterable[str]
 ) -> list[Superseded]:
@@ -393,7 +387,7 @@ def find_superseded(
     def note(name: IMAPName) -> None:
         series = series_of(name)
         best = newest.get(series)
-        if best is None or _rank(name) > _rank(best):
+        if best is None or version_sort_key(name) > version_sort_key(best):
             newest[series] = name
 
     def parsed(keys: Iterable[str]) -> list[IMAPName]:
@@ -429,7 +423,7 @@ def find_superseded(
     out = []
     for name, path in sorted(present, key=lambda item: item[0].key):
         best = newest[series_of(name)]
-        if _rank(best) > _rank(name):
+        if version_sort_key(best) > version_sort_key(name):
             out.append(Superseded(path, name.key, best.name))
     return out
 

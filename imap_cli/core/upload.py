@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from imap_cli.core import naming
 from imap_cli.core.errors import (
+    SDC_CONTACT,
     BadRequest,
     BadResponse,
     Conflict,
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 PROGRESS_STEP = 1 << 20
 # Statuses the upload-URL request answers that have a message of their own here.
 _HANDLED = (200, 400, 401, 403, 404, 409)
-SDC_CONTACT = "imap-sdc@lasp.colorado.edu"
 # Messages name the step, not the file: results and progress lines show the key beside them.
 UPLOAD_WHAT = "upload"
 
@@ -270,7 +270,7 @@ def _refusal(sdc: SDCClient, item: UploadItem, response: requests.Response) -> S
         key = _existing_key(text) or item.key
         # Failures are listed as "KEY: reason": name the key only when it is another one.
         where = "" if key == item.key else f" as {key}"
-        return _conflict(f"already in the SDC{where}; a new version needs a new filename", status)
+        return _conflict(f"already in the SDC{where}")
     if status == 400:
         return BadRequest(
             f"the SDC rejected the upload: {text or '400 Bad Request'}",
@@ -306,12 +306,12 @@ def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
     )
 
 
-def _conflict(message: str, status: int) -> SDCError:
+def _conflict(what: str) -> SDCError:
     return Conflict(
-        message,
+        f"{what}; a new version needs a new filename",
         "Files in the SDC are never replaced; see what is there with "
         f"{terminal('query-filename', 'query(filename=NAME)')}.",
-        status=status,
+        status=409,
     )
 
 
@@ -370,14 +370,9 @@ def put_file(
             previous = opened[-1]
             previous.flush_progress()
             if previous.sent:
+                reason = "sending the file again"
                 on_event(
-                    TransferEvent(
-                        Stage.RETRY,
-                        item.key,
-                        total=item.size,
-                        advance=-previous.sent,
-                        reason="sending the file again",
-                    )
+                    TransferEvent(Stage.RETRY, item.key, item.size, -previous.sent, reason=reason)
                 )
         body = ProgressFile(item.path, report, cancel)
         size = os.fstat(body.fileno()).st_size
@@ -499,9 +494,7 @@ def _already_there(sdc: SDCClient, item: UploadItem, conflict: IMAPError) -> Fil
         )
     if found.same is False:
         conflict = _conflict(
-            f"already in the SDC with different content than {item.path} "
-            f"({found.detail}); a new version needs a new filename",
-            409,
+            f"already in the SDC with different content than {item.path} ({found.detail})"
         )
     else:
         conflict.template += f" ({found.detail})"
@@ -556,7 +549,10 @@ def upload_files(
             if run.cancel.is_set():
                 raise TransferCancelled
             if fatal:
-                result = _not_attempted(item, fatal[0])
+                first = fatal[0]
+                result = _failed(
+                    item, type(first)(f"not attempted ({first.template})", first.hint_template)
+                )
             else:
                 result, run_wide = _send_one(sdc, item, emit, run.cancel)
                 if run_wide and result.error is not None:
@@ -586,15 +582,5 @@ def _plan_one(sdc: SDCClient, item: UploadItem) -> FileResult:
         return FileResult(item.key, "would-upload", path=item.path, size=item.size)
     if found.same:
         return FileResult(item.key, "skipped", path=item.path, size=item.size, reason=found.detail)
-    error = _conflict(
-        "already in the SDC"
-        + (" with different content" if found.same is False else "")
-        + f" ({found.detail}); a new version needs a new filename",
-        409,
-    )
-    return _failed(item, error)
-
-
-def _not_attempted(item: UploadItem, first: IMAPError) -> FileResult:
-    error = type(first)(f"not attempted ({first.template})", first.hint_template)
-    return _failed(item, error)
+    different = " with different content" if found.same is False else ""
+    return _failed(item, _conflict(f"already in the SDC{different} ({found.detail})"))

@@ -192,10 +192,7 @@ class Fetcher:
                     fd, part = open_part(item.dest)
                     body = _Body(fd)
             except OSError as exc:
-                raise IMAPError(
-                    f"cannot write in {folder}: {exc.strerror or exc}",
-                    "Check the data dir's permissions and free space.",
-                ) from None
+                raise _write_error(f"in {folder}", exc) from None
             with self.run.lock:
                 self.parts.add(part)
             done = False
@@ -215,10 +212,7 @@ class Fetcher:
             except REQUEST_ERRORS as exc:  # before OSError: requests' errors are OSErrors too
                 raise network_failure(exc, url, FETCH_WHAT) from None
             except OSError as exc:
-                raise IMAPError(
-                    f"cannot write {item.dest}: {exc.strerror or exc}",
-                    "Check the data dir's permissions and free space.",
-                ) from None
+                raise _write_error(str(item.dest), exc) from None
             except BaseException as exc:
                 if not done and self._keep(item, part, body) and isinstance(exc, IMAPError):
                     exc.hint = (
@@ -296,11 +290,7 @@ class Fetcher:
                         f"{why}",
                         "Retry later.",
                     ) from None
-                self.emit(
-                    TransferEvent(
-                        Stage.RETRY, item.key, total=body.total, reason=f"resuming: {why}"
-                    )
-                )
+                self._retry(item.key, body.total, f"resuming: {why}")
                 self.sdc.retry.wait(max(0, stalls - 1))
             except _Restart as why:
                 restarts += 1
@@ -309,15 +299,7 @@ class Fetcher:
                     raise IntegrityError(f"{FETCH_WHAT}: {why}") from None
                 started = body.started
                 lost = body.reset()
-                self.emit(
-                    TransferEvent(
-                        Stage.RETRY,
-                        item.key,
-                        total=body.total,
-                        advance=-lost if started else 0,
-                        reason=str(why),
-                    )
-                )
+                self._retry(item.key, body.total, str(why), -lost if started else 0)
 
     def _take_response(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Check the status and headers; set up (or restart) the body to match."""
@@ -344,15 +326,8 @@ class Fetcher:
             # A 200 to a Range request: the object changed or ranges are unsupported.
             lost = body.reset()
             if body.started:
-                self.emit(
-                    TransferEvent(
-                        Stage.RETRY,
-                        item.key,
-                        total=content_length(response),
-                        advance=-lost,
-                        reason="the storage host sent the whole file again; restarting",
-                    )
-                )
+                reason = "the storage host sent the whole file again; restarting"
+                self._retry(item.key, content_length(response), reason, -lost)
         body.total = content_length(response)
         self._take_validators(response, body)
         body.digest = hashlib.md5(usedforsecurity=False) if body.md5_expected else None
@@ -391,15 +366,12 @@ class Fetcher:
         body.flushed = body.offset
         body.started = True
         self.emit(TransferEvent(Stage.STARTED, item.key, total=body.total))
-        self.emit(
-            TransferEvent(
-                Stage.RETRY,
-                item.key,
-                total=body.total,
-                advance=body.offset,
-                reason=f"continuing from the {body.offset:,} bytes an earlier run kept",
-            )
-        )
+        reason = f"continuing from the {body.offset:,} bytes an earlier run kept"
+        self._retry(item.key, body.total, reason, body.offset)
+
+    def _retry(self, key: str, total: int | None, reason: str, advance: int = 0) -> None:
+        """Tell the progress line the file goes on (`advance` corrects the bytes shown)."""
+        self.emit(TransferEvent(Stage.RETRY, key, total=total, advance=advance, reason=reason))
 
     def _copy(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Move bytes from the socket to the file in big chunks, hashing when asked."""
@@ -438,6 +410,13 @@ class Fetcher:
             raise _Restart(
                 f"the checksum of the {body.offset} bytes received does not match the ETag"
             )
+
+
+def _write_error(where: str, exc: OSError) -> IMAPError:
+    return IMAPError(
+        f"cannot write {where}: {exc.strerror or exc}",
+        "Check the data dir's permissions and free space.",
+    )
 
 
 def _short(exc: BaseException) -> str:
