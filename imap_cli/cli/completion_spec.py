@@ -66,13 +66,24 @@ HOST = _param('option', 'host', ['--host'], help='Address to listen on.')
 PORT = _param('option', 'port', ['--port', '-p'], help='API port (0: any free port).')
 OBJECTS_PORT = _param('option', 'objects_port', ['--objects-port'], help='Port of the object host that presigned URLs point to, a separate origin as S3 is (0: any free port).')
 SAME_ORIGIN = _param('option', 'same_origin', ['--same-origin'], help='Serve object URLs from the API port instead of a separate one.', flag=True)
-API_KEY_2 = _param('option', 'api_key', ['--api-key'], help='Require this key (x-api-key) on /api-key/... routes; uploads then need it.')
+API_KEY_2 = _param('option', 'api_key', ['--api-key'], help='Require this key (x-api-key) on /api-key/... routes; uploads then need it. Prefer --api-key-file or the environment: a flag shows in `ps`.')
 ACCESS_TOKEN = _param('option', 'access_token', ['--access-token'], help='Accept this bearer token on /authorized/... routes.')
 DEMO = _param('option', 'demo', ['--demo'], help='Serve a small demo archive (built in a temporary folder, or in ROOT if given and empty).', flag=True)
 LATENCY_MS = _param('option', 'latency_ms', ['--latency-ms'], help="Delay added to every API call, like the real SDC's.")
 MAX_RESPONSE_BYTES = _param('option', 'max_response_bytes', ['--max-response-bytes'], help="Answer larger API responses with the gateway's 500, as the SDC does (its Lambdas cannot send more than 6,291,556 bytes). 0: no limit.")
 PAGINATION = _param('option', 'pagination', ['--pagination'], secondary_opts=['--no-pagination'], help='Accept offset/limit on /query, as the newer SDC revision does; --no-pagination answers them with 400, as most deployments.', flag=True)
 RESCAN_INTERVAL = _param('option', 'rescan_interval', ['--rescan-interval'], help='Seconds between checks for files dropped in by hand (0: before every API call). SIGHUP rescans everything.')
+API_KEY_FILE = _param('option', 'api_key_file', ['--api-key-file'], help='Read the API key from this file (its first line), out of sight of `ps`.')
+ACCESS_TOKEN_FILE = _param('option', 'access_token_file', ['--access-token-file'], help='Read the bearer token from this file (its first line).')
+ALLOW_ANONYMOUS_WRITES = _param('option', 'allow_anonymous_writes', ['--allow-anonymous-writes'], help='Listen beyond this machine without a key or token: anyone who can reach the server may then upload.', flag=True)
+PUBLIC_URL = _param('option', 'public_url', ['--public-url'], help='Base URL clients use to reach the API (e.g. https://mirror.lab:8765); signed object URLs use its host. Default: the listening address.')
+PUBLIC_OBJECTS_URL = _param('option', 'public_objects_url', ['--public-objects-url'], help="Base URL of the object host as clients reach it (default: --public-url's host on the objects port).")
+TLS_CERT = _param('option', 'tls_cert', ['--tls-cert'], help='Serve https with this certificate chain (PEM).')
+TLS_KEY = _param('option', 'tls_key', ['--tls-key'], help='The private key of --tls-cert (PEM).')
+MAX_UPLOAD_SIZE = _param('option', 'max_upload_size', ['--max-upload-size'], help="Largest upload accepted, in bytes or with K, M, G, T (S3's limit: 5G).")
+MIN_FREE_SPACE = _param('option', 'min_free_space', ['--min-free-space'], help="Refuse an upload that would leave less free space on the archive's disk (bytes, or with K, M, G, T; 0: no check).")
+MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], help='Connections served at once, in all.')
+MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['csv', 'json', 'paths', 'table'], 'case_sensitive': True})
 KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
 REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.', flag=True)
@@ -103,7 +114,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'download': {'short_help': 'Download files into <data dir>/<SDC key>:...', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC, several at once,...', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'sync': {'short_help': 'Bring the data dir up to date with a...', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC (API +...', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC (API +...', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
     'config': {'short_help': 'Show and change settings (file <...', 'hidden': False, 'params': [HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
         'get': {'short_help': "Print one setting's raw value, for scripts...", 'hidden': False, 'params': [KEY, REVEAL, *GLOBAL_URL_TO_HELP]},

@@ -59,7 +59,86 @@ ApiKey = Annotated[
     _secret(
         "--api-key",
         "IMAP_SERVE_API_KEY",
-        "Require this key (x-api-key) on /api-key/... routes; uploads then need it.",
+        "Require this key (x-api-key) on /api-key/... routes; uploads then need it. "
+        "Prefer --api-key-file or the environment: a flag shows in `ps`.",
+    ),
+]
+ApiKeyFile = Annotated[
+    Path | None,
+    _option(
+        "--api-key-file",
+        help="Read the API key from this file (its first line), out of sight of `ps`.",
+        show_default=False,
+    ),
+]
+AccessTokenFile = Annotated[
+    Path | None,
+    _option(
+        "--access-token-file",
+        help="Read the bearer token from this file (its first line).",
+        show_default=False,
+    ),
+]
+AllowAnonymousWrites = Annotated[
+    bool,
+    _option(
+        "--allow-anonymous-writes",
+        help="Listen beyond this machine without a key or token: anyone who can reach the "
+        "server may then upload.",
+    ),
+]
+PublicUrl = Annotated[
+    str | None,
+    _option(
+        "--public-url",
+        help="Base URL clients use to reach the API (e.g. https://mirror.lab:8765); signed "
+        "object URLs use its host. Default: the listening address.",
+        show_default=False,
+    ),
+]
+PublicObjectsUrl = Annotated[
+    str | None,
+    _option(
+        "--public-objects-url",
+        help="Base URL of the object host as clients reach it (default: --public-url's host "
+        "on the objects port).",
+        show_default=False,
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    _option(
+        "--tls-cert", help="Serve https with this certificate chain (PEM).", show_default=False
+    ),
+]
+TlsKey = Annotated[
+    Path | None,
+    _option("--tls-key", help="The private key of --tls-cert (PEM).", show_default=False),
+]
+MaxUploadSize = Annotated[
+    str,
+    _option(
+        "--max-upload-size",
+        help="Largest upload accepted, in bytes or with K, M, G, T (S3's limit: 5G).",
+    ),
+]
+MinFreeSpace = Annotated[
+    str,
+    _option(
+        "--min-free-space",
+        help="Refuse an upload that would leave less free space on the archive's disk "
+        "(bytes, or with K, M, G, T; 0: no check).",
+    ),
+]
+MaxConnections = Annotated[
+    int, _option("--max-connections", min=1, help="Connections served at once, in all.")
+]
+MaxConnectionsPerClient = Annotated[
+    int,
+    _option(
+        "--max-connections-per-client",
+        min=1,
+        help="Connections served at once from one address; more are closed at once.",
     ),
 ]
 AccessToken = Annotated[
@@ -123,20 +202,32 @@ def serve(
     max_response_bytes: MaxResponseBytes = MAX_RESPONSE_BYTES,
     pagination: Pagination = True,
     rescan_interval: RescanInterval = 1.0,
+    api_key_file: ApiKeyFile = None,
+    access_token_file: AccessTokenFile = None,
+    allow_anonymous_writes: AllowAnonymousWrites = False,
+    public_url: PublicUrl = None,
+    public_objects_url: PublicObjectsUrl = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    max_upload_size: MaxUploadSize = "5G",
+    min_free_space: MinFreeSpace = "0",
+    max_connections: MaxConnections = 256,
+    max_connections_per_client: MaxConnectionsPerClient = 32,
 ) -> None:
     """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
     Both `imap` and the official client can use it: `imap --url http://127.0.0.1:8765 query -i mag`.
 
-    Files on disk count as released; with --api-key, science uploads wait for `imap release`.
+    Files on disk count as released; with a key, science uploads wait for `imap release`.
+
+    Without a key or token anyone who can reach it may upload, so it then listens only on
+    this machine unless --allow-anonymous-writes is given.
 
     Uploads are stored atomically and never overwrite.
 
     One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
     """
     import shutil
-
-    from imap_cli.server import ServerConfig
 
     out = state(ctx).output
     cleanup: Path | None = None
@@ -146,22 +237,138 @@ def serve(
         root = state(ctx).settings.data_dir
         out.note(f"No ROOT given: serving your data dir {root}")
     try:
-        config = ServerConfig(
+        config = _config(
             root=_checked_root(root),
             host=host,
             port=port,
             objects_port=None if same_origin else objects_port,
-            api_key=api_key,
-            access_token=access_token,
+            api_key=_secret_from(api_key, api_key_file, "--api-key-file", "IMAP_SERVE_API_KEY"),
+            access_token=_secret_from(
+                access_token, access_token_file, "--access-token-file", "IMAP_SERVE_ACCESS_TOKEN"
+            ),
             latency=latency_ms / 1000,
             rescan_interval=rescan_interval,
             max_response_bytes=max_response_bytes,
             pagination=pagination,
+            allow_anonymous_writes=allow_anonymous_writes,
+            public_url=public_url,
+            public_objects_url=public_objects_url,
+            ssl_context=_tls_context(tls_cert, tls_key),
+            max_upload_size=_size(max_upload_size, "--max-upload-size"),
+            min_free_space=_size(min_free_space, "--min-free-space"),
+            max_connections=max_connections,
+            max_connections_per_client=max_connections_per_client,
         )
         _run(out, config)
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+# What a refused configuration says, by ServerConfig field: the problem, then the hint.
+_PROBLEMS = {
+    "api_key": (
+        "the API key is empty",
+        "Give a key (--api-key-file FILE or IMAP_SERVE_API_KEY), or none for an open server.",
+    ),
+    "access_token": (
+        "the access token is empty",
+        "Give a token (--access-token-file FILE or IMAP_SERVE_ACCESS_TOKEN), or none.",
+    ),
+    "host": (
+        "--host {host} reaches beyond this machine, and there is no key or token: anyone "
+        "who can reach the server could upload",
+        "Set a key (--api-key-file FILE or IMAP_SERVE_API_KEY), or pass "
+        "--allow-anonymous-writes to serve openly.",
+    ),
+    "public_url": (
+        "--public-url {public_url} is not an http:// or https:// URL",
+        "Give the base URL clients use, e.g. https://mirror.example.org:8765",
+    ),
+    "public_objects_url": (
+        "--public-objects-url {public_objects_url} is not an http:// or https:// URL",
+        "Give the base URL clients use for objects, e.g. https://objects.example.org:8766",
+    ),
+}
+
+
+def _config(**fields: Any) -> ServerConfig:
+    """The ServerConfig, or a usage error that says what is wrong with it."""
+    from imap_cli.core.errors import UsageError
+    from imap_cli.server.config import ConfigProblem, ServerConfig
+
+    try:
+        return ServerConfig(**fields)
+    except ConfigProblem as problem:
+        message, hint = _PROBLEMS[problem.field]
+        raise UsageError(message.format(**fields), hint) from None
+
+
+def _secret_from(value: str | None, file: Path | None, flag: str, envvar: str) -> str | None:
+    """A credential from its flag or environment variable, or the first line of its file.
+    An environment variable that is set but empty counts as an empty credential (click would
+    take it for unset, and the server would start open)."""
+    import os
+
+    from imap_cli.core.errors import UsageError
+
+    if value is None and file is None and envvar in os.environ:
+        value = os.environ[envvar]
+    if file is None:
+        return value
+    if value is not None:
+        raise UsageError(
+            f"{flag} and the key itself are both given",
+            f"Keep one: {flag}, or the environment variable.",
+        )
+    try:
+        text = file.expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise UsageError(f"cannot read {flag} {file}: {reason}", "Give a readable file.") from None
+    lines = text.splitlines()
+    return lines[0].strip() if lines else ""
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(text: str, flag: str) -> int:
+    """Bytes from `123`, `10K`, `5G`, `1.5T` (binary units; a trailing B or iB is fine)."""
+    import re
+
+    from imap_cli.core.errors import UsageError
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise UsageError(
+            f"{flag} {text} is not a size", "Give bytes, or a number with K, M, G or T: 5G."
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def _tls_context(cert: Path | None, key: Path | None) -> Any:
+    """A server SSLContext from the PEM files, or None for plain http."""
+    from imap_cli.core.errors import UsageError
+
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError(
+            "--tls-cert and --tls-key go together", "Give both files (PEM), or neither."
+        )
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert.expanduser(), key.expanduser())
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise UsageError(
+            f"cannot load the TLS certificate {cert} and key {key}: {reason}",
+            "Give a PEM certificate chain and its unencrypted PEM private key.",
+        ) from None
+    return context
 
 
 def _demo_root(root: Path | None) -> tuple[Path, Path | None]:
@@ -276,6 +483,11 @@ def _greet(out: Output, server: RunningServer) -> None:
     out.note(f"Serving {server.root} ({len(server.catalogue)} files) at {server.url}")
     if server.objects_url != server.url:
         out.note(f"Object URLs (presigned, like S3) point to {server.objects_url}")
+    if server.config.anonymous:
+        out.note(
+            "No key or token: anyone who can reach this server may upload files "
+            "(set --api-key-file or IMAP_SERVE_API_KEY to require one)."
+        )
     key = "IMAP_API_KEY=<your key> " if server.api_key else ""
     out.note(f"Try:  {key}imap --url {server.url} query --instrument mag")
     out.note(

@@ -9,9 +9,10 @@ is the gateway's 500 {"message": "Internal Server Error"}; `/query` takes `offse
 
 Auth, like the gateway in front of the SDC:
 - no api_key and no access_token: every prefix is open (like the dev SDC);
-- api_key set: /api-key/... needs `x-api-key: <key>`, else 403 {"message": "Forbidden"};
-- /authorized/... needs `Authorization: Bearer <access_token>` when a token is set, and always
-  answers 401 {"message": "Unauthorized"} when only an api_key is set;
+- once either is set, each prefix needs its own kind: /api-key/... needs `x-api-key: <key>`,
+  else 403 {"message": "Forbidden"} (always, when only a token is set); /authorized/... needs
+  `Authorization: Bearer <access_token>`, else 401 {"message": "Unauthorized"} (always, when
+  only an api_key is set);
 - with a credential set, upload is routed only under the prefixes (production routes it only
   under /api-key): a public /upload is 404 {"message": "Not Found"};
 - public /query and /download see released files only: files found on disk count as
@@ -22,9 +23,9 @@ Auth, like the gateway in front of the SDC:
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import posixpath
-import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -39,7 +40,7 @@ from imap_cli.server import queries
 from imap_cli.server.answer import HTML, INTERNAL_ERROR, JSON, Answer, ApiError, json_answer
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.config import ServerConfig
-from imap_cli.server.signing import Signer
+from imap_cli.server.signing import Signer, masked_query
 
 StartResponse = Callable[..., Any]
 
@@ -55,7 +56,6 @@ UPLOAD_NO_PATH = (
     "No filename given for the upload. Please provide a filename in the path. "
     "Eg. /upload/path/to/file/filename.pkts"
 )
-_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::(\d+))?\Z")
 NOT_RELEASED = "The file {} is not a part of a public release yet."
 PREFIXES = ("api-key", "authorized")
 
@@ -122,7 +122,7 @@ class ApiApp:
         catalogue: Catalogue,
         signer: Signer,
         *,
-        objects_port: int | None,
+        objects_base: str,
         log: Callable[[str], None] | None = None,
     ) -> None:
         from imap_cli.server.operations import Operations
@@ -130,8 +130,9 @@ class ApiApp:
         self.config = config
         self.catalogue = catalogue
         self.signer = signer
-        self.objects_port = objects_port  # the port bound (config's may be 0)
-        self.bound_host = config.url_host
+        # Where signed URLs point: the configured public URL or the listening address,
+        # never the request's Host header (a client must not choose where others are sent).
+        self.objects_base = objects_base
         self._log = log or (lambda _line: None)
         self.operations = Operations(catalogue)
         self.routes = route_map()
@@ -154,20 +155,14 @@ class ApiApp:
         if 0 < self.config.max_response_bytes < len(data):
             # A Lambda cannot return more; API Gateway (HTTP API) answers this instead.
             code, data, content_type, extra = 500, INTERNAL_ERROR.encode(), JSON, ()
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra]
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("X-Content-Type-Options", "nosniff"),  # a browser must not read JSON as HTML
+            *extra,
+        ]
         start_response(f"{code} {HTTPStatus(code).phrase}", headers)
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [data]
-
-    def objects_base(self, environ: dict[str, Any]) -> str:
-        """Base URL of the object host, as seen by this client (its Host header)."""
-        match = _HOST.match(environ.get("HTTP_HOST", ""))
-        # Behind TLS the object host is TLS too (werkzeug says "https" for both servers).
-        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
-        if self.objects_port is None:
-            host = match.group(0) if match else self.bound_host
-            return f"{scheme}://{host}"
-        host = match.group(1) if match else self.bound_host
-        return f"{scheme}://{host}:{self.objects_port}"
 
     def _dispatch(self, environ: dict[str, Any]) -> Answer:
         method = environ["REQUEST_METHOD"]
@@ -199,7 +194,7 @@ class ApiApp:
             return
         if prefix == "api-key":
             given = environ.get("HTTP_X_API_KEY", "")
-            if config.api_key is None or _same(given, config.api_key):
+            if config.api_key is not None and _same(given, config.api_key):
                 return
             raise ApiError.message(403, "Forbidden")
         if prefix == "authorized":
@@ -230,7 +225,7 @@ class ApiApp:
     def _reprocess(self, environ: dict[str, Any], _prefix: str) -> Answer:
         params = query_params(environ)
         answer = self.operations.reprocess(params)
-        self._log(f"reprocess queued: {params or {}}")
+        self._log(f"reprocess queued: {masked_query(environ.get('QUERY_STRING', ''))}")
         return answer
 
     def _release(self, environ: dict[str, Any], _prefix: str) -> Answer:
@@ -255,8 +250,9 @@ class ApiApp:
         if self.catalogue.get(key) is None:  # an exact catalogue key, never a filesystem path
             raise ApiError(Answer(404, DOWNLOAD_NOT_FOUND, HTML))
         if not prefix and not self.catalogue.is_released(key):
-            raise ApiError(Answer(403, NOT_RELEASED.format(key), HTML))
-        url = self.signer.sign(self.objects_base(environ), "GET", key, self.config.url_expiry)
+            # The SDC answers text/html: a key is escaped, so no markup is reflected.
+            raise ApiError(Answer(403, NOT_RELEASED.format(html.escape(key)), HTML))
+        url = self.signer.sign(self.objects_base, "GET", key, self.config.url_expiry)
         body = json.dumps({"download_url": url})
         return Answer(302, body, HTML, (("Location", url),))
 
@@ -283,7 +279,7 @@ class ApiApp:
             # public routes differ from the authenticated ones).
             self.catalogue.mark_unreleased(key)
         expiry = self.config.upload_expiry
-        url = self.signer.sign(self.objects_base(environ), "PUT", key, expiry)
+        url = self.signer.sign(self.objects_base, "PUT", key, expiry)
         return json_answer(200, url)
 
 

@@ -23,10 +23,9 @@ import hashlib
 import os
 import re
 import secrets
-import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -36,10 +35,11 @@ from werkzeug.http import http_date, parse_date, parse_range_header
 from werkzeug.routing import BaseConverter, Map, Rule
 
 from imap_cli.server.catalogue import Catalogue, Entry
+from imap_cli.server.config import ServerConfig
+from imap_cli.server.files import Folder, Outside, open_inside
 from imap_cli.server.signing import BUCKET, Signer
 
 CHUNK = 1 << 20
-MAX_PUT = 5 * 1024**3  # S3's limit for one PUT
 CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without a type
 
 StartResponse = Callable[..., Any]
@@ -81,6 +81,7 @@ class S3Error(Exception):
             ("Content-Type", "application/xml"),
             ("Content-Length", str(len(body))),
             ("x-amz-request-id", request_id),
+            ("X-Content-Type-Options", "nosniff"),
             *self.headers,
         ]
         start_response(f"{self.status} {HTTPStatus(self.status).phrase}", headers)
@@ -111,12 +112,20 @@ _ROUTES = Map(
 )
 
 
+MAX_UPLOADS_IN_FLIGHT = 64
+
+
 class ObjectApp:
     """WSGI app of the object host."""
 
-    def __init__(self, catalogue: Catalogue, signer: Signer) -> None:
+    def __init__(
+        self, catalogue: Catalogue, signer: Signer, config: ServerConfig | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.signer = signer
+        self.config = config or ServerConfig(catalogue.root)
+        self._uploading: set[str] = set()  # keys with a PUT in progress (bounded)
+        self._uploading_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         head = environ["REQUEST_METHOD"] == "HEAD"
@@ -146,8 +155,9 @@ class ObjectApp:
         entry = self.catalogue.get(key)
         handle = None
         if entry is not None:
+            # Opened without following links: a link swapped in since indexing is refused.
             with contextlib.suppress(OSError):
-                handle = open(entry.path, "rb")  # noqa: SIM115 - closed by the body iterator
+                handle = open_inside(self.catalogue.root, key)
         if entry is None or handle is None:
             raise S3Error(
                 404, "NoSuchKey", "The specified key does not exist.", fields=[("Key", key)]
@@ -200,38 +210,67 @@ class ObjectApp:
     def _put(
         self, environ: dict[str, Any], start_response: StartResponse, key: str
     ) -> Iterable[bytes]:
-        length, expected_md5 = _put_headers(environ)
-        destination = self.catalogue.root.joinpath(*key.split("/"))
-        if not _inside(destination, self.catalogue.root):  # keys come from core.naming; belt
-            raise S3Error(403, "AccessDenied", "Access Denied")
-        if destination.exists():
-            raise _precondition_failed(("Condition", "If-None-Match"))
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-        )
-        temp = Path(temp_name)
+        length, expected_md5 = _put_headers(environ, self.config.max_upload_size)
+        with self._uploading_lock:
+            if key in self._uploading:
+                raise S3Error(
+                    409,
+                    "OperationAborted",
+                    "A conflicting conditional operation is currently in progress against "
+                    "this resource. Please try again.",
+                )
+            if len(self._uploading) >= MAX_UPLOADS_IN_FLIGHT:
+                raise S3Error(503, "SlowDown", "Please reduce your request rate.")
+            self._uploading.add(key)
         try:
-            md5 = _receive_checked(environ["wsgi.input"], fd, length, expected_md5)
-            # Windows cannot rename a file that is still open.
-            os.close(fd)
-            fd = -1
-            with self.catalogue.cursor():  # holds the catalogue lock: one writer per key
-                if destination.exists():
-                    raise _precondition_failed(("Condition", "If-None-Match"))
-                os.replace(temp, destination)
-                self.catalogue.add_uploaded(key, md5)
+            md5 = self._store(environ, key, length, expected_md5)
         finally:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+            with self._uploading_lock:
+                self._uploading.discard(key)
         start_response(
             "200 OK",
             [("ETag", f'"{md5}"'), ("Content-Length", "0"), ("x-amz-request-id", _request_id())],
         )
         return []
+
+    def _store(
+        self, environ: dict[str, Any], key: str, length: int, expected_md5: str | None
+    ) -> str:
+        """Receive the body into a temporary file beside the key, then rename it; the MD5."""
+        try:
+            folder = Folder(self.catalogue.root, key)  # never through a link
+        except Outside:
+            raise S3Error(403, "AccessDenied", "Access Denied") from None
+        fd, temp = -1, ""
+        try:
+            if folder.exists(folder.name):
+                raise _precondition_failed(("Condition", "If-None-Match"))
+            minimum = self.config.min_free_space
+            if minimum and folder.free_bytes() - length < minimum:
+                raise S3Error(
+                    507,
+                    "InsufficientStorage",
+                    "There is not enough free space on the archive's disk for this upload.",
+                    fields=[("ProposedSize", str(length))],
+                )
+            temp, fd = folder.create_temp()
+            md5 = _receive_checked(environ["wsgi.input"], fd, length, expected_md5)
+            # Windows cannot rename a file that is still open.
+            os.close(fd)
+            fd = -1
+            with self.catalogue.cursor():  # holds the catalogue lock: one writer per key
+                if folder.exists(folder.name):
+                    raise _precondition_failed(("Condition", "If-None-Match"))
+                folder.replace(temp, folder.name)
+                self.catalogue.add_uploaded(key, md5)
+            return md5
+        finally:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if temp:
+                folder.unlink(temp)
+            folder.close()
 
 
 def _key(path: str, method: str) -> str:
@@ -250,7 +289,7 @@ def _key(path: str, method: str) -> str:
     return args["key"]
 
 
-def _put_headers(environ: dict[str, Any]) -> tuple[int, str | None]:
+def _put_headers(environ: dict[str, Any], max_size: int) -> tuple[int, str | None]:
     """Content-Length and the Content-MD5 as hex (None: not sent), checked as S3 checks them."""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         raise S3Error(
@@ -264,12 +303,15 @@ def _put_headers(environ: dict[str, Any]) -> tuple[int, str | None]:
         raise S3Error(
             411, "MissingContentLength", "You must provide the Content-Length HTTP header."
         )
-    if not raw_length.isdigit():
+    if not (raw_length.isascii() and raw_length.isdigit()) or len(raw_length) > 20:
         raise S3Error(400, "InvalidArgument", "Invalid Content-Length")
     length = int(raw_length)
-    if length > MAX_PUT:
+    if length > max_size:
         raise S3Error(
-            400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+            400,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            fields=[("ProposedSize", str(length)), ("MaxSizeAllowed", str(max_size))],
         )
     expected_md5 = _content_md5(environ.get("HTTP_CONTENT_MD5"))
     if expected_md5 == "invalid":
@@ -299,14 +341,6 @@ def _receive_checked(stream: Any, fd: int, length: int, expected_md5: str | None
             400, "BadDigest", "The Content-MD5 you specified did not match what we received."
         )
     return md5
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except ValueError:
-        return False
-    return True
 
 
 def _content_md5(header: str | None) -> str | None:

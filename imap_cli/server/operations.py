@@ -16,6 +16,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ JOBS_FILE = (".imap-serve", "jobs.json")
 RELEASE_TYPES = ["release", "unrelease", "early-release"]
 RELEASE_PARAMETERS = ["release_type", "manifest_file"]
 MAX_JOBS = 500
+MAX_QUEUED = 1000  # reprocess requests remembered (the oldest go first)
+MAX_PARAMETERS = 16  # of one reprocess request, each value cut to MAX_VALUE_CHARS
+MAX_VALUE_CHARS = 256
 DEDUP_SECONDS = 300.0  # the SDC's FIFO queue drops an identical request inside this window
 # Load order of the kernel types in a metakernel: time and frames first, attitude last.
 KERNEL_ORDER = (
@@ -63,12 +67,18 @@ class Operations:
     """State of the operations routes of one server."""
 
     catalogue: Catalogue
-    reprocess_requests: list[dict[str, Any]] = field(default_factory=list)
+    reprocess_requests: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=MAX_QUEUED)
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reprocess(self, params: dict[str, str] | None) -> Answer:
         """Queue the request as the SDC does: unchecked; an identical recent one is dropped."""
-        request = dict(params or {})
+        # Kept in memory: bounded in number, names and length whatever a client sends.
+        request = {
+            name[:MAX_VALUE_CHARS]: value[:MAX_VALUE_CHARS]
+            for name, value in list((params or {}).items())[:MAX_PARAMETERS]
+        }
         now = time.monotonic()
         with self._lock:
             duplicate = any(

@@ -219,6 +219,8 @@ def _page(offset: str | None, limit: str | None) -> tuple[str, str]:
         count = int(limit) if limit is not None else -1
     except ValueError:
         return "", "'offset' and 'limit' must be integers."
+    if max(first, count) > 2**63 - 1:  # not a 64-bit integer, as the SDC's database needs
+        return "", "'offset' and 'limit' must be integers."
     if first < 0:
         return "", "'offset' must be greater than or equal to 0."
     if limit is not None and count <= 0:

@@ -6,26 +6,44 @@ import collections
 import datetime as dt
 import os
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from imap_cli.server.api import ApiApp
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.config import ServerConfig, WSGIApp
+from imap_cli.server.files import remove_stale_parts
+from imap_cli.server.guard import GuardedServer, Limits, handler_class
 from imap_cli.server.objects import ObjectApp
-from imap_cli.server.signing import BUCKET, Signer
+from imap_cli.server.signing import BUCKET, LOGGED_CHARS, Signer, cut, masked_query
+
+# What a RequestRecord keeps of a request, so that no client can make the record large: the
+# headers tests look at (credentials that reach the object host, ranges, lengths), each cut.
+RECORDED_HEADERS = frozenset(
+    {
+        "accept", "accept-encoding", "authorization", "connection", "content-length",
+        "content-md5", "content-type", "host", "if-match", "if-modified-since",
+        "if-none-match", "if-range", "if-unmodified-since", "range", "transfer-encoding",
+        "user-agent", "x-api-key",
+    }
+)  # fmt: skip
+RECORDED_CHARS = 256  # of each header value
+RECORDED_TARGET_CHARS = 2048  # of a path, of a query string
+MAX_RECORDS = 10_000
+MAX_RECORD_BYTES = 8 * 1024 * 1024  # all records together, roughly
 
 
 @dataclass
 class RequestRecord:
-    """One request as the server saw it (for tests): which origin, what, which headers."""
+    """One request as the server saw it (for tests): which origin, what, which headers (only
+    RECORDED_HEADERS, each cut to RECORDED_CHARS; path and query cut too)."""
 
     origin: str  # "api" or "objects"
     method: str
@@ -34,6 +52,29 @@ class RequestRecord:
     headers: dict[str, str]  # lower-cased names
     status: int | None = None
     sent: int = 0
+
+    def weight(self) -> int:
+        """Roughly the bytes this record holds."""
+        return 200 + len(self.path) + len(self.query) + sum(map(len, self.headers.values()))
+
+
+class RequestLog(collections.deque):
+    """The records of the latest requests, newest last: at most MAX_RECORDS of them and about
+    MAX_RECORD_BYTES in all (the oldest go first)."""
+
+    def __init__(self, max_records: int = MAX_RECORDS, max_bytes: int = MAX_RECORD_BYTES) -> None:
+        super().__init__()
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def append(self, record: RequestRecord) -> None:  # type: ignore[override]
+        with self._lock:
+            super().append(record)
+            self.bytes += record.weight()
+            while self and (len(self) > self.max_records or self.bytes > self.max_bytes):
+                self.bytes -= self.popleft().weight()
 
 
 @dataclass
@@ -45,7 +86,7 @@ class RunningServer:
     root: Path
     catalogue: Catalogue
     config: ServerConfig
-    requests: collections.deque = field(repr=False)  # RequestRecord, newest last (max 10,000)
+    requests: RequestLog = field(repr=False)  # RequestRecord, newest last (bounded)
     operations: Any = field(default=None, repr=False)  # server.operations.Operations: queued
     # reprocess requests (.reprocess_requests), for tests
     _servers: list[BaseWSGIServer] = field(repr=False, default_factory=list)
@@ -104,21 +145,6 @@ def _poke(server: BaseWSGIServer) -> None:
         pass  # it will notice within one poll interval
 
 
-def _handler_class(log: Callable[[str], None], timeout: float) -> type[WSGIRequestHandler]:
-    """werkzeug's request handler with our log and a socket timeout for stalled clients."""
-
-    class Handler(WSGIRequestHandler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass  # the access log is written by _Logged, without query secrets
-
-        def log(self, type: str, message: str, *args: Any) -> None:
-            if type == "error":
-                log(f"{self.address_string()} {message % args if args else message}")
-
-    Handler.timeout = timeout
-    return Handler
-
-
 class _Logged:
     """WSGI wrapper: one log line per request, and a RequestRecord for tests."""
 
@@ -127,7 +153,7 @@ class _Logged:
         origin: str,
         app: WSGIApp,
         log: Callable[[str], None] | None,
-        records: collections.deque,
+        records: RequestLog,
     ) -> None:
         self.origin = origin
         self.app = app
@@ -138,20 +164,19 @@ class _Logged:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterator[bytes]:
         began = time.perf_counter()
+        headers = {}
+        for name, value in environ.items():
+            if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                header = name.removeprefix("HTTP_").replace("_", "-").lower()
+                if header in RECORDED_HEADERS and value:
+                    headers[header] = cut(value, RECORDED_CHARS)
         record = RequestRecord(
             origin=self.origin,
-            method=environ.get("REQUEST_METHOD", ""),
-            path=environ.get("PATH_INFO", ""),
-            query=environ.get("QUERY_STRING", ""),
-            headers={
-                k[5:].replace("_", "-").lower(): v
-                for k, v in environ.items()
-                if k.startswith("HTTP_")
-            },
+            method=environ.get("REQUEST_METHOD", "")[:16],
+            path=cut(environ.get("PATH_INFO", ""), RECORDED_TARGET_CHARS),
+            query=cut(environ.get("QUERY_STRING", ""), RECORDED_TARGET_CHARS),
+            headers=headers,
         )
-        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if environ.get(name):
-                record.headers[name.replace("_", "-").lower()] = environ[name]
         self.records.append(record)
 
         def recording_start_response(status: str, headers: list, exc_info: Any = None):
@@ -173,10 +198,10 @@ class _Logged:
         if self.log is None:
             return
         elapsed = (time.perf_counter() - began) * 1000
-        target = record.path
+        target = cut(record.path, LOGGED_CHARS)
         if record.query:
-            # Object URLs carry signatures: never logged. API queries carry no secrets.
-            target += "?..." if self.origin == "objects" else f"?{record.query}"
+            # Object URLs carry signatures: never logged. Key-like API parameters are masked.
+            target += "?..." if self.origin == "objects" else f"?{masked_query(record.query)}"
         # A path can carry %0A and friends: escape them so one request stays one line.
         target = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in target)
         now = dt.datetime.now().strftime("%H:%M:%S")
@@ -232,23 +257,44 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _make_server(
-    host: str,
-    listener: socket.socket,
-    app: WSGIApp,
-    handler: type,
-    ssl_context: ssl.SSLContext | None = None,
+    config: ServerConfig, listener: socket.socket, app: WSGIApp, handler: type
 ) -> BaseWSGIServer:
-    """A threaded werkzeug server on an already listening socket (werkzeug dups the fd)."""
-    port = listener.getsockname()[1]
-    return make_server(
-        host,
-        port,
+    """A guarded threaded server on an already listening socket (werkzeug dups the fd)."""
+    return GuardedServer(
+        config.host,
+        listener.fileno(),
         app,
-        threaded=True,
-        request_handler=handler,
-        fd=listener.fileno(),
-        ssl_context=ssl_context,
+        handler,
+        _limits(config),
+        config.ssl_context,
+        port=listener.getsockname()[1],
     )
+
+
+def _limits(config: ServerConfig) -> Limits:
+    return Limits(
+        socket_timeout=config.socket_timeout,
+        header_timeout=config.header_timeout,
+        min_body_rate=config.min_body_rate,
+        max_connections=config.max_connections,
+        max_connections_per_client=config.max_connections_per_client,
+    )
+
+
+def public_bases(config: ServerConfig, api_port: int, objects_port: int | None) -> tuple[str, str]:
+    """The API's and the object host's base URLs as signed URLs name them: the configured
+    public URLs, else the listening address (never a request's Host header)."""
+    api = (config.public_url or config.url(api_port)).rstrip("/")
+    if config.public_objects_url:
+        return api, config.public_objects_url.rstrip("/")
+    if objects_port is None:
+        return api, api
+    if config.public_url:  # the same host, on the object port
+        parts = urlsplit(api)
+        host = parts.hostname or config.url_host
+        host = f"[{host}]" if ":" in host else host
+        return api, f"{parts.scheme}://{host}:{objects_port}"
+    return api, config.url(objects_port)
 
 
 def _servers(
@@ -257,28 +303,27 @@ def _servers(
     api_listener: socket.socket,
     objects_listener: socket.socket | None,
     write: Callable[[str], None] | None,
-) -> tuple[list[BaseWSGIServer], collections.deque, Any]:
+) -> tuple[list[BaseWSGIServer], RequestLog, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
     signer = Signer()
-    handler = _handler_class(write or (lambda _line: None), config.socket_timeout)
-    records: collections.deque = collections.deque(maxlen=10_000)
-    object_app: WSGIApp = ObjectApp(catalogue, signer)
+    handler = handler_class(write or (lambda _line: None), _limits(config))
+    records = RequestLog()
+    object_app: WSGIApp = ObjectApp(catalogue, signer, config)
     if config.objects_middleware is not None:
         object_app = config.objects_middleware(object_app)
     logged_objects = _Logged("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
-    api = ApiApp(config, catalogue, signer, objects_port=objects_port, log=write)
+    _api_base, objects_base = public_bases(config, api_listener.getsockname()[1], objects_port)
+    api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
     api_app: WSGIApp = api
     if config.api_middleware is not None:
         api_app = config.api_middleware(api_app)
     front: WSGIApp = _Logged("api", api_app, write, records)
     if objects_listener is None:
         front = _SameOrigin(front, logged_objects)
-    servers = [_make_server(config.host, api_listener, front, handler, config.ssl_context)]
+    servers = [_make_server(config, api_listener, front, handler)]
     if objects_listener is not None:
-        servers.append(
-            _make_server(config.host, objects_listener, logged_objects, handler, config.ssl_context)
-        )
+        servers.append(_make_server(config, objects_listener, logged_objects, handler))
     return servers, records, api.operations
 
 
@@ -319,6 +364,9 @@ def start(
         if config.objects_port is not None:
             objects_listener = _listen(config.host, config.objects_port)
             listeners.append(objects_listener)
+        # Temporary files of uploads cut short by a crash or a kill; a live upload writes
+        # at least once per socket_timeout, so its file is never this old.
+        remove_stale_parts(Path(config.root), older_than=2 * config.socket_timeout)
         if catalogue is None:
             catalogue = Catalogue(
                 Path(config.root), rescan_interval=config.rescan_interval, log=write

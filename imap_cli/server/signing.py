@@ -89,3 +89,26 @@ def redact(query: str) -> str:
 
     pairs = parse_qsl(query, keep_blank_values=True)
     return urlencode([(k, "REDACTED" if k in SIGNATURE_PARAMS else v) for k, v in pairs])
+
+
+LOGGED_CHARS = 512  # of a path, of a query string, in a log line
+# Query parameters whose values never reach the log: keys, tokens, signatures...
+SECRET_WORDS = ("key", "token", "signature", "credential", "secret", "password", "auth")
+
+
+def cut(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters (and marked so)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def masked_query(query: str) -> str:
+    """A query string as the log shows it: key-like values replaced by ****, then cut."""
+    from urllib.parse import unquote_plus
+
+    parts = []
+    for part in query[: LOGGED_CHARS * 4].split("&"):
+        name, sep, _value = part.partition("=")
+        if sep and any(word in unquote_plus(name).lower() for word in SECRET_WORDS):
+            part = f"{name}=****"
+        parts.append(part)
+    return cut("&".join(parts), LOGGED_CHARS)

@@ -192,9 +192,27 @@ def _through(server: RunningServer) -> str:
     return f"https://{PROXIED_HOST}:{server.port}"
 
 
+@pytest.fixture
+def proxied_sdc(demo_root: Path, tls: TLS) -> Iterator[RunningServer]:
+    """tls_sdc whose signed URLs name PROXIED_HOST (the server never follows a Host header)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        objects_port = probe.getsockname()[1]
+    public = f"https://{PROXIED_HOST}:{objects_port}"
+    with start_server(
+        demo_root,
+        ssl_context=tls.context,
+        rescan_interval=None,
+        objects_port=objects_port,
+        public_objects_url=public,
+    ) as server:
+        yield server
+
+
 def test_https_proxy_is_honoured_for_queries_and_downloads(
-    tls_sdc, tls, tmp_path, data_dir
+    proxied_sdc, tls, tmp_path, data_dir
 ) -> None:
+    tls_sdc = proxied_sdc
     with run_proxy(tmp_path, "open", {PROXIED_HOST: "127.0.0.1"}) as proxy:
         env = {**NO_CA, "HTTPS_PROXY": proxy.url, "IMAP_CA_BUNDLE": str(tls.ca_file)}
         url = _through(tls_sdc)

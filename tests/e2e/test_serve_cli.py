@@ -154,7 +154,7 @@ def test_port_in_use_is_one_clear_line_and_exit_2(env: dict[str, str], tmp_path:
         (["/definitely/not/here"], "Error: /definitely/not/here does not exist"),
         (["--demo", "{nonempty}"], "--demo needs an empty folder"),
         (
-            ["{nonempty}", "--host", "203.0.113.7", "--port", "0"],
+            ["{nonempty}", "--host", "203.0.113.7", "--port", "0", "--allow-anonymous-writes"],
             "Error: cannot listen on 203.0.113.7:0",
         ),
     ],
