@@ -26,33 +26,17 @@ HEADER = (
 )
 
 
-def completion_script(shell: str) -> str:
-    """The completion script for one shell, exactly as `imap --show-completion SHELL` prints it."""
+def completion_file_text(shell: str) -> str:
+    """What completions/imap.<shell> holds: the script (as `imap --show-completion SHELL`
+    prints it) plus a header saying where it came from."""
     script = typer_compat.completion_script(shell)
     if script is None:
         raise RuntimeError("this Typer does not say how it writes completion scripts")
-    return script
-
-
-def completion_file_text(shell: str) -> str:
-    """What completions/imap.<shell> holds: the script plus a header saying where it came from."""
-    script = completion_script(shell)
     if shell == "zsh":
         # `#compdef imap` must stay the first line: compinit reads nothing else.
         first, _, rest = script.partition("\n")
         return f"{first}\n{HEADER}{rest}\n"
     return f"{HEADER}{script}\n"
-
-
-def write_completion_files(folder: Path) -> list[Path]:
-    """Write imap.bash, imap.zsh and imap.fish into `folder`; return their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for shell in SHELLS:
-        path = folder / f"{PROG_NAME}.{shell}"
-        path.write_text(completion_file_text(shell), encoding="utf-8", newline="\n")
-        written.append(path)
-    return written
 
 
 SPEC_HEADER = '''"""What a TAB completes: the commands and options of `imap`, and their values.

@@ -75,14 +75,13 @@ def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
     from imap_cli.core import query, settings, vocabulary
 
-    if name == "extensions":  # every extension any kind of file may have
-        return sorted({ext for exts in vocabulary.EXTENSIONS.values() for ext in exts})
     return {
         "tables": query.TABLES,
         "formats": FORMATS,
         "report_formats": REPORT_FORMATS,
         "instruments": vocabulary.INSTRUMENTS,
         "data_levels": vocabulary.DATA_LEVELS,
+        "extensions": vocabulary.ALL_EXTENSIONS,  # every extension any kind of file may have
         "spice_types": vocabulary.SPICE_TYPES,
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,

@@ -211,22 +211,13 @@ def resolve(spec: dict[str, Any], args: list[str]) -> Context:
     return ctx
 
 
-def _starts_option(value: str) -> bool:
-    return value[:1] == "-"
-
-
 def _option_awaiting_value(ctx: Context, args: list[str]) -> dict[str, Any] | None:
     for param in ctx.node["params"]:
         if param["kind"] != "option" or param["flag"] or param["count"]:
             continue
-        last = None
-        for index, arg in enumerate(reversed(args)):
-            if index + 1 > param["nargs"]:
-                break
-            if _starts_option(arg):
-                last = arg
-                break
-        if last is not None and last in param["opts"]:
+        # The last option among the words this one's value would fill (click's check).
+        last = next((arg for arg in reversed(args[-param["nargs"] :]) if arg[:1] == "-"), None)
+        if last in param["opts"]:
             return param
     return None
 
@@ -289,10 +280,8 @@ def _param_items(ctx: Context, param: dict[str, Any], incomplete: str) -> list[I
                 items.append((value, help_text))
         return items
     if "choices" in source:
-        if source.get("case_sensitive", True):
-            return [(c, None) for c in source["choices"] if c.startswith(incomplete)]
-        low = incomplete.lower()
-        return [(c, None) for c in source["choices"] if c.lower().startswith(low)]
+        fold = str if source.get("case_sensitive", True) else str.lower
+        return [(c, None) for c in source["choices"] if fold(c).startswith(fold(incomplete))]
     if source.get("path"):  # the word itself: the shell completes paths
         return [(incomplete, None)]
     return []
@@ -304,10 +293,10 @@ def candidates(spec: dict[str, Any], args: list[str], incomplete: str) -> list[I
     args = list(args)
     if incomplete == "=":
         incomplete = ""
-    elif "=" in incomplete and _starts_option(incomplete):
+    elif "=" in incomplete and incomplete[:1] == "-":
         name, _, incomplete = incomplete.partition("=")
         args.append(name)
-    if "--" not in args and _starts_option(incomplete):
+    if "--" not in args and incomplete[:1] == "-":
         return _command_items(ctx, incomplete)
     param = _option_awaiting_value(ctx, args) or _argument_awaiting_value(ctx)
     if param is not None:
@@ -325,13 +314,6 @@ def _zsh_escape(text: str) -> str:
     )
 
 
-def _words_from_line(line: str) -> tuple[list[str], str]:
-    words = split(line)[1:]
-    if words and not line.endswith(" "):
-        return words[:-1], words[-1]
-    return words, ""
-
-
 def answer(environ: dict[str, str] | os._Environ[str], out: Any = None) -> int:
     """Print the answer to one completion request; return the exit code."""
     from imap_cli.cli.completion_spec import SPEC
@@ -344,7 +326,9 @@ def answer(environ: dict[str, str] | os._Environ[str], out: Any = None) -> int:
         args = words[1:cword]
         incomplete = words[cword] if cword < len(words) else ""
     else:
-        args, incomplete = _words_from_line(environ.get("_TYPER_COMPLETE_ARGS", ""))
+        line = environ.get("_TYPER_COMPLETE_ARGS", "")
+        args = split(line)[1:]
+        incomplete = args.pop() if args and not line.endswith(" ") else ""
     try:
         items = candidates(SPEC, args, incomplete)
     except Exception:  # a traceback must never land in the user's prompt

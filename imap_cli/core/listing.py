@@ -75,8 +75,6 @@ def _json_values(text: str, paths: bool) -> list[str]:
             raise ListingError(
                 f"stdin starts like JSON but is not valid JSON ({exc.msg}, line {exc.lineno})"
             ) from None
-        if not isinstance(data, list):  # pragma: no cover - "[" always decodes to a list
-            raise ListingError("stdin: the JSON is not an array")
         return [
             item.strip() if isinstance(item, str) else record_name(item, f"item {n}", paths=paths)
             for n, item in enumerate(data, 1)

@@ -54,19 +54,12 @@ class CoverageGaps(IMAPError):
 
     def __init__(self, gaps: dict[str, list[tuple[float, float]]]) -> None:
         self.gaps = gaps
-        parts = []
-        shown = 0
-        total = sum(len(v) for v in gaps.values())
-        for category, spans in gaps.items():
-            texts = []
-            for start, end in spans:
-                if shown == 6:
-                    break
-                texts.append(f"{utc_text(start)} to {utc_text(end)}")
-                shown += 1
-            if texts:
-                parts.append(f"{printable(category)} {', '.join(texts)}")
-        more = f" (and {total - shown} more)" if total > shown else ""
+        spans = [(category, span) for category, v in gaps.items() for span in v]
+        texts: dict[str, list[str]] = {}
+        for category, (start, end) in spans[:6]:
+            texts.setdefault(category, []).append(f"{utc_text(start)} to {utc_text(end)}")
+        parts = [f"{printable(category)} {', '.join(t)}" for category, t in texts.items()]
+        more = f" (and {len(spans) - 6} more)" if len(spans) > 6 else ""
         super().__init__(
             "the SDC's kernels do not cover the whole range; gaps: " + "; ".join(parts) + more
         )
@@ -142,13 +135,8 @@ def plan_metakernel(
     # Whole UTC days, as ephemeris seconds: the SDC reads a bare YYYYMMDD as that day's
     # midnight, which would leave the end day out.
     start_time, end_time = spice_time_range(start, end)
-    params: list[tuple[str, str]] = []
-    if start_time is not None:
-        params.append(("start_time", str(start_time)))
-    if end_time is not None:
-        params.append(("end_time", str(end_time)))
-    if chosen:
-        params.append(("file_types", ",".join(chosen)))
+    given = {"start_time": start_time, "end_time": end_time, "file_types": ",".join(chosen)}
+    params = [(name, str(value)) for name, value in given.items() if value not in (None, "")]
     params.append(("list_files", "true"))
     if require_coverage:
         params.append(("require_coverage", "true"))

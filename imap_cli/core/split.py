@@ -126,10 +126,10 @@ class Window:
         if low is None and high is None:
             return first_windows(None, None, today)
         if low is None:
-            return _ladder_down(high, None, steps=3)  # type: ignore[arg-type]
+            return _ladder(high, None, steps=3)  # type: ignore[arg-type]
         if high is None:
             if low > today:
-                return _ladder_up(low, steps=3)
+                return _ladder(low, None, steps=3, up=True)
             past = Window(low, today)
             return [*(past.split(today, at_least) or [past]), Window(today + _DAY, None)]
         days = (high - low).days + 1
@@ -187,40 +187,29 @@ def _day_text(day: dt.date, sep: str = "-") -> str:
     return f"{day.year:04d}{sep}{day.month:02d}{sep}{day.day:02d}"
 
 
-def _ladder_down(
-    high: dt.date,
-    low: dt.date | None,
+def _ladder(
+    start: dt.date,
+    end: dt.date | None,
     steps: int,
     first: int = LADDER_DAYS,
     growth: int = 2,
+    *,
+    up: bool = False,
 ) -> list[Window]:
-    """Windows back from `high`: `first` days, then `growth` times longer each, ending at
-    `low` (or, after `steps` of them, one open to the past)."""
+    """Windows back from `start` (on from it when `up`): `first` days, then `growth` times
+    longer each, ending at `end` (or, after `steps` of them, one open beyond)."""
+    sign = 1 if up else -1
     windows: list[Window] = []
     length = first
-    top = high
     for _ in range(steps):
-        bottom = top - dt.timedelta(days=length - 1)
-        if low is not None and bottom <= low:
-            windows.append(Window(low, top))
+        far = start + dt.timedelta(days=sign * (length - 1))
+        if end is not None and sign * (far - end).days >= 0:
+            windows.append(Window(*sorted((start, end))))
             return windows
-        windows.append(Window(bottom, top))
-        top = bottom - dt.timedelta(days=1)
+        windows.append(Window(*sorted((start, far))))
+        start = far + dt.timedelta(days=sign)
         length *= growth
-    windows.append(Window(low, top))
-    return windows
-
-
-def _ladder_up(low: dt.date, steps: int) -> list[Window]:
-    """Windows on from `low`: 32, 64, 128... days, then one open to the future."""
-    windows: list[Window] = []
-    length = LADDER_DAYS
-    for _ in range(steps):
-        top = low + dt.timedelta(days=length - 1)
-        windows.append(Window(low, top))
-        low = top + dt.timedelta(days=1)
-        length *= 2
-    windows.append(Window(low, None))
+    windows.append(Window(start, end) if up else Window(end, start))
     return windows
 
 
@@ -231,7 +220,7 @@ def first_windows(low: dt.date | None, high: dt.date | None, today: dt.date) -> 
     anchor = high or today
     if low is not None and anchor < low:
         anchor = low
-    windows = _ladder_down(anchor, low, FIRST_STEPS, FIRST_DAYS, FIRST_GROWTH)
+    windows = _ladder(anchor, low, FIRST_STEPS, FIRST_DAYS, FIRST_GROWTH)
     if high is None:
         windows[0] = Window(windows[0].low, None)
     return windows

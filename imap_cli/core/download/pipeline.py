@@ -94,28 +94,28 @@ def _pool_size(sdc: SDCClient) -> int:
     return int(getattr(adapter, "_pool_maxsize", 10))
 
 
+def _would_download(item: Planned, reason: str) -> tuple[FileResult, TransferEvent]:
+    """A dry run's result and event for a file it would fetch."""
+    return (
+        FileResult(item.key, "would-download", item.dest, reason=reason),
+        TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"),
+    )
+
+
 class _Run:
     """One call of download_files: what its workers share beyond the TransferRun."""
 
     def __init__(
-        self,
-        sdc: SDCClient,
-        *,
-        jobs: int,
-        force: bool,
-        dry_run: bool,
-        emit: EventSink,
-        results: list[FileResult | None],
-        pending: int,
+        self, sdc: SDCClient, run: TransferRun, *, jobs: int, force: bool, dry_run: bool
     ) -> None:
         self.sdc = sdc
         self.jobs = max(1, jobs)
         self.force = force
         self.dry_run = dry_run
-        # Settles each of the `pending` files once; cancel flag, live responses, Ctrl-C.
-        self.run = TransferRun(results, pending, emit)
-        self.cancel = self.run.cancel
-        self.fetcher = Fetcher(sdc, self.run, emit, self._lookup, force=force)
+        # Settles each pending file once; cancel flag, live responses, Ctrl-C.
+        self.run = run
+        self.cancel = run.cancel
+        self.fetcher = Fetcher(sdc, run, run.emit, self._lookup, force=force)
         # A failure that is not about one file (the SDC unreachable or failing): the rest fail
         # fast with it instead of each paying for the retries.
         self.fatal: IMAPError | None = None
@@ -197,11 +197,7 @@ class _Run:
             elif item.present:
                 reason = "forced"
             if self.dry_run:
-                self._finish(
-                    item,
-                    FileResult(item.key, "would-download", item.dest, reason=reason),
-                    TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"),
-                )
+                self._finish(item, *_would_download(item, reason))
                 return
             self.transfers.submit(lambda: self._transfer_stage(item, url, reason))
             handed_over = True
@@ -262,25 +258,20 @@ def download_files(
     todo = []
     for item in planned:
         if item.present and not force and not verify:
-            results[item.index] = FileResult(
-                item.key, "skipped", item.dest, file_size(item.dest), reason="already present"
+            settled = (
+                FileResult(
+                    item.key, "skipped", item.dest, file_size(item.dest), reason="already present"
+                ),
+                TransferEvent(Stage.SKIPPED, item.key, reason="already present"),
             )
-            emit(TransferEvent(Stage.SKIPPED, item.key, reason="already present"))
         elif dry_run and not (item.present and verify and not force):
-            reason = "forced" if item.present else ""
-            results[item.index] = FileResult(item.key, "would-download", item.dest, reason=reason)
-            emit(TransferEvent(Stage.SKIPPED, item.key, reason=f"dry run: {reason or 'fetch'}"))
+            settled = _would_download(item, "forced" if item.present else "")
         else:
             todo.append(item)
-    run = _Run(
-        sdc,
-        jobs=jobs,
-        force=force,
-        dry_run=dry_run,
-        emit=emit,
-        results=results,
-        pending=len(todo),
-    )
+            continue
+        results[item.index], event = settled
+        emit(event)
+    run = _Run(sdc, TransferRun(results, len(todo), emit), jobs=jobs, force=force, dry_run=dry_run)
     try:
         run.execute(todo)
     except KeyboardInterrupt as stop:
