@@ -283,16 +283,17 @@ class UnsafeRequest(UsageError):
 
 def status_error(status: int, message: str) -> SDCError:
     """Map an HTTP status from the SDC to the matching error."""
-    if status == 400:
-        return BadRequest(message, status=status)
-    if status in (401, 403):
-        return Refused(message, status=status)
-    if status == 404:
-        return NotFound(message, status=status, kind=Failure.NOT_FOUND)
-    if status == 409:
-        return Conflict(message, status=status)
-    if status == 429:
-        return Unavailable(message, status=status, kind=Failure.RATE_LIMITED)
+    cls, kind = _STATUS_ERRORS.get(status, (SDCError, None))
     if status >= 500:
-        return Unavailable(message, status=status, kind=Failure.OUTAGE)
-    return SDCError(message, status=status)
+        cls, kind = Unavailable, Failure.OUTAGE
+    return cls(message, status=status, kind=kind)
+
+
+_STATUS_ERRORS: dict[int, tuple[type[SDCError], Failure | None]] = {
+    400: (BadRequest, None),
+    401: (Refused, None),
+    403: (Refused, None),
+    404: (NotFound, Failure.NOT_FOUND),
+    409: (Conflict, None),
+    429: (Unavailable, Failure.RATE_LIMITED),
+}

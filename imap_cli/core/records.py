@@ -33,18 +33,14 @@ def check_records(data: Any, what: str = "query") -> list[dict]:
     return data
 
 
+# JSON's name for each type json.loads gives (bool before int: a bool is an int too).
+_JSON_KINDS = ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"))
+
+
 def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
     if value is None:
         return "null"
-    return "number"
+    return next((kind for cls, kind in _JSON_KINDS if isinstance(value, cls)), "number")
 
 
 def record_name(row: Mapping[str, Any]) -> str:
@@ -98,19 +94,17 @@ def _version_rank(row: Mapping[str, Any]) -> tuple[int, int, int]:
     return (0, 0, int(digits) if digits else -1)
 
 
+# What makes rows versions of one file.
+_SERIES = ("instrument", "data_level", "descriptor", "start_date", "repointing")
+
+
 def latest_records(rows: Sequence[dict]) -> list[dict]:
     """Keep the newest version of each series (instrument, level, descriptor, start date,
     repointing), ties included, in the SDC's order."""
     best: dict[tuple, tuple[int, int, int]] = {}
     keys = []
     for row in rows:
-        series = (
-            row.get("instrument"),
-            row.get("data_level"),
-            row.get("descriptor"),
-            row.get("start_date"),
-            row.get("repointing"),
-        )
+        series = tuple(row.get(field) for field in _SERIES)
         rank = _version_rank(row)
         keys.append((series, rank))
         if series not in best or rank > best[series]:

@@ -45,59 +45,36 @@ DATA_LEVELS: tuple[str, ...] = (
 )
 KINDS: tuple[str, ...] = ("science", "quicklook", "dependency", "ancillary", "release", "spice")
 
-# kernel_type -> subfolder under imap/spice, as the SDC stores them.
-SPICE_SUBDIRS: dict[str, str] = {
-    "attitude_history": "ck",
-    "attitude_predict": "ck",
-    "earth_attitude": "pck",
-    "ephemeris_90days": "spk",
-    "ephemeris_launch": "spk",
-    "ephemeris_long": "spk",
-    "ephemeris_nominal": "spk",
-    "ephemeris_predicted": "spk",
-    "ephemeris_reconstructed": "spk",
-    "imap_frames": "fk",
-    "lagrange_point": "spk",
-    "leapseconds": "lsk",
-    "lo_pivot_attitude": "ck",
-    "metakernel": "mk",
-    "planetary_constants": "pck",
-    "planetary_ephemeris": "spk",
-    "pointing_attitude": "ck",
-    "repoint": "repoint",
-    "science_frames": "fk",
-    "spacecraft_clock": "sclk",
-    "spin": "spin",
-    "thruster": "activities",
+# kernel_type -> (its subfolder under imap/spice, as the SDC stores them; the last suffixes it
+# may have, compared case-insensitively as the client matches SPICE names). `.spin` and
+# `.repoint` kernels may have no further extension.
+SPICE_KERNELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "attitude_history": ("ck", ("bc",)),
+    "attitude_predict": ("ck", ("bc",)),
+    "earth_attitude": ("pck", ("bpc",)),
+    "ephemeris_90days": ("spk", ("bsp",)),
+    "ephemeris_launch": ("spk", ("bsp",)),
+    "ephemeris_long": ("spk", ("bsp",)),
+    "ephemeris_nominal": ("spk", ("bsp",)),
+    "ephemeris_predicted": ("spk", ("bsp",)),
+    "ephemeris_reconstructed": ("spk", ("bsp",)),
+    "imap_frames": ("fk", ("tf",)),
+    "lagrange_point": ("spk", ("bsp",)),
+    "leapseconds": ("lsk", ("tls",)),
+    "lo_pivot_attitude": ("ck", ("bc",)),
+    "metakernel": ("mk", ("mk", "tm")),
+    "planetary_constants": ("pck", ("tpc",)),
+    "planetary_ephemeris": ("spk", ("bsp",)),
+    "pointing_attitude": ("ck", ("bc",)),
+    "repoint": ("repoint", ("csv", "repoint")),
+    "science_frames": ("fk", ("tf",)),
+    "spacecraft_clock": ("sclk", ("tsc",)),
+    "spin": ("spin", ("csv", "spin")),
+    "thruster": ("activities", ("sff",)),
 }
-SPICE_TYPES: tuple[str, ...] = tuple(sorted(SPICE_SUBDIRS))
-
-# The last suffix each kernel type may have (compared case-insensitively, as the client
-# matches SPICE names). `.spin` and `.repoint` kernels may have no further extension.
-SPICE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "attitude_history": ("bc",),
-    "attitude_predict": ("bc",),
-    "earth_attitude": ("bpc",),
-    "ephemeris_90days": ("bsp",),
-    "ephemeris_launch": ("bsp",),
-    "ephemeris_long": ("bsp",),
-    "ephemeris_nominal": ("bsp",),
-    "ephemeris_predicted": ("bsp",),
-    "ephemeris_reconstructed": ("bsp",),
-    "imap_frames": ("tf",),
-    "lagrange_point": ("bsp",),
-    "leapseconds": ("tls",),
-    "lo_pivot_attitude": ("bc",),
-    "metakernel": ("mk", "tm"),
-    "planetary_constants": ("tpc",),
-    "planetary_ephemeris": ("bsp",),
-    "pointing_attitude": ("bc",),
-    "repoint": ("csv", "repoint"),
-    "science_frames": ("tf",),
-    "spacecraft_clock": ("tsc",),
-    "spin": ("csv", "spin"),
-    "thruster": ("sff",),
-}
+SPICE_SUBDIRS: dict[str, str] = {kind: folder for kind, (folder, _) in SPICE_KERNELS.items()}
+SPICE_EXTENSIONS: dict[str, tuple[str, ...]] = {k: exts for k, (_, exts) in SPICE_KERNELS.items()}
+SPICE_TYPES: tuple[str, ...] = tuple(sorted(SPICE_KERNELS))
 
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "science": ("cdf", "pkts"),
