@@ -79,7 +79,7 @@ REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.'
 VALUE = _param('argument', 'value', [], help='The new value.')
 START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
-YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask for confirmation.', flag=True)
+YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.')
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
@@ -112,7 +112,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'reprocess': {'short_help': "Ask the SDC to reprocess an instrument's...", 'hidden': False, 'params': [START_DATE_2, END_DATE_2, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'release': {'short_help': 'Release data to the public per a manifest:...', 'hidden': False, 'params': [MANIFEST, DRY_RUN, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
+    'release': {'short_help': 'Release data to the public per a manifest:...', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'jobs': {'short_help': "The SDC's processing jobs, newest first...", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_3, HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},

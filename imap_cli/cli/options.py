@@ -258,6 +258,9 @@ Jobs = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would happen; transfer nothing.")
 ]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask: needed when not on a terminal.")
+]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Download again even if present.")]
 Verify = Annotated[
     bool,
@@ -273,3 +276,25 @@ Shard = Annotated[
         show_default=False,
     ),
 ]
+
+
+def require_yes(output: Any, yes: bool, what: str) -> None:
+    """Refuse (exit 2) something that cannot be undone when no one can be asked: without
+    --yes and with no terminal on stdin. `what` names it ("a release")."""
+    if yes or output.stdin_tty:
+        return
+    from imap_cli.core.errors import UsageError
+
+    raise UsageError(
+        f"{what} cannot be undone, and there is no terminal to ask; nothing was sent",
+        "Check it with --dry-run, then run the same command with --yes.",
+    )
+
+
+def confirm(output: Any, yes: bool, question: str, what: str) -> None:
+    """Ask `question` before something that cannot be undone: with --yes, go on; on a
+    terminal, ask (no: "Nothing was sent.", exit 1); elsewhere refuse (require_yes)."""
+    require_yes(output, yes, what)
+    if not yes and not output.ask(question):
+        output.note("Nothing was sent.")
+        raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli.options import DryRun, Format, state, table_format
+from imap_cli.cli.options import DryRun, Format, Yes, confirm, require_yes, state, table_format
 
 ManifestFile = Annotated[
     Path | None,
@@ -23,6 +23,7 @@ def release(
     ctx: typer.Context,
     manifest: ManifestFile = None,
     dry_run: DryRun = False,
+    yes: Yes = False,
     output_format: Format = None,
 ) -> None:
     """Release data to the public per a manifest: the latest version of each matching series.
@@ -41,14 +42,18 @@ def release(
 
     --dry-run: list the files the manifest would release; nothing is sent.
 
+    A release cannot be undone: on a terminal it shows how many files each line releases and
+    asks; in a script it needs --yes.
+
     Examples:
 
     imap release imap_hit_data-release-001_20251001_20251130_v001.txt --dry-run
 
     imap release imap_hit_data-release-001_20251001_20251130_v001.txt
     """
-    from imap_cli.core.errors import UsageError
-    from imap_cli.core.release import InvalidManifest, preview, read_manifest, release
+    from imap_cli.cli.errors import message_for
+    from imap_cli.core.errors import SDCError, UsageError
+    from imap_cli.core.release import InvalidManifest, plan, preview, read_manifest, release
 
     if manifest is None:
         raise UsageError(
@@ -67,21 +72,55 @@ def release(
     if not checked.rules:
         output.warn(f"{manifest} has no rule set to true: it releases nothing")
     with run.client() as client:
+        if not dry_run:
+            from imap_cli.core.release import require_api_key
+
+            require_api_key(client)
+            require_yes(output, yes, "a release")  # before the plan's queries are sent
+        try:
+            planned = plan(client, checked)
+        except SDCError as error:
+            if dry_run or not yes:
+                raise  # nothing to show, so nothing to confirm
+            # --yes asked for the release itself; the count is only its summary
+            output.warn(f"could not count the files it releases: {message_for(error)}")
+            planned = None
+        rows = None if planned is None else preview(client, checked, planned)
         if dry_run:
-            rows = preview(client, checked)
             _show_preview(run, rows, output_format)
             output.note(
-                f"Dry run: {checked.name} would release {len(rows)} file"
-                f"{'s' if len(rows) != 1 else ''} starting {checked.start_date} to "
-                f"{checked.end_date}; nothing was sent."
+                f"Dry run: {checked.name} would release {_files(len(rows))} starting "
+                f"{checked.start_date} to {checked.end_date}; nothing was sent."
             )
             return
+        if not yes:
+            for rule, found in planned:
+                output.note(
+                    f"  line {rule.line}: {rule.instrument}, {rule.data_type}, "
+                    f"{rule.descriptor}: {_files(len(found))}"
+                )
+            confirm(
+                output,
+                yes,
+                f"Release {_files(len(rows))} to the public per {checked.name} "
+                f"({checked.start_date} to {checked.end_date})? This cannot be undone.",
+                "a release",
+            )
         outcome = release(client, checked, on_step=output.detail)
     if outcome.uploaded:
         output.note(f"Uploaded {checked.key}")
     else:
         output.note(f"{checked.key} was already in the SDC (identical)")
     output.success(outcome.message)
+    if rows is not None:
+        output.note(
+            f"Released {_files(len(rows))} (the latest version of each series) "
+            f"starting {checked.start_date} to {checked.end_date}."
+        )
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
 
 
 def _show_preview(run, rows: list[dict], output_format: str | None) -> None:

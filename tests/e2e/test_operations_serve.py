@@ -82,7 +82,7 @@ def test_release_flags_the_latest_uploads_released(imap, server: RunningServer, 
     manifest.write_text("instrument, data_type, descriptor, release_flag\nhit, l2, burst, true\n")
     code, out, _err = imap("release", str(manifest), "--dry-run", "-o", "paths")
     assert (code, out.split()) == (0, [keys[1]])
-    code, _out, err = imap("release", str(manifest))
+    code, _out, err = imap("release", str(manifest), "--yes")
     assert code == 0 and "Successfully released data per specification" in err
     # Only the latest version in range is released, as the SDC does.
     assert public_paths(server, instrument="hit", descriptor="burst") == [keys[1]]
