@@ -142,10 +142,10 @@ def _add_global_options(command: Any) -> None:
     import functools
 
     if isinstance(command, TyperGroup):
+        # a group's own options too: `imap jobs --url URL` lists jobs, `imap config --url U show`
         for sub in command.commands.values():
             _add_global_options(sub)
-        return
-    if command.callback is None:
+    elif command.callback is None:
         return
     taken = {name for param in command.params for name in param.opts + param.secondary_opts}
     added = [o for o in _global_options() if not taken.intersection(o.opts)]
@@ -279,7 +279,10 @@ def root(
     data_dir: Annotated[
         str | None, typer.Option("--data-dir", help="Where downloaded files go.")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail.")] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More detail.", show_default=False),
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
@@ -392,14 +395,31 @@ def _click_exception() -> type:
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+# The subcommands of the groups in COMMANDS, for naming a command without building it.
+SUBCOMMANDS = {"config": ("show", "get", "set", "unset", "path"), "jobs": ("logs",)}
+
+
+def _command_path(args: list[str]) -> str:
+    """`imap` and the command (and subcommand) words at the front of `args`, options left out:
+    the command a usage error is about when click does not say."""
+    words = [arg for arg in args if not arg.startswith("-")][:2]
+    if not words or words[0] not in COMMANDS:
+        return "imap"
+    if len(words) == 2 and words[1] in SUBCOMMANDS.get(words[0], ()):
+        return " ".join(["imap", *words])
+    return f"imap {words[0]}"
+
+
 def _other_error(exc: Exception, args: list[str]) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError":
         # `imap query` alone: typer has printed the help already; show() would add a blank line
         return exc.exit_code  # type: ignore[attr-defined]
     if isinstance(exc, _click_exception()):
-        # click's plain form: "Usage: ...", "Try 'imap query -h' for help.", "Error: ..." lines
-        # that read well in a terminal and in a CI log alike.
-        exc.show()
+        # our one form, as for every other error: `Error: <what>` and `Hint: <the fix>`
+        from imap_cli.cli.hints import usage_error
+        from imap_cli.cli.output import Output, Streams
+
+        Output(Streams()).error(*usage_error(exc, _command_path(args)))
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
         # `imap query ... | head`: the reader left; nothing more to say.

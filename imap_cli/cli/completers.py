@@ -18,6 +18,7 @@ from typing import Any
 
 FORMATS = ("csv", "json", "paths", "table")
 REPORT_FORMATS = ("json", "text")
+METAKERNEL_FORMATS = ("json", "tm")
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -65,6 +66,7 @@ VOCABULARIES = (
     "tables",
     "formats",
     "report_formats",
+    "metakernel_formats",
     "instruments",
     "data_levels",
     "extensions",
@@ -84,6 +86,7 @@ def _vocabulary(name: str) -> Iterable[str]:
         "tables": query.TABLES,
         "formats": FORMATS,
         "report_formats": REPORT_FORMATS,
+        "metakernel_formats": METAKERNEL_FORMATS,
         "instruments": naming.INSTRUMENTS,
         "data_levels": naming.DATA_LEVELS,
         "spice_types": naming.SPICE_TYPES,

@@ -56,7 +56,7 @@ DRY_RUN = _param('option', 'dry_run', ['--dry-run', '-n'], help='Show what would
 SHARD = _param('option', 'shard', ['--shard'], help='Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps.')
 FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 SINCE = _param('option', 'since', ['--since'], help='Ask for files ingested on or after this day (YYYYMMDD or YYYY-MM-DD) instead of since the last sync.')
-LATEST_ONLY = _param('option', 'latest_only', ['--latest-only'], help='Keep only the newest version of each series.', flag=True)
+LATEST_ONLY = _param('option', 'latest_only', ['--latest-only'], help='The older name of --version latest.', flag=True, hidden=True)
 REPORT_SUPERSEDED = _param('option', 'report_superseded', ['--report-superseded'], help='List local files for which the SDC has a newer version (nothing is deleted).', flag=True)
 PRUNE_SUPERSEDED = _param('option', 'prune_superseded', ['--prune-superseded'], help='Delete superseded local files, only those this filter set brought in.', flag=True)
 OUTPUT_FORMAT_2 = _param('option', 'output_format', ['--format', '-o'], help='text: new paths on stdout, a summary on stderr. json: one summary object (new, skipped, failed, superseded, files, watermark).')
@@ -88,7 +88,8 @@ STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'spacecraft_clock', 'spin', 'thruster'], 'case_sensitive': True})
-OUTPUT_FILE = _param('option', 'output_file', ['--output', '-o'], help='Write the .tm here (default: print it on stdout).')
+OUTPUT_FILE = _param('option', 'output_file', ['--output'], help='Write the .tm here (default: print it on stdout).')
+OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
 REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
 FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
 CA_BUNDLE = _param('option', 'ca_bundle', ['--ca-bundle'], help='Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.')
@@ -104,7 +105,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'upload': {'short_help': 'Upload files to the SDC, several at once,...', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'sync': {'short_help': 'Bring the data dir up to date with a...', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'serve': {'short_help': 'Serve a folder as a local SDC (API +...', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
-    'config': {'short_help': 'Show and change settings (file <...', 'hidden': False, 'params': [HELP], 'commands': {
+    'config': {'short_help': 'Show and change settings (file <...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
         'get': {'short_help': "Print one setting's raw value, for scripts...", 'hidden': False, 'params': [KEY, REVEAL, *GLOBAL_URL_TO_HELP]},
         'set': {'short_help': 'Store a setting in the config file...', 'hidden': False, 'params': [KEY, VALUE, *GLOBAL_URL_TO_HELP]},
@@ -113,9 +114,9 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     }},
     'reprocess': {'short_help': "Ask the SDC to reprocess an instrument's...", 'hidden': False, 'params': [START_DATE_2, END_DATE_2, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest:...', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs, newest first...", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_3, HELP], 'commands': {
+    'jobs': {'short_help': "The SDC's processing jobs, newest first...", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
-    'metakernel': {'short_help': 'Write a SPICE metakernel (.tm) for a time...', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'metakernel': {'short_help': 'Write a SPICE metakernel (.tm) for a time...', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'doctor': {'short_help': 'Check the setup and the way to the SDC:...', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
 }}

@@ -126,3 +126,77 @@ def hint_for(error: IMAPError | None) -> str:
         owner = next(c for c in cls.__mro__ if "default_hint" in vars(c))
         own = CLASS_HINTS.get(owner, own)
     return at_terminal(own)
+
+
+# --- usage errors (click's own) ------------------------------------------------------------
+
+# A word a user may try where the command line has another: option -> the right spelling, and
+# per command, command name -> the right one. Click's own guesses (a prefix, a typo) come after.
+NEAR_OPTIONS: dict[str, str] = {
+    "--latest": "--version latest",
+    "--latest-only": "--version latest",
+    "--level": "--data-level",
+    "--inst": "--instrument",
+    "--out": "--output FILE (metakernel) or -o FORMAT",
+    "--output-format": "--format",
+    "--start": "--start-date",
+    "--end": "--end-date",
+    "--key": "--api-key",
+    "--yes-i-am-sure": "--yes",
+}
+NEAR_COMMANDS: dict[str, dict[str, str]] = {
+    "imap": {
+        "search": "imap query",
+        "find": "imap query",
+        "list": "imap query",
+        "get": "imap download",
+        "fetch": "imap download",
+        "put": "imap upload",
+        "push": "imap upload",
+        "status": "imap jobs",
+        "logs": "imap jobs logs",
+        "check": "imap doctor",
+        "settings": "imap config show",
+    },
+    "imap config": {
+        "list": "imap config show",
+        "ls": "imap config show",
+        "all": "imap config show",
+        "delete": "imap config unset",
+        "remove": "imap config unset",
+        "rm": "imap config unset",
+        "edit": "imap config set",
+    },
+    "imap jobs": {"log": "imap jobs logs", "show": "imap jobs logs"},
+}
+
+
+def usage_error(exc: BaseException, fallback: str = "imap") -> tuple[str, str]:
+    """The one `Error:` line and the `Hint:` for one of click's usage errors (no such option
+    or command, a bad value, a missing argument), with the right spelling when we know it.
+    `fallback` is the command the error names when click does not say (`imap query`)."""
+    import re
+
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or fallback
+    suggestion = ""
+    option_name = getattr(exc, "option_name", None)
+    if option_name is not None and message.startswith("No such option"):
+        message = f"No such option: {option_name}"
+        possibilities = sorted(getattr(exc, "possibilities", None) or ())
+        suggestion = NEAR_OPTIONS.get(option_name, " or ".join(possibilities))
+    else:
+        unknown = re.match(r"No such command '([^']*)'", message)
+        if unknown:
+            word = unknown.group(1)
+            suggestion = NEAR_COMMANDS.get(command, {}).get(word.lower(), "")
+            if word.isdigit():  # `imap -v 2 query`: -v counts, it takes no number
+                return (
+                    f"No such command: {command} {word}",
+                    f"-v takes no number: repeat it for more detail (-vv). See `{command} -h`.",
+                )
+            if suggestion:
+                message = f"No such command: {command} {unknown.group(1)}"
+    hint = f"Did you mean {suggestion}? " if suggestion else ""
+    return " ".join(message.split()), f"{hint}See `{command} -h`."

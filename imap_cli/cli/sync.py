@@ -23,8 +23,11 @@ Since = Annotated[
         show_default=False,
     ),
 ]
+# `--version latest` is the one spelling (as in imap query); --latest-only, its older name,
+# still works and is no longer shown.
 LatestOnly = Annotated[
-    bool, typer.Option("--latest-only", help="Keep only the newest version of each series.")
+    bool,
+    typer.Option("--latest-only", hidden=True, help="The older name of --version latest."),
 ]
 ReportSuperseded = Annotated[
     bool,
@@ -80,7 +83,7 @@ def sync(
 
     imap sync -i mag -l l1b -q          (a cron line: prints only failures)
 
-    imap sync -i swe -l l2 --latest-only --report-superseded
+    imap sync -i swe -l l2 --version latest --report-superseded
 
     imap sync -i mag -l l1a --since 2025-10-01 --dry-run
 
@@ -98,6 +101,9 @@ def sync(
             f"{output_format!r} is not a sync output format; valid formats: {', '.join(FORMATS)}",
             "For example: --format json",
         )
+    if str(filters.get("version") or "").lower() == "latest":
+        # the newest version of each series: sync keeps its own state for such a run
+        filters["version"], latest_only = None, True
     code = run_sync(
         run,
         filters,

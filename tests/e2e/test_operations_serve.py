@@ -183,7 +183,7 @@ def test_the_metakernel_loads_in_spice(tmp_path: Path, monkeypatch, capsys):
         monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
         monkeypatch.setenv("IMAP_DATA_DIR", str(data_dir))
         target = tmp_path / "imap.tm"
-        code = main(["metakernel", "-s", "20251001", "-e", "20251002", "-o", str(target)])
+        code = main(["metakernel", "-s", "20251001", "-e", "20251002", "--output", str(target)])
         _out, err = capsys.readouterr()
     assert code == 0, err
     local = data_dir / "imap/spice/lsk/naif0012.tls"

@@ -278,7 +278,7 @@ def test_metakernel_lists_then_downloads_then_writes(imap, fake: OpsSDC, tmp_pat
     target = tmp_path / "out.tm"
     code, out, err = imap(
         "metakernel", "-s", "20251001", "-e", "20251002", "--type", "leapseconds,attitude_history",
-        "--require-coverage", "-o", str(target),
+        "--require-coverage", "--output", str(target),
     )  # fmt: skip
     assert code == 0, err
     assert out.strip() == str(target.resolve())
@@ -322,7 +322,7 @@ def test_metakernel_coverage_gaps_are_shown_readably(imap, fake: OpsSDC, tmp_pat
     start = tdb_seconds_past_j2000(dt.datetime(2025, 10, 4))
     fake.coverage_gaps = {"attitude": [[start, start + 86400]]}
     code, out, err = imap(
-        "metakernel", "-s", "20251004", "--require-coverage", "-o", str(tmp_path / "x.tm")
+        "metakernel", "-s", "20251004", "--require-coverage", "--output", str(tmp_path / "x.tm")
     )
     assert code == 1 and out == "" and not (tmp_path / "x.tm").exists()
     assert "attitude 2025-10-04 00:00:00 to 2025-10-05 00:00:00" in err
