@@ -159,6 +159,9 @@ def _add_global_options(command: Any) -> None:
         _apply_global_options(ctx, {name: ctx.params.pop(name, None) for name in names})
         try:
             return inner(ctx)
+        except IMAPError as error:
+            _name_the_data_dir(ctx, error)
+            raise
         except KeyboardInterrupt:
             # Typer would turn it into a silent exit 130; a command with more to say about
             # what was kept (download, upload, sync) catches it first.
@@ -166,6 +169,24 @@ def _add_global_options(command: Any) -> None:
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     command.invoke = invoke
+
+
+def _name_the_data_dir(ctx: typer.Context, error: IMAPError) -> None:
+    """A data-dir failure's hint names what set the data dir (flag, environment, file,
+    default): the fix goes there."""
+    from imap_cli.cli.options import State
+    from imap_cli.core.errors import Failure
+
+    run = ctx.find_root().obj
+    if getattr(error, "kind", None) is not Failure.DATA_DIR or not isinstance(run, State):
+        return
+    from imap_cli.cli.hints import data_dir_hint
+
+    try:
+        origin = run.settings.origins.get("data-dir", "default")
+    except IMAPError:
+        return
+    error.hint = data_dir_hint(origin)
 
 
 def _apply_global_options(ctx: typer.Context, values: dict[str, Any]) -> None:

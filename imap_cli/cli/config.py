@@ -41,6 +41,11 @@ def show(
     elif format == "table":
         run.output.table(["KEY", "VALUE", "ORIGIN"], [r for r in rows if r[2]])
         run.output.note(f"Config file: {run.settings.config_path}")
+        from imap_cli.core.settings import relative_note
+
+        note = relative_note(run.settings)
+        if note:
+            run.output.warn(f"{note}; give an absolute path to keep it in one place.")
     else:
         raise UsageError(f"config show --format must be table or json, not {format!r}")
 

@@ -27,6 +27,14 @@ HINTS: dict[Failure, str] = {
         "Check this computer's date and time; if they are right, the server's certificate has "
         f"expired: tell its operator (for the SDC, {SDC_CONTACT})."
     ),
+    Failure.PLAIN_HTTP: (
+        "The server speaks plain http: use http:// in the url (`imap config get url` shows it; "
+        "--url or IMAP_DATA_ACCESS_URL for one run). A CA bundle does not change this."
+    ),
+    Failure.HTTPS_ONLY: (
+        "The server speaks https only: use https:// in the url (`imap config get url` shows it; "
+        "--url or IMAP_DATA_ACCESS_URL for one run)."
+    ),
     Failure.PROXY_REFUSED: (
         "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
         "that variable (or unset it to connect directly), and NO_PROXY for hosts that must "
@@ -55,8 +63,9 @@ HINTS: dict[Failure, str] = {
     ),
     Failure.RATE_LIMITED: "The SDC is rate-limiting requests; wait a minute, or lower --jobs.",
     Failure.CREDENTIALS: (
-        "The SDC refused the credentials (or their absence): check your API key "
-        "(`imap config set api-key KEY` or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN)."
+        "The SDC refused the credentials: check your API key (`imap config set api-key KEY` "
+        "or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN); `imap config show` says which "
+        "one is in use and where it came from."
     ),
     Failure.READ_ONLY: (
         f"Your API key may only read; ask the SDC team ({SDC_CONTACT}) for a key with upload "
@@ -89,7 +98,15 @@ def data_dir_hint(origin: str) -> str:
     if origin.startswith("env:"):
         variable = origin[4:]
         return f"{point}: {variable} set this one; change it, or unset it."
-    return HINTS[Failure.DATA_DIR]
+    if origin == "default":
+        return (
+            f"{point}: this one is the default; choose another with "
+            "`imap config set data-dir ~/imap-data` (or IMAP_DATA_DIR, or --data-dir for one run)."
+        )
+    return (
+        f"{point}: the config file {origin} set this one; change it with "
+        "`imap config set data-dir ~/imap-data` (or IMAP_DATA_DIR, or --data-dir for one run)."
+    )
 
 
 # The terminal's hint for an error class whose core default hint is in Python's terms.

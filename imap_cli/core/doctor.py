@@ -168,9 +168,13 @@ def check_settings(settings: Settings) -> Check:
 
 def check_data_dir(settings: Settings) -> Check:
     """The data dir exists or can be created, is a folder, takes a file, and has room."""
+    from imap_cli.core.settings import relative_note
+
     path = Path(settings.data_dir)
     origin = settings.origins.get("data-dir", "default")
     where = f"{path} (from {origin})"
+    if relative_note(settings):
+        where = f"{path} (from {origin}: {settings.relative['data-dir']!r}, relative)"
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -181,6 +185,7 @@ def check_data_dir(settings: Settings) -> Check:
                 Status.PROBLEM,
                 f"{where} cannot be created: {existing} is a file",
                 Failure.DATA_DIR,
+                data={"origin": origin},
             )
         if not _can_write(existing):
             return Check(
@@ -188,14 +193,25 @@ def check_data_dir(settings: Settings) -> Check:
                 Status.PROBLEM,
                 f"{where} cannot be created: {existing} is not writable",
                 Failure.DATA_DIR,
+                data={"origin": origin},
             )
         return Check("data dir", Status.OK, f"{where}; will be created on first download")
     if not path.is_dir():
         return Check(
-            "data dir", Status.PROBLEM, f"{where} is a file, not a folder", Failure.DATA_DIR
+            "data dir",
+            Status.PROBLEM,
+            f"{where} is a file, not a folder",
+            Failure.DATA_DIR,
+            data={"origin": origin},
         )
     if not _can_write(path):
-        return Check("data dir", Status.PROBLEM, f"{where} is not writable", Failure.DATA_DIR)
+        return Check(
+            "data dir",
+            Status.PROBLEM,
+            f"{where} is not writable",
+            Failure.DATA_DIR,
+            data={"origin": origin},
+        )
     free = shutil.disk_usage(path).free
     if free < LOW_SPACE:
         return Check(
@@ -205,8 +221,19 @@ def check_data_dir(settings: Settings) -> Check:
             fix="Free some space, or point data-dir at a larger disk.",
             data={"free_bytes": free},
         )
+    if relative_note(settings):
+        return Check(
+            "data dir",
+            Status.WARNING,
+            relative_note(settings),
+            fix="Give the data dir as an absolute path, so every folder you run imap in uses it.",
+            data={"free_bytes": free, "origin": origin},
+        )
     return Check(
-        "data dir", Status.OK, f"{where}; writable, {_size(free)} free", data={"free_bytes": free}
+        "data dir",
+        Status.OK,
+        f"{where}; writable, {_size(free)} free",
+        data={"free_bytes": free, "origin": origin},
     )
 
 
@@ -368,11 +395,14 @@ def check_tls(settings: Settings) -> Check:
             data=info,
         )
     except (OSError, ssl.SSLError) as exc:
+        from imap_cli.core.http import tls_failure
+
+        kind, _ = tls_failure(str(exc))  # plain http answering is not a certificate problem
         return Check(
             "tls",
             Status.PROBLEM,
             f"TLS handshake with {host} failed: {_os_reason(exc)}",
-            Failure.CERTIFICATE,
+            kind,
             data=info,
         )
     issuer = _name(cert.get("issuer", ()))
@@ -454,7 +484,9 @@ def check_query(settings: Settings) -> Check:
         try:
             answer = client.get_json(url, params=TINY_QUERY, what="query")
         except IMAPError as error:
-            return Check.failed("sdc answer", error)
+            # 401/403 to the query: the way works, the key or token does not
+            name = "credentials" if error.kind is Failure.CREDENTIALS else "sdc answer"
+            return Check.failed(name, error)
     took = (time.monotonic() - started) * 1000
     if not isinstance(answer, list):
         return Check(
