@@ -27,7 +27,10 @@ def show(
     format: Annotated[
         str,
         typer.Option(
-            "--format", "-o", help="table or json.", autocompletion=completers.vocabulary("formats")
+            "--format",
+            "-o",
+            help="table or json.",
+            autocompletion=completers.vocabulary("config_formats"),
         ),
     ] = "table",
 ) -> None:
@@ -36,6 +39,8 @@ def show(
 
     run = state(ctx)
     rows = run.settings.rows()
+    if format not in completers.CONFIG_FORMATS:
+        raise UsageError(f"config show --format must be table or json, not {format!r}")
     if format == "json":
         run.output.json([{"key": k, "value": v, "origin": o} for k, v, o in rows if o])
     elif format == "table":

@@ -48,7 +48,7 @@ def doctor(
     from imap_cli.core.doctor import diagnose
     from imap_cli.core.errors import ExitCode, UsageError
 
-    if format not in ("text", "json"):
+    if format not in completers.REPORT_FORMATS:
         raise UsageError(
             f"doctor --format must be text or json, not {format!r}",
             "Example: imap doctor --format json",

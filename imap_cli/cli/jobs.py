@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
+from imap_cli.cli import completers
 from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state, table_format
 from imap_cli.core.schema import JOB_FIELDS
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-FORMATS = ("table", "json", "csv")
+FORMATS = completers.JOBS_FORMATS
 # SGR colours of a status on a terminal.
 STATUS_STYLES = {"SUCCEEDED": "32", "FAILED": "1;31", "INPROGRESS": "33"}
 
@@ -21,6 +22,7 @@ Status = Annotated[
     typer.Option(
         "--status",
         help="INPROGRESS (or running), SUCCEEDED or FAILED; any case.",
+        autocompletion=completers.vocabulary("job_statuses"),
         show_default=False,
     ),
 ]
@@ -30,6 +32,7 @@ JobsFormat = Annotated[
         "--format",
         "-o",
         help="table, json or csv. Default: table on a terminal, json when piped.",
+        autocompletion=completers.vocabulary("jobs_formats"),
         show_default=False,
     ),
 ]

@@ -29,7 +29,7 @@ Types = Annotated[
         "--type",
         "-t",
         help="Kernel type(s) to include (repeat, or comma-separated); default: all types.",
-        autocompletion=completers.vocabulary("spice_types"),
+        autocompletion=completers.vocabulary("metakernel_types"),
         show_default=False,
     ),
 ]

@@ -110,9 +110,10 @@ def table_format(
 FILTERS = "Filters"
 
 
-def _filter(*names: str, help: str, values: str | None = None) -> Any:
-    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB."""
-    complete = completers.vocabulary(values) if values else None
+def _filter(*names: str, help: str, values: str | None = None, complete: Any = None) -> Any:
+    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB (or
+    `complete`, a completer of its own)."""
+    complete = completers.vocabulary(values) if values else complete
     return typer.Option(*names, help=help, autocompletion=complete, rich_help_panel=FILTERS)
 
 
@@ -128,7 +129,10 @@ DataLevel = Annotated[
     _filter("--data-level", "-l", help="Data level, e.g. l1a, l2.", values="data_levels"),
 ]
 Descriptor = Annotated[
-    str | None, _filter("--descriptor", "-d", help="Descriptor, e.g. norm-mago.")
+    str | None,
+    _filter(
+        "--descriptor", "-d", help="Descriptor, e.g. norm-mago.", complete=completers.descriptors
+    ),
 ]
 StartDate = Annotated[
     str | None,

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from imap_cli.cli import completers
 from imap_cli.cli.options import DryRun, Jobs, Shard, state, with_query_filters
 
 if TYPE_CHECKING:
     from imap_cli.cli.options import State
     from imap_cli.core.sync import SyncSummary
 
-FORMATS = ("text", "json")
+FORMATS = completers.SYNC_FORMATS
 
 Since = Annotated[
     str | None,
@@ -50,6 +51,7 @@ SyncFormat = Annotated[
         "-o",
         help="text: new paths on stdout, a summary on stderr. json: one summary object "
         "(new, skipped, failed, superseded, files, watermark).",
+        autocompletion=completers.vocabulary("sync_formats"),
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures (for cron).")]

@@ -131,10 +131,20 @@ def _extensions_for(table: str) -> tuple[str, ...]:
     return tuple(sorted(EXTENSIONS[table]))
 
 
-def _kernel_types() -> tuple[str, ...]:
+# Older names still accepted, not offered: old name -> the name to use.
+OLD_TYPE_NAMES = {"thruster": "small-forces"}
+
+
+def kernel_types() -> tuple[str, ...]:
+    """Every kernel type the spice table accepts: kernel types, `kernels`, the csv tables."""
     from imap_cli.core.naming import SPICE_TYPES
 
     return tuple(sorted({*SPICE_TYPES, ALL_KERNELS, *NON_KERNEL_TYPES}))
+
+
+def offered_kernel_types() -> tuple[str, ...]:
+    """What completion offers for the spice table's type: kernel_types() without old names."""
+    return tuple(t for t in kernel_types() if t not in OLD_TYPE_NAMES)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -239,7 +249,7 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
 def _plan_spice(given: dict[str, Any]) -> QueryPlan:
     kernel_type = ALL_KERNELS
     if "type" in given:
-        kernel_type = check_member("type", given["type"], _kernel_types(), "leapseconds")
+        kernel_type = check_member("type", given["type"], kernel_types(), "leapseconds")
     days = _dates(given)
     version = parse_version(given["version"], "spice") if "version" in given else None
     if kernel_type in TABLE_ROUTES:
