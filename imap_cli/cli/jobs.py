@@ -102,20 +102,9 @@ def jobs(
         output.csv(columns, csv_rows(rows, columns))
     elif count:
         names, data = table_columns(rows)
-        output.table_columns(names, data, styles={0: STATUS_STYLES}, drop_order=DROP_ORDER)
-
-
-def _when(value: Any) -> str:
-    """ISO time with offset -> `YYYY-MM-DD HH:MM` UTC."""
-    if not isinstance(value, str) or not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M")
+        output.table_columns(
+            names, data, styles={0: STATUS_STYLES}, drop_order=DROP_ORDER, last_below=True
+        )
 
 
 def _duration(row: dict) -> str:
@@ -138,15 +127,16 @@ def _version(row: dict) -> str:
     return ""
 
 
-# Left out first to last when the table is wider than the terminal; the log stream (the handle
-# for `imap jobs logs`) is never cut.
+# Left out first to last when the table is wider than the terminal; what identifies a job
+# (its product and day) and when it ran go last. The log stream (the handle for `imap jobs
+# logs`) is never cut: when the row is too wide, it goes on a line of its own under its row.
 DROP_ORDER = (
     "TOOK",
-    "STARTED (UTC)",
     "REPOINT",
     "VERSION",
     "LEVEL",  # the stream's name starts with instrument and level
     "INSTRUMENT",
+    "RAN (UTC)",
     "DESCRIPTOR",
     "START",
 )
@@ -154,22 +144,24 @@ DROP_ORDER = (
 
 def table_columns(rows: list[dict]) -> tuple[list[str], list[list[Any]]]:
     """Column names and values (column by column) for the jobs table."""
+    from imap_cli.cli.output import table_dates
+
     names = ["STATUS", "INSTRUMENT", "LEVEL", "DESCRIPTOR", "START", "VERSION"]
     data: list[list[Any]] = [
         [r.get("status") for r in rows],
         [r.get("instrument") for r in rows],
         [r.get("data_level") for r in rows],
         [r.get("descriptor") for r in rows],
-        [str(r.get("start_date") or "")[:10] for r in rows],
+        table_dates([r.get("start_date") for r in rows]),
         [_version(r) for r in rows],
     ]
     repointing = [r.get("repointing") for r in rows]
     if any(v is not None for v in repointing):
         names.append("REPOINT")
         data.append(repointing)
-    names += ["STARTED (UTC)", "TOOK", "LOG STREAM"]
+    names += ["RAN (UTC)", "TOOK", "LOG STREAM"]
     data += [
-        [_when(r.get("started_at")) for r in rows],
+        table_dates([r.get("started_at") for r in rows]),
         [_duration(r) for r in rows],
         [r.get("job_log_stream_id") for r in rows],
     ]
