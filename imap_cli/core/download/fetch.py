@@ -140,6 +140,8 @@ class Fetcher:
         self.parts: set[Path] = set()
         # (key, bytes) of what this run kept for the next one, and the folders tidied.
         self.kept: list[tuple[str, int]] = []
+        # key -> bytes an earlier run kept that this one continued from (not fetched again)
+        self.resumed: dict[str, int] = {}
         self._tidied: dict[Path, bool] = {}  # folder -> holds partials (after tidying)
 
     def storage(self, method: str, url: str, **options: Any) -> requests.Response:
@@ -343,6 +345,7 @@ class Fetcher:
         if body.offset:
             # A 200 to a Range request: the object changed or ranges are unsupported.
             lost = body.reset()
+            self.resumed.pop(item.key, None)  # fetched whole after all
             if body.started:
                 self.emit(
                     TransferEvent(
@@ -400,6 +403,7 @@ class Fetcher:
                 reason=f"continuing from the {body.offset:,} bytes an earlier run kept",
             )
         )
+        self.resumed[item.key] = body.offset
 
     def _copy(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Move bytes from the socket to the file in big chunks, hashing when asked."""

@@ -229,7 +229,14 @@ class _Run:
             self.slots.release()
         self._finish(
             item,
-            FileResult(item.key, "downloaded", item.dest, size, reason=reason),
+            FileResult(
+                item.key,
+                "downloaded",
+                item.dest,
+                size,
+                reason=reason,
+                resumed=self.fetcher.resumed.pop(item.key, 0),
+            ),
             TransferEvent(Stage.DONE, item.key, total=size),
         )
 
