@@ -445,7 +445,8 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
         output.note(line)
     else:
         output.success(line)
-    if 0 < len(skipped) <= SKIPS_LISTED:  # few: each one, without -v
+    # Few: each one, without -v, on a terminal (piped, a line per file was written already).
+    if output.streams.stderr_tty and 0 < len(skipped) <= SKIPS_LISTED:
         for result in skipped:
             output.note(f"  skipped {result.key}: {_skip_reason(result)}")
     from imap_cli.cli.hints import hint_for
