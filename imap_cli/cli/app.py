@@ -20,22 +20,73 @@ EPILOG = (
     "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted."
 )
 
+# `imap --help` groups the commands in these panels, each command with a one-line summary.
+FIND = "Finding and getting data"
+INSIDE = "Inside the files"
+OPERATIONS = "SDC operations"
+SETUP = "Set-up and local server"
+
+
+def _entry(panel: str, summary: str) -> dict[str, Any]:
+    return {"epilog": EPILOG, "rich_help_panel": panel, "short_help": summary}
+
+
 # Commands by name -> (module, attribute, settings). A module is imported only when its command
 # runs, shows its help or completes a value: a TAB after `imap query --instrument` loads
 # cli/query.py and nothing else (pip registers its commands by name for the same reason).
 # Every command's help ends with the exit codes, as scripts need them.
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "query": ("imap_cli.cli.query", "query", {"epilog": EPILOG}),
-    "download": ("imap_cli.cli.download", "download", {"epilog": EPILOG}),
-    "upload": ("imap_cli.cli.upload", "upload", {"epilog": EPILOG}),
-    "sync": ("imap_cli.cli.sync", "sync", {"epilog": EPILOG}),
-    "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
-    "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
-    "reprocess": ("imap_cli.cli.reprocess", "reprocess", {"epilog": EPILOG}),
-    "release": ("imap_cli.cli.release", "release", {"epilog": EPILOG}),
-    "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
-    "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
-    "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
+    "query": ("imap_cli.cli.query", "query", _entry(FIND, "Search the SDC for files.")),
+    "download": (
+        "imap_cli.cli.download",
+        "download",
+        _entry(FIND, "Download files into the data dir: parallel, resumable."),
+    ),
+    "sync": (
+        "imap_cli.cli.sync",
+        "sync",
+        _entry(FIND, "Bring the data dir up to date with a query."),
+    ),
+    "metakernel": (
+        "imap_cli.cli.metakernel",
+        "metakernel",
+        _entry(INSIDE, "Write a SPICE metakernel for a time range."),
+    ),
+    "upload": (
+        "imap_cli.cli.upload",
+        "upload",
+        _entry(OPERATIONS, "Upload files to the SDC."),
+    ),
+    "jobs": (  # a Typer: jobs, jobs logs
+        "imap_cli.cli.jobs",
+        "app",
+        _entry(OPERATIONS, "The SDC's processing jobs and their logs."),
+    ),
+    "reprocess": (
+        "imap_cli.cli.reprocess",
+        "reprocess",
+        _entry(OPERATIONS, "Ask the SDC to reprocess files (asks first)."),
+    ),
+    "release": (
+        "imap_cli.cli.release",
+        "release",
+        _entry(OPERATIONS, "Release data to the public per a manifest (asks first)."),
+    ),
+    "config": (  # a Typer: config show/get/...
+        "imap_cli.cli.config",
+        "app",
+        _entry(SETUP, "Show and change settings."),
+    ),
+    "doctor": (
+        "imap_cli.cli.doctor",
+        "doctor",
+        _entry(SETUP, "Check the setup and the way to the SDC."),
+    ),
+    "serve": (
+        "imap_cli.cli.serve",
+        "serve",
+        _entry(SETUP, "Serve a folder as a local SDC, for offline work and tests."),
+    ),
 }
 
 

@@ -101,18 +101,18 @@ def test_fish_shows_option_help_after_a_tab() -> None:
     [
         (
             "imap ",
-            [
+            [  # in the order of `imap --help`'s panels
                 "query",
                 "download",
-                "upload",
                 "sync",
-                "serve",
-                "config",
+                "metakernel",
+                "upload",
+                "jobs",
                 "reprocess",
                 "release",
-                "jobs",
-                "metakernel",
+                "config",
                 "doctor",
+                "serve",
             ],
         ),
         ("imap doctor -o ", ["json", "text"]),
