@@ -140,6 +140,12 @@ def metakernel(
             "Run the same command again; kernels already downloaded are kept.",
         )
         raise typer.Exit(code)
+    _show(output, made, fmt)
+
+
+def _show(output, made, fmt: str) -> None:
+    """The metakernel written: its text on stdout, or its path (with --output); with -o json,
+    its kernels' keys and local paths."""
     if fmt == "json":
         output.json([{"key": k, "path": str(p)} for k, p in zip(made.keys, made.paths)])
         if made.output is not None:

@@ -248,6 +248,30 @@ class Output:
         data = list(zip(*rows)) if rows else [() for _ in columns]
         self.table_columns(columns, data, title, drop_order=drop_order)
 
+    def _fit(
+        self,
+        columns: Sequence[str],
+        texts: list[Sequence[str]],
+        widths: list[int],
+        styles: Mapping[int, Mapping[str, str]] | None,
+        limit: int,
+        drop_order: Sequence[str],
+    ) -> tuple[Any, Any, Any, Any]:
+        """The columns (names, texts, widths, styles) that fit `limit`, by `drop_order`."""
+        keep = fitting_columns(columns, widths, limit, drop_order)
+        if len(keep) == len(columns):
+            return columns, texts, widths, styles
+        hidden = [columns[i] for i in range(len(columns)) if i not in keep]
+        self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
+        if styles:
+            styles = {keep.index(i): v for i, v in styles.items() if i in keep}
+        return (
+            [columns[i] for i in keep],
+            [texts[i] for i in keep],
+            [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep],
+            styles,
+        )
+
     @_data
     def table_columns(
         self,
@@ -260,9 +284,8 @@ class Output:
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
 
-        `last_below`: when the whole table is wider than the terminal, the last column (a long
-        handle, e.g. a job's log stream) goes on a line of its own under each row, indented,
-        and the other columns fit the width by `drop_order`.
+        `last_below`: when the table is too wide, the last column (a long handle, e.g. a job's
+        log stream) goes under each row, indented; the others fit by `drop_order`.
 
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
@@ -285,20 +308,13 @@ class Output:
         ]
         limit = self.streams.columns if drop_order else None
         below: Sequence[str] | None = None
-        too_wide = limit is not None and sum(widths) + 2 * (len(widths) - 1) > limit
-        if last_below and too_wide and len(columns) > 1:
+        if last_below and limit and len(columns) > 1 and sum(widths) + 2 * len(widths) > limit + 2:
             below, below_name = texts[-1], columns[-1]
             columns, texts, widths = columns[:-1], texts[:-1], widths[:-1]
         if limit is not None and columns:
-            keep = fitting_columns(columns, widths, limit, drop_order)
-            if len(keep) < len(columns):
-                hidden = [columns[i] for i in range(len(columns)) if i not in keep]
-                self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
-                columns = [columns[i] for i in keep]
-                texts = [texts[i] for i in keep]
-                if styles:
-                    styles = {keep.index(i): v for i, v in styles.items() if i in keep}
-                widths = [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep]
+            columns, texts, widths, styles = self._fit(
+                columns, texts, widths, styles, limit, drop_order
+            )
         # The last column is not padded: no trailing blanks on every line.
         fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
         out = self.streams.stdout
@@ -329,11 +345,7 @@ class Output:
                 ]
             body = "\n".join(map(fmt.__mod__, zip(*texts)))
         if below is not None and body:
-            # the handle under its row, indented, made safe as the cells were
-            handles = [_UNSAFE_CHARS.sub("?", b.replace("\n", "?")) for b in below]
-            body = "\n".join(
-                f"{line}\n  {handle}" for line, handle in zip(body.split("\n"), handles)
-            )
+            body = _with_handles(body, below)
         parts = [f"{title}\n"] if title else []
         parts.append(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
         parts.append(rule + "\n")
@@ -341,6 +353,12 @@ class Output:
             parts.append(body + "\n")
         out.write("".join(parts))
         out.flush()
+
+
+def _with_handles(body: str, below: Sequence[str]) -> str:
+    """Each line of `body` with its handle under it, indented, made safe as the cells were."""
+    handles = [_UNSAFE_CHARS.sub("?", b.replace("\n", "?")) for b in below]
+    return "\n".join(f"{line}\n  {handle}" for line, handle in zip(body.split("\n"), handles))
 
 
 def fitting_columns(

@@ -51,9 +51,8 @@ def release(
 
     imap release imap_hit_data-release-001_20251001_20251130_v001.txt
     """
-    from imap_cli.cli.errors import message_for
-    from imap_cli.core.errors import SDCError, UsageError
-    from imap_cli.core.release import InvalidManifest, plan, preview, read_manifest, release
+    from imap_cli.core.errors import UsageError
+    from imap_cli.core.release import InvalidManifest, preview, read_manifest, release
 
     if manifest is None:
         raise UsageError(
@@ -77,14 +76,7 @@ def release(
 
             require_api_key(client)
             require_yes(output, yes, "a release")  # before the plan's queries are sent
-        try:
-            planned = plan(client, checked)
-        except SDCError as error:
-            if dry_run or not yes:
-                raise  # nothing to show, so nothing to confirm
-            # --yes asked for the release itself; the count is only its summary
-            output.warn(f"could not count the files it releases: {message_for(error)}")
-            planned = None
+        planned = _plan(client, checked, output, tolerate=yes and not dry_run)
         rows = None if planned is None else preview(client, checked, planned)
         if dry_run:
             _show_preview(run, rows, output_format)
@@ -94,18 +86,7 @@ def release(
             )
             return
         if not yes:
-            for rule, found in planned:
-                output.note(
-                    f"  line {rule.line}: {rule.instrument}, {rule.data_type}, "
-                    f"{rule.descriptor}: {_files(len(found))}"
-                )
-            confirm(
-                output,
-                yes,
-                f"Release {_files(len(rows))} to the public per {checked.name} "
-                f"({checked.start_date} to {checked.end_date})? This cannot be undone.",
-                "a release",
-            )
+            _ask(output, checked, planned, rows)
         outcome = release(client, checked, on_step=output.detail)
     if outcome.uploaded:
         output.note(f"Uploaded {checked.key}")
@@ -117,6 +98,39 @@ def release(
             f"Released {_files(len(rows))} (the latest version of each series) "
             f"starting {checked.start_date} to {checked.end_date}."
         )
+
+
+def _plan(client, checked, output, *, tolerate: bool) -> list | None:
+    """Each rule with the files it releases (the dry run's plan). With `tolerate` (--yes: the
+    release itself was asked for), a failure to plan is a warning and None: the count is only
+    the summary's; otherwise there is nothing to show, so nothing to confirm."""
+    from imap_cli.cli.errors import message_for
+    from imap_cli.core.errors import SDCError
+    from imap_cli.core.release import plan
+
+    try:
+        return plan(client, checked)
+    except SDCError as error:
+        if not tolerate:
+            raise
+        output.warn(f"could not count the files it releases: {message_for(error)}")
+        return None
+
+
+def _ask(output, checked, planned: list, rows: list) -> None:
+    """How many files each line releases, then the question (no: nothing is sent, exit 1)."""
+    for rule, found in planned:
+        output.note(
+            f"  line {rule.line}: {rule.instrument}, {rule.data_type}, "
+            f"{rule.descriptor}: {_files(len(found))}"
+        )
+    confirm(
+        output,
+        False,
+        f"Release {_files(len(rows))} to the public per {checked.name} "
+        f"({checked.start_date} to {checked.end_date})? This cannot be undone.",
+        "a release",
+    )
 
 
 def _files(count: int) -> str:
