@@ -21,22 +21,73 @@ EPILOG = (
     "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted."
 )
 
+# `imap --help` groups the commands in these panels, each command with a one-line summary.
+FIND = "Finding and getting data"
+INSIDE = "Inside the files"
+OPERATIONS = "SDC operations"
+SETUP = "Set-up and local server"
+
+
+def _entry(panel: str, summary: str) -> dict[str, Any]:
+    return {"epilog": EPILOG, "rich_help_panel": panel, "short_help": summary}
+
+
 # Commands by name -> (module, attribute, settings). A module is imported only when its command
 # runs, shows its help or completes a value: a TAB after `imap query --instrument` loads
 # cli/query.py and nothing else (pip registers its commands by name for the same reason).
 # Every command's help ends with the exit codes, as scripts need them.
 COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "query": ("imap_cli.cli.query", "query", {"epilog": EPILOG}),
-    "download": ("imap_cli.cli.download", "download", {"epilog": EPILOG}),
-    "upload": ("imap_cli.cli.upload", "upload", {"epilog": EPILOG}),
-    "sync": ("imap_cli.cli.sync", "sync", {"epilog": EPILOG}),
-    "serve": ("imap_cli.cli.serve", "serve", {"epilog": EPILOG}),
-    "config": ("imap_cli.cli.config", "app", {"epilog": EPILOG}),  # a Typer: config show/get/...
-    "reprocess": ("imap_cli.cli.reprocess", "reprocess", {"epilog": EPILOG}),
-    "release": ("imap_cli.cli.release", "release", {"epilog": EPILOG}),
-    "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
-    "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
-    "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
+    "query": ("imap_cli.cli.query", "query", _entry(FIND, "Search the SDC for files.")),
+    "download": (
+        "imap_cli.cli.download",
+        "download",
+        _entry(FIND, "Download files into the data dir: parallel, resumable."),
+    ),
+    "sync": (
+        "imap_cli.cli.sync",
+        "sync",
+        _entry(FIND, "Bring the data dir up to date with a query."),
+    ),
+    "metakernel": (
+        "imap_cli.cli.metakernel",
+        "metakernel",
+        _entry(INSIDE, "Write a SPICE metakernel for a time range."),
+    ),
+    "upload": (
+        "imap_cli.cli.upload",
+        "upload",
+        _entry(OPERATIONS, "Upload files to the SDC."),
+    ),
+    "jobs": (  # a Typer: jobs, jobs logs
+        "imap_cli.cli.jobs",
+        "app",
+        _entry(OPERATIONS, "The SDC's processing jobs and their logs."),
+    ),
+    "reprocess": (
+        "imap_cli.cli.reprocess",
+        "reprocess",
+        _entry(OPERATIONS, "Ask the SDC to reprocess files (asks first)."),
+    ),
+    "release": (
+        "imap_cli.cli.release",
+        "release",
+        _entry(OPERATIONS, "Release data to the public per a manifest (asks first)."),
+    ),
+    "config": (  # a Typer: config show/get/...
+        "imap_cli.cli.config",
+        "app",
+        _entry(SETUP, "Show and change settings."),
+    ),
+    "doctor": (
+        "imap_cli.cli.doctor",
+        "doctor",
+        _entry(SETUP, "Check the setup and the way to the SDC."),
+    ),
+    "serve": (
+        "imap_cli.cli.serve",
+        "serve",
+        _entry(SETUP, "Serve a folder as a local SDC, for offline work and tests."),
+    ),
 }
 
 
@@ -143,10 +194,10 @@ def _add_global_options(command: Any) -> None:
     import functools
 
     if isinstance(command, TyperGroup):
+        # a group's own options too: `imap jobs --url URL` lists jobs, `imap config --url U show`
         for sub in command.commands.values():
             _add_global_options(sub)
-        return
-    if command.callback is None:
+    elif command.callback is None:
         return
     taken = {name for param in command.params for name in param.opts + param.secondary_opts}
     added = [o for o in _global_options() if not taken.intersection(o.opts)]
@@ -160,6 +211,9 @@ def _add_global_options(command: Any) -> None:
         _apply_global_options(ctx, {name: ctx.params.pop(name, None) for name in names})
         try:
             return inner(ctx)
+        except IMAPError as error:
+            _name_the_data_dir(ctx, error)
+            raise
         except KeyboardInterrupt:
             # Typer would turn it into a silent exit 130; a command with more to say about
             # what was kept (download, upload, sync) catches it first.
@@ -167,6 +221,24 @@ def _add_global_options(command: Any) -> None:
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     command.invoke = invoke
+
+
+def _name_the_data_dir(ctx: typer.Context, error: IMAPError) -> None:
+    """A data-dir failure's hint names what set the data dir (flag, environment, file,
+    default): the fix goes there."""
+    from imap_cli.cli.options import State
+    from imap_cli.core.errors import Failure
+
+    run = ctx.find_root().obj
+    if getattr(error, "kind", None) is not Failure.DATA_DIR or not isinstance(run, State):
+        return
+    from imap_cli.cli.hints import data_dir_hint
+
+    try:
+        origin = run.settings.origins.get("data-dir", "default")
+    except IMAPError:
+        return
+    error.hint = data_dir_hint(origin)
 
 
 def _apply_global_options(ctx: typer.Context, values: dict[str, Any]) -> None:
@@ -280,7 +352,10 @@ def root(
     data_dir: Annotated[
         str | None, typer.Option("--data-dir", help="Where downloaded files go.")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail.")] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More detail.", show_default=False),
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
@@ -393,14 +468,31 @@ def _click_exception() -> type:
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+# The subcommands of the groups in COMMANDS, for naming a command without building it.
+SUBCOMMANDS = {"config": ("show", "get", "set", "unset", "path"), "jobs": ("logs",)}
+
+
+def _command_path(args: list[str]) -> str:
+    """`imap` and the command (and subcommand) words at the front of `args`, options left out:
+    the command a usage error is about when click does not say."""
+    words = [arg for arg in args if not arg.startswith("-")][:2]
+    if not words or words[0] not in COMMANDS:
+        return "imap"
+    if len(words) == 2 and words[1] in SUBCOMMANDS.get(words[0], ()):
+        return " ".join(["imap", *words])
+    return f"imap {words[0]}"
+
+
 def _other_error(exc: Exception, args: list[str]) -> int:
     if type(exc).__name__ == "NoArgsIsHelpError":
         # `imap query` alone: typer has printed the help already; show() would add a blank line
         return exc.exit_code  # type: ignore[attr-defined]
     if isinstance(exc, _click_exception()):
-        # click's plain form: "Usage: ...", "Try 'imap query -h' for help.", "Error: ..." lines
-        # that read well in a terminal and in a CI log alike.
-        exc.show()
+        # our one form, as for every other error: `Error: <what>` and `Hint: <the fix>`
+        from imap_cli.cli.hints import usage_error
+        from imap_cli.cli.output import Output, Streams
+
+        Output(Streams()).error(*usage_error(exc, _command_path(args)))
         return exc.exit_code
     if isinstance(exc, BrokenPipeError):
         # `imap query ... | head`: the reader left; nothing more to say.

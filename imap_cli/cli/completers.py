@@ -18,6 +18,10 @@ from typing import Any
 
 FORMATS = ("csv", "json", "paths", "table")
 REPORT_FORMATS = ("json", "text")
+METAKERNEL_FORMATS = ("json", "tm")
+JOBS_FORMATS = ("csv", "json", "table")
+SYNC_FORMATS = ("json", "text")
+CONFIG_FORMATS = ("json", "table")
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -62,10 +66,16 @@ VOCABULARIES = (
     "tables",
     "formats",
     "report_formats",
+    "metakernel_formats",
+    "jobs_formats",
+    "sync_formats",
+    "config_formats",
     "instruments",
     "data_levels",
     "extensions",
     "spice_types",
+    "metakernel_types",
+    "job_statuses",
     "versions",
     "config_keys",
 )
@@ -73,16 +83,22 @@ VOCABULARIES = (
 
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
-    from imap_cli.core import query, settings, vocabulary
+    from imap_cli.core import jobs, metakernel, query, settings, vocabulary
 
     return {
         "tables": query.TABLES,
         "formats": FORMATS,
         "report_formats": REPORT_FORMATS,
+        "metakernel_formats": METAKERNEL_FORMATS,
+        "jobs_formats": JOBS_FORMATS,
+        "sync_formats": SYNC_FORMATS,
+        "config_formats": CONFIG_FORMATS,
         "instruments": vocabulary.INSTRUMENTS,
         "data_levels": vocabulary.DATA_LEVELS,
         "extensions": vocabulary.ALL_EXTENSIONS,  # every extension any kind of file may have
-        "spice_types": vocabulary.SPICE_TYPES,
+        "spice_types": query.offered_kernel_types(),  # what --table spice --type accepts
+        "metakernel_types": metakernel.kernel_types(),  # only what a metakernel can load
+        "job_statuses": jobs.status_words(),
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,
     }[name]
@@ -133,6 +149,34 @@ def download_items(incomplete: str, ctx: Any = None) -> list[str]:
         candidates = (key.rsplit("/", 1)[-1] for key in keys)
         candidates = (name for name in candidates if name.startswith(incomplete))
     return sorted({c for c in candidates if c and c not in typed})
+
+
+@completer(fixed=False)
+def descriptors(incomplete: str, ctx: Any = None) -> list[str]:
+    """Descriptors seen in recent query results (never local files: a descriptor is no path).
+
+    Of the instrument (and level) typed already, when there are any such results.
+    """
+    try:
+        from imap_cli.core.recent import recent_keys
+
+        keys = recent_keys()
+    except Exception:  # a traceback must never land in the user's prompt
+        return []
+    params = getattr(ctx, "params", None) or {}
+    found = set()
+    for key in keys:
+        parts = key.rsplit("/", 1)[-1].split("_")
+        if len(parts) < 5 or parts[0] != "imap":
+            continue
+        instrument, level, descriptor = parts[1], parts[2], parts[3]
+        if params.get("instrument") not in (None, instrument):
+            continue
+        if params.get("data_level") not in (None, level):
+            continue
+        if descriptor.startswith(incomplete):
+            found.add(descriptor)
+    return sorted(found)
 
 
 @completer(fixed=False)

@@ -30,7 +30,7 @@ HELP = _param('option', 'help', ['-h', '--help'], help='Show this message and ex
 TABLE = _param('option', 'table', ['--table'], help='science, ancillary, quicklook or spice.', complete={'choices': ['ancillary', 'quicklook', 'science', 'spice'], 'case_sensitive': True})
 INSTRUMENT = _param('option', 'instrument', ['--instrument', '-i'], help='Instrument, e.g. mag, swe, codice.', complete={'choices': ['codice', 'glows', 'hi', 'hit', 'ialirt', 'idex', 'l1const', 'lo', 'mag', 'spacecraft', 'swapi', 'swe', 'ultra'], 'case_sensitive': True})
 DATA_LEVEL = _param('option', 'data_level', ['--data-level', '-l'], help='Data level, e.g. l1a, l2.', complete={'choices': ['l0', 'l1', 'l1a', 'l1b', 'l1c', 'l1ca', 'l1cb', 'l1d', 'l2', 'l2a', 'l2b', 'l2c', 'l3', 'l3a', 'l3b', 'l3c', 'l3d', 'l3e'], 'case_sensitive': True})
-DESCRIPTOR = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor, e.g. norm-mago.')
+DESCRIPTOR = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor, e.g. norm-mago.', complete={'callback': 'imap_cli.cli.completers:descriptors', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 START_DATE = _param('option', 'start_date', ['--start-date', '-s'], help='Files starting on or after this day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE = _param('option', 'end_date', ['--end-date', '-e'], help="Files starting on or before this day (the SDC compares the file's start date).")
 INGESTION_START_DATE = _param('option', 'ingestion_start_date', ['--ingestion-start-date'], help="Ingested on or after this day: use it for 'what is new since'.")
@@ -38,7 +38,7 @@ INGESTION_END_DATE = _param('option', 'ingestion_end_date', ['--ingestion-end-da
 REPOINTING = _param('option', 'repointing', ['--repointing'], help='Repointing, as repoint00012 or 12.')
 VERSION_2 = _param('option', 'version', ['--version'], help='vMMM.mmmm, legacy vXXX, or latest (the newest file of each series).', complete={'choices': ['latest'], 'case_sensitive': True})
 EXTENSION = _param('option', 'extension', ['--extension'], help='File extension, e.g. cdf, pkts.', complete={'choices': ['bc', 'bpc', 'bsp', 'cdf', 'csv', 'dat', 'jpg', 'json', 'mk', 'pdf', 'pgm', 'pkts', 'png', 'repoint', 'sff', 'spin', 'tf', 'tls', 'tm', 'tpc', 'tsc', 'tsv', 'txt', 'xlsx', 'zip'], 'case_sensitive': True})
-KERNEL_TYPE = _param('option', 'kernel_type', ['--type'], help='SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.', complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'spacecraft_clock', 'spin', 'thruster'], 'case_sensitive': True})
+KERNEL_TYPE = _param('option', 'kernel_type', ['--type'], help='SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.', complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'kernels', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'small-forces', 'spacecraft_clock', 'spin'], 'case_sensitive': True})
 FILENAME = _param('option', 'filename', ['--filename'], help='Exactly this file: every filter is derived from the name.')
 OUTPUT_FORMAT = _param('option', 'output_format', ['--format', '-o'], help='table, json, csv or paths. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'paths', 'table'], 'case_sensitive': True})
 DOWNLOAD = _param('option', 'download', ['--download'], help='Then download every file found into the data dir, as `imap download` does (files already there are skipped). Prints the local paths, or the list in the -o format if one is given.', flag=True)
@@ -54,13 +54,33 @@ ITEMS = _param('argument', 'items', [], help='SDC keys (imap/mag/l1a/2025/10/<na
 VERIFY = _param('option', 'verify', ['--verify'], help="Check files already present against the SDC's size and ETag.", flag=True)
 DRY_RUN = _param('option', 'dry_run', ['--dry-run', '-n'], help='Show what would happen; transfer nothing.', flag=True)
 SHARD = _param('option', 'shard', ['--shard'], help='Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps.')
-FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 SINCE = _param('option', 'since', ['--since'], help='Ask for files ingested on or after this day (YYYYMMDD or YYYY-MM-DD) instead of since the last sync.')
-LATEST_ONLY = _param('option', 'latest_only', ['--latest-only'], help='Keep only the newest version of each series.', flag=True)
+LATEST_ONLY = _param('option', 'latest_only', ['--latest-only'], help='The older name of --version latest.', flag=True, hidden=True)
 REPORT_SUPERSEDED = _param('option', 'report_superseded', ['--report-superseded'], help='List local files for which the SDC has a newer version (nothing is deleted).', flag=True)
 PRUNE_SUPERSEDED = _param('option', 'prune_superseded', ['--prune-superseded'], help='Delete superseded local files, only those this filter set brought in.', flag=True)
-OUTPUT_FORMAT_2 = _param('option', 'output_format', ['--format', '-o'], help='text: new paths on stdout, a summary on stderr. json: one summary object (new, skipped, failed, superseded, files, watermark).')
+OUTPUT_FORMAT_2 = _param('option', 'output_format', ['--format', '-o'], help='text: new paths on stdout, a summary on stderr. json: one summary object (new, skipped, failed, superseded, files, watermark).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
 QUIET_2 = _param('option', 'quiet', ['--quiet', '-q'], help='Print only failures (for cron).', flag=True)
+START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
+END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
+KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
+OUTPUT_FILE = _param('option', 'output_file', ['--output'], help='Write the .tm here (default: print it on stdout).')
+OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
+REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
+FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
+STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
+START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
+OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
+STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
+START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
+END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
+YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
+MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
+FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
+KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
+REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.', flag=True)
+VALUE = _param('argument', 'value', [], help='The new value.')
+FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
+CA_BUNDLE = _param('option', 'ca_bundle', ['--ca-bundle'], help='Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.')
 ROOT = _param('argument', 'root', [], help='Folder laid out like the SDC (imap/<inst>/<level>/<YYYY>/<MM>/...). Default: your data dir.')
 HOST = _param('option', 'host', ['--host'], help='Address to listen on.')
 PORT = _param('option', 'port', ['--port', '-p'], help='API port (0: any free port).')
@@ -84,25 +104,6 @@ MAX_UPLOAD_SIZE = _param('option', 'max_upload_size', ['--max-upload-size'], hel
 MIN_FREE_SPACE = _param('option', 'min_free_space', ['--min-free-space'], help="Refuse an upload that would leave less free space on the archive's disk (bytes, or with K, M, G, T; 0: no check).")
 MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], help='Connections served at once, in all.')
 MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
-FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['csv', 'json', 'paths', 'table'], 'case_sensitive': True})
-KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
-REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.', flag=True)
-VALUE = _param('argument', 'value', [], help='The new value.')
-START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
-END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
-YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask for confirmation.', flag=True)
-MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
-STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.')
-START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
-OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.')
-STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
-START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
-END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
-KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'spacecraft_clock', 'spin', 'thruster'], 'case_sensitive': True})
-OUTPUT_FILE = _param('option', 'output_file', ['--output', '-o'], help='Write the .tm here (default: print it on stdout).')
-REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
-FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
-CA_BUNDLE = _param('option', 'ca_bundle', ['--ca-bundle'], help='Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.')
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
@@ -110,23 +111,23 @@ INSTRUMENT_TO_DESCRIPTOR = [INSTRUMENT, DATA_LEVEL, DESCRIPTOR]
 TABLE_TO_FILENAME = [TABLE, INSTRUMENT, DATA_LEVEL, DESCRIPTOR, START_DATE, END_DATE, INGESTION_START_DATE, INGESTION_END_DATE, REPOINTING, VERSION_2, EXTENSION, KERNEL_TYPE, FILENAME]
 
 SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTALL_COMPLETION, SHOW_COMPLETION, HELP], 'commands': {
-    'query': {'short_help': 'Search the SDC for files; print them as a...', 'hidden': False, 'params': [*TABLE_TO_FILENAME, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'download': {'short_help': 'Download files into <data dir>/<SDC key>:...', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
-    'upload': {'short_help': 'Upload files to the SDC, several at once,...', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'sync': {'short_help': 'Bring the data dir up to date with a...', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC (API +...', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
-    'config': {'short_help': 'Show and change settings (file <...', 'hidden': False, 'params': [HELP], 'commands': {
+    'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
+    'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
+    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_2, END_DATE_2, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_3, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP], 'commands': {
+        'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
+    }},
+    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
+    'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
         'get': {'short_help': "Print one setting's raw value, for scripts...", 'hidden': False, 'params': [KEY, REVEAL, *GLOBAL_URL_TO_HELP]},
         'set': {'short_help': 'Store a setting in the config file...', 'hidden': False, 'params': [KEY, VALUE, *GLOBAL_URL_TO_HELP]},
         'unset': {'short_help': 'Remove a setting from the config file, so...', 'hidden': False, 'params': [KEY, *GLOBAL_URL_TO_HELP]},
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
-    'reprocess': {'short_help': "Ask the SDC to reprocess an instrument's...", 'hidden': False, 'params': [START_DATE_2, END_DATE_2, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'release': {'short_help': 'Release data to the public per a manifest:...', 'hidden': False, 'params': [MANIFEST, DRY_RUN, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs, newest first...", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_3, HELP], 'commands': {
-        'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
-    }},
-    'metakernel': {'short_help': 'Write a SPICE metakernel (.tm) for a time...', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'doctor': {'short_help': 'Check the setup and the way to the SDC:...', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
+    'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

@@ -27,7 +27,10 @@ def show(
     format: Annotated[
         str,
         typer.Option(
-            "--format", "-o", help="table or json.", autocompletion=completers.vocabulary("formats")
+            "--format",
+            "-o",
+            help="table or json.",
+            autocompletion=completers.vocabulary("config_formats"),
         ),
     ] = "table",
 ) -> None:
@@ -36,11 +39,18 @@ def show(
 
     run = state(ctx)
     rows = run.settings.rows()
+    if format not in completers.CONFIG_FORMATS:
+        raise UsageError(f"config show --format must be table or json, not {format!r}")
     if format == "json":
         run.output.json([{"key": k, "value": v, "origin": o} for k, v, o in rows if o])
     elif format == "table":
         run.output.table(["KEY", "VALUE", "ORIGIN"], [r for r in rows if r[2]])
         run.output.note(f"Config file: {run.settings.config_path}")
+        from imap_cli.core.settings import relative_note
+
+        note = relative_note(run.settings)
+        if note:
+            run.output.warn(f"{note}; give an absolute path to keep it in one place.")
     else:
         raise UsageError(f"config show --format must be table or json, not {format!r}")
 

@@ -49,7 +49,7 @@ def doctor(
     from imap_cli.core.doctor import diagnose
     from imap_cli.core.errors import UsageError
 
-    if format not in ("text", "json"):
+    if format not in completers.REPORT_FORMATS:
         raise UsageError(
             f"doctor --format must be text or json, not {format!r}",
             "Example: imap doctor --format json",
@@ -74,10 +74,13 @@ def doctor(
 
 def fix_for(check: Check) -> str:
     """The advice for a check that did not pass: the hint table's, or the check's own."""
-    from imap_cli.cli.hints import HINTS, hint_for
+    from imap_cli.cli.hints import HINTS, data_dir_hint, hint_for
+    from imap_cli.core.errors import Failure
 
     if check.status.value == "ok":
         return ""
+    if check.kind is Failure.DATA_DIR:
+        return data_dir_hint(check.data.get("origin", "default"))
     if check.kind is not None and check.kind in HINTS:
         return HINTS[check.kind]
     if check.error is not None:

@@ -27,6 +27,14 @@ HINTS: dict[Failure, str] = {
         "Check this computer's date and time; if they are right, the server's certificate has "
         f"expired: tell its operator (for the SDC, {SDC_CONTACT})."
     ),
+    Failure.PLAIN_HTTP: (
+        "The server speaks plain http: use http:// in the url (`imap config get url` shows it; "
+        "--url or IMAP_DATA_ACCESS_URL for one run). A CA bundle does not change this."
+    ),
+    Failure.HTTPS_ONLY: (
+        "The server speaks https only: use https:// in the url (`imap config get url` shows it; "
+        "--url or IMAP_DATA_ACCESS_URL for one run)."
+    ),
     Failure.PROXY_REFUSED: (
         "The proxy in HTTPS_PROXY/HTTP_PROXY refused the connection or cannot be reached: check "
         "that variable (or unset it to connect directly), and NO_PROXY for hosts that must "
@@ -55,8 +63,9 @@ HINTS: dict[Failure, str] = {
     ),
     Failure.RATE_LIMITED: "The SDC is rate-limiting requests; wait a minute, or lower --jobs.",
     Failure.CREDENTIALS: (
-        "The SDC refused the credentials (or their absence): check your API key "
-        "(`imap config set api-key KEY` or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN)."
+        "The SDC refused the credentials: check your API key (`imap config set api-key KEY` "
+        "or IMAP_API_KEY) or access token (IMAP_ACCESS_TOKEN); `imap config show` says which "
+        "one is in use and where it came from."
     ),
     Failure.READ_ONLY: (
         f"Your API key may only read; ask the SDC team ({SDC_CONTACT}) for a key with upload "
@@ -89,7 +98,15 @@ def data_dir_hint(origin: str) -> str:
     if origin.startswith("env:"):
         variable = origin[4:]
         return f"{point}: {variable} set this one; change it, or unset it."
-    return HINTS[Failure.DATA_DIR]
+    if origin == "default":
+        return (
+            f"{point}: this one is the default; choose another with "
+            "`imap config set data-dir ~/imap-data` (or IMAP_DATA_DIR, or --data-dir for one run)."
+        )
+    return (
+        f"{point}: the config file {origin} set this one; change it with "
+        "`imap config set data-dir ~/imap-data` (or IMAP_DATA_DIR, or --data-dir for one run)."
+    )
 
 
 # The terminal's hint for an error class whose core default hint is in Python's terms.
@@ -126,3 +143,77 @@ def hint_for(error: IMAPError | None) -> str:
         owner = next(c for c in cls.__mro__ if "default_hint" in vars(c))
         own = CLASS_HINTS.get(owner, own)
     return at_terminal(own)
+
+
+# --- usage errors (click's own) ------------------------------------------------------------
+
+# A word a user may try where the command line has another: option -> the right spelling, and
+# per command, command name -> the right one. Click's own guesses (a prefix, a typo) come after.
+NEAR_OPTIONS: dict[str, str] = {
+    "--latest": "--version latest",
+    "--latest-only": "--version latest",
+    "--level": "--data-level",
+    "--inst": "--instrument",
+    "--out": "--output FILE (metakernel) or -o FORMAT",
+    "--output-format": "--format",
+    "--start": "--start-date",
+    "--end": "--end-date",
+    "--key": "--api-key",
+    "--yes-i-am-sure": "--yes",
+}
+NEAR_COMMANDS: dict[str, dict[str, str]] = {
+    "imap": {
+        "search": "imap query",
+        "find": "imap query",
+        "list": "imap query",
+        "get": "imap download",
+        "fetch": "imap download",
+        "put": "imap upload",
+        "push": "imap upload",
+        "status": "imap jobs",
+        "logs": "imap jobs logs",
+        "check": "imap doctor",
+        "settings": "imap config show",
+    },
+    "imap config": {
+        "list": "imap config show",
+        "ls": "imap config show",
+        "all": "imap config show",
+        "delete": "imap config unset",
+        "remove": "imap config unset",
+        "rm": "imap config unset",
+        "edit": "imap config set",
+    },
+    "imap jobs": {"log": "imap jobs logs", "show": "imap jobs logs"},
+}
+
+
+def usage_error(exc: BaseException, fallback: str = "imap") -> tuple[str, str]:
+    """The one `Error:` line and the `Hint:` for one of click's usage errors (no such option
+    or command, a bad value, a missing argument), with the right spelling when we know it.
+    `fallback` is the command the error names when click does not say (`imap query`)."""
+    import re
+
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or fallback
+    suggestion = ""
+    option_name = getattr(exc, "option_name", None)
+    if option_name is not None and message.startswith("No such option"):
+        message = f"No such option: {option_name}"
+        possibilities = sorted(getattr(exc, "possibilities", None) or ())
+        suggestion = NEAR_OPTIONS.get(option_name, " or ".join(possibilities))
+    else:
+        unknown = re.match(r"No such command '([^']*)'", message)
+        if unknown:
+            word = unknown.group(1)
+            suggestion = NEAR_COMMANDS.get(command, {}).get(word.lower(), "")
+            if word.isdigit():  # `imap -v 2 query`: -v counts, it takes no number
+                return (
+                    f"No such command: {command} {word}",
+                    f"-v takes no number: repeat it for more detail (-vv). See `{command} -h`.",
+                )
+            if suggestion:
+                message = f"No such command: {command} {unknown.group(1)}"
+    hint = f"Did you mean {suggestion}? " if suggestion else ""
+    return " ".join(message.split()), f"{hint}See `{command} -h`."

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
+from imap_cli.cli import completers
 from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state, table_format
 from imap_cli.core.schema import JOB_FIELDS
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-FORMATS = ("table", "json", "csv")
+FORMATS = completers.JOBS_FORMATS
 # SGR colours of a status on a terminal.
 STATUS_STYLES = {"SUCCEEDED": "32", "FAILED": "1;31", "INPROGRESS": "33"}
 
@@ -21,6 +22,7 @@ Status = Annotated[
     typer.Option(
         "--status",
         help="INPROGRESS (or running), SUCCEEDED or FAILED; any case.",
+        autocompletion=completers.vocabulary("job_statuses"),
         show_default=False,
     ),
 ]
@@ -30,6 +32,7 @@ JobsFormat = Annotated[
         "--format",
         "-o",
         help="table, json or csv. Default: table on a terminal, json when piped.",
+        autocompletion=completers.vocabulary("jobs_formats"),
         show_default=False,
     ),
 ]
@@ -99,20 +102,9 @@ def jobs(
         output.csv(columns, csv_rows(rows, columns))
     elif count:
         names, data = table_columns(rows)
-        output.table_columns(names, data, styles={0: STATUS_STYLES}, drop_order=DROP_ORDER)
-
-
-def _when(value: Any) -> str:
-    """ISO time with offset -> `YYYY-MM-DD HH:MM` UTC."""
-    if not isinstance(value, str) or not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M")
+        output.table_columns(
+            names, data, styles={0: STATUS_STYLES}, drop_order=DROP_ORDER, last_below=True
+        )
 
 
 def _duration(row: dict) -> str:
@@ -135,15 +127,16 @@ def _version(row: dict) -> str:
     return ""
 
 
-# Left out first to last when the table is wider than the terminal; the log stream (the handle
-# for `imap jobs logs`) is never cut.
+# Left out first to last when the table is wider than the terminal; what identifies a job
+# (its product and day) and when it ran go last. The log stream (the handle for `imap jobs
+# logs`) is never cut: when the row is too wide, it goes on a line of its own under its row.
 DROP_ORDER = (
     "TOOK",
-    "STARTED (UTC)",
     "REPOINT",
     "VERSION",
     "LEVEL",  # the stream's name starts with instrument and level
     "INSTRUMENT",
+    "RAN (UTC)",
     "DESCRIPTOR",
     "START",
 )
@@ -151,22 +144,24 @@ DROP_ORDER = (
 
 def table_columns(rows: list[dict]) -> tuple[list[str], list[list[Any]]]:
     """Column names and values (column by column) for the jobs table."""
+    from imap_cli.cli.output import table_dates
+
     names = ["STATUS", "INSTRUMENT", "LEVEL", "DESCRIPTOR", "START", "VERSION"]
     data: list[list[Any]] = [
         [r.get("status") for r in rows],
         [r.get("instrument") for r in rows],
         [r.get("data_level") for r in rows],
         [r.get("descriptor") for r in rows],
-        [str(r.get("start_date") or "")[:10] for r in rows],
+        table_dates([r.get("start_date") for r in rows]),
         [_version(r) for r in rows],
     ]
     repointing = [r.get("repointing") for r in rows]
     if any(v is not None for v in repointing):
         names.append("REPOINT")
         data.append(repointing)
-    names += ["STARTED (UTC)", "TOOK", "LOG STREAM"]
+    names += ["RAN (UTC)", "TOOK", "LOG STREAM"]
     data += [
-        [_when(r.get("started_at")) for r in rows],
+        table_dates([r.get("started_at") for r in rows]),
         [_duration(r) for r in rows],
         [r.get("job_log_stream_id") for r in rows],
     ]

@@ -29,7 +29,7 @@ Types = Annotated[
         "--type",
         "-t",
         help="Kernel type(s) to include (repeat, or comma-separated); default: all types.",
-        autocompletion=completers.vocabulary("spice_types"),
+        autocompletion=completers.vocabulary("metakernel_types"),
         show_default=False,
     ),
 ]
@@ -37,12 +37,22 @@ OutputFile = Annotated[
     Path | None,
     typer.Option(
         "--output",
-        "-o",
         help="Write the .tm here (default: print it on stdout).",
         show_default=False,
         dir_okay=False,
     ),
 ]
+MetakernelFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-o",
+        help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).",
+        autocompletion=completers.vocabulary("metakernel_formats"),
+        show_default=False,
+    ),
+]
+FORMATS = completers.METAKERNEL_FORMATS
 RequireCoverage = Annotated[
     bool,
     typer.Option(
@@ -58,6 +68,7 @@ def metakernel(
     end_date: End = None,
     kernel_type: Types = None,
     output_file: OutputFile = None,
+    output_format: MetakernelFormat = None,
     require_coverage: RequireCoverage = False,
     dry_run: DryRun = False,
     jobs: Jobs = None,
@@ -73,11 +84,14 @@ def metakernel(
 
     --dry-run lists the kernels' SDC keys; nothing is downloaded or written.
 
+    -o is the output format, as in every command: `-o json` prints the kernels' SDC keys and
+    local paths (the .tm still goes to --output when given).
+
     Examples:
 
-    imap metakernel -s 20251001 -e 20251003 -o imap.tm
+    imap metakernel -s 20251001 -e 20251003 --output imap.tm
 
-    imap metakernel -s 20251001 --type leapseconds --type spacecraft_clock -o clock.tm
+    imap metakernel -s 20251001 --type leapseconds --type spacecraft_clock --output clock.tm
     """
     import time
 
@@ -86,6 +100,7 @@ def metakernel(
 
     run = state(ctx)
     output = run.output
+    fmt = _format(output_format)
     request = plan_metakernel(
         start_date=start_date,
         end_date=end_date,
@@ -97,7 +112,10 @@ def metakernel(
     with run.client(jobs=workers) as client:
         if dry_run:
             planned = build(client, request, data_dir=settings.data_dir, dry_run=True)
-            output.lines(planned.keys)
+            if fmt == "json":
+                output.json([{"key": key} for key in planned.keys])
+            else:
+                output.lines(planned.keys)
             output.note(f"Dry run: {len(planned.keys)} kernels; nothing was downloaded or written.")
             return
         from imap_cli.cli.progress import TransferProgress
@@ -121,8 +139,34 @@ def metakernel(
             "Run the same command again; kernels already downloaded are kept.",
         )
         raise typer.Exit(code)
-    if made.output is None:
+    _show(output, made, fmt)
+
+
+def _show(output, made, fmt: str) -> None:
+    """The metakernel written: its text on stdout, or its path (with --output); with -o json,
+    its kernels' keys and local paths."""
+    if fmt == "json":
+        output.json([{"key": k, "path": str(p)} for k, p in zip(made.keys, made.paths)])
+        if made.output is not None:
+            output.note(f"Wrote {made.output} ({len(made.paths)} kernels)")
+    elif made.output is None:
         output.write(made.text)
     else:
         output.lines([str(made.output)])
         output.note(f"Wrote {made.output} ({len(made.paths)} kernels)")
+
+
+def _format(value: str | None) -> str:
+    """The output format: tm or json; anything else (a file name after -o, say) is refused."""
+    if value is None or value.lower() in FORMATS:
+        return (value or "tm").lower()
+    from imap_cli.core.errors import UsageError
+
+    raise UsageError(
+        f"{value!r} is not an output format here; valid: {', '.join(FORMATS)}",
+        f"-o is the output format in every command; to write the metakernel to a file: "
+        f"--output {value}",
+        field="format",
+        value=value,
+        choices=FORMATS,
+    )

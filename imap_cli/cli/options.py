@@ -108,9 +108,10 @@ def table_format(
 FILTERS = "Filters"
 
 
-def _filter(*names: str, help: str, values: str | None = None) -> Any:
-    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB."""
-    complete = completers.vocabulary(values) if values else None
+def _filter(*names: str, help: str, values: str | None = None, complete: Any = None) -> Any:
+    """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB (or
+    `complete`, a completer of its own)."""
+    complete = completers.vocabulary(values) if values else complete
     return typer.Option(*names, help=help, autocompletion=complete, rich_help_panel=FILTERS)
 
 
@@ -126,7 +127,10 @@ DataLevel = Annotated[
     _filter("--data-level", "-l", help="Data level, e.g. l1a, l2.", values="data_levels"),
 ]
 Descriptor = Annotated[
-    str | None, _filter("--descriptor", "-d", help="Descriptor, e.g. norm-mago.")
+    str | None,
+    _filter(
+        "--descriptor", "-d", help="Descriptor, e.g. norm-mago.", complete=completers.descriptors
+    ),
 ]
 StartDate = Annotated[
     str | None,
@@ -254,6 +258,9 @@ Jobs = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would happen; transfer nothing.")
 ]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask: needed when not on a terminal.")
+]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Download again even if present.")]
 Verify = Annotated[
     bool,
@@ -269,3 +276,25 @@ Shard = Annotated[
         show_default=False,
     ),
 ]
+
+
+def require_yes(output: Any, yes: bool, what: str) -> None:
+    """Refuse (exit 2) something that cannot be undone when no one can be asked: without
+    --yes and with no terminal on stdin. `what` names it ("a release")."""
+    if yes or output.stdin_tty:
+        return
+    from imap_cli.core.errors import UsageError
+
+    raise UsageError(
+        f"{what} cannot be undone, and there is no terminal to ask; nothing was sent",
+        "Check it with --dry-run, then run the same command with --yes.",
+    )
+
+
+def confirm(output: Any, yes: bool, question: str, what: str) -> None:
+    """Ask `question` before something that cannot be undone: with --yes, go on; on a
+    terminal, ask (no: "Nothing was sent.", exit 1); elsewhere refuse (require_yes)."""
+    require_yes(output, yes, what)
+    if not yes and not output.ask(question):
+        output.note("Nothing was sent.")
+        raise typer.Exit(1)

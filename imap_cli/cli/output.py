@@ -244,6 +244,30 @@ class Output:
         data = list(zip(*rows)) if rows else [() for _ in columns]
         self.table_columns(columns, data, title, drop_order=drop_order)
 
+    def _fit(
+        self,
+        columns: Sequence[str],
+        texts: list[Sequence[str]],
+        widths: list[int],
+        styles: Mapping[int, Mapping[str, str]] | None,
+        limit: int,
+        drop_order: Sequence[str],
+    ) -> tuple[Any, Any, Any, Any]:
+        """The columns (names, texts, widths, styles) that fit `limit`, by `drop_order`."""
+        keep = fitting_columns(columns, widths, limit, drop_order)
+        if len(keep) == len(columns):
+            return columns, texts, widths, styles
+        hidden = [columns[i] for i in range(len(columns)) if i not in keep]
+        self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
+        if styles:
+            styles = {keep.index(i): v for i, v in styles.items() if i in keep}
+        return (
+            [columns[i] for i in keep],
+            [texts[i] for i in keep],
+            [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep],
+            styles,
+        )
+
     @_data
     def table_columns(
         self,
@@ -252,8 +276,12 @@ class Output:
         title: str | None = None,
         styles: Mapping[int, Mapping[str, str]] | None = None,
         drop_order: Sequence[str] = (),
+        last_below: bool = False,
     ) -> None:
         """Like table(), given column by column (`data[i]` holds column i's values).
+
+        `last_below`: when the table is too wide, the last column (a long handle, e.g. a job's
+        log stream) goes under each row, indented; the others fit by `drop_order`.
 
         Column-wise is the fast way: widths are one C-level max() per column, and each line
         is one %-format. None prints as empty; other non-text values through str().
@@ -275,16 +303,14 @@ class Output:
             max(len(name), max(map(len, values), default=0)) for name, values in zip(columns, texts)
         ]
         limit = self.streams.columns if drop_order else None
+        below: Sequence[str] | None = None
+        if last_below and limit and len(columns) > 1 and sum(widths) + 2 * len(widths) > limit + 2:
+            below, below_name = texts[-1], columns[-1]
+            columns, texts, widths = columns[:-1], texts[:-1], widths[:-1]
         if limit is not None and columns:
-            keep = fitting_columns(columns, widths, limit, drop_order)
-            if len(keep) < len(columns):
-                hidden = [columns[i] for i in range(len(columns)) if i not in keep]
-                self.detail(f"Not shown at {limit} columns: {', '.join(hidden)}.")
-                columns = [columns[i] for i in keep]
-                texts = [texts[i] for i in keep]
-                if styles:
-                    styles = {keep.index(i): v for i, v in styles.items() if i in keep}
-                widths = [min(widths[i], limit) if len(keep) == 1 else widths[i] for i in keep]
+            columns, texts, widths, styles = self._fit(
+                columns, texts, widths, styles, limit, drop_order
+            )
         # The last column is not padded: no trailing blanks on every line.
         fmt = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
         out = self.streams.stdout
@@ -292,6 +318,8 @@ class Output:
         rule_char = "─" if encoding in ("utf8", "utf8sig") else "-"
         header = (fmt % tuple(columns)).rstrip()
         rule = "  ".join(rule_char * w for w in widths)
+        if below is not None:
+            header += f"\n  {below_name}"
         body = "\n".join(map(fmt.__mod__, zip(*texts)))
         if body and body.count("\n") != len(texts[0]) - 1:  # a cell with a line break
             texts = [[v.replace("\n", "?") for v in values] for values in texts]
@@ -312,6 +340,8 @@ class Output:
                     for v in texts[index]
                 ]
             body = "\n".join(map(fmt.__mod__, zip(*texts)))
+        if below is not None and body:
+            body = _with_handles(body, below)
         parts = [f"{title}\n"] if title else []
         parts.append(f"\x1b[1m{header}\x1b[0m\n" if color else header + "\n")
         parts.append(rule + "\n")
@@ -319,6 +349,12 @@ class Output:
             parts.append(body + "\n")
         out.write("".join(parts))
         out.flush()
+
+
+def _with_handles(body: str, below: Sequence[str]) -> str:
+    """Each line of `body` with its handle under it, indented, made safe as the cells were."""
+    handles = [_UNSAFE_CHARS.sub("?", b.replace("\n", "?")) for b in below]
+    return "\n".join(f"{line}\n  {handle}" for line, handle in zip(body.split("\n"), handles))
 
 
 def fitting_columns(
@@ -341,3 +377,38 @@ def fitting_columns(
     if width() > limit:
         return [len(columns) - 1]
     return keep
+
+
+def table_date(value: Any) -> str:
+    """A date or time as every table shows it: `YYYY-MM-DD`, and ` HH:MM` (UTC) only when the
+    time is not midnight. Takes the SDC's forms (20251001, 2025-10-01, "20251002 10:51:16",
+    "2025-10-01, 00:00:00", ISO with an offset); anything else is shown as it came."""
+    import datetime as dt
+
+    if value is None or value == "":
+        return ""
+    text = str(value).strip().replace(", ", " ").replace("T", " ")
+    if len(text) >= 8 and text[:8].isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:8]}{text[8:]}"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if moment.time() == dt.time(0):
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def table_dates(values: Sequence[Any]) -> list[str]:
+    """table_date() of each value; each distinct value converted once (a column of a large
+    answer repeats few dates)."""
+    seen: dict[Any, str] = {}
+    out = []
+    for value in values:
+        key = value if isinstance(value, (str, int)) or value is None else str(value)
+        if key not in seen:
+            seen[key] = table_date(value)
+        out.append(seen[key])
+    return out

@@ -40,9 +40,66 @@ def lighten(command: Any) -> Any:
     return command
 
 
+# What help shows after an option (and names an argument): a word a user reads, never a
+# Python type (Typer 0.29 would show `<str>`, `<list[str]>`, `<int range>`). By parameter name,
+# then by type.
+VALUE_NAMES: dict[str, str] = {
+    "url": "URL",
+    "api_key": "KEY",
+    "access_token": "TOKEN",
+    "data_dir": "DIR",
+    "table": "TABLE",
+    "instrument": "INSTRUMENT",
+    "data_level": "LEVEL",
+    "descriptor": "DESCRIPTOR",
+    "start_date": "DATE",
+    "end_date": "DATE",
+    "ingestion_start_date": "DATE",
+    "ingestion_end_date": "DATE",
+    "since": "DATE",
+    "repointing": "REPOINTING",
+    "version": "VERSION",
+    "extension": "EXT",
+    "kernel_type": "TYPE",
+    "filename": "NAME",
+    "output_format": "FORMAT",
+    "format": "FORMAT",
+    "status": "STATUS",
+    "output_file": "FILE",
+    "items": "ITEM",
+    "files": "FILE",
+    "root": "FOLDER",
+    "host": "HOST",
+    "key": "KEY",
+    "value": "VALUE",
+}
+_TYPE_NAMES = {int: "N", float: "SECONDS", str: "TEXT", Path: "PATH"}
+
+
+def value_name(param: Any) -> str | None:
+    """The value name help shows for `param`: its own metavar, else VALUE_NAMES'."""
+    if getattr(param, "metavar", None) is not None:
+        return param.metavar
+    name = str(getattr(param, "name", "") or "").removeprefix("global_")
+    if name in VALUE_NAMES:
+        return VALUE_NAMES[name]
+    declared = typer_compat.declared_type(param)
+    if declared is None:
+        return None
+    annotation = declared[0]
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation) or (str,)
+    return _TYPE_NAMES.get(annotation, "PATH" if annotation is Path else None)
+
+
 def _lighten_param(param: Any) -> None:
-    if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
-        param.metavar = ""  # Typer 0.29's help would show `<bool>` after every on/off flag
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        if getattr(param, "metavar", "") is None:
+            param.metavar = ""  # Typer 0.29's help would show `<bool>` after every flag
+    elif getattr(param, "metavar", "") is None or param.param_type_name == "argument":
+        named = value_name(param)
+        if named is not None:
+            typer_compat.show_value_name(param, named)
     if not typer_compat.converter_slot_free(param):
         return  # not a Typer-0.29-style parameter, or converted already
     converter = _converter(typer_compat.declared_type(param))

@@ -433,11 +433,18 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
     size = sum(r.size for r in moved)
     noun = "file" if len(moved) == 1 else "files"
     line = f"{verb} {len(moved)} {noun} ({human_size(size)}) in {human_time(elapsed)}"
-    line += f"; skipped {len(skipped)}; failed {len(failed)}"
+    resumed = sum(r.resumed for r in moved)
+    if resumed:
+        line += f", of which {human_size(resumed)} kept from an earlier run"
+    line += f"; skipped {len(skipped)}{_why_skipped(skipped)}; failed {len(failed)}"
     if failed:
         output.note(line)
     else:
         output.success(line)
+    # Few: each one, without -v, on a terminal (piped, a line per file was written already).
+    if output.streams.stderr_tty and 0 < len(skipped) <= SKIPS_LISTED:
+        for result in skipped:
+            output.note(f"  skipped {result.key}: {_skip_reason(result)}")
     from imap_cli.cli.hints import hint_for
 
     hints: list[str] = []
@@ -463,6 +470,28 @@ def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, ve
 
 # From this many files failing for the same reason, the summary gives the reason once.
 GROUPED = 4
+# Up to this many skipped files are each named in the summary; more are counted by reason.
+SKIPS_LISTED = 3
+
+
+def _skip_reason(result: FileResult) -> str:
+    reason = result.reason or "already done"
+    if reason == "already present":
+        return "already in the data dir"
+    return reason
+
+
+def _why_skipped(skipped: Sequence[FileResult]) -> str:
+    """`: reason` for one reason, `: N reason, M other` for several; "" for none."""
+    if not skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for result in skipped:
+        reason = _skip_reason(result)
+        counts[reason] = counts.get(reason, 0) + 1
+    if len(counts) == 1:
+        return f": {next(iter(counts))}"
+    return ": " + ", ".join(f"{n} {reason}" for reason, n in counts.items())
 
 
 def _by_reason(failed: Sequence[FileResult]) -> dict[str, list[FileResult]]:

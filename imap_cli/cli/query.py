@@ -16,20 +16,22 @@ if TYPE_CHECKING:
 
 
 # The table view's columns, least important first: left out in this order until a line fits
-# the terminal. The file name is never left out (nor cut): it says everything the others do.
+# the terminal. What identifies a row (instrument, level, descriptor, dates) goes last; the
+# file name is never left out (nor cut): it says everything the others do.
 DROP_ORDER = {
     "science": (
         "INGESTED",
-        "INSTRUMENT",
+        "VERSION",
+        "INSTRUMENT",  # the file name starts with instrument and level
         "LEVEL",
         "DESCRIPTOR",
-        "VERSION",
         "CR",
         "REPOINT",
         "START",
     ),
-    "ancillary": ("INGESTED", "INSTRUMENT", "DESCRIPTOR", "VERSION", "END", "START"),
-    "spice": ("INGESTED", "VERSION", "MAX DATE", "MIN DATE", "KERNEL TYPE"),
+    "ancillary": ("INGESTED", "VERSION", "INSTRUMENT", "DESCRIPTOR", "END", "START"),
+    # the kernel type shows in the file name's extension too; the coverage does not
+    "spice": ("INGESTED", "VERSION", "KERNEL TYPE", "MAX DATE", "MIN DATE"),
 }
 DROP_ORDER["quicklook"] = DROP_ORDER["science"]
 
@@ -224,6 +226,8 @@ def _basenames(values: list[Any]) -> list[Any]:
 
 def table_columns(rows: Sequence[dict], table: str) -> tuple[list[str], list[list[Any]]]:
     """Column names and their values (column by column) for the table view of this table."""
+    from imap_cli.cli.output import table_dates
+
     if table == "spice":
         return _spice_columns(rows)
     if table == "ancillary":
@@ -231,10 +235,10 @@ def table_columns(rows: Sequence[dict], table: str) -> tuple[list[str], list[lis
         data = [
             _column(rows, "instrument"),
             _column(rows, "descriptor"),
-            _column(rows, "start_date"),
-            _column(rows, "end_date"),
+            table_dates(_column(rows, "start_date")),
+            table_dates(_column(rows, "end_date")),
             _versions(rows),
-            _column(rows, "ingestion_date"),
+            table_dates(_column(rows, "ingestion_date")),
             _basenames(_column(rows, "file_path")),
         ]
         return names, data
@@ -243,7 +247,7 @@ def table_columns(rows: Sequence[dict], table: str) -> tuple[list[str], list[lis
         _column(rows, "instrument"),
         _column(rows, "data_level"),
         _column(rows, "descriptor"),
-        _column(rows, "start_date"),
+        table_dates(_column(rows, "start_date")),
     ]
     # Repointing and CR only when some file has one: most products have neither.
     for key, name in (("repointing", "REPOINT"), ("cr", "CR")):
@@ -254,29 +258,42 @@ def table_columns(rows: Sequence[dict], table: str) -> tuple[list[str], list[lis
     names += ["VERSION", "INGESTED", "FILENAME"]
     data += [
         _versions(rows),
-        _column(rows, "ingestion_date"),
+        table_dates(_column(rows, "ingestion_date")),
         _basenames(_column(rows, "file_path")),
     ]
     return names, data
 
 
 def _spice_columns(rows: Sequence[dict]) -> tuple[list[str], list[list[Any]]]:
-    def when(values: list[Any]) -> list[Any]:
-        # The SDC writes "YYYY-MM-DD, HH:MM:SS"; the comma only costs width.
-        return [v.replace(", ", " ") if type(v) is str else v for v in values]
+    from imap_cli.cli.output import table_dates
 
     names = ["KERNEL TYPE", "MIN DATE", "MAX DATE", "INGESTED", "VERSION", "FILENAME"]
     filenames = _basenames([r.get("file_name") or r.get("file_path") for r in rows])
     data = [
         [r.get("kernel_type") or _kernel_type(name) for r, name in zip(rows, filenames)],
-        # spin/repoint/thruster rows (type=spin...) carry start_date/end_date/file_path.
-        when([r.get("min_date_datetime", r.get("start_date")) for r in rows]),
-        when([r.get("max_date_datetime", r.get("end_date")) for r in rows]),
-        when(_column(rows, "ingestion_date")),
-        _column(rows, "version"),
+        # spin/repoint/small-forces rows (type=spin...) carry start_date/end_date/file_path.
+        table_dates([r.get("min_date_datetime", r.get("start_date")) for r in rows]),
+        table_dates([r.get("max_date_datetime", r.get("end_date")) for r in rows]),
+        table_dates(_column(rows, "ingestion_date")),
+        [_spice_version(r, name) for r, name in zip(rows, filenames)],
         filenames,
     ]
     return names, data
+
+
+def _spice_version(row: dict, name: Any) -> Any:
+    """The version as the SDC writes it in the file name (`001`, `01`), not as a number."""
+    from imap_cli.core.errors import InvalidName
+    from imap_cli.core.naming import parse
+
+    if isinstance(name, str):
+        try:
+            version = parse(name).version
+        except InvalidName:
+            version = None
+        if version:
+            return version
+    return row.get("version")
 
 
 def _kernel_type(name: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli.options import DryRun, Format, state, table_format
+from imap_cli.cli.options import DryRun, Format, Yes, confirm, require_yes, state, table_format
 
 ManifestFile = Annotated[
     Path | None,
@@ -23,6 +23,7 @@ def release(
     ctx: typer.Context,
     manifest: ManifestFile = None,
     dry_run: DryRun = False,
+    yes: Yes = False,
     output_format: Format = None,
 ) -> None:
     """Release data to the public per a manifest: the latest version of each matching series.
@@ -40,6 +41,9 @@ def release(
     Once the SDC lists it, the release is requested. Needs an API key.
 
     --dry-run: list the files the manifest would release; nothing is sent.
+
+    A release cannot be undone: on a terminal it shows how many files each line releases and
+    asks; in a script it needs --yes.
 
     Examples:
 
@@ -67,21 +71,70 @@ def release(
     if not checked.rules:
         output.warn(f"{manifest} has no rule set to true: it releases nothing")
     with run.client() as client:
+        if not dry_run:
+            from imap_cli.core.release import require_api_key
+
+            require_api_key(client)
+            require_yes(output, yes, "a release")  # before the plan's queries are sent
+        planned = _plan(client, checked, output, tolerate=yes and not dry_run)
+        rows = None if planned is None else preview(client, checked, planned)
         if dry_run:
-            rows = preview(client, checked)
             _show_preview(run, rows, output_format)
             output.note(
-                f"Dry run: {checked.name} would release {len(rows)} file"
-                f"{'s' if len(rows) != 1 else ''} starting {checked.start_date} to "
-                f"{checked.end_date}; nothing was sent."
+                f"Dry run: {checked.name} would release {_files(len(rows))} starting "
+                f"{checked.start_date} to {checked.end_date}; nothing was sent."
             )
             return
+        if not yes:
+            _ask(output, checked, planned, rows)
         outcome = release(client, checked, on_step=output.detail)
     if outcome.uploaded:
         output.note(f"Uploaded {checked.key}")
     else:
         output.note(f"{checked.key} was already in the SDC (identical)")
     output.success(outcome.message)
+    if rows is not None:
+        output.note(
+            f"Released {_files(len(rows))} (the latest version of each series) "
+            f"starting {checked.start_date} to {checked.end_date}."
+        )
+
+
+def _plan(client, checked, output, *, tolerate: bool) -> list | None:
+    """Each rule with the files it releases (the dry run's plan). With `tolerate` (--yes: the
+    release itself was asked for), a failure to plan is a warning and None: the count is only
+    the summary's; otherwise there is nothing to show, so nothing to confirm."""
+    from imap_cli.cli.errors import message_for
+    from imap_cli.core.errors import SDCError
+    from imap_cli.core.release import plan
+
+    try:
+        return plan(client, checked)
+    except SDCError as error:
+        if not tolerate:
+            raise
+        output.warn(f"could not count the files it releases: {message_for(error)}")
+        return None
+
+
+def _ask(output, checked, planned: list, rows: list) -> None:
+    """How many files each line releases, then the question (no: nothing is sent, exit 1)."""
+    for rule, found in planned:
+        output.note(
+            f"  line {rule.line}: {rule.instrument}, {rule.data_type}, "
+            f"{rule.descriptor}: {_files(len(found))}"
+        )
+    confirm(
+        output,
+        False,
+        f"Release {_files(len(rows))} to the public per {checked.name} "
+        f"({checked.start_date} to {checked.end_date})? This cannot be undone.",
+        "a release",
+    )
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
 
 
 def _show_preview(run, rows: list[dict], output_format: str | None) -> None:

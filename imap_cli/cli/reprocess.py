@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from imap_cli.cli.options import DataLevel, Descriptor, DryRun, Instrument, state
+from imap_cli.cli.options import (
+    DataLevel,
+    Descriptor,
+    DryRun,
+    Instrument,
+    Yes,
+    confirm,
+    state,
+)
 
 Start = Annotated[
     str | None,
@@ -18,7 +26,6 @@ End = Annotated[
     str | None,
     typer.Option("--end-date", "-e", help="Last day, inclusive.", show_default=False),
 ]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 def reprocess(
@@ -39,7 +46,8 @@ def reprocess(
 
     an instrument is required; a data level goes with a descriptor (both or neither).
 
-    On a terminal it asks before sending (--yes skips that). Prints the SDC's reprocess id.
+    On a terminal it asks before sending; in a script it needs --yes. Prints the SDC's
+    reprocess id.
 
     Examples:
 
@@ -67,9 +75,7 @@ def reprocess(
             return
         require_credential(client)
         question = f"Reprocess {request.describe()} on {run.settings.url}?"
-        if not yes and output.stdin_tty and not output.ask(question):
-            output.note("Nothing was sent.")
-            raise typer.Exit(1)
+        confirm(output, yes, question, "a reprocess request")
         answer = reprocess(client, request)
     output.success(f"{answer.message}: {request.describe()}")
     if answer.reprocess_id:

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from imap_cli.cli import completers
 from imap_cli.cli.options import DryRun, Jobs, Shard, state, with_query_filters
 
 if TYPE_CHECKING:
     from imap_cli.cli.options import State
     from imap_cli.core.sync import SyncSummary
 
-FORMATS = ("text", "json")
+FORMATS = completers.SYNC_FORMATS
 
 Since = Annotated[
     str | None,
@@ -23,8 +24,11 @@ Since = Annotated[
         show_default=False,
     ),
 ]
+# `--version latest` is the one spelling (as in imap query); --latest-only, its older name,
+# still works and is no longer shown.
 LatestOnly = Annotated[
-    bool, typer.Option("--latest-only", help="Keep only the newest version of each series.")
+    bool,
+    typer.Option("--latest-only", hidden=True, help="The older name of --version latest."),
 ]
 ReportSuperseded = Annotated[
     bool,
@@ -47,6 +51,7 @@ SyncFormat = Annotated[
         "-o",
         help="text: new paths on stdout, a summary on stderr. json: one summary object "
         "(new, skipped, failed, superseded, files, watermark).",
+        autocompletion=completers.vocabulary("sync_formats"),
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures (for cron).")]
@@ -80,7 +85,7 @@ def sync(
 
     imap sync -i mag -l l1b -q          (a cron line: prints only failures)
 
-    imap sync -i swe -l l2 --latest-only --report-superseded
+    imap sync -i swe -l l2 --version latest --report-superseded
 
     imap sync -i mag -l l1a --since 2025-10-01 --dry-run
 
@@ -98,6 +103,9 @@ def sync(
             f"{output_format!r} is not a sync output format; valid formats: {', '.join(FORMATS)}",
             "For example: --format json",
         )
+    if str(filters.get("version") or "").lower() == "latest":
+        # the newest version of each series: sync keeps its own state for such a run
+        filters["version"], latest_only = None, True
     # core.sync's keyword arguments, as the flags give them
     options = {
         "since": since,

@@ -103,6 +103,15 @@ def declared_type(param: Any) -> tuple[Any, Any] | None:
     return None if info is None else (descriptor.annotation, info)
 
 
+def show_value_name(param: Any, name: str) -> None:
+    """Make help name `param`'s value `name` (TEXT, DATE, FILE): its metavar, which Typer 0.29
+    shows for an option but not in an argument's type column (it shows the Python type there:
+    the argument's name column already says it)."""
+    param.metavar = name
+    if param.param_type_name == "argument" and hasattr(param, "display_type_rich"):
+        param.display_type_rich = lambda ctx: None
+
+
 def path_check() -> Callable[..., Any] | None:
     """Typer's checks of a path value (exists, file_okay, ...), given a Path; None if unknown."""
     return hook("path_check")

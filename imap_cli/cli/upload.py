@@ -19,7 +19,7 @@ Files = Annotated[
     typer.Argument(
         help="Files to upload; `-` reads them from stdin, one per line (blank lines and "
         "# comments are ignored), or as `imap query` writes them (json, csv).",
-        metavar="FILE...",
+        metavar="FILE",
         autocompletion=completers.upload_files,
         show_default=False,
     ),

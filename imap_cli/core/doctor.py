@@ -162,9 +162,13 @@ def check_settings(settings: Settings) -> Check:
 
 def check_data_dir(settings: Settings) -> Check:
     """The data dir exists or can be created, is a folder, takes a file, and has room."""
+    from imap_cli.core.settings import relative_note
+
     path = Path(settings.data_dir)
     origin = settings.origins.get("data-dir", "default")
     where = f"{path} (from {origin})"
+    if relative_note(settings):
+        where = f"{path} (from {origin}: {settings.relative['data-dir']!r}, relative)"
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -175,6 +179,7 @@ def check_data_dir(settings: Settings) -> Check:
                 Status.PROBLEM,
                 f"{where} cannot be created: {existing} is a file",
                 Failure.DATA_DIR,
+                data={"origin": origin},
             )
         if not _can_write(existing):
             return Check(
@@ -182,14 +187,25 @@ def check_data_dir(settings: Settings) -> Check:
                 Status.PROBLEM,
                 f"{where} cannot be created: {existing} is not writable",
                 Failure.DATA_DIR,
+                data={"origin": origin},
             )
         return Check("data dir", Status.OK, f"{where}; will be created on first download")
     if not path.is_dir():
         return Check(
-            "data dir", Status.PROBLEM, f"{where} is a file, not a folder", Failure.DATA_DIR
+            "data dir",
+            Status.PROBLEM,
+            f"{where} is a file, not a folder",
+            Failure.DATA_DIR,
+            data={"origin": origin},
         )
     if not _can_write(path):
-        return Check("data dir", Status.PROBLEM, f"{where} is not writable", Failure.DATA_DIR)
+        return Check(
+            "data dir",
+            Status.PROBLEM,
+            f"{where} is not writable",
+            Failure.DATA_DIR,
+            data={"origin": origin},
+        )
     free = shutil.disk_usage(path).free
     if free < LOW_SPACE:
         return Check(
@@ -199,8 +215,19 @@ def check_data_dir(settings: Settings) -> Check:
             fix="Free some space, or point data-dir at a larger disk.",
             data={"free_bytes": free},
         )
+    if relative_note(settings):
+        return Check(
+            "data dir",
+            Status.WARNING,
+            relative_note(settings),
+            fix="Give the data dir as an absolute path, so every folder you run imap in uses it.",
+            data={"free_bytes": free, "origin": origin},
+        )
     return Check(
-        "data dir", Status.OK, f"{where}; writable, {_size(free)} free", data={"free_bytes": free}
+        "data dir",
+        Status.OK,
+        f"{where}; writable, {_size(free)} free",
+        data={"free_bytes": free, "origin": origin},
     )
 
 
@@ -353,7 +380,10 @@ def check_tls(settings: Settings) -> Check:
             f"certificate of {host} rejected: {reason} (CA bundle: {bundle}, from {origin})", kind
         )
     except (OSError, ssl.SSLError) as exc:
-        return problem(f"TLS handshake with {host} failed: {_os_reason(exc)}")
+        from imap_cli.core.http import tls_failure
+
+        kind, _ = tls_failure(str(exc))  # plain http answering is not a certificate problem
+        return problem(f"TLS handshake with {host} failed: {_os_reason(exc)}", kind)
     issuer = _name(cert.get("issuer", ()))
     expires = cert.get("notAfter", "?")
     return Check(
@@ -433,7 +463,9 @@ def check_query(settings: Settings) -> Check:
         try:
             answer = client.get_json(url, params=TINY_QUERY, what="query")
         except IMAPError as error:
-            return Check.failed("sdc answer", error)
+            # 401/403 to the query: the way works, the key or token does not
+            name = "credentials" if error.kind is Failure.CREDENTIALS else "sdc answer"
+            return Check.failed(name, error)
     took = (time.monotonic() - started) * 1000
     if not isinstance(answer, list):
         return Check(

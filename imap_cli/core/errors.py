@@ -94,6 +94,8 @@ class Failure(str, enum.Enum):
     CERTIFICATE = "certificate"  # the server's certificate could not be verified
     CERTIFICATE_NAME = "certificate-name"  # a trusted certificate, for another host name
     CERTIFICATE_EXPIRED = "certificate-expired"  # expired (or this computer's clock is wrong)
+    PLAIN_HTTP = "plain-http"  # https:// to a server that speaks plain http
+    HTTPS_ONLY = "https-only"  # http:// to a server that speaks only https
     PROXY_REFUSED = "proxy-refused"  # the proxy in HTTPS_PROXY/HTTP_PROXY cannot be reached
     PROXY_AUTH = "proxy-auth"  # the proxy wants credentials (407)
     DNS = "dns"  # the host name does not resolve

@@ -384,6 +384,11 @@ def _host(url: str) -> str:
 def tls_error(exc: Exception, url: str, what: str) -> TLSError:
     """A failed TLS handshake, saying what went wrong when OpenSSL says it plainly."""
     kind, detail = tls_failure(str(exc))
+    if kind is Failure.PLAIN_HTTP:
+        return TLSError(
+            f"{what}: {_host(url)} answered in plain http, not https (TLS: {detail})",
+            kind=kind,
+        )
     detail = f" ({detail})" if detail else ""
     return TLSError(f"{what}: TLS certificate check failed for {_host(url)}{detail}", kind=kind)
 
@@ -398,7 +403,9 @@ def tls_failure(text: str) -> tuple[Failure, str]:
         ("self-signed certificate in certificate chain", Failure.CERTIFICATE),
         ("self-signed certificate", Failure.CERTIFICATE),
         ("unable to get local issuer certificate", Failure.CERTIFICATE),
-        ("wrong version number", Failure.CERTIFICATE),
+        # OpenSSL read an http answer where a TLS record should be: the server speaks http
+        ("wrong version number", Failure.PLAIN_HTTP),
+        ("record layer failure", Failure.PLAIN_HTTP),
     ):
         if marker in lowered:
             return kind, marker.capitalize() if kind is Failure.CERTIFICATE_NAME else marker
@@ -418,6 +425,11 @@ def connection_error(exc: Exception, url: str, what: str) -> ConnectionFailed:
         return ConnectionFailed(
             f"{what}: cannot reach {host} through the proxy ({_proxy_reason(text)})",
             kind=Failure.PROXY_REFUSED,
+        )
+    if "\\x15\\x03" in text or "plain HTTP request was sent to HTTPS" in text:
+        # a TLS alert record (0x15 0x03) where an http status line should be: https only
+        return ConnectionFailed(
+            f"{what}: {host} speaks https, not plain http", kind=Failure.HTTPS_ONLY
         )
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return ConnectionFailed(

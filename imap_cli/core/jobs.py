@@ -28,6 +28,11 @@ FILTERS: tuple[str, ...] = ("status", "instrument", "data_level", "descriptor", 
 LOG_HINT = f"Take the stream from {terminal('log-stream', 'a job record: job_log_stream_id')}."
 
 
+def status_words() -> tuple[str, ...]:
+    """What a person may type for a status (check_status takes any case of these)."""
+    return tuple(sorted({s.lower() for s in STATUSES} | {"running"}))
+
+
 def check_status(value: Any) -> str:
     """INPROGRESS, SUCCEEDED or FAILED, from any case (and `running`, `in-progress`)."""
     text = str(value).strip()

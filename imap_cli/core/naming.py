@@ -175,7 +175,7 @@ def _unsafe_hint(name: str) -> str:
 
 
 def _example() -> str:
-    return "imap_mag_l1a_norm-mago_20251017_v001.cdf"
+    return "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf"  # a name every command takes
 
 
 def _check_non_ascii(name: str) -> None:

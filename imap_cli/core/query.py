@@ -22,7 +22,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from imap_cli.core.errors import NotFound, TooLarge, UsageError, option, terminal, word
+from imap_cli.core.errors import (
+    NotFound,
+    TooLarge,
+    UsageError,
+    option,
+    plural,
+    terminal,
+    word,
+)
 from imap_cli.core.filters import (
     FULL_VERSION,
     check_member,
@@ -122,10 +130,39 @@ def _extensions_for(table: str) -> tuple[str, ...]:
     return tuple(sorted(EXTENSIONS[table]))
 
 
-def _kernel_types() -> tuple[str, ...]:
+def _extension_of_another_table(table: str, value: Any, valid: tuple[str, ...]) -> None:
+    """A value that is another table's extension says which table has it (not a near miss:
+    `cdf` for quicklook is no typo of `pdf`)."""
+    text = str(value).strip().lower()
+    if text in valid:
+        return
+    others = [t for t in TABLES if t != table and text in _extensions_for(t)]
+    others.sort(key=lambda t: t != DEFAULT_TABLE)  # the usual table first
+    if others:
+        raise UsageError(
+            f"{value!r} is not a valid {word('extension')} for the {table} table; valid "
+            f"{plural('extension')}: {', '.join(valid)}; {' and '.join(others)} files have it",
+            f"For {text} files: {option('table', others[0])}.",
+            field="extension",
+            value=value,
+            choices=valid,
+        )
+
+
+# Older names still accepted, not offered: old name -> the name to use.
+OLD_TYPE_NAMES = {"thruster": "small-forces"}
+
+
+def kernel_types() -> tuple[str, ...]:
+    """Every kernel type the spice table accepts: kernel types, `kernels`, the csv tables."""
     from imap_cli.core.vocabulary import SPICE_TYPES
 
     return tuple(sorted({*SPICE_TYPES, ALL_KERNELS, *NON_KERNEL_TYPES}))
+
+
+def offered_kernel_types() -> tuple[str, ...]:
+    """What completion offers for the spice table's type: kernel_types() without old names."""
+    return tuple(t for t in kernel_types() if t not in OLD_TYPE_NAMES)
 
 
 def plan_query(**filters: Any) -> QueryPlan:
@@ -214,6 +251,7 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
     if "extension" in given:
         valid = _extensions_for(table)
         where = f" for the {table} table"
+        _extension_of_another_table(table, given["extension"], valid)
         values["extension"] = check_member("extension", given["extension"], valid, valid[0], where)
     params = [("table", table)] + [(k, values[k]) for k in _QUERY_PARAM_ORDER if k in values]
     # Only the science table resolves `latest` itself; ancillary answers 400 to it, and
@@ -227,7 +265,7 @@ def _plan_table(table: str, given: dict[str, Any]) -> QueryPlan:
 def _plan_spice(given: dict[str, Any]) -> QueryPlan:
     kernel_type = ALL_KERNELS
     if "type" in given:
-        kernel_type = check_member("type", given["type"], _kernel_types(), "leapseconds")
+        kernel_type = check_member("type", given["type"], kernel_types(), "leapseconds")
     days = _dates(given)
     version = parse_version(given["version"], "spice") if "version" in given else None
     if kernel_type in TABLE_ROUTES:

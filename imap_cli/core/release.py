@@ -234,18 +234,31 @@ def rule_queries(manifest: Manifest, rule: Rule) -> list[dict[str, Any]]:
     return queries
 
 
-def preview(client: Any, manifest: Manifest) -> list[dict]:
+def plan(client: Any, manifest: Manifest) -> list[tuple[Rule, list[dict]]]:
+    """Each rule with the files it would release (the latest version of each matching series),
+    in the manifest's order; a file two rules match is listed under both."""
+    from imap_cli.core.query import run_query
+
+    planned = []
+    for rule in manifest.rules:
+        rows: dict[str, dict] = {}
+        for filters in rule_queries(manifest, rule):
+            for row in run_query(client, **filters):
+                rows.setdefault(str(row.get("file_path")), row)
+        planned.append((rule, list(rows.values())))
+    return planned
+
+
+def preview(client: Any, manifest: Manifest, planned: list | None = None) -> list[dict]:
     """The files the manifest would release: the latest version of each matching series.
 
     Science rows come first, then ancillary, each sorted by file_path, every file once.
+    `planned` is plan()'s answer when the caller has it already.
     """
-    from imap_cli.core.query import run_query
-
     found: dict[str, dict] = {}
-    for rule in manifest.rules:
-        for filters in rule_queries(manifest, rule):
-            for row in run_query(client, **filters):
-                found.setdefault(str(row.get("file_path")), row)
+    for _rule, rows in plan(client, manifest) if planned is None else planned:
+        for row in rows:
+            found.setdefault(str(row.get("file_path")), row)
     return sorted(found.values(), key=lambda r: ("data_level" not in r, str(r.get("file_path"))))
 
 

@@ -260,6 +260,9 @@ class Settings:
     config_path: Path
     origins: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # Paths given relative (`IMAP_DATA_DIR=./imap-data`), as given, by setting: each was made
+    # absolute against the folder this process started in, so it moves with `cd`.
+    relative: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:
         """A setting's value by its config key (`data-dir`, ...)."""
@@ -290,6 +293,7 @@ def resolve(
     table = read_file(path)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
+    relative: dict[str, str] = {}
     for name, key in KEYS.items():
         if flags.get(name) is not None:
             raw, origin = flags[name], "flag"
@@ -305,6 +309,8 @@ def resolve(
         except ConfigError as exc:
             raise ConfigError(f"{exc.template} (from {origin})", exc.hint_template) from None
         origins[name] = origin
+        if name == "data-dir" and not Path(str(raw).strip()).expanduser().is_absolute():
+            relative[name] = str(raw).strip()
     for extra in sorted(set(table) - set(KEYS)):
         raise ConfigError(
             f"config file {path} has an unknown setting {extra!r}; settings are: "
@@ -331,6 +337,7 @@ def resolve(
         config_path=path,
         origins=origins,
         warnings=tuple(warnings),
+        relative=relative,
     )
 
 
@@ -355,3 +362,15 @@ def unset_value(path: Path, name: str) -> bool:
     del table[name]
     write_file(path, table)
     return True
+
+
+def relative_note(settings: Settings, name: str = "data-dir") -> str:
+    """Where a setting given as a relative path resolves, and why that matters; "" when it was
+    given absolute."""
+    given = settings.relative.get(name)
+    if not given:
+        return ""
+    return (
+        f"{name} {given!r} (from {settings.origins.get(name)}) is relative: it resolves against "
+        f"the current folder, here {settings.value(name)}, and moves with `cd`"
+    )

@@ -58,6 +58,7 @@ class FileResult:
     size: int = 0
     error: IMAPError | None = None
     reason: str = ""
+    resumed: int = 0  # bytes an earlier run kept, continued from rather than fetched again
 
     @property
     def ok(self) -> bool:

@@ -134,18 +134,11 @@ def legacy_version_reason(name: naming.IMAPName) -> str:
 
 
 def check_file(path: Path) -> UploadItem:
-    """One file's checks: a valid IMAP name, a readable, non-empty regular file.
+    """One file's checks: what is wrong with the path first (missing, a folder, unreadable),
+    then a valid IMAP name that upload takes, then a readable, non-empty regular file.
 
     Raises InvalidName or UsageError with the reason; reads nothing but the file's metadata.
     """
-    try:
-        parsed = naming.parse(path.name)
-    except InvalidName as error:
-        # The path is shown beside the reason already; the name need not be repeated.
-        reason = error.message.removeprefix(f"{path.name!r}: ")
-        raise InvalidName(reason, error.hint) from None
-    if parsed.is_legacy_version:
-        raise UsageError(legacy_version_reason(parsed))
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -153,7 +146,15 @@ def check_file(path: Path) -> UploadItem:
     except OSError as exc:
         raise UsageError(f"cannot read it ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
-        raise UsageError("is a directory; name the files in it")
+        raise UsageError(f"is a folder; did you mean {_folder_glob(path)}?")
+    try:
+        parsed = naming.parse(path.name)
+    except InvalidName as error:
+        # The path is shown beside the reason already; the name need not be repeated.
+        reason = error.message.removeprefix(f"{path.name!r}: ")
+        raise InvalidName(reason, _upload_hint(error.hint)) from None
+    if parsed.is_legacy_version:
+        raise UsageError(legacy_version_reason(parsed))
     if not stat.S_ISREG(info.st_mode):
         raise UsageError("not a regular file")
     if info.st_size == 0:
@@ -164,6 +165,27 @@ def check_file(path: Path) -> UploadItem:
     except OSError as exc:
         raise UsageError(f"cannot read it ({exc.strerror or exc})") from None
     return UploadItem(path=path, name=parsed, size=info.st_size)
+
+
+def _upload_hint(hint: str) -> str:
+    """A naming hint as upload needs it: science-family versions only as vMMM.mmmm."""
+    from imap_cli.core import vocabulary
+
+    return hint.replace(vocabulary.SCIENCE_CONVENTION, vocabulary.UPLOAD_SCIENCE_CONVENTION)
+
+
+def _folder_glob(folder: Path) -> str:
+    """`folder/*.cdf` with the extension most files in it have (`folder/*` when none)."""
+    counts: dict[str, int] = {}
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_file() and "." in entry.name.strip("."):
+                ext = entry.name.rsplit(".", 1)[1]
+                counts[ext] = counts.get(ext, 0) + 1
+    except OSError:
+        pass
+    pattern = f"*.{max(counts, key=lambda e: (counts[e], e))}" if counts else "*.cdf"
+    return str(folder / pattern) if str(folder) != "." else pattern
 
 
 def check_files(paths: Sequence[Path]) -> list[UploadItem]:

@@ -112,6 +112,13 @@ GENERIC_HINT = (
     "e.g. imap_2025_032_2025_034_01.ah.bc or naif0012.tls."
 )
 SCIENCE_HINT = f"Science-style names are {SCIENCE_CONVENTION}."
+# What upload takes: the SDC stores science-family files only with a vMMM.mmmm version.
+UPLOAD_SCIENCE_CONVENTION = (
+    "imap_<instrument>_<level>_<descriptor>_<YYYYMMDD>[-repoint<NNNNN>|-cr<NNNNN>]"
+    "_v<MMM.mmmm>.<ext>"
+)
+UPLOAD_GENERIC_HINT = GENERIC_HINT.replace(SCIENCE_CONVENTION, UPLOAD_SCIENCE_CONVENTION)
+UPLOAD_SCIENCE_HINT = f"Science-style names are {UPLOAD_SCIENCE_CONVENTION}."
 ANCILLARY_HINT = f"Ancillary and release names are {ANCILLARY_CONVENTION}."
 SPICE_HINT = (
     "SPICE kernels keep the SDC's names, e.g. imap_2025_032_2025_034_01.ah.bc, "

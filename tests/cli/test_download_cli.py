@@ -263,9 +263,41 @@ def test_summary_lists_each_failure_and_each_hint_once() -> None:
     ]
     summary(output, results, 3.0, verb="Downloaded")
     lines = err.getvalue().splitlines()
-    assert lines[0] == "Downloaded 1 file (2.0 MB) in 3.00 s; skipped 1; failed 2"
+    # why a file was skipped, without -v: few skips are each named
+    assert lines[0] == (
+        "Downloaded 1 file (2.0 MB) in 3.00 s; skipped 1: already in the data dir; failed 2"
+    )
     assert lines[1:3] == ["Error: c: c: 404", "Error: d: d: 404"]
     assert lines[3].startswith("Hint: Check the name") and len(lines) == 4
+
+
+def summary_text(results: list) -> str:
+    """The summary as a terminal shows it (where no line per file was written before it), its
+    line wrapping undone."""
+    err = io.StringIO()
+    streams = Streams(stdout=io.StringIO(), stderr=err, stderr_tty=True, env={"NO_COLOR": "1"})
+    summary(Output(streams), results, 1.0, verb="Uploaded")
+    return " ".join(err.getvalue().split())
+
+
+def test_a_summary_says_why_files_were_skipped() -> None:
+    same = "already in the SDC (same size and MD5)"
+    text = summary_text([FileResult("a", "skipped", reason=same)])
+    assert text == (
+        f"Uploaded 0 files (0 bytes) in 1.00 s; skipped 1: {same}; failed 0 skipped a: {same}"
+    )
+    many = [FileResult(f"k{i}", "skipped", reason=same) for i in range(5)]
+    many.append(FileResult("p", "skipped", reason="already present"))
+    text = summary_text(many)  # many: counted by reason, not listed
+    assert text == (
+        f"Uploaded 0 files (0 bytes) in 1.00 s; skipped 6: 5 {same}, 1 already in the data dir; "
+        "failed 0"
+    )
+
+
+def test_a_summary_says_what_an_earlier_run_kept() -> None:
+    text = summary_text([FileResult("a", "downloaded", size=900_000_000, resumed=713_000_000)])
+    assert "of which 713.0 MB kept from an earlier run" in text
 
 
 class ClosedPipe(io.StringIO):

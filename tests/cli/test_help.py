@@ -70,3 +70,20 @@ def test_top_level_help_lists_the_commands_as_typer_would(capsys) -> None:
     root.main(["--help"], prog_name="imap", standalone_mode=False)
     assert capsys.readouterr().out == from_summaries
     assert "config" in from_summaries and "Show and change settings" in from_summaries
+
+
+def test_the_root_help_is_a_map_in_panels(capsys, monkeypatch) -> None:
+    """`imap --help` groups the commands in panels, each command once, on one line at 80."""
+    from imap_cli.cli.app import FIND, INSIDE, OPERATIONS, SETUP
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    panels = [FIND, INSIDE, OPERATIONS, SETUP]
+    assert all(f"─ {panel} ─" in out for panel in panels)
+    positions = [out.index(f"─ {panel} ─") for panel in panels]
+    assert positions == sorted(positions)
+    for name in COMMANDS:
+        (line,) = [line for line in out.splitlines() if line.startswith(f"│ {name} ")]
+        assert line.endswith("│") and len(line.split()) > 2  # a summary, on this one line
+    assert "─ Commands ─" not in out  # every command is in a panel

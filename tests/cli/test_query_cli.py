@@ -122,15 +122,14 @@ def test_spice_paths_and_table(capsys) -> None:
     code, out, _ = run(capsys, "--table", "spice", "--type", "attitude_history", "-o", "table")
     header, _, line = out.splitlines()
     assert header.split("  ")[0] == "KERNEL TYPE" and header.endswith("FILENAME")
+    # dates as in every table (midnight: the date alone), the version as the file name has it
     assert line.split() == [
         "attitude_history",
         "2025-10-01",
-        "00:00:00",
         "2025-10-03",
-        "00:00:00",
         "2025-10-04",
-        "01:02:03",
-        "1",
+        "01:02",
+        "001",
         "imap_2025_274_2025_276_001.ah.bc",
     ]
 
@@ -155,10 +154,10 @@ def test_table_columns_for_science(capsys) -> None:
         "mag",
         "l1a",
         "norm-mago",
-        "20251001",
+        "2025-10-01",
         "v001.0002",
-        "20251002",
-        "10:00:00",
+        "2025-10-02",
+        "10:00",
         "imap_mag_l1a_norm-mago_20251001_v001.0002.cdf",
     ]
     assert len({len(line) for line in lines}) == 1  # aligned

@@ -47,6 +47,18 @@ def test_every_query_output_feeds_download(imap, sdc_env, fmt: str) -> None:
     assert all(Path(p).is_file() for p in expected)
 
 
+def test_download_takes_its_own_output(imap, sdc_env) -> None:
+    """`imap download ... | imap download -`: the absolute paths inside the data dir."""
+    keys = mag_query(imap, "paths").split()
+    first = imap("download", *keys)
+    assert first.returncode == 0 and first.stdout.startswith(str(sdc_env.data_dir.resolve()))
+    again = imap("download", "-", stdin=first.stdout)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout and "skipped" in again.stderr
+    outside = imap("download", "-", stdin="/elsewhere/" + keys[0] + "\n")
+    assert outside.returncode == 2 and "absolute path" in outside.stderr
+
+
 def test_json_default_of_a_piped_query_feeds_download(imap, sdc_env) -> None:
     query = subprocess.Popen([*IMAP, "query", "-i", "mag"], stdout=subprocess.PIPE)
     done = subprocess.run(

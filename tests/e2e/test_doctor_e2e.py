@@ -77,8 +77,11 @@ def test_a_wrong_key_is_a_credentials_problem(demo_root: Path) -> None:
         result = imap("--url", sdc.url, "doctor", env={"IMAP_API_KEY": "not-the-key-42"})
     assert result.code == 3
     checks = lines_by_check(result.out)
-    assert checks["sdc answer"].startswith("problem") and "403" in checks["sdc answer"]
+    # filed under credentials: the way to the SDC works, the key does not
+    assert checks["credentials"].startswith("problem") and "403" in checks["credentials"]
+    assert "sdc answer" not in checks
     assert f"fix: {HINTS[Failure.CREDENTIALS][:40]}" in result.out
+    assert "absence" not in result.out
 
 
 def test_a_broken_config_file_is_named_with_its_fix(config_file: Path) -> None:
@@ -102,3 +105,47 @@ def test_a_key_in_a_readable_config_file_is_a_warning(sdc_env, config_file: Path
     assert checks["config file"].startswith("warning")
     assert f"fix: Run: chmod 600 {config_file}" in result.out
     assert KEY not in result.out + result.err
+
+
+def test_https_to_an_http_server_says_use_http(sdc_env) -> None:
+    """OpenSSL's "wrong version number": the answer was plain http."""
+    https = sdc_env.url.replace("http://", "https://", 1)
+    result = imap("--url", https, "query", "-i", "mag")
+    assert result.code == 3
+    assert "plain http" in result.err and "use http://" in result.err.split("Hint:")[1]
+    assert "certifi" not in result.err and "CA bundle in use" not in result.err
+    checks = lines_by_check(imap("--url", https, "doctor").out)
+    assert checks["tls"].startswith("problem")
+    assert "use http://" in imap("--url", https, "doctor").out
+
+
+@pytest.mark.parametrize(
+    ("how", "named"),
+    [("env", "IMAP_DATA_DIR set this one"), ("flag", "came from --data-dir")],
+)
+@pytest.mark.parametrize("command", [["sync", "-i", "mag"], ["doctor"], ["metakernel", "-s",
+                                     "20251001", "-e", "20251001", "--output", "x.tm"]],
+                         ids=lambda c: c[0])  # fmt: skip
+def test_every_data_dir_hint_names_what_set_it(sdc_env, tmp_path, how, named, command) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad = str(blocker / "data")
+    env = {"IMAP_DATA_DIR": bad} if how == "env" else {}
+    flags = ["--data-dir", bad] if how == "flag" else []
+    result = imap(*flags, *command, env=env)
+    assert result.code != 0
+    assert named in result.out + result.err
+    assert "imap config set data-dir" not in result.out + result.err
+
+
+def test_a_relative_data_dir_says_where_it_resolves(sdc_env, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"IMAP_DATA_DIR": "./rel-data"}
+    shown = imap("config", "show", env=env)
+    assert "'./rel-data'" in shown.err and "relative" in shown.err
+    assert str(Path.cwd() / "rel-data") in shown.out + shown.err
+    checks = lines_by_check(imap("doctor", env=env).out)
+    assert "'./rel-data'" in checks["data dir"] and "relative" in checks["data dir"]
+    (tmp_path / "rel-data").mkdir()  # once it exists: a warning, with its fix
+    checks = lines_by_check(imap("doctor", env=env).out)
+    assert checks["data dir"].startswith("warning") and "moves with `cd`" in checks["data dir"]

@@ -459,6 +459,9 @@ def test_sigint_keeps_what_arrived_and_the_next_run_continues_it(tmp_path, data_
         first = faults.seen[seen]
         assert first["range"] == f"bytes={kept}-" and first["if-range"] == etag
         assert len(faults.seen) == seen + 1  # one request: the rest of the file
+        from imap_cli.cli.progress import human_size
+
+        assert f"of which {human_size(kept)} kept from an earlier run" in proc.stderr
         assert (data_dir / key).read_bytes() == files[key]
         assert list(data_dir.rglob("*.part*")) == []
 

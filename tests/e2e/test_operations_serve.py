@@ -82,7 +82,7 @@ def test_release_flags_the_latest_uploads_released(imap, server: RunningServer, 
     manifest.write_text("instrument, data_type, descriptor, release_flag\nhit, l2, burst, true\n")
     code, out, _err = imap("release", str(manifest), "--dry-run", "-o", "paths")
     assert (code, out.split()) == (0, [keys[1]])
-    code, _out, err = imap("release", str(manifest))
+    code, _out, err = imap("release", str(manifest), "--yes")
     assert code == 0 and "Successfully released data per specification" in err
     # Only the latest version in range is released, as the SDC does.
     assert public_paths(server, instrument="hit", descriptor="burst") == [keys[1]]
@@ -183,7 +183,7 @@ def test_the_metakernel_loads_in_spice(tmp_path: Path, monkeypatch, capsys):
         monkeypatch.setenv("IMAP_DATA_ACCESS_URL", server.url)
         monkeypatch.setenv("IMAP_DATA_DIR", str(data_dir))
         target = tmp_path / "imap.tm"
-        code = main(["metakernel", "-s", "20251001", "-e", "20251002", "-o", str(target)])
+        code = main(["metakernel", "-s", "20251001", "-e", "20251002", "--output", str(target)])
         _out, err = capsys.readouterr()
     assert code == 0, err
     local = data_dir / "imap/spice/lsk/naif0012.tls"
@@ -265,10 +265,49 @@ def test_jobs_table_fits_the_terminal_and_keeps_the_log_stream(imap, monkeypatch
     monkeypatch.setenv("COLUMNS", str(width))
     code, out, _err = imap("jobs", "-o", "table")
     lines = out.splitlines()
-    assert code == 0 and len(lines) == len(streams) + 2  # a heading and its rule
-    for line in lines[2:]:
-        stream = line.split()[-1]
-        assert stream in streams  # never cut
-        assert len(line) <= max(width, len(stream))
+    # too wide for one line a job: each job's log stream on a line of its own, under its row
+    assert code == 0 and len(lines) == 2 * len(streams) + 3  # two heading lines and the rule
+    shown = {line.strip() for line in lines[4::2]}
+    assert shown == streams  # never cut
+    for line in lines:
+        assert len(line) <= max(width, len(line.strip()) + 2)  # a stream is never cut
+    for row in lines[3::2]:  # what identifies the job, and when it ran, stay
+        assert re.search(r"\d{4}-\d\d-\d\d", row)
+    header = lines[0].split()
+    assert {"STATUS", "DESCRIPTOR", "START"} <= set(header)
+    if width >= 80:
+        assert "RAN" in header
+    if width >= 120:
+        assert {"INSTRUMENT", "LEVEL", "VERSION"} <= set(header)
     monkeypatch.setenv("COLUMNS", "400")
-    assert "TOOK" in imap("jobs", "-o", "table")[1].splitlines()[0]
+    wide = imap("jobs", "-o", "table")[1].splitlines()
+    assert "TOOK" in wide[0] and "LOG STREAM" in wide[0] and len(wide) == len(streams) + 2
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_keep_what_identifies_a_row(imap, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _err = imap("query", "--table", "spice", "-s", "20251001", "-o", "table")
+    header = out.splitlines()[0]
+    assert code == 0 and "MIN DATE" in header and "MAX DATE" in header  # the coverage
+    code, out, _err = imap("query", "-i", "mag", "-o", "table")
+    header = out.splitlines()[0].split()
+    assert {"DESCRIPTOR", "START", "FILENAME"} <= set(header)
+    assert all(len(line) <= width for line in out.splitlines())
+
+
+def test_dates_and_versions_read_the_same_in_every_table(imap, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    tables = [
+        imap("query", "-i", "mag", "-o", "table")[1],
+        imap("query", "--table", "ancillary", "-i", "mag", "-o", "table")[1],
+        imap("query", "--table", "spice", "-s", "20251001", "-o", "table")[1],
+        imap("query", "--table", "spice", "--type", "spin", "-s", "20251001", "-o", "table")[1],
+        imap("jobs", "-o", "table")[1],
+    ]
+    text = "\n".join(tables)
+    assert not re.search(r"\b20\d{6}\b(?!_)", text.replace(".cdf", ""))  # no 20251001 dates
+    assert " 00:00:00" not in text and " 00:00 " not in text  # midnight: the date alone
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d\b", text)  # a time when there is one
+    spice = tables[2].splitlines()[2]
+    assert re.search(r"\b00[12]\b", spice)  # 001 as in the file name, not 1

@@ -50,6 +50,7 @@ def test_reprocess_posts_the_query_string_with_the_key(imap, fake: OpsSDC):
         "l1a",
         "-d",
         "norm-mago",
+        "--yes",
     )
     assert code == 0
     (seen,) = only(fake, "reprocess")
@@ -66,7 +67,7 @@ def test_reprocess_posts_the_query_string_with_the_key(imap, fake: OpsSDC):
 
 def test_reprocess_with_a_token_uses_the_authorized_prefix(imap, fake: OpsSDC):
     code, _out, _err = imap(
-        "reprocess", "-s", "20251001", "-e", "20251001", "-i", "swe", key=None, token=TOKEN
+        "reprocess", "-s", "20251001", "-e", "20251001", "-i", "swe", "-y", key=None, token=TOKEN
     )
     assert code == 0
     (seen,) = only(fake, "reprocess")
@@ -111,14 +112,15 @@ def test_release_uploads_then_waits_for_the_manifest_then_asks(imap, fake: OpsSD
     path = write_manifest(
         tmp_path, "instrument, data_type, descriptor, release_flag\nhit, l2, all, true\n"
     )
-    code, _out, err = imap("release", str(path))
+    code, _out, err = imap("release", str(path), "--yes")
     assert code == 0, err
     assert "Successfully released data per specification in " + MANIFEST in err
     api = fake.requests("api")
     steps = [(s.method, s.path.split("/")[2]) for s in api]
-    # upload URL, then the visibility check, then the release itself, nothing else
-    assert steps == [("GET", "upload"), ("HEAD", "download"), ("GET", "release")]
-    upload, check, release = api
+    # the plan (what it releases, for the count), the upload URL, then the visibility check,
+    # then the release itself, nothing else
+    assert steps == [("GET", "query"), ("GET", "upload"), ("HEAD", "download"), ("GET", "release")]
+    _plan, upload, check, release = api
     assert upload.path == f"/api-key/upload/{MANIFEST}"
     assert check.path == f"/api-key/download/imap/release/hit/{MANIFEST}"
     assert release.raw_path == f"/api-key/release?release_type=release&manifest_file={MANIFEST}"
@@ -130,12 +132,12 @@ def test_release_uploads_then_waits_for_the_manifest_then_asks(imap, fake: OpsSD
 
 def test_an_identical_manifest_already_there_is_fine(imap, fake: OpsSDC, tmp_path):
     path = write_manifest(tmp_path, "hit, all, all, true\n")
-    assert imap("release", str(path))[0] == 0
-    code, _out, err = imap("release", str(path))
+    assert imap("release", str(path), "--yes")[0] == 0
+    code, _out, err = imap("release", str(path), "--yes")
     assert code == 0 and "already in the SDC (identical)" in err
     assert fake.released_manifests == [MANIFEST, MANIFEST]
     path.write_text("hit, all, all, false\n")
-    code, _out, err = imap("release", str(path))
+    code, _out, err = imap("release", str(path), "--yes")
     assert code == 1 and "different content" in err and len(fake.released_manifests) == 2
 
 
@@ -145,7 +147,7 @@ def test_a_malformed_manifest_lists_every_problem_and_sends_nothing(imap, fake, 
         "# comment\ninstrument,data_type,descriptor,flag\nhit, l2, all\nhit, l9, all, true\n"
         "hit, l2, all, yes\nhot, l2, all, true\n\nhit, ancillary, all, TRUE\n",
     )
-    code, out, err = imap("release", str(path))
+    code, out, err = imap("release", str(path), "--yes")
     assert code == 2 and out == ""
     for line in ("line 3: 3 fields", "line 4: data_type 'l9'", "line 5: the last field is 'yes'",
                  "line 6: unknown instrument 'hot'", "4 problems"):  # fmt: skip
@@ -157,7 +159,7 @@ def test_a_bad_manifest_name_is_refused(imap, fake, tmp_path):
     path = write_manifest(
         tmp_path, "hit, l2, all, true\n", "imap_hit_data-release-001_20251001_v001.txt"
     )
-    code, _out, err = imap("release", str(path))
+    code, _out, err = imap("release", str(path), "--yes")
     assert code == 2 and "has no end date" in err and fake.requests("api") == []
 
 
@@ -276,7 +278,7 @@ def test_metakernel_lists_then_downloads_then_writes(imap, fake: OpsSDC, tmp_pat
     target = tmp_path / "out.tm"
     code, out, err = imap(
         "metakernel", "-s", "20251001", "-e", "20251002", "--type", "leapseconds,attitude_history",
-        "--require-coverage", "-o", str(target),
+        "--require-coverage", "--output", str(target),
     )  # fmt: skip
     assert code == 0, err
     assert out.strip() == str(target.resolve())
@@ -320,7 +322,7 @@ def test_metakernel_coverage_gaps_are_shown_readably(imap, fake: OpsSDC, tmp_pat
     start = tdb_seconds_past_j2000(dt.datetime(2025, 10, 4))
     fake.coverage_gaps = {"attitude": [[start, start + 86400]]}
     code, out, err = imap(
-        "metakernel", "-s", "20251004", "--require-coverage", "-o", str(tmp_path / "x.tm")
+        "metakernel", "-s", "20251004", "--require-coverage", "--output", str(tmp_path / "x.tm")
     )
     assert code == 1 and out == "" and not (tmp_path / "x.tm").exists()
     assert "attitude 2025-10-04 00:00:00 to 2025-10-05 00:00:00" in err
@@ -368,3 +370,53 @@ def test_small_forces_falls_back_to_the_old_thruster_route(imap, fake: OpsSDC):
         "/api-key/small-forces-table",
         "/api-key/thruster-table",
     ]
+
+
+# --- irreversible means confirmed -------------------------------------------------------------
+
+
+@pytest.fixture
+def on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stdin is a terminal: a person could answer the question."""
+    monkeypatch.setattr("imap_cli.cli.output.Output.stdin_tty", property(lambda self: True))
+
+
+def test_release_without_yes_and_no_terminal_sends_nothing(imap, fake: OpsSDC, tmp_path):
+    path = write_manifest(tmp_path, "hit, l2, all, true\n")
+    code, out, err = imap("release", str(path))
+    assert code == 2 and out == "" and err.count("Error:") == 1
+    assert "cannot be undone" in err and "--yes" in err.split("Hint:")[1]
+    assert fake.requests("api") == [] and fake.requests("s3") == []
+    assert fake.released_manifests == []
+
+
+def test_reprocess_without_yes_and_no_terminal_sends_nothing(imap, fake: OpsSDC):
+    code, out, err = imap("reprocess", "-s", "20251001", "-e", "20251001", "-i", "mag")
+    assert code == 2 and out == "" and "cannot be undone" in err and "--yes" in err
+    assert fake.requests("api") == [] and fake.requests("s3") == []
+
+
+def test_release_on_a_terminal_shows_each_lines_count_and_asks(
+    imap, fake: OpsSDC, tmp_path, on_a_terminal
+):
+    fake.add_science("imap/hit/l2/2025/10/imap_hit_l2_hist_20251002_v001.0000.cdf", b"a")
+    fake.add_science("imap/hit/l2/2025/10/imap_hit_l2_hist_20251002_v001.0001.cdf", b"b")
+    fake.add_science("imap/hit/l1a/2025/10/imap_hit_l1a_hist_20251002_v001.0000.cdf", b"c")
+    rules = "hit, l2, all, true\nhit, l1a, all, true\nhit, l1b, all, true\n"
+    path = write_manifest(tmp_path, rules)
+    code, _out, err = imap("release", str(path), stdin="n\n")
+    assert code == 1 and "Nothing was sent." in err
+    assert "line 1: hit, l2, all: 1 file" in err and "line 3: hit, l1b, all: 0 files" in err
+    assert "Release 2 files to the public" in err
+    assert [s.path.split("/")[2] for s in fake.requests("api")] == ["query"] * 3
+    assert fake.requests("s3") == [] and fake.released_manifests == []
+    code, _out, err = imap("release", str(path), stdin="y\n")
+    assert code == 0 and "Released 2 files" in err and fake.released_manifests == [MANIFEST]
+
+
+def test_reprocess_on_a_terminal_asks(imap, fake: OpsSDC, on_a_terminal):
+    argv = ("reprocess", "-s", "20251001", "-e", "20251001", "-i", "mag")
+    code, _out, err = imap(*argv, stdin="no\n")
+    assert code == 1 and "Reprocess" in err and "Nothing was sent." in err
+    assert fake.requests("api") == []
+    assert imap(*argv, stdin="yes\n")[0] == 0 and len(only(fake, "reprocess")) == 1

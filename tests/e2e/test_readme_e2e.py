@@ -140,3 +140,30 @@ def run_block(
     return subprocess.run(
         command, cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_quick_start_uses_an_absolute_data_dir_and_says_what_to_delete() -> None:
+    text = README.read_text(encoding="utf-8")
+    quick = next(body for _line, _lang, _marker, body in blocks() if INSTALL.search(body))
+    assert 'IMAP_DATA_DIR="$PWD/imap-data"' in quick and "=./" not in quick
+    made = ["imap-data", "imap-serve.log"]
+    assert f"rm -rf {' '.join(made)}" in text
+    ignored = (README.parent / ".gitignore").read_text(encoding="utf-8").split()
+    assert all(f"/{name}" in ignored or f"/{name}/" in ignored for name in made)
+
+
+def test_the_python_example_writes_files_where_imap_serve_expects_them(
+    sdc_env, tmp_path: Path
+) -> None:
+    from imap_cli.core.naming import parse
+
+    (_line, lang, marker, body) = next(b for b in blocks() if "imap_cli.upload(mine)" in b[3])
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "IMAP_DATA_ACCESS_URL": sdc_env.url}
+    done = run_block(lang, body, directives(marker), work, env, sdc_env.url, 8765)
+    assert done.returncode == 0, done.stderr
+    files = [p for p in sdc_env.data_dir.rglob("imap_*") if p.is_file()]
+    assert any("20251201" in p.name for p in files)
+    for path in files:  # each file in the folder its name says (the SDC key)
+        assert path.relative_to(sdc_env.data_dir).as_posix() == parse(path.name).key

@@ -251,9 +251,11 @@ def test_prune_keeps_the_older_version_while_the_newer_one_failed(
     assert not mine.exists() and (data_dir / FOLDER / newer).exists()
 
 
-def test_latest_only_keeps_the_newest_version_of_each_series(imap, root: Path) -> None:
+@pytest.mark.parametrize("latest", [["--version", "latest"], ["--latest-only"]], ids=" ".join)
+def test_latest_only_keeps_the_newest_version_of_each_series(imap, root: Path, latest) -> None:
+    # `--version latest` is the spelling query has too; --latest-only its older name
     put(root, f"{FOLDER}/{name_for(2, 'v001.0003')}")
-    code, summary, _ = sync_json(imap, "--latest-only")
+    code, summary, _ = sync_json(imap, *latest)
     assert code == 0
     names = sorted(Path(p).name for p in summary["files"])
     assert name_for(2, "v001.0003") in names and name_for(2) not in names
@@ -264,7 +266,7 @@ def test_a_full_sync_after_a_latest_only_one_still_fetches_older_versions(
     imap, root: Path, data_dir: Path
 ) -> None:
     put(root, f"{FOLDER}/{name_for(2, 'v001.0003')}")
-    assert sync_json(imap, "--latest-only")[0] == 0
+    assert sync_json(imap, "--version", "latest")[0] == 0
     assert not (data_dir / FOLDER / name_for(2)).exists()
     # Its own state: the latest-only watermark does not hide what that run skipped.
     code, summary, _ = sync_json(imap)

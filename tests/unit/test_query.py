@@ -560,3 +560,11 @@ def test_the_last_representable_day_is_an_open_end_on_spice() -> None:
     plan = plan_query(table="spice", end_date="99991231", ingestion_end_date="99991231")
     names = [name for name, _ in plan.params]
     assert "end_time" not in names and "end_ingest_date" not in names
+
+
+def test_an_extension_of_another_table_says_which_table_has_it() -> None:
+    """`--table quicklook --extension cdf` is no typo of pdf: science files are cdf."""
+    with pytest.raises(UsageError) as caught:
+        q.plan_query(table="quicklook", instrument="mag", extension="cdf")
+    assert "science" in caught.value.message and "pdf" in caught.value.message
+    assert "Did you mean" not in caught.value.hint and "table='science'" in caught.value.hint

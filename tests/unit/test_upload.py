@@ -105,7 +105,7 @@ def test_every_problem_is_listed_and_nothing_is_sent(tmp_path: Path) -> None:
     assert "imap_mag_l1a_norm-mago_20250102_v001.0003.cdf" in reasons[str(legacy)]
     assert "unknown instrument 'xyz'" in reasons[str(bad_name)]
     assert reasons[str(empty)] == "the file is empty"
-    assert "is a directory" in reasons[str(folder)]
+    assert reasons[str(folder)] == f"is a folder; did you mean {folder}/*.cdf?"
     assert reasons[str(missing)] == "no such file"
     assert "vMMM.mmmm" in error.hint
     assert len(responses.calls) == 0
@@ -583,3 +583,19 @@ def test_ctrl_c_returns_at_once_while_requests_hang(tmp_path: Path, silent_serve
     assert server.accepted.is_set(), "no request reached the server"
     # Nothing waits for the worker threads blocked on the silent server (daemons).
     assert not server.hung.is_set(), "Ctrl-C waited for the requests stuck on the server"
+
+
+def test_a_path_problem_comes_before_naming_rules(tmp_path: Path) -> None:
+    """A folder or a missing file is said as such, whatever its name; a naming hint shows only
+    what upload takes (no legacy vXXX for science files)."""
+    (tmp_path / "out").mkdir()
+    make_file(tmp_path / "out", MAG)
+    paths = [tmp_path / "out", tmp_path / "nothing-here.cdf", make_file(tmp_path, "x.cdf")]
+    with pytest.raises(InvalidUploads) as caught:
+        upload_files(make_client(api_key=KEY), paths, jobs=1)
+    reasons = dict(caught.value.problems)
+    assert reasons[str(paths[0])] == f"is a folder; did you mean {paths[0]}/*.cdf?"
+    assert reasons[str(paths[1])] == "no such file"
+    with pytest.raises(InvalidUploads) as caught:
+        upload_files(make_client(api_key=KEY), [paths[2]], jobs=1)
+    assert "_v<MMM.mmmm>." in caught.value.hint and "vXXX" not in caught.value.hint

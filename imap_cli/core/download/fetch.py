@@ -140,6 +140,8 @@ class Fetcher:
         self.parts: set[Path] = set()
         # (key, bytes) of what this run kept for the next one, and the folders tidied.
         self.kept: list[tuple[str, int]] = []
+        # key -> bytes an earlier run kept that this one continued from (not fetched again)
+        self.resumed: dict[str, int] = {}
         self._tidied: dict[Path, bool] = {}  # folder -> holds partials (after tidying)
 
     def storage(self, method: str, url: str, **options: Any) -> requests.Response:
@@ -325,6 +327,7 @@ class Fetcher:
         if body.offset:
             # A 200 to a Range request: the object changed or ranges are unsupported.
             lost = body.reset()
+            self.resumed.pop(item.key, None)  # fetched whole after all
             if body.started:
                 reason = "the storage host sent the whole file again; restarting"
                 self._retry(item.key, content_length(response), reason, -lost)
@@ -368,6 +371,7 @@ class Fetcher:
         self.emit(TransferEvent(Stage.STARTED, item.key, total=body.total))
         reason = f"continuing from the {body.offset:,} bytes an earlier run kept"
         self._retry(item.key, body.total, reason, body.offset)
+        self.resumed[item.key] = body.offset
 
     def _retry(self, key: str, total: int | None, reason: str, advance: int = 0) -> None:
         """Tell the progress line the file goes on (`advance` corrects the bytes shown)."""

@@ -219,9 +219,33 @@ class _Run:
             self.slots.release()
         self._finish(
             item,
-            FileResult(item.key, "downloaded", item.dest, size, reason=reason),
+            FileResult(
+                item.key,
+                "downloaded",
+                item.dest,
+                size,
+                reason=reason,
+                resumed=self.fetcher.resumed.pop(item.key, 0),
+            ),
             TransferEvent(Stage.DONE, item.key, total=size),
         )
+
+
+def _key_in(data_dir: Path, item: str) -> str:
+    """The SDC key of an absolute path inside the data dir (what a download prints, so
+    `imap download ... | imap download -` works); any other item as given."""
+    import os
+
+    if not os.path.isabs(item):
+        return item
+    for root in {data_dir.absolute(), data_dir.resolve()}:
+        try:
+            relative = Path(item).relative_to(root)
+        except ValueError:
+            continue
+        if relative.parts and relative.parts[0] == "imap":
+            return relative.as_posix()
+    return item
 
 
 def download_files(
@@ -246,8 +270,9 @@ def download_files(
     KeyboardInterrupt from it stops the run). `shard` (K, N) takes only the files of shard
     K of N (a stable hash of the key): N hosts with K = 1..N share the work without overlap.
     """
-    names = [name for name in parse_items(items) if in_shard(name.key, shard)]
     data_dir = Path(data_dir).expanduser()
+    items = [_key_in(data_dir, item) for item in items]
+    names = [name for name in parse_items(items) if in_shard(name.key, shard)]
     if not (dry_run and not data_dir.exists()):
         data_dir = ensure_data_dir(data_dir)
     planned = plan(names, data_dir)
