@@ -19,7 +19,6 @@ from werkzeug.serving import BaseWSGIServer
 from imap_cli.server.api import ApiApp
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.config import ServerConfig, WSGIApp
-from imap_cli.server.files import remove_stale_parts
 from imap_cli.server.guard import GuardedServer, Limits, handler_class
 from imap_cli.server.objects import ObjectApp
 from imap_cli.server.signing import BUCKET, LOGGED_CHARS, Signer, cut, masked_query
@@ -342,14 +341,29 @@ def _serve_in_threads(servers: list[BaseWSGIServer]) -> list[threading.Thread]:
     return threads
 
 
+def open_catalogue(config: ServerConfig, write: Callable[[str], None] | None) -> Catalogue:
+    """The kept catalogue of `config.root`, brought up to date (only what changed since the
+    last run is re-indexed)."""
+    catalogue = Catalogue(
+        Path(config.root),
+        rescan_interval=config.rescan_interval,
+        log=write,
+        # Temporary files of uploads cut short by a crash or a kill; a live upload writes
+        # at least once per socket_timeout, so its file is never this old.
+        stale_parts_after=2 * config.socket_timeout,
+    )
+    catalogue.update()
+    return catalogue
+
+
 def start(
     config: ServerConfig, *, log: IO[str] | None = None, catalogue: Catalogue | None = None
 ) -> RunningServer:
-    """Index `config.root` and serve it as an SDC look-alike; returns once both ports accept
-    requests.
+    """Bring the catalogue of `config.root` up to date and serve it as an SDC look-alike;
+    returns once both ports accept requests.
 
     - log: a text stream for the access log and misfit report (None: silent).
-    - catalogue: an already-built Catalogue to serve instead of scanning the root.
+    - catalogue: an already-built Catalogue to serve instead of the root's kept one.
 
     Servers are threaded werkzeug servers in daemon threads; an OSError (e.g. the port is in
     use) propagates from here.
@@ -364,14 +378,8 @@ def start(
         if config.objects_port is not None:
             objects_listener = _listen(config.host, config.objects_port)
             listeners.append(objects_listener)
-        # Temporary files of uploads cut short by a crash or a kill; a live upload writes
-        # at least once per socket_timeout, so its file is never this old.
-        remove_stale_parts(Path(config.root), older_than=2 * config.socket_timeout)
         if catalogue is None:
-            catalogue = Catalogue(
-                Path(config.root), rescan_interval=config.rescan_interval, log=write
-            )
-            catalogue.scan()
+            catalogue = open_catalogue(config, write)
         servers, records, operations = _servers(
             config, catalogue, api_listener, objects_listener, write
         )
