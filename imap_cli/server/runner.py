@@ -144,7 +144,7 @@ def _poke(server: BaseWSGIServer) -> None:
         pass  # it will notice within one poll interval
 
 
-class _Logged:
+class LoggedApp:
     """WSGI wrapper: one log line per request, and a RequestRecord for tests."""
 
     def __init__(
@@ -210,7 +210,7 @@ class _Logged:
         )
 
 
-class _SameOrigin:
+class SameOrigin:
     """Routes /<bucket>/... to the object app, everything else to the API app."""
 
     def __init__(self, api: WSGIApp, objects: WSGIApp) -> None:
@@ -223,7 +223,7 @@ class _SameOrigin:
         return self.api(environ, start_response)
 
 
-def _log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
+def log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
     if stream is None:
         return None
     lock = threading.Lock()
@@ -310,16 +310,16 @@ def _servers(
     object_app: WSGIApp = ObjectApp(catalogue, signer, config)
     if config.objects_middleware is not None:
         object_app = config.objects_middleware(object_app)
-    logged_objects = _Logged("objects", object_app, write, records)
+    logged_objects = LoggedApp("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
     _api_base, objects_base = public_bases(config, api_listener.getsockname()[1], objects_port)
     api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
     api_app: WSGIApp = api
     if config.api_middleware is not None:
         api_app = config.api_middleware(api_app)
-    front: WSGIApp = _Logged("api", api_app, write, records)
+    front: WSGIApp = LoggedApp("api", api_app, write, records)
     if objects_listener is None:
-        front = _SameOrigin(front, logged_objects)
+        front = SameOrigin(front, logged_objects)
     servers = [_make_server(config, api_listener, front, handler)]
     if objects_listener is not None:
         servers.append(_make_server(config, objects_listener, logged_objects, handler))
@@ -368,7 +368,7 @@ def start(
     Servers are threaded werkzeug servers in daemon threads; an OSError (e.g. the port is in
     use) propagates from here.
     """
-    write = _log_writer(log)
+    write = log_writer(log)
     # Bind first: a port in use fails fast, before a long scan.
     listeners: list[socket.socket] = []
     try:
