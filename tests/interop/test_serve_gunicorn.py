@@ -19,7 +19,6 @@ import requests
 
 from imap_cli.core.naming import parse
 
-
 KEY = "mirror-key"
 NEW = "imap_hit_l2_burst_20251010_v001.0000.cdf"
 
