@@ -412,6 +412,8 @@ def _run(out: Output, config: ServerConfig) -> None:
         server = start(config, log=out.streams.stderr)
     except OSError as error:
         raise _listen_error(config, error) from None
+    # Files rewritten in place (their folder unchanged) are found by a full re-listing.
+    threading.Thread(target=server.catalogue.scan, daemon=True).start()
     stop = threading.Event()
     previous = _install_signals(server, stop)
     interrupted = False

@@ -258,7 +258,7 @@ class ObjectApp:
             # Windows cannot rename a file that is still open.
             os.close(fd)
             fd = -1
-            with self.catalogue.cursor():  # holds the catalogue lock: one writer per key
+            with self.catalogue.writing():  # one writer at a time, in all processes
                 if folder.exists(folder.name):
                     raise _precondition_failed(("Condition", "If-None-Match"))
                 folder.replace(temp, folder.name)

@@ -19,7 +19,6 @@ from werkzeug.serving import BaseWSGIServer
 from imap_cli.server.api import ApiApp
 from imap_cli.server.catalogue import Catalogue
 from imap_cli.server.config import ServerConfig, WSGIApp
-from imap_cli.server.files import remove_stale_parts
 from imap_cli.server.guard import GuardedServer, Limits, handler_class
 from imap_cli.server.objects import ObjectApp
 from imap_cli.server.signing import BUCKET, LOGGED_CHARS, Signer, cut, masked_query
@@ -145,7 +144,7 @@ def _poke(server: BaseWSGIServer) -> None:
         pass  # it will notice within one poll interval
 
 
-class _Logged:
+class LoggedApp:
     """WSGI wrapper: one log line per request, and a RequestRecord for tests."""
 
     def __init__(
@@ -211,7 +210,7 @@ class _Logged:
         )
 
 
-class _SameOrigin:
+class SameOrigin:
     """Routes /<bucket>/... to the object app, everything else to the API app."""
 
     def __init__(self, api: WSGIApp, objects: WSGIApp) -> None:
@@ -224,7 +223,7 @@ class _SameOrigin:
         return self.api(environ, start_response)
 
 
-def _log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
+def log_writer(stream: IO[str] | None) -> Callable[[str], None] | None:
     if stream is None:
         return None
     lock = threading.Lock()
@@ -311,16 +310,16 @@ def _servers(
     object_app: WSGIApp = ObjectApp(catalogue, signer, config)
     if config.objects_middleware is not None:
         object_app = config.objects_middleware(object_app)
-    logged_objects = _Logged("objects", object_app, write, records)
+    logged_objects = LoggedApp("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
     _api_base, objects_base = public_bases(config, api_listener.getsockname()[1], objects_port)
     api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
     api_app: WSGIApp = api
     if config.api_middleware is not None:
         api_app = config.api_middleware(api_app)
-    front: WSGIApp = _Logged("api", api_app, write, records)
+    front: WSGIApp = LoggedApp("api", api_app, write, records)
     if objects_listener is None:
-        front = _SameOrigin(front, logged_objects)
+        front = SameOrigin(front, logged_objects)
     servers = [_make_server(config, api_listener, front, handler)]
     if objects_listener is not None:
         servers.append(_make_server(config, objects_listener, logged_objects, handler))
@@ -342,19 +341,34 @@ def _serve_in_threads(servers: list[BaseWSGIServer]) -> list[threading.Thread]:
     return threads
 
 
+def open_catalogue(config: ServerConfig, write: Callable[[str], None] | None) -> Catalogue:
+    """The kept catalogue of `config.root`, brought up to date (only what changed since the
+    last run is re-indexed)."""
+    catalogue = Catalogue(
+        Path(config.root),
+        rescan_interval=config.rescan_interval,
+        log=write,
+        # Temporary files of uploads cut short by a crash or a kill; a live upload writes
+        # at least once per socket_timeout, so its file is never this old.
+        stale_parts_after=2 * config.socket_timeout,
+    )
+    catalogue.update()
+    return catalogue
+
+
 def start(
     config: ServerConfig, *, log: IO[str] | None = None, catalogue: Catalogue | None = None
 ) -> RunningServer:
-    """Index `config.root` and serve it as an SDC look-alike; returns once both ports accept
-    requests.
+    """Bring the catalogue of `config.root` up to date and serve it as an SDC look-alike;
+    returns once both ports accept requests.
 
     - log: a text stream for the access log and misfit report (None: silent).
-    - catalogue: an already-built Catalogue to serve instead of scanning the root.
+    - catalogue: an already-built Catalogue to serve instead of the root's kept one.
 
     Servers are threaded werkzeug servers in daemon threads; an OSError (e.g. the port is in
     use) propagates from here.
     """
-    write = _log_writer(log)
+    write = log_writer(log)
     # Bind first: a port in use fails fast, before a long scan.
     listeners: list[socket.socket] = []
     try:
@@ -364,14 +378,8 @@ def start(
         if config.objects_port is not None:
             objects_listener = _listen(config.host, config.objects_port)
             listeners.append(objects_listener)
-        # Temporary files of uploads cut short by a crash or a kill; a live upload writes
-        # at least once per socket_timeout, so its file is never this old.
-        remove_stale_parts(Path(config.root), older_than=2 * config.socket_timeout)
         if catalogue is None:
-            catalogue = Catalogue(
-                Path(config.root), rescan_interval=config.rescan_interval, log=write
-            )
-            catalogue.scan()
+            catalogue = open_catalogue(config, write)
         servers, records, operations = _servers(
             config, catalogue, api_listener, objects_listener, write
         )
