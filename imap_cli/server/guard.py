@@ -148,6 +148,7 @@ class GuardedServer(ThreadedWSGIServer):
         self.tls = tls
         self.ssl_context = tls  # werkzeug reads it for wsgi.url_scheme and SSL errors
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._active = 0
         self._per_client: dict[str, int] = {}
 
@@ -184,9 +185,17 @@ class GuardedServer(ThreadedWSGIServer):
             self.shutdown_request(request)
             self._release(client)
 
+    def wait_idle(self, timeout: float) -> None:
+        """Wait (at most `timeout` s) until no connection is being served: a stopped server
+        has written the log line of every answer it gave."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout)
+
     def _release(self, client: str) -> None:
         with self._lock:
             self._active -= 1
+            if self._active == 0:
+                self._idle.notify_all()
             left = self._per_client.get(client, 1) - 1
             if left > 0:
                 self._per_client[client] = left

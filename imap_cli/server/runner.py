@@ -122,6 +122,7 @@ class RunningServer:
             stopper.join()
         for server in self._servers:
             server.server_close()
+            server.wait_idle(2.0)
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()

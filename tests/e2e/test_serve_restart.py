@@ -99,7 +99,7 @@ def test_an_unreleased_upload_stays_unreleased_across_restarts(imap, root: Path,
             "instrument, data_type, descriptor, release_flag\nhit, l2, burst, true\n"
         )
         runner = imap.against(server.url, data_dir=tmp_path / "data", retries=1, key=KEY)
-        assert runner("release", str(manifest))[0] == 0
+        assert runner("release", "--yes", str(manifest))[0] == 0
     # Released state is kept too.
     with start_server(root, api_key=KEY) as server:
         assert (

@@ -119,7 +119,7 @@ def test_gunicorn_mirror_serves_the_official_client_and_imap(mirror: str, imap, 
     assert workers_answer(mirror, key) == {403}
     manifest = tmp_path / "imap_hit_data-release-007_20251001_20251031_v001.txt"
     manifest.write_text("instrument, data_type, descriptor, release_flag\nhit, l2, burst, true\n")
-    code, _out, err = run("release", str(manifest))
+    code, _out, err = run("release", "--yes", str(manifest))
     assert code == 0, err
     assert workers_answer(mirror, key) == {302}
     # A URL signed by one worker is accepted by all (one secret, kept in the catalogue).
