@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "jobs": ("imap_cli.cli.jobs", "app", {"epilog": EPILOG}),  # a Typer: jobs, jobs logs
     "metakernel": ("imap_cli.cli.metakernel", "metakernel", {"epilog": EPILOG}),
     "doctor": ("imap_cli.cli.doctor", "doctor", {"epilog": EPILOG}),
+    "coverage": ("imap_cli.cli.coverage", "coverage", {"epilog": EPILOG}),
 }
 
 

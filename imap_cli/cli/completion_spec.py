@@ -103,6 +103,15 @@ OUTPUT_FILE = _param('option', 'output_file', ['--output', '-o'], help='Write th
 REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
 FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
 CA_BUNDLE = _param('option', 'ca_bundle', ['--ca-bundle'], help='Try this CA bundle (PEM file) as the ca-bundle setting would, before saving it.')
+DATA_LEVEL_2 = _param('option', 'data_level', ['--data-level', '-l'], help='Data level(s) to show (repeat, or comma-separated); default: every level found.', multiple=True, complete={'choices': ['l0', 'l1', 'l1a', 'l1b', 'l1c', 'l1ca', 'l1cb', 'l1d', 'l2', 'l2a', 'l2b', 'l2c', 'l3', 'l3a', 'l3b', 'l3c', 'l3d', 'l3e'], 'case_sensitive': True})
+DESCRIPTOR_2 = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor(s) to show (repeat, or comma-separated); default: every one found.', multiple=True)
+START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end.')
+END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day shown, inclusive. Default: the day of the newest file shown.')
+BY = _param('option', 'by', ['--by'], help='day or repointing: one column per day, or per repointing (the default for glows, hi, lo and ultra).')
+TABLE_2 = _param('option', 'table', ['--table'], help='science (default) or ancillary: which days the calibration files cover.')
+GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid.', flag=True)
+SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
+HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
@@ -129,4 +138,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     }},
     'metakernel': {'short_help': 'Write a SPICE metakernel (.tm) for a time...', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'doctor': {'short_help': 'Check the setup and the way to the SDC:...', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
+    'coverage': {'short_help': 'What the SDC holds for an instrument, day...', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_5, END_DATE_4, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
 }}

@@ -116,6 +116,11 @@ class Coverage:
     gaps: list[Gap]
     files: int = 0  # records shown
     unplaced: int = 0  # records of the selection without a repointing (by repointing)
+    level_columns: dict[str, set] = field(default_factory=dict)  # level -> columns with files
+
+    def below(self, product: Product, column: Column) -> tuple[str, ...]:
+        """The lower levels of the instrument with files in `column`."""
+        return _lower(product.data_level, self.level_columns, column)
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON structure (see the README's `imap coverage` section)."""
@@ -357,7 +362,17 @@ def build_coverage(plan: CoveragePlan, rows: Sequence[dict]) -> Coverage:
     columns = _all_columns(plan, start, end, ordered)
     gaps = [gap for p in ordered for gap in find_gaps(p, columns, by_level)]
     return Coverage(
-        plan.instrument, plan.table, plan.by, start, end, columns, ordered, gaps, count, unplaced
+        plan.instrument,
+        plan.table,
+        plan.by,
+        start,
+        end,
+        columns,
+        ordered,
+        gaps,
+        count,
+        unplaced,
+        by_level,
     )
 
 

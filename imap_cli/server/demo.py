@@ -123,15 +123,15 @@ def demo_names() -> list[str]:
 def _coverage_names() -> list[str]:
     """SWAPI days and ULTRA repointings with gaps of both kinds, for `imap coverage`.
 
-    SWAPI over 2025-08-19 .. 2025-11-16: l0 is missing 10-21..10-22 (a data gap for every
+    SWAPI over 2025-10-01 .. 2025-12-29: l0 is missing 10-21..10-22 (a data gap for every
     level); l1 also 10-20 (l0 present: a processing gap); l2 also 10-10..10-14 and the last
-    3 days, and its days before 10-01 are still v001 while later ones are v002; l3a starts on
-    10-18. ULTRA repointings 40..55: l1b misses 46-47 (l1a present) and both miss 50.
+    3 days, and its October days are still v001 while later ones are v002; l3a starts on
+    11-01. ULTRA repointings 40..55: l1b misses 46-47 (l1a present) and both miss 50.
     """
     names = []
     lost, unprocessed = {"20251021", "20251022"}, {"20251020"}
-    l2_behind = set(_days("20251010", 5)) | set(_days("20251114", 3))
-    for day in _days("20250819", 90):
+    l2_behind = set(_days("20251010", 5)) | set(_days("20251227", 3))
+    for day in _days("20251001", 90):
         if day in lost:
             continue
         names.append(f"imap_swapi_l0_raw_{day}_v001.0000.pkts")
@@ -139,8 +139,8 @@ def _coverage_names() -> list[str]:
             continue
         names.append(f"imap_swapi_l1_sci_{day}_v001.0000.cdf")
         if day not in l2_behind:
-            names.append(f"imap_swapi_l2_sci_{day}_v00{1 if day < '20251001' else 2}.0000.cdf")
-        if day >= "20251018":
+            names.append(f"imap_swapi_l2_sci_{day}_v00{1 if day < '20251101' else 2}.0000.cdf")
+        if day >= "20251101":
             names.append(f"imap_swapi_l3a_proton-sw_{day}_v001.0000.cdf")
     for n, day in zip(range(40, 56), _days("20251001", 16)):
         if n == 50:
