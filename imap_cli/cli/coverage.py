@@ -302,7 +302,7 @@ def picture(found: Coverage, width: int, glyphs: dict[str, str], *, gaps_only: b
     parts: list[Any] = []
     if not gaps_only:
         parts += _grid(found, width, glyphs)
-    parts.append(Text(""))
+        parts.append(Text(""))
     parts += _gap_lines(found)
     return parts
 

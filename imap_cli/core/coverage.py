@@ -229,7 +229,15 @@ def plan_coverage(
         )
     by_asked = by not in (None, "")
     default_by = "repointing" if instrument in REPOINTING_INSTRUMENTS else "day"
-    by = check_member("by", by or default_by, BY_CHOICES, "day")
+    by = str(by or default_by).strip().lower()
+    if by not in BY_CHOICES:
+        raise UsageError(
+            f"{by!r} is not a valid {option('by')} value: use day or repointing",
+            f"For example: {option('by', 'day')}",
+            field="by",
+            value=by,
+            choices=BY_CHOICES,
+        )
     if table == "ancillary":
         if levels:
             raise UsageError(
