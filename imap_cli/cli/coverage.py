@@ -276,6 +276,7 @@ GLYPHS = {
     "stale_part": "░",
     "fillable": "○",
     "none": "·",
+    "tick": "╵",
 }
 ASCII_GLYPHS = {
     "full": "#",
@@ -284,6 +285,7 @@ ASCII_GLYPHS = {
     "stale_part": ":",
     "fillable": "o",
     "none": ".",
+    "tick": "|",
 }
 STYLES = {
     "full": "green",
@@ -330,7 +332,8 @@ def _grid(found: Coverage, width: int, glyphs: dict[str, str]) -> list[Any]:
 
     columns = found.columns
     total = len(columns)
-    labels = [_cut(p.label, LABEL_WIDTH) for p in found.products]
+    mark = "…" if glyphs is GLYPHS else "~"
+    labels = [_cut(p.label, LABEL_WIDTH, mark) for p in found.products]
     label_width = max(map(len, labels))
     count_width = len(f"{total}/{total}") + 1
     room = max(10, width - label_width - 1 - count_width)
@@ -348,7 +351,7 @@ def _grid(found: Coverage, width: int, glyphs: dict[str, str]) -> list[Any]:
             line.append(glyph, style)
         line.append(f"{len(product.versions)}/{total}".rjust(count_width))
         lines.append(line)
-    lines += _axis(found, cells, label_width + 1)
+    lines += _axis(found, cells, label_width + 1, glyphs["tick"])
     lines += _legend(glyphs, per_cell, unit, found.table, width)
     return lines
 
@@ -361,11 +364,11 @@ def _span(found: Coverage) -> str:
     return text
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _cut(text: str, limit: int, mark: str) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + mark
 
 
-def _axis(found: Coverage, cells: list[list], indent: int) -> list[Any]:
+def _axis(found: Coverage, cells: list[list], indent: int, tick: str) -> list[Any]:
     """Ticks under the grid and the day (MM-DD) or repointing of each tick."""
     import datetime as dt
 
@@ -378,7 +381,7 @@ def _axis(found: Coverage, cells: list[list], indent: int) -> list[Any]:
     ticks = [" "] * len(cells)
     words = [" "] * (len(cells) + step)
     for index in range(0, len(cells), step):
-        ticks[index] = "╵"
+        ticks[index] = tick
         text = name(cells[index][0])
         words[index : index + len(text)] = list(text)
     pad = " " * indent
