@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,15 +300,17 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
-def _range(plan: CoveragePlan, days: Iterable[dt.date]) -> tuple[dt.date, dt.date] | None:
-    """The range shown: as asked, else ending at the newest day of the selection."""
+def _range(plan: CoveragePlan, days: Sequence[dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The range shown: as asked; else ending at the newest day of the selection, 90 days
+    long, or shorter when nothing was asked and the selection begins later."""
     if plan.start is not None and plan.end is not None:
         return plan.start, plan.end
-    newest = max(days, default=None)
-    if newest is None:
+    if not days:
         return None
-    end = plan.end or newest
+    end = plan.end or max(days)
     start = plan.start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if plan.start is None and plan.end is None:
+        start = max(start, min(days))
     return start, max(start, end)
 
 
@@ -338,8 +340,9 @@ def build_coverage(plan: CoveragePlan, rows: Sequence[dict]) -> Coverage:
     spans = _spans(plan, rows)
     chosen = [s for s in spans if _selected(plan, s[0])]
     # Ancillary files say until when they hold: the newest of those days ends the range.
-    ends = (last if last != dt.date.max else first for _, first, last in chosen)
-    bounds = _range(plan, ends)
+    days = [first for _, first, _ in chosen]
+    days += [last for _, _, last in chosen if last != dt.date.max]
+    bounds = _range(plan, days)
     if bounds is None:
         today = dt.date.today()
         bounds = (plan.start or plan.end or today, plan.end or plan.start or today)

@@ -44,18 +44,18 @@ def test_products_days_and_latest_versions(imap, limited: RunningServer) -> None
     data = _json(imap, "-i", "swapi")
     assert len(limited.requests) - before > 2  # too large for one answer: asked in parts
     assert set(data) == {"instrument", "start", "end", "products", "gaps"}
-    assert (data["instrument"], data["start"], data["end"]) == ("swapi", "2025-10-01", "2025-12-29")
+    assert (data["instrument"], data["start"], data["end"]) == ("swapi", "2025-09-30", "2025-11-28")
     products = {(p["data_level"], p["descriptor"]): p for p in data["products"]}
     assert list(products) == [("l0", "raw"), ("l1", "sci"), ("l2", "sci"), ("l3a", "proton-sw")]
     assert {k: p["days_present"] for k, p in products.items()} == {
-        ("l0", "raw"): 88,
-        ("l1", "sci"): 87,
-        ("l2", "sci"): 79,
-        ("l3a", "proton-sw"): 59,
+        ("l0", "raw"): 58,
+        ("l1", "sci"): 57,
+        ("l2", "sci"): 49,
+        ("l3a", "proton-sw"): 28,
     }
     l2 = products[("l2", "sci")]["days"]
     assert l2["2025-10-01"] == "v001.0000" and l2["2025-11-05"] == "v002.0000"
-    assert "2025-10-12" not in l2 and len(l2) == 79
+    assert "2025-10-12" not in l2 and len(l2) == 49
     for product in data["products"]:
         assert product["days_present"] == len(product["days"])
 
@@ -70,11 +70,11 @@ def test_gaps_tell_processing_from_data(imap) -> None:
         ("l2", "2025-10-10", "2025-10-14", 5, ["l0", "l1"]),
         ("l2", "2025-10-20", "2025-10-20", 1, ["l0"]),
         ("l2", "2025-10-21", "2025-10-22", 2, []),
-        ("l2", "2025-12-27", "2025-12-29", 3, ["l0", "l1"]),
+        ("l2", "2025-11-26", "2025-11-28", 3, ["l0", "l1"]),
     ]
     assert {g["descriptor"] for g in gaps} == {"sci"}
-    # l2 alone ends on 12-26 (its newest file): the same range needs its end
-    only = _json(imap, "-i", "swapi", "-l", "l2", "--gaps", "-e", "20251229")
+    # l2 alone ends on 11-25 (its newest file): the same range needs its end
+    only = _json(imap, "-i", "swapi", "-l", "l2", "--gaps", "-s", "20250930", "-e", "20251128")
     assert only == [g for g in gaps if g["data_level"] == "l2"]
 
 
@@ -84,20 +84,32 @@ def test_table_fits_the_terminal(imap, width: int) -> None:
     assert code == 0, err
     lines = out.splitlines()
     assert max(map(len, lines)) <= width
-    rows = {line.split()[0] + " " + line.split()[1]: line for line in lines if "/90" in line}
+    rows = {" ".join(line.split()[:2]): line for line in lines if "/60" in line}
     assert list(rows) == ["l0 raw", "l1 sci", "l2 sci", "l3a proton-sw"]
-    assert rows["l2 sci"].endswith(" 79/90")
-    grid = rows["l0 raw"].split()[2]
-    if width >= 120:  # a column per day: the two lost days are two dots
-        assert "one column" not in out and len(grid) == 90 and grid[20:22] == "··"
-        assert grid.count("█") == 88
-    else:  # two days a column, 10-21 and 10-22 in one
-        assert "one column = 2 days" in out and len(grid) == 45 and grid[10] == "·"
-    assert "10-01" in out and "○ missing, a lower level has files" in out
+    assert rows["l2 sci"].endswith(" 49/60")
+    # a column a day: the two lost days are two dots; l1's unprocessed day a circle
+    assert "one column" not in out
+    assert rows["l0 raw"].split()[2] == "█" * 21 + "··" + "█" * 37
+    assert rows["l1 sci"].split()[2][20:23] == "○··"
+    l2 = rows["l2 sci"].split()[2]
+    assert l2[:10] == "▒" * 10 and l2[10:15] == "○" * 5 and l2[-3:] == "○○○"
+    assert "09-30" in out and "○ missing, a lower level has files" in out
     assert "l2 sci: 2025-10-10 .. 2025-10-14 (5 days), l0 and l1 present" in out
     assert "l1 sci: 2025-10-21 .. 2025-10-22 (2 days), nothing below (no data)" in out
     assert "imap reprocess -i swapi" in out
     assert "\x1b[" not in out  # not a terminal: no colour codes
+
+
+@pytest.mark.parametrize(("width", "days"), [(80, 3), (120, 2)])
+def test_a_wide_range_bins_days(imap, width: int, days: int) -> None:
+    argv = ("-i", "swapi", "-s", "20250801", "-e", "20251130", "-o", "table")
+    code, out, err = imap(*argv, env={"COLUMNS": str(width)})
+    assert code == 0, err
+    assert max(map(len, out.splitlines())) <= width
+    assert f"one column = {days} days" in out and "some days" in out
+    l0 = next(line for line in out.splitlines() if line.startswith("l0 raw")).split()[2]
+    assert len(l0) == -(-122 // days) and l0.startswith("·" * (60 // days))
+    assert set(l0) & set("▁▂▃▄▅▆▇")  # a column partly filled shows how much
 
 
 def test_csv_one_row_per_product_and_day(imap) -> None:
@@ -105,7 +117,7 @@ def test_csv_one_row_per_product_and_day(imap) -> None:
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == ["data_level", "descriptor", "date", "present", "latest_version", "files"]
-    assert len(rows) == 1 + 4 * 90
+    assert len(rows) == 1 + 4 * 60
     assert ["l2", "sci", "2025-10-12", "false", "", "0"] in rows
     assert ["l2", "sci", "2025-11-05", "true", "v002.0000", "1"] in rows
 
@@ -203,7 +215,7 @@ def test_independent_fake_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
         fake.max_response_bytes = 4000
         assert imap_cli.coverage(instrument="swapi") == whole
         assert any(seen.status == 500 for seen in fake.seen)
-    assert whole["start"] == "2025-08-02" and whole["end"] == "2025-10-30"
+    assert whole["start"] == "2025-10-01" and whole["end"] == "2025-10-30"
     l2_gaps = [g for g in whole["gaps"] if g["data_level"] == "l2"]
     assert l2_gaps[-1] == {
         "data_level": "l2",

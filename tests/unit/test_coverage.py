@@ -143,3 +143,11 @@ def test_one_query() -> None:
     client = SDCClient(resolve(flags={"url": URL}))
     found = fetch_coverage(client, plan_coverage("swapi", end_date="20251001"))
     assert len(responses.calls) == 1 and found.products[0].label == "l1 sci"
+
+
+def test_default_range_starts_no_earlier_than_the_selection() -> None:
+    rows = [row("l1", "20251101"), row("l1", "20251110")]
+    found = build_coverage(plan_coverage("swapi"), rows)
+    assert (found.start, found.end) == (dt.date(2025, 11, 1), dt.date(2025, 11, 10))
+    asked = build_coverage(plan_coverage("swapi", end_date="20251110"), rows)
+    assert asked.start == dt.date(2025, 8, 13)  # a range asked for is kept
