@@ -25,6 +25,7 @@ Levels = Annotated[
     typer.Option(
         "--data-level",
         "-l",
+        metavar="LEVEL",
         help="Data level(s) to show (repeat, or comma-separated); default: every level found.",
         autocompletion=completers.vocabulary("data_levels"),
         show_default=False,
@@ -35,6 +36,7 @@ Descriptors = Annotated[
     typer.Option(
         "--descriptor",
         "-d",
+        metavar="DESCRIPTOR",
         help="Descriptor(s) to show (repeat, or comma-separated); default: every one found.",
         show_default=False,
     ),
@@ -44,7 +46,9 @@ Start = Annotated[
     typer.Option(
         "--start-date",
         "-s",
-        help="First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end.",
+        metavar="DATE",
+        help="First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end, "
+        "or the first file's day if later.",
         show_default=False,
     ),
 ]
@@ -53,6 +57,7 @@ End = Annotated[
     typer.Option(
         "--end-date",
         "-e",
+        metavar="DATE",
         help="Last day shown, inclusive. Default: the day of the newest file shown.",
         show_default=False,
     ),
@@ -61,6 +66,7 @@ By = Annotated[
     str | None,
     typer.Option(
         "--by",
+        metavar="day|repointing",
         help="day or repointing: one column per day, or per repointing (the default for "
         "glows, hi, lo and ultra).",
         show_default=False,
@@ -70,6 +76,7 @@ CoverageTable = Annotated[
     str | None,
     typer.Option(
         "--table",
+        metavar="science|ancillary",
         help="science (default) or ancillary: which days the calibration files cover.",
         show_default=False,
     ),
@@ -80,17 +87,22 @@ CoverageFormat = Annotated[
     typer.Option(
         "--format",
         "-o",
+        metavar="table|json|csv",
         help="table, json or csv. Default: table on a terminal, json when piped.",
         show_default=False,
     ),
 ]
 Svg = Annotated[
     Path | None,
-    typer.Option("--svg", help="Also save the picture as an SVG file.", dir_okay=False),
+    typer.Option(
+        "--svg", metavar="FILE", help="Also save the picture as an SVG file.", dir_okay=False
+    ),
 ]
 Html = Annotated[
     Path | None,
-    typer.Option("--html", help="Also save the picture as an HTML file.", dir_okay=False),
+    typer.Option(
+        "--html", metavar="FILE", help="Also save the picture as an HTML file.", dir_okay=False
+    ),
 ]
 
 
@@ -110,14 +122,17 @@ def coverage(
 ) -> None:
     """What the SDC holds for an instrument, day by day, and where the gaps are.
 
-    One query, then a grid: a row per product (data level and descriptor), a column per day
-    (per repointing with --by repointing), and the range's gaps under it. A gap with lower
-    levels present is one a reprocess could fill; one with nothing below is missing data.
+    One query, then a grid: a row per product (data level and descriptor), a column per day.
 
-    Default range: the 90 days ending at the newest file shown.
+    --by repointing: a column per repointing (the default for glows, hi, lo and ultra).
 
-    -o json: instrument, start, end, products (days present, latest version per day) and gaps.
-    -o csv: one row per product and day. --svg/--html: the picture as a file.
+    Under it, the gaps: with lower levels present, a reprocess could fill them; else no data.
+
+    Default range: the 90 days ending at the newest file shown (fewer if the files begin later).
+
+    -o json: instrument, start, end, products (latest version per day) and gaps.
+
+    -o csv: one row per product and day. --svg/--html FILE: the picture as a file.
 
     Examples:
 
