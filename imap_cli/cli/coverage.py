@@ -233,8 +233,7 @@ def _print(output: Output, found: Coverage, gaps_only: bool) -> None:
         emoji=False,
     )
     glyphs = GLYPHS if _unicode(streams.stdout) else ASCII_GLYPHS
-    for part in picture(found, console.width, glyphs, gaps_only=gaps_only):
-        console.print(part)
+    console.print(picture(found, console.width, glyphs, gaps_only=gaps_only))
 
 
 def _unicode(stream: Any) -> bool:
@@ -262,8 +261,7 @@ def save_picture(found: Coverage, path: Path, kind: str, *, width: int, gaps: bo
         highlight=False,
         emoji=False,
     )
-    for part in picture(found, width, GLYPHS, gaps_only=gaps):
-        console.print(part)
+    console.print(picture(found, width, GLYPHS, gaps_only=gaps))
     title = f"imap coverage -i {found.instrument}"
     text = console.export_svg(title=title) if kind == "svg" else console.export_html()
     target = Path(path)
@@ -313,7 +311,8 @@ STYLES = {
 
 
 def picture(found: Coverage, width: int, glyphs: dict[str, str], *, gaps_only: bool = False):
-    """The renderables of the picture: title, grid, date axis, legend, gaps."""
+    """The picture as one Text (one print: much faster than a print a line): title, grid,
+    date axis, legend, gaps."""
     from rich.text import Text
 
     parts: list[Any] = []
@@ -321,7 +320,7 @@ def picture(found: Coverage, width: int, glyphs: dict[str, str], *, gaps_only: b
         parts += _grid(found, width, glyphs)
         parts.append(Text(""))
     parts += _gap_lines(found)
-    return parts
+    return Text("\n").join(parts)
 
 
 def _cell(found: Coverage, product: Product, columns: list, glyphs: dict[str, str]) -> tuple:

@@ -13,6 +13,7 @@ lower levels of a gap are part of the answer.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Product:
     versions: dict[Column, str] = field(default_factory=dict)  # column -> latest version there
     files: dict[Column, int] = field(default_factory=dict)  # column -> files the SDC listed
     ranks: dict[Column, tuple] = field(default_factory=dict)
+    top: tuple = ()  # the newest version's rank
 
     @property
     def label(self) -> str:
@@ -74,16 +76,15 @@ class Product:
     @property
     def newest(self) -> str | None:
         """The newest version seen for this product in the range."""
-        if not self.ranks:
-            return None
-        best = max(self.ranks, key=self.ranks.__getitem__)
-        return self.versions[best]
+        for column, rank in self.ranks.items():
+            if rank == self.top:
+                return self.versions[column]
+        return None
 
     def stale(self, column: Column) -> bool:
         """Whether the latest file in `column` is older than the product's newest version."""
-        if column not in self.ranks:
-            return False
-        return self.ranks[column] < max(self.ranks.values())
+        rank = self.ranks.get(column)
+        return rank is not None and rank < self.top
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Coverage:
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON structure (see the README's `imap coverage` section)."""
+        texts = {c: column_text(c) for c in self.columns}
         return {
             "instrument": self.instrument,
             "start": self.start.isoformat(),
@@ -133,7 +135,7 @@ class Coverage:
                     "data_level": p.data_level,
                     "descriptor": p.descriptor,
                     "days_present": len(p.versions),
-                    "days": {column_text(c): v for c, v in sorted(p.versions.items())},
+                    "days": {texts[c]: v for c, v in sorted(p.versions.items())},
                 }
                 for p in self.products
             ],
@@ -154,14 +156,15 @@ class Coverage:
         """One row per product and column: data_level, descriptor, date, present,
         latest_version, files."""
         rows = []
+        texts = [column_text(c) for c in self.columns]
         for p in self.products:
-            for c in self.columns:
+            for c, text in zip(self.columns, texts):
                 present = c in p.versions
                 rows.append(
                     [
                         p.data_level or "",
                         p.descriptor,
-                        column_text(c),
+                        text,
                         "true" if present else "false",
                         p.versions.get(c, ""),
                         p.files.get(c, 0),
@@ -293,6 +296,11 @@ def _day(value: Any) -> dt.date | None:
     """A record's YYYYMMDD (or YYYY-MM-DD...) date; None when it has none."""
     if not isinstance(value, str):
         return None
+    return _text_day(value)
+
+
+@functools.lru_cache(maxsize=8192)  # many files share a day
+def _text_day(value: str) -> dt.date | None:
     digits = value.replace("-", "")[:8]
     try:
         return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
@@ -351,6 +359,7 @@ def build_coverage(plan: CoveragePlan, rows: Sequence[dict]) -> Coverage:
     products: dict[tuple, Product] = {}
     by_level: dict[str, set] = {}  # level -> columns holding any file of it
     count = unplaced = 0
+    versions: dict[tuple, tuple] = {}  # (major, minor, version) -> (rank, text)
     for row, first, last in spans:
         columns = _columns_of(plan, row, max(first, start), min(last, end))
         level = row.get("data_level") if plan.table == "science" else None
@@ -364,7 +373,13 @@ def build_coverage(plan: CoveragePlan, rows: Sequence[dict]) -> Coverage:
         count += 1
         key = (level, row["descriptor"])
         product = products.get(key) or products.setdefault(key, Product(*key))
-        rank, text = version_rank(row), version_text(row)
+        version = (row.get("major_version"), row.get("minor_version"), row.get("version"))
+        known = versions.get(version)
+        if known is None:
+            known = versions[version] = (version_rank(row), version_text(row))
+        rank, text = known
+        if rank > product.top:
+            product.top = rank
         for column in columns:
             product.files[column] = product.files.get(column, 0) + 1
             if column not in product.ranks or rank > product.ranks[column]:
@@ -393,6 +408,8 @@ def _columns_of(plan: CoveragePlan, row: Mapping[str, Any], first: dt.date, last
     if plan.by == "repointing":
         number = row.get("repointing")
         return [number] if type(number) is int else []
+    if first == last:
+        return [first]
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
 
 
