@@ -113,6 +113,7 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "jobs",
                 "metakernel",
                 "doctor",
+                "coverage",
             ],
         ),
         ("imap doctor -o ", ["json", "text"]),
