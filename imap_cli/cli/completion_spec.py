@@ -106,7 +106,7 @@ CA_BUNDLE = _param('option', 'ca_bundle', ['--ca-bundle'], help='Try this CA bun
 DATA_LEVEL_2 = _param('option', 'data_level', ['--data-level', '-l'], help='Data level(s) to show (repeat, or comma-separated); default: every level found.', multiple=True, complete={'choices': ['l0', 'l1', 'l1a', 'l1b', 'l1c', 'l1ca', 'l1cb', 'l1d', 'l2', 'l2a', 'l2b', 'l2c', 'l3', 'l3a', 'l3b', 'l3c', 'l3d', 'l3e'], 'case_sensitive': True})
 DESCRIPTOR_2 = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor(s) to show (repeat, or comma-separated); default: every one found.', multiple=True)
 START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help="First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end, or the first file's day if later.")
-END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day shown, inclusive. Default: the day of the newest file shown.')
+END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help="Last day shown, inclusive. Default: the day of the instrument's newest file.")
 BY = _param('option', 'by', ['--by'], help='day or repointing: one column per day, or per repointing (the default for glows, hi, lo and ultra).')
 TABLE_2 = _param('option', 'table', ['--table'], help='science (default) or ancillary: which days the calibration files cover.')
 GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid.', flag=True)

@@ -58,7 +58,7 @@ End = Annotated[
         "--end-date",
         "-e",
         metavar="DATE",
-        help="Last day shown, inclusive. Default: the day of the newest file shown.",
+        help="Last day shown, inclusive. Default: the day of the instrument's newest file.",
         show_default=False,
     ),
 ]
@@ -128,7 +128,7 @@ def coverage(
 
     Under it, the gaps: with lower levels present, a reprocess could fill them; else no data.
 
-    Default range: the 90 days ending at the newest file shown (fewer if the files begin later).
+    Default range: the 90 days ending at the instrument's newest file (or from its first file).
 
     -o json: instrument, start, end, products (latest version per day) and gaps.
 

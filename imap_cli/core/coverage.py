@@ -309,8 +309,8 @@ def _text_day(value: str) -> dt.date | None:
 
 
 def _range(plan: CoveragePlan, days: Sequence[dt.date]) -> tuple[dt.date, dt.date] | None:
-    """The range shown: as asked; else ending at the newest day of the selection, 90 days
-    long, or shorter when nothing was asked and the selection begins later."""
+    """The range shown: as asked; else ending at the instrument's newest day, 90 days long,
+    or shorter when nothing was asked and the instrument's files begin later."""
     if plan.start is not None and plan.end is not None:
         return plan.start, plan.end
     if not days:
@@ -346,10 +346,10 @@ def _selected(plan: CoveragePlan, row: Mapping[str, Any]) -> bool:
 def build_coverage(plan: CoveragePlan, rows: Sequence[dict]) -> Coverage:
     """The grid and gaps of these records (the answer to plan.query())."""
     spans = _spans(plan, rows)
-    chosen = [s for s in spans if _selected(plan, s[0])]
-    # Ancillary files say until when they hold: the newest of those days ends the range.
-    days = [first for _, first, _ in chosen]
-    days += [last for _, _, last in chosen if last != dt.date.max]
+    # The instrument's newest file ends the default range, whatever the products shown: a
+    # level behind the others shows its missing days. Ancillary files say until when they hold.
+    days = [first for _, first, _ in spans]
+    days += [last for _, _, last in spans if last != dt.date.max]
     bounds = _range(plan, days)
     if bounds is None:
         today = dt.date.today()

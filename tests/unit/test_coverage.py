@@ -59,12 +59,15 @@ def test_gaps_split_where_lower_levels_stop() -> None:
     ]
 
 
-def test_default_range_ends_at_the_newest_file_of_the_selection() -> None:
+def test_default_range_ends_at_the_instruments_newest_file() -> None:
     rows = [row("l1", "20251231"), row("l2", "20251201"), row("l2", "20250101")]
     found = build_coverage(plan_coverage("swapi", data_level="l2"), rows)
-    assert (found.start, found.end) == (dt.date(2025, 9, 3), dt.date(2025, 12, 1))
+    assert (found.start, found.end) == (dt.date(2025, 10, 3), dt.date(2025, 12, 31))
     assert [p.label for p in found.products] == ["l2 sci"]
     assert len(found.columns) == 90 and found.files == 1
+    # l2 is behind l1: its missing days show, 12-31 (l1 present) as a processing gap
+    tail = [(g.first.day, g.last.day, g.present_below) for g in found.gaps[-2:]]
+    assert tail == [(2, 30, ()), (31, 31, ("l1",))]
 
 
 def test_repointing_columns_and_files_without_one() -> None:
