@@ -270,6 +270,9 @@ def save_picture(found: Coverage, path: Path, kind: str, *, width: int, gaps: bo
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 is for secrets; a picture is not
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

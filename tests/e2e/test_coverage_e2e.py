@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +131,7 @@ def test_svg_and_html_files(imap, tmp_path: Path) -> None:
     assert root.tag.endswith("svg")
     assert "l3a" in svg.read_text() and "l2" in html.read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert svg.stat().st_mode & 0o044 == 0o044 or os.name == "nt"  # readable as any report
     code, _, err = imap("-i", "swapi", "--svg", str(tmp_path / "no" / "cov.svg"))
     assert code == 2 and "cannot write the SVG file" in err
 
