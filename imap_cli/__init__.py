@@ -30,6 +30,7 @@ _LAZY = {
     "jobs": "imap_cli.api",
     "job_logs": "imap_cli.api",
     "metakernel": "imap_cli.api",
+    "coverage": "imap_cli.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -258,6 +258,15 @@ class Client:
 
         return job_logs(self.sdc, stream)
 
+    def coverage(self, instrument: str, **options: Any) -> dict[str, Any]:
+        """What the SDC holds for an instrument, per day or repointing, and the gaps (as
+        `imap coverage -o json`). Options: data_level, descriptor (one, a list or
+        comma-separated), start_date, end_date, by ("day" or "repointing"), table
+        ("science" or "ancillary")."""
+        from imap_cli.core.coverage import fetch_coverage, plan_coverage
+
+        return fetch_coverage(self.sdc, plan_coverage(instrument, **options)).as_dict()
+
     def metakernel(
         self,
         output: str | os.PathLike,
@@ -320,6 +329,12 @@ def metakernel(output: str | os.PathLike, **options: Any) -> Path:
     """Write a metakernel for a time range (start_date, end_date, types, require_coverage)."""
     with Client() as client:
         return client.metakernel(output, **options)
+
+
+def coverage(instrument: str, **options: Any) -> dict[str, Any]:
+    """`imap_cli.coverage(instrument="swapi")` -> products, latest version per day, and gaps."""
+    with Client() as client:
+        return client.coverage(instrument, **options)
 
 
 def query(**filters: Any) -> list[dict]:

@@ -48,6 +48,11 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "sync",
         _entry(FIND, "Bring the data dir up to date with a query."),
     ),
+    "coverage": (
+        "imap_cli.cli.coverage",
+        "coverage",
+        _entry(FIND, "What the SDC holds, day by day, and where the gaps are."),
+    ),
     "metakernel": (
         "imap_cli.cli.metakernel",
         "metakernel",

@@ -60,19 +60,29 @@ REPORT_SUPERSEDED = _param('option', 'report_superseded', ['--report-superseded'
 PRUNE_SUPERSEDED = _param('option', 'prune_superseded', ['--prune-superseded'], help='Delete superseded local files, only those this filter set brought in.', flag=True)
 OUTPUT_FORMAT_2 = _param('option', 'output_format', ['--format', '-o'], help='text: new paths on stdout, a summary on stderr. json: one summary object (new, skipped, failed, superseded, files, watermark).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
 QUIET_2 = _param('option', 'quiet', ['--quiet', '-q'], help='Print only failures (for cron).', flag=True)
-START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
-END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
+DATA_LEVEL_2 = _param('option', 'data_level', ['--data-level', '-l'], help='Data level(s) to show (repeat, or comma-separated); default: every level found.', multiple=True, complete={'choices': ['l0', 'l1', 'l1a', 'l1b', 'l1c', 'l1ca', 'l1cb', 'l1d', 'l2', 'l2a', 'l2b', 'l2c', 'l3', 'l3a', 'l3b', 'l3c', 'l3d', 'l3e'], 'case_sensitive': True})
+DESCRIPTOR_2 = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor(s) to show (repeat, or comma-separated); default: every one found.', multiple=True)
+START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help="First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end, or the first file's day if later.")
+END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help="Last day shown, inclusive. Default: the day of the instrument's newest file.")
+BY = _param('option', 'by', ['--by'], help='day or repointing: one column per day, or per repointing (the default for glows, hi, lo and ultra).')
+TABLE_2 = _param('option', 'table', ['--table'], help='science (default) or ancillary: which days the calibration files cover.')
+GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid.', flag=True)
+OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.')
+SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
+HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
+START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
+END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
 OUTPUT_FILE = _param('option', 'output_file', ['--output'], help='Write the .tm here (default: print it on stdout).')
-OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
+OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
 REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
 FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
-START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
-OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
+START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
+OUTPUT_FORMAT_5 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
-START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
-END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
+START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
+END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
 YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
@@ -114,12 +124,13 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
     'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
-    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_2, END_DATE_2, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_3, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
+    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_3, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP], 'commands': {
+    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_5, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
-    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_4, END_DATE_3, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},

@@ -4,7 +4,8 @@ Contents (all names valid for core.naming, each file at its SDC key):
 - science over 2025-09-29 .. 2025-11-14: mag l1a/l1b/l2, swe l1a/l2, codice l0 (pkts) and l1a,
   hit l1a/l2, lo l1a; several minor versions, a few newer majors (mag l1a 20251003 has v001.0000,
   v001.0001 and v002.0000), hi l1b files with repointings, glows l3b with Carrington rotations,
-  one legacy-version (vXXX) swapi file;
+  one legacy-version (vXXX) swapi file; 60 days of swapi l0..l3a and 16 ultra repointings with
+  gaps of both kinds (see _coverage_names), for `imap coverage`;
 - quicklook png files, one dependency json, one release manifest;
 - ancillary files with and without end dates, two versions of one series;
 - SPICE: naif0012.tls, pck00011.tpc, de440.bsp, imap_sclk_0012.tsc, frames, attitude history
@@ -79,6 +80,7 @@ def demo_names() -> list[str]:
         "imap_glows_l3b_ion-rate-profile_20251028-cr02302_v001.0000.cdf",
     ]
     names.append("imap_swapi_l1_sci_20250930_v001.cdf")  # legacy version
+    names += _coverage_names()
     # quicklook, dependency, release
     names += [
         "imap_mag_l1a_norm-mago_20251001_v001.0000.png",
@@ -115,6 +117,39 @@ def demo_names() -> list[str]:
         "imap_2025_276_01.repoint.csv",
         "imap_2025_274_2025_275_thruster_01.sff",
     ]
+    return names
+
+
+def _coverage_names() -> list[str]:
+    """SWAPI days and ULTRA repointings with gaps of both kinds, for `imap coverage`.
+
+    SWAPI over 2025-09-30 .. 2025-11-28 (l1 at v001.0001, as the SDC reads the legacy l1 file
+    of 09-30): l0 is missing 10-21..10-22 (a data gap for every level); l1 also 10-20 (l0
+    present: a processing gap); l2 also 10-10..10-14 and the last 3 days, and its October days
+    are still v001 while later ones are v002; l3a starts on 11-01. ULTRA repointings 40..55:
+    l1b misses 46-47 (l1a present) and both miss 50.
+    """
+    names = []
+    lost, unprocessed = {"20251021", "20251022"}, {"20251020"}
+    l2_behind = set(_days("20251010", 5)) | set(_days("20251126", 3))
+    for day in _days("20250930", 60):
+        if day in lost:
+            continue
+        names.append(f"imap_swapi_l0_raw_{day}_v001.0000.pkts")
+        if day in unprocessed:
+            continue
+        if day != "20250930":  # the legacy file holds that day
+            names.append(f"imap_swapi_l1_sci_{day}_v001.0001.cdf")
+        if day not in l2_behind:
+            names.append(f"imap_swapi_l2_sci_{day}_v00{1 if day < '20251101' else 2}.0000.cdf")
+        if day >= "20251101":
+            names.append(f"imap_swapi_l3a_proton-sw_{day}_v001.0000.cdf")
+    for n, day in zip(range(40, 56), _days("20251001", 16)):
+        if n == 50:
+            continue
+        names.append(f"imap_ultra_l1a_45sensor-de_{day}-repoint{n:05d}_v001.0000.cdf")
+        if n not in (46, 47):
+            names.append(f"imap_ultra_l1b_45sensor-de_{day}-repoint{n:05d}_v001.0000.cdf")
     return names
 
 

@@ -105,6 +105,7 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "query",
                 "download",
                 "sync",
+                "coverage",
                 "metakernel",
                 "upload",
                 "jobs",
