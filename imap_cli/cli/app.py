@@ -11,14 +11,20 @@ from typer.core import TyperGroup
 
 from imap_cli import __version__
 from imap_cli.cli import typer_compat
-from imap_cli.cli.errors import ExitCode
+from imap_cli.cli.errors import (
+    ExitCode,
+    install_stop_signals,
+    interrupted_code,
+    interrupted_word,
+)
 from imap_cli.cli.plain_params import lighten
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import IMAPError
 
 EPILOG = (
     "Exit codes: 0 ok; 1 some items failed; 2 bad usage or input; 3 SDC unreachable or "
-    "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted."
+    "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted "
+    "(Ctrl-C); 143 SIGTERM, 129 SIGHUP (what arrived is kept, as for Ctrl-C)."
 )
 
 # Commands by name -> (module, attribute, settings). A module is imported only when its command
@@ -160,11 +166,11 @@ def _add_global_options(command: Any) -> None:
         _apply_global_options(ctx, {name: ctx.params.pop(name, None) for name in names})
         try:
             return inner(ctx)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             # Typer would turn it into a silent exit 130; a command with more to say about
             # what was kept (download, upload, sync) catches it first.
-            sys.stderr.write("\nInterrupted.\n")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            sys.stderr.write(f"\n{interrupted_word(stop)}.\n")
+            raise typer.Exit(interrupted_code(stop)) from None
 
     command.invoke = invoke
 
@@ -364,6 +370,8 @@ def show_or_install(action: str, shell: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run `imap`; map every IMAPError to one line, a hint and its exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:
+        install_stop_signals()  # the process is imap's: TERM and HUP stop it as Ctrl-C does
     try:
         code = _run_app(args)
     except IMAPError as error:
@@ -374,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
 
         Output(Streams()).error(error)
         code = exit_code_for(error)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted.\n")
-        code = ExitCode.INTERRUPTED
+    except KeyboardInterrupt as stop:
+        sys.stderr.write(f"\n{interrupted_word(stop)}.\n")
+        code = interrupted_code(stop)
     except typer.Abort:
         sys.stderr.write("\nAborted.\n")
         code = ExitCode.INTERRUPTED
