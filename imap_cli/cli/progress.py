@@ -274,11 +274,11 @@ class TransferProgress:
         if bar is not None:
             self._progress.remove_task(bar)
         if event.stage == Stage.DONE:
-            if event.key in self._totals and event.total is not None:
-                if self._totals[event.key] is None:  # a size learnt only at the end
-                    self._unknown -= 1
-                    self._known += event.total
-                self._totals[event.key] = event.total
+            # A finished file's size is in the sums: its entry goes (memory flat in the count).
+            if self._totals.pop(event.key, 0) is None and event.total is not None:
+                self._unknown -= 1  # a size learnt only at the end
+                self._known += event.total
+            self._moved.pop(event.key, None)
             size = f" ({human_size(event.total)})" if event.total is not None else ""
             self._line(f"{_past(self.verb).lower()} {event.key}{size}", always=False)
         elif event.stage == Stage.SKIPPED:
@@ -427,13 +427,20 @@ def _overall_aware_columns() -> tuple[Any, Any, Any]:
 
 def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, verb: str) -> None:
     """`Downloaded N files (size) in T; skipped M; failed K`, then each failure and its hint."""
-    moved = [r for r in results if r.ok and r.status not in ("skipped",)]
-    skipped = [r for r in results if r.status == "skipped"]
-    failed = [r for r in results if not r.ok]
-    size = sum(r.size for r in moved)
-    noun = "file" if len(moved) == 1 else "files"
-    line = f"{verb} {len(moved)} {noun} ({human_size(size)}) in {human_time(elapsed)}"
-    line += f"; skipped {len(skipped)}; failed {len(failed)}"
+    # Counted in one pass, keeping only the failures: a run may have 100,000 results.
+    moved = skipped = size = 0
+    failed = []
+    for result in results:
+        if not result.ok:
+            failed.append(result)
+        elif result.status == "skipped":
+            skipped += 1
+        else:
+            moved += 1
+            size += result.size
+    noun = "file" if moved == 1 else "files"
+    line = f"{verb} {moved} {noun} ({human_size(size)}) in {human_time(elapsed)}"
+    line += f"; skipped {skipped}; failed {len(failed)}"
     if failed:
         output.note(line)
     else:

@@ -10,12 +10,11 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from imap_cli.core.errors import DataDirError, IMAPError, UnsafeRequest
-from imap_cli.core.naming import IMAPName
 
 # The longest file name most filesystems take, in bytes; a part file's name must fit too.
 NAME_MAX = 255
@@ -25,15 +24,16 @@ NAME_MAX = 255
 class Planned:
     """One file to consider: its name, where it goes, and whether a copy is already there."""
 
+    __slots__ = ("data_dir", "index", "key", "present")
     index: int
-    name: IMAPName
-    dest: Path
+    key: str  # the SDC key
+    data_dir: Path  # the run's one Path: a Path per file would grow with the file count
     present: bool
 
     @property
-    def key(self) -> str:
-        """The SDC key."""
-        return self.name.key
+    def dest(self) -> Path:
+        """Where the file goes (checked when planned: inside the data dir)."""
+        return destination(self.data_dir, self.key)
 
 
 def ensure_data_dir(data_dir: Path) -> Path:
@@ -74,17 +74,15 @@ def destination(data_dir: Path, key: str) -> Path:
     return dest
 
 
-def plan(names: Iterable[IMAPName], data_dir: Path) -> list[Planned]:
-    """Where each file goes and whether a non-empty copy is already there."""
-    out = []
-    for index, name in enumerate(names):
-        dest = destination(data_dir, name.key)
+def plan(keys: Iterable[str], data_dir: Path) -> Iterator[Planned]:
+    """Where each file (an SDC key) goes and whether a non-empty copy is already there."""
+    for index, key in enumerate(keys):
+        dest = destination(data_dir, key)
         try:
-            present = dest.is_file() and dest.stat().st_size > 0
+            present = os.stat(dest).st_size > 0 and dest.is_file()
         except OSError:
             present = False
-        out.append(Planned(index, name, dest, present))
-    return out
+        yield Planned(index, key, data_dir, present)
 
 
 def part_name(name: str, token: str) -> str:
