@@ -129,3 +129,35 @@ def test_after_sigkill_a_changed_object_comes_back_whole(tmp_path, data_dir):
         assert faults.seen[seen].get("range") == f"bytes={kept}-"  # If-Range: a 200, whole
     assert (data_dir / key).read_bytes() == changed
     assert list(data_dir.rglob("*.part*")) == []
+
+
+def test_sigterm_stops_a_sync_which_the_next_sync_continues(tmp_path, data_dir):
+    files = make_root(tmp_path / "root", 1, size=4_000_000)
+    ((key, data),) = files.items()
+    faults = Faults("slow")
+    command = [sys.executable, "-m", "imap_cli", "sync", "-i", "mag", "-l", "l1a"]
+    with serve(tmp_path, faults) as server:
+        env = cli_env(server, data_dir, tmp_path)
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+        )
+        try:
+            wait_for(lambda: grown_part(data_dir, KEPT_AT_LEAST), proc, "bytes on disk")
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 143, err
+        assert "Stopped by SIGTERM: finished files kept" in err
+        assert "The sync state was not changed." in err and "Traceback" not in err
+        (partial,) = data_dir.rglob("*.partial")
+        kept = partial.stat().st_size
+
+        seen = len(faults.seen)
+        again = subprocess.run(command, capture_output=True, env=env, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert_resumed(faults, seen, kept, data)
+    assert (data_dir / key).read_bytes() == data
+    assert list(data_dir.rglob("*.part*")) == []
