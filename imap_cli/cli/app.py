@@ -11,14 +11,20 @@ from typer.core import TyperGroup
 
 from imap_cli import __version__
 from imap_cli.cli import typer_compat
-from imap_cli.cli.errors import ExitCode
+from imap_cli.cli.errors import (
+    ExitCode,
+    install_stop_signals,
+    interrupted_code,
+    interrupted_word,
+)
 from imap_cli.cli.plain_params import lighten
 from imap_cli.cli.startup import install_light_help
 from imap_cli.core.errors import IMAPError
 
 EPILOG = (
     "Exit codes: 0 ok; 1 some items failed; 2 bad usage or input; 3 SDC unreachable or "
-    "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted."
+    "failing (network, TLS, 5xx after retries); 4 refused (401/403); 130 interrupted "
+    "(Ctrl-C); 143 SIGTERM, 129 SIGHUP (what arrived is kept, as for Ctrl-C)."
 )
 
 # `imap --help` groups the commands in these panels, each command with a one-line summary.
@@ -162,7 +168,7 @@ def _global_options() -> list[Any]:
                 "--verbose",
                 "-v",
                 count=True,
-                metavar="",
+                metavar=" ",  # a count takes no value (Typer 0.26 shows the type for "")
                 help="More detail.",
                 rich_help_panel=GLOBAL_PANEL,
                 show_default=False,
@@ -219,11 +225,11 @@ def _add_global_options(command: Any) -> None:
         except IMAPError as error:
             _name_the_data_dir(ctx, error)
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             # Typer would turn it into a silent exit 130; a command with more to say about
             # what was kept (download, upload, sync) catches it first.
-            sys.stderr.write("\nInterrupted.\n")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            sys.stderr.write(f"\n{interrupted_word(stop)}.\n")
+            raise typer.Exit(interrupted_code(stop)) from None
 
     command.invoke = invoke
 
@@ -359,7 +365,9 @@ def root(
     ] = None,
     verbose: Annotated[
         int,
-        typer.Option("--verbose", "-v", count=True, help="More detail.", show_default=False),
+        typer.Option(
+            "--verbose", "-v", count=True, metavar=" ", help="More detail.", show_default=False
+        ),
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
@@ -444,6 +452,8 @@ def show_or_install(action: str, shell: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run `imap`; map every IMAPError to one line, a hint and its exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:
+        install_stop_signals()  # the process is imap's: TERM and HUP stop it as Ctrl-C does
     try:
         code = _run_app(args)
     except IMAPError as error:
@@ -454,9 +464,9 @@ def main(argv: list[str] | None = None) -> int:
 
         Output(Streams()).error(error)
         code = exit_code_for(error)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nInterrupted.\n")
-        code = ExitCode.INTERRUPTED
+    except KeyboardInterrupt as stop:
+        sys.stderr.write(f"\n{interrupted_word(stop)}.\n")
+        code = interrupted_code(stop)
     except typer.Abort:
         sys.stderr.write("\nAborted.\n")
         code = ExitCode.INTERRUPTED

@@ -53,7 +53,7 @@ GLOBAL_DEBUG = _param('option', 'global_debug', ['--debug'], help='Show tracebac
 ITEMS = _param('argument', 'items', [], help='SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from stdin: any `imap query` output (json, csv, paths), or one name a line.', nargs=-1, complete={'callback': 'imap_cli.cli.completers:download_items', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 VERIFY = _param('option', 'verify', ['--verify'], help="Check files already present against the SDC's size and ETag.", flag=True)
 DRY_RUN = _param('option', 'dry_run', ['--dry-run', '-n'], help='Show what would happen; transfer nothing.', flag=True)
-SHARD = _param('option', 'shard', ['--shard'], help='Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps.')
+SHARD = _param('option', 'shard', ['--shard'], help="Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps. `auto`: K and N from the batch array job's variables (Slurm, SGE, LSF; PBS: auto/N).")
 SINCE = _param('option', 'since', ['--since'], help='Ask for files ingested on or after this day (YYYYMMDD or YYYY-MM-DD) instead of since the last sync.')
 LATEST_ONLY = _param('option', 'latest_only', ['--latest-only'], help='The older name of --version latest.', flag=True, hidden=True)
 REPORT_SUPERSEDED = _param('option', 'report_superseded', ['--report-superseded'], help='List local files for which the SDC has a newer version (nothing is deleted).', flag=True)

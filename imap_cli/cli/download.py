@@ -142,6 +142,7 @@ def _run(
             force=force,
             verify=verify,
             shard=shard,
+            compact=True,  # a few bytes per file: memory stays flat at 100,000 files
         )
         if dry_run:
             results = fetch(dry_run=True)
@@ -156,8 +157,10 @@ def _run(
             _show_verified(state, results)
         return run_exit_code(results)
     except KeyboardInterrupt as stop:
+        from imap_cli.cli.errors import interrupted_code
+
         interrupted_note(output, stop)
-        raise typer.Exit(130) from None  # said what was kept: no generic line
+        raise typer.Exit(interrupted_code(stop)) from None  # said what was kept
     except InvalidNames as bad:
         from imap_cli.core.listing import excerpt
 
@@ -189,20 +192,22 @@ def _show_verified(state: State, results: Sequence[FileResult]) -> None:
 
 
 def interrupted_note(output: Output, stop: BaseException) -> None:
-    """After Ctrl-C: what was kept, and how to continue."""
+    """After Ctrl-C (or SIGTERM, SIGHUP): what was kept, and how to continue."""
+    from imap_cli.cli.errors import interrupted_word
     from imap_cli.cli.progress import human_size
 
+    word = interrupted_word(stop)
     kept = getattr(stop, "kept", None) or []
     if kept:
         size = human_size(sum(size for _, size in kept))
         noun = "file" if len(kept) == 1 else "files"
         output.note(
-            f"Interrupted: finished files kept, and {size} of {len(kept)} unfinished {noun} "
+            f"{word}: finished files kept, and {size} of {len(kept)} unfinished {noun} "
             "kept beside them (as .partial); run the same command again to continue."
         )
     else:
         output.note(
-            "Interrupted: finished files kept, nothing unfinished worth keeping; "
+            f"{word}: finished files kept, nothing unfinished worth keeping; "
             "run the same command again to fetch the rest."
         )
 

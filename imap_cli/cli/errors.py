@@ -38,7 +38,56 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # bad usage or input
     UNAVAILABLE = 3  # SDC unreachable or failing (network, TLS, 5xx after retries)
     REFUSED = 4  # 401/403
-    INTERRUPTED = 130
+    HANGUP = 129  # SIGHUP: the terminal or session went away
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM: `kill`, a batch system's time limit
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread: stops a run as Ctrl-C does (what arrived
+    is kept), with the signal's exit code (128 + its number)."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.exit_code = 128 + signum
+
+
+def install_stop_signals() -> None:
+    """Make SIGTERM and SIGHUP stop `imap` as Ctrl-C does: what arrived is kept and said.
+
+    Only the first such signal raises (a batch system may send TERM to every process of a job,
+    and a second raise would cut the clean-up short); a later one is ignored. Outside the main
+    thread (imap embedded in another program) nothing is installed.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    first = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        if first.is_set():
+            return
+        first.set()
+        raise Stopped(signum, signal.Signals(signum).name)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, stop)
+
+
+def interrupted_code(stop: BaseException) -> int:
+    """The exit code of a run stopped by Ctrl-C (130) or a signal (129 HUP, 143 TERM)."""
+    return getattr(stop, "exit_code", ExitCode.INTERRUPTED)
+
+
+def interrupted_word(stop: BaseException) -> str:
+    """How a stop is named to people: "Interrupted" (Ctrl-C) or "Stopped by SIGTERM"."""
+    name = getattr(stop, "name", None)
+    return f"Stopped by {name}" if name else "Interrupted"
 
 
 # Each error class's exit code; a class not listed takes its nearest listed base's.

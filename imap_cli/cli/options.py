@@ -272,7 +272,8 @@ Shard = Annotated[
         "--shard",
         metavar="K/N",
         help="Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing "
-        "a data dir split one job with no overlap and no gaps.",
+        "a data dir split one job with no overlap and no gaps. `auto`: K and N from the batch "
+        "array job's variables (Slurm, SGE, LSF; PBS: auto/N).",
         show_default=False,
     ),
 ]

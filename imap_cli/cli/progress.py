@@ -274,11 +274,11 @@ class TransferProgress:
         if bar is not None:
             self._progress.remove_task(bar)
         if event.stage == Stage.DONE:
-            if event.key in self._totals and event.total is not None:
-                if self._totals[event.key] is None:  # a size learnt only at the end
-                    self._unknown -= 1
-                    self._known += event.total
-                self._totals[event.key] = event.total
+            # A finished file's size is in the sums: its entry goes (memory flat in the count).
+            if self._totals.pop(event.key, 0) is None and event.total is not None:
+                self._unknown -= 1  # a size learnt only at the end
+                self._known += event.total
+            self._moved.pop(event.key, None)
             size = f" ({human_size(event.total)})" if event.total is not None else ""
             self._line(f"{_past(self.verb).lower()} {event.key}{size}", always=False)
         elif event.stage == Stage.SKIPPED:
@@ -427,23 +427,36 @@ def _overall_aware_columns() -> tuple[Any, Any, Any]:
 
 def summary(output: Output, results: Sequence[FileResult], elapsed: float, *, verb: str) -> None:
     """`Downloaded N files (size) in T; skipped M; failed K`, then each failure and its hint."""
-    moved = [r for r in results if r.ok and r.status not in ("skipped",)]
-    skipped = [r for r in results if r.status == "skipped"]
-    failed = [r for r in results if not r.ok]
-    size = sum(r.size for r in moved)
-    noun = "file" if len(moved) == 1 else "files"
-    line = f"{verb} {len(moved)} {noun} ({human_size(size)}) in {human_time(elapsed)}"
-    resumed = sum(r.resumed for r in moved)
+    # Counted in one pass, keeping only the failures and the first few skipped files: a run
+    # may have 100,000 results.
+    moved = size = resumed = 0
+    skipped: dict[str, int] = {}  # reason -> files
+    first_skipped: list[FileResult] = []
+    failed = []
+    for result in results:
+        if not result.ok:
+            failed.append(result)
+        elif result.status == "skipped":
+            reason = _skip_reason(result)
+            skipped[reason] = skipped.get(reason, 0) + 1
+            if len(first_skipped) <= SKIPS_LISTED:
+                first_skipped.append(result)
+        else:
+            moved += 1
+            size += result.size
+            resumed += result.resumed
+    noun = "file" if moved == 1 else "files"
+    line = f"{verb} {moved} {noun} ({human_size(size)}) in {human_time(elapsed)}"
     if resumed:
         line += f", of which {human_size(resumed)} kept from an earlier run"
-    line += f"; skipped {len(skipped)}{_why_skipped(skipped)}; failed {len(failed)}"
+    line += f"; skipped {sum(skipped.values())}{_why_skipped(skipped)}; failed {len(failed)}"
     if failed:
         output.note(line)
     else:
         output.success(line)
     # Few: each one, without -v, on a terminal (piped, a line per file was written already).
-    if output.streams.stderr_tty and 0 < len(skipped) <= SKIPS_LISTED:
-        for result in skipped:
+    if output.streams.stderr_tty and 0 < len(first_skipped) <= SKIPS_LISTED:
+        for result in first_skipped:
             output.note(f"  skipped {result.key}: {_skip_reason(result)}")
     from imap_cli.cli.hints import hint_for
 
@@ -481,16 +494,10 @@ def _skip_reason(result: FileResult) -> str:
     return reason
 
 
-def _why_skipped(skipped: Sequence[FileResult]) -> str:
+def _why_skipped(counts: dict[str, int]) -> str:
     """`: reason` for one reason, `: N reason, M other` for several; "" for none."""
-    if not skipped:
-        return ""
-    counts: dict[str, int] = {}
-    for result in skipped:
-        reason = _skip_reason(result)
-        counts[reason] = counts.get(reason, 0) + 1
-    if len(counts) == 1:
-        return f": {next(iter(counts))}"
+    if len(counts) <= 1:
+        return f": {next(iter(counts))}" if counts else ""
     return ": " + ", ".join(f"{n} {reason}" for reason, n in counts.items())
 
 

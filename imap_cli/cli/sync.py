@@ -133,7 +133,7 @@ def run_sync(
     import time
 
     from imap_cli.cli.download import interrupted_note
-    from imap_cli.cli.errors import run_exit_code
+    from imap_cli.cli.errors import interrupted_code, run_exit_code
     from imap_cli.cli.progress import TransferProgress
     from imap_cli.core.sync import sync as sync_files
     from imap_cli.core.transfer import ignore_events
@@ -158,7 +158,7 @@ def run_sync(
         except KeyboardInterrupt as stop:
             interrupted_note(output, stop)
             output.note("The sync state was not changed.")
-            raise typer.Exit(130) from None  # said what was kept: no generic line
+            raise typer.Exit(interrupted_code(stop)) from None  # said what was kept
     _show(run, summary, fmt, report=report)
     return run_exit_code(summary.results)
 

@@ -75,12 +75,15 @@ def upload(
             with TransferProgress(output, verb="Uploading", client=sdc) as progress:
                 results = upload_files(sdc, paths, jobs=workers, on_event=progress.handle)
             progress.summary(results, time.monotonic() - started)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            from imap_cli.cli.errors import interrupted_code, interrupted_word
+
             output.note(
-                "Interrupted: an unfinished upload leaves nothing in the SDC. Run the same "
-                "command again; files that made it are then reported as already in the SDC."
+                f"{interrupted_word(stop)}: an unfinished upload leaves nothing in the SDC. Run "
+                "the same command again; files that made it are then reported as already in "
+                "the SDC."
             )
-            raise typer.Exit(130) from None  # said what was kept: no generic line
+            raise typer.Exit(interrupted_code(stop)) from None  # said what was kept
         except InvalidUploads as error:
             if len(error.problems) > 1 or len(paths) > 1:
                 for path, reason in error.problems:

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+import array
 import contextlib
 import enum
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,76 @@ class FileResult:
 
 
 EventSink = Callable[[TransferEvent], None]
+
+
+class CompactResults(Sequence[FileResult]):
+    """One result per file of a run, in input order, in a few bytes per file.
+
+    A run of 100,000 files must not hold 100,000 result objects with their paths: a result
+    that says only (status, reason, size) is kept as a status byte, a reason code and a size,
+    and its FileResult (path from `path_of(key)`) made again when asked for. Failures and
+    anything unusual are kept whole. `settle` records a file once, as TransferRun needs.
+    """
+
+    _MAX_CODES = 255
+
+    def __init__(self, keys: Sequence[str], path_of: Callable[[str], Path | None]) -> None:
+        self._keys = keys
+        self._path_of = path_of
+        self._codes = bytearray(len(keys))  # 0: not settled; else 1 + index into _kinds
+        self._sizes = array.array("q", bytes(8 * len(keys)))
+        self._kinds: list[tuple[str, str]] = []  # (status, reason)
+        self._kind_of: dict[tuple[str, str], int] = {}
+        self._whole: dict[int, FileResult] = {}
+
+    def settle(self, index: int, result: FileResult) -> bool:
+        """Record file `index`'s result; False (and nothing changed) if it had one."""
+        if self._codes[index] or index in self._whole:
+            return False
+        key = self._keys[index]
+        kind = (result.status, result.reason)
+        code = self._kind_of.get(kind)
+        if code is None and len(self._kinds) < self._MAX_CODES:
+            code = self._kind_of[kind] = len(self._kinds)
+            self._kinds.append(kind)
+        plain = result.error is None and result.key == key and code is not None
+        plain = plain and not result.resumed  # what an earlier run kept is told in the summary
+        if plain and result.path == self._path_of(key):
+            self._codes[index] = code + 1  # type: ignore[operator]
+            self._sizes[index] = result.size
+        else:
+            self._whole[index] = result
+        return True
+
+    def settled(self, index: int) -> bool:
+        """Whether file `index` has its result."""
+        return bool(self._codes[index]) or index in self._whole
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _get(self, index: int) -> FileResult:
+        whole = self._whole.get(index)
+        if whole is not None:
+            return whole
+        code = self._codes[index]
+        if not code:
+            raise LookupError(f"file {index} has no result yet")
+        status, reason = self._kinds[code - 1]
+        key = self._keys[index]
+        return FileResult(key, status, self._path_of(key), self._sizes[index], None, reason)
+
+    def __getitem__(self, index):  # type: ignore[override]  # an int or a slice, as a list
+        if isinstance(index, slice):
+            return [self._get(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._get(index)
+
+    def __iter__(self) -> Iterator[FileResult]:
+        return (self._get(i) for i in range(len(self)) if self.settled(i))
 
 
 def ignore_events(event: TransferEvent) -> None:
@@ -178,7 +249,9 @@ class TransferRun:
     then re-raises. Nothing else is waited for.
     """
 
-    def __init__(self, results: list[FileResult | None], pending: int, emit: EventSink) -> None:
+    def __init__(
+        self, results: list[FileResult | None] | CompactResults, pending: int, emit: EventSink
+    ) -> None:
         self.results = results
         self.emit = emit
         self.cancel = threading.Event()
@@ -208,9 +281,13 @@ class TransferRun:
     def finish(self, index: int, result: FileResult, event: TransferEvent | None) -> None:
         """Record file `index`'s result and announce it, once; later calls change nothing."""
         with self.lock:
-            if self.results[index] is not None:
+            if isinstance(self.results, CompactResults):
+                if not self.results.settle(index, result):
+                    return
+            elif self.results[index] is not None:
                 return
-            self.results[index] = result
+            else:
+                self.results[index] = result
         try:
             if event is not None and not self.cancel.is_set():  # after Ctrl-C nobody listens
                 self.emit(event)

@@ -331,3 +331,51 @@ def test_stderr_closed_under_a_pipe_neither_hangs_nor_loses_files(
     assert codes == [0]
     for key in keys:
         assert (data_dir / key).read_bytes() == key.encode()
+
+
+ARRAY_VARIABLES = (
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SGE_TASK_ID",
+    "LSB_JOBINDEX",
+    "PBS_ARRAY_INDEX",
+    "PBS_ARRAYID",
+)
+
+
+def test_shard_auto_outside_an_array_job_is_one_line_a_hint_and_exit_2(
+    data_dir: Path, capsys, monkeypatch
+) -> None:
+    for name in ARRAY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert imap("download", "--shard", "auto", MAG) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("Error: no batch array task found for the automatic shard")
+    assert (
+        lines[1]
+        == "Hint: Run it as an array job (Slurm, PBS, SGE, LSF), or give the shard: --shard K/N."
+    )
+    assert len(lines) == 2 and "Traceback" not in err
+
+
+@responses.activate
+def test_shard_auto_in_a_slurm_array_takes_this_task_s_share(data_dir: Path, capsys, monkeypatch):
+    from imap_cli.core.shard import in_shard
+
+    for name in ARRAY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    mine = next(k for k in range(1, 3) if in_shard(MAG_KEY, (k, 2)))
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "0")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MAX", "1")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(mine - 1))
+    serve(MAG_KEY, b"m" * 10)
+    serve(SWE_KEY, b"s" * 10)
+    assert imap("download", "--shard", "auto", MAG, SWE) == 0
+    out, _ = capsys.readouterr()
+    taken = [MAG_KEY] + ([SWE_KEY] if in_shard(SWE_KEY, (mine, 2)) else [])
+    assert out.splitlines() == [str(data_dir.resolve() / key) for key in taken]

@@ -185,8 +185,16 @@ def test_python_upload_many(
 # --- processes -----------------------------------------------------------------------------
 
 
-def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
-    tmp_path: Path, silent_server
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [
+        (signal.SIGINT, 130, "Interrupted"),
+        (signal.SIGTERM, 143, "Stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "Stopped by SIGHUP"),
+    ],
+)
+def test_a_signal_stops_an_upload_whose_requests_hang_with_its_code(
+    tmp_path: Path, silent_server, signum: int, code: int, word: str
 ) -> None:
     silent = silent_server
     paths = [
@@ -213,14 +221,15 @@ def test_sigint_stops_an_upload_whose_requests_hang_and_exits_130(
         # Ready when a GET /upload is hanging on the silent server.
         assert silent.accepted.wait(20), "the upload never reached the server"
         assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)  # a deadlock guard, not a speed target
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
         silent.close()
-    assert proc.returncode == 130, err
-    assert "Interrupted" in err and "Traceback" not in err
-    assert "Interrupted." not in err  # the upload's own note, not the generic line as well
+    assert proc.returncode == code, err
+    assert f"{word}: an unfinished upload leaves nothing in the SDC" in err
+    assert "Traceback" not in err
+    assert f"{word}." not in err  # the upload's own note, not the generic line as well
     assert out == ""

@@ -3,14 +3,18 @@ written beside them. Nothing lands outside the data dir, whatever a key says."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import os
 import secrets
-from collections.abc import Iterable
+import socket
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from imap_cli.core.errors import DataDirError, IMAPError, UnsafeRequest
-from imap_cli.core.naming import IMAPName
 
 # The longest file name most filesystems take, in bytes; a part file's name must fit too.
 NAME_MAX = 255
@@ -20,15 +24,16 @@ NAME_MAX = 255
 class Planned:
     """One file to consider: its name, where it goes, and whether a copy is already there."""
 
+    __slots__ = ("data_dir", "index", "key", "present")
     index: int
-    name: IMAPName
-    dest: Path
+    key: str  # the SDC key
+    data_dir: Path  # the run's one Path: a Path per file would grow with the file count
     present: bool
 
     @property
-    def key(self) -> str:
-        """The SDC key."""
-        return self.name.key
+    def dest(self) -> Path:
+        """Where the file goes (checked when planned: inside the data dir)."""
+        return destination(self.data_dir, self.key)
 
 
 def ensure_data_dir(data_dir: Path) -> Path:
@@ -69,17 +74,15 @@ def destination(data_dir: Path, key: str) -> Path:
     return dest
 
 
-def plan(names: Iterable[IMAPName], data_dir: Path) -> list[Planned]:
-    """Where each file goes and whether a non-empty copy is already there."""
-    out = []
-    for index, name in enumerate(names):
-        dest = destination(data_dir, name.key)
+def plan(keys: Iterable[str], data_dir: Path) -> Iterator[Planned]:
+    """Where each file (an SDC key) goes and whether a non-empty copy is already there."""
+    for index, key in enumerate(keys):
+        dest = destination(data_dir, key)
         try:
-            present = dest.is_file() and dest.stat().st_size > 0
+            present = os.stat(dest).st_size > 0 and dest.is_file()
         except OSError:
             present = False
-        out.append(Planned(index, name, dest, present))
-    return out
+        yield Planned(index, key, data_dir, present)
 
 
 def part_name(name: str, token: str) -> str:
@@ -96,11 +99,42 @@ def part_name(name: str, token: str) -> str:
     return name + suffix
 
 
+@functools.cache
+def host_tag() -> str:
+    """12 hex digits: this host (6) and this boot of it (6), so a later run can tell a `.part`
+    of a process that cannot be running any more (same host, another boot; or a dead pid)."""
+    boot = ""
+    with contextlib.suppress(OSError):
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    if not boot:
+        # No boot id (not Linux): the boot time, to the minute, tells boots apart as well.
+        boot = str(round(time.time() - time.monotonic(), -2))
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    return host + hashlib.sha256(boot.encode()).hexdigest()[:6]
+
+
+def part_token(tag: str | None = None) -> str:
+    """A `.part`'s token: its owner (`<host tag>-<pid>-<random>`), then `_<ETag tag>` once the
+    bytes' object is known, so what a killed process left can be found and continued."""
+    token = f"{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}"
+    return f"{token}_{tag}" if tag else token
+
+
+def part_path(dest: Path, tag: str | None = None) -> Path:
+    """A fresh `.part` path beside dest; tagged only when the name fits whole (a shortened
+    name could not be traced back to its file)."""
+    if tag:
+        tagged = f"{dest.name}.{part_token(tag)}.part"
+        if len(tagged.encode()) <= NAME_MAX:
+            return dest.with_name(tagged)
+    return dest.with_name(part_name(dest.name, part_token()))
+
+
 def open_part(dest: Path) -> tuple[int, Path]:
     """Create a part file beside dest, exclusively (two processes never share one)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(20):
-        part = dest.with_name(part_name(dest.name, secrets.token_hex(4)))
+        part = part_path(dest)
         try:
             return os.open(part, flags, 0o666), part
         except FileExistsError:

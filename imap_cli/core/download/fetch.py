@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imap_cli.core.download.datadir import Planned, open_part
-from imap_cli.core.download.partials import claim, clean_stale, release, remove_partials
+from imap_cli.core.download.datadir import Planned, open_part, part_path
+from imap_cli.core.download.partials import (
+    claim,
+    clean_stale,
+    etag_tag,
+    release,
+    remove_partials,
+)
 from imap_cli.core.errors import ConnectionFailed, IMAPError, IntegrityError, SDCError
 from imap_cli.core.objects import (
     CHUNK,
@@ -102,7 +108,8 @@ class _Body:
     started: bool = False
     etag: str | None = None  # the strong ETag of the object the bytes so far belong to
     kept: int = 0  # bytes taken over from an earlier run's partial
-    path: Path | None = None  # the .part, to read the kept bytes back for the MD5
+    path: Path | None = None  # the .part (renamed when its ETag is known)
+    tag: str | None = None  # the ETag tag in the .part's name
 
     def reset(self) -> int:
         """Back to zero bytes; returns how many were thrown away."""
@@ -192,12 +199,13 @@ class Fetcher:
                     )
                 else:
                     fd, part = open_part(item.dest)
-                    body = _Body(fd)
+                    body = _Body(fd, path=part)
             except OSError as exc:
                 raise _write_error(f"in {folder}", exc) from None
             with self.run.lock:
                 self.parts.add(part)
             done = False
+            body.tag = etag_tag(body.etag)
             try:
                 try:
                     self._stream(item, url, body)
@@ -205,6 +213,7 @@ class Fetcher:
                 finally:
                     self._settle_fd(body)
                     os.close(fd)
+                    part = body.path or part  # renamed once the object's ETag was known
                 if self.cancel.is_set():
                     raise TransferCancelled
                 os.replace(part, item.dest)
@@ -280,6 +289,7 @@ class Fetcher:
                         url = self.lookup(item.key)
                         continue
                     self._take_response(item, response, body)
+                    self._label(item, body)
                     self._copy(item, response, body)
                     self._check_complete(body)
                     return
@@ -293,6 +303,9 @@ class Fetcher:
                         "Retry later.",
                     ) from None
                 self._retry(item.key, body.total, f"resuming: {why}")
+                if body.path is not None:
+                    with contextlib.suppress(OSError):
+                        os.utime(body.path)  # alive: not to be taken for a dead process's
                 self.sdc.retry.wait(max(0, stalls - 1))
             except _Restart as why:
                 restarts += 1
@@ -302,6 +315,23 @@ class Fetcher:
                 started = body.started
                 lost = body.reset()
                 self._retry(item.key, body.total, str(why), -lost if started else 0)
+
+    def _label(self, item: Planned, body: _Body) -> None:
+        """Name the `.part` after the ETag its bytes belong to (before the first byte), so a
+        run after a SIGKILL or a crash can continue it (core.download.partials)."""
+        tag = etag_tag(body.etag)
+        old = body.path
+        if old is None or tag == body.tag:
+            return
+        new = part_path(item.dest, tag)
+        try:
+            os.rename(old, new)
+        except OSError:
+            return  # continuable only while it runs: a run after a crash removes it
+        body.path, body.tag = new, tag
+        with self.run.lock:
+            self.parts.discard(old)
+            self.parts.add(new)
 
     def _take_response(self, item: Planned, response: requests.Response, body: _Body) -> None:
         """Check the status and headers; set up (or restart) the body to match."""

@@ -7,6 +7,11 @@ rename is atomic on NFS and Lustre, where locks are not to be trusted: of two pr
 wins and the other starts afresh), then asks for the rest with `Range` + `If-Range: <ETag>`, so
 a changed object comes back whole and restarts cleanly. No partial ever has the final name;
 old ones are removed after STALE_PARTIAL seconds.
+
+A process killed outright (SIGKILL, a crash, a reboot) leaves its `.part`. Its name says whose
+it is (host, boot, pid) and, once the first answer came, the ETag of its bytes
+(`<name>.<owner>_<tag>.part`), so the next run that tidies the folder turns it into a kept
+partial to continue, or removes it when there is nothing to continue it with.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ import base64
 import contextlib
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from imap_cli.core.download.datadir import NAME_MAX, part_name
+from imap_cli.core.download.datadir import NAME_MAX, host_tag, part_path
 
 # A kept partial (what arrived of an object with a strong ETag) is removed after this long
 # unused; a `.part` nobody has written to for STALE_PART belongs to a process that died.
 STALE_PARTIAL = 7 * 86400
 STALE_PART = 86400
+# A `.part` of a process on another host counts as orphaned after this long unwritten: far
+# beyond a live transfer's longest silence (a read timeout, then a retry's backoff).
+ORPHAN_IDLE = 3600
 PARTIAL_SUFFIX = ".partial"
 _PLAIN_TAG = re.compile(r"[0-9A-Za-z-]{1,80}")
 
@@ -97,8 +104,13 @@ def kept_partials(dest: Path) -> list[KeptPartial]:
 
 
 def clean_stale(folder: Path, now: float | None = None, *, count_kept: bool = False) -> int:
-    """Remove partials unused for STALE_PARTIAL and orphaned `.part`s; returns how many (with
-    `count_kept`: how many partials are left)."""
+    """Tidy a folder's leftovers; returns how many were removed (with `count_kept`: how many
+    partials are left to continue).
+
+    Partials unused for STALE_PARTIAL go. A `.part` whose process has ended (killed, crashed,
+    the host rebooted: see `orphaned`) is kept as a partial when its bytes can be continued
+    (its name carries the object's ETag), else removed; any `.part` unused for STALE_PART goes.
+    """
     now = time.time() if now is None else now
     removed = kept = 0
     try:
@@ -107,19 +119,82 @@ def clean_stale(folder: Path, now: float | None = None, *, count_kept: bool = Fa
         return 0
     for entry in entries:
         name = entry.name
-        if name.endswith(PARTIAL_SUFFIX):
-            limit = STALE_PARTIAL
-        elif name.endswith(".part"):
-            limit = STALE_PART
-        else:
+        if not name.endswith((PARTIAL_SUFFIX, ".part")):
             continue
         with contextlib.suppress(OSError):
-            if now - entry.stat(follow_symlinks=False).st_mtime > limit:
+            info = entry.stat(follow_symlinks=False)
+            idle = now - info.st_mtime
+            if name.endswith(PARTIAL_SUFFIX):
+                if idle > STALE_PARTIAL:
+                    os.unlink(entry.path)
+                    removed += 1
+                else:
+                    kept += 1
+                continue
+            owner = parse_part(name)
+            if idle <= STALE_PART and not orphaned(owner, idle):
+                continue  # a live process's
+            if owner and owner.etag and info.st_size > 0 and idle <= STALE_PARTIAL:
+                dest = Path(folder) / owner.dest_name
+                if release(dest, Path(entry.path), owner.etag, info.st_size):
+                    kept += 1
+                    continue
+            with contextlib.suppress(FileNotFoundError):  # another run took it first
                 os.unlink(entry.path)
-                removed += 1
-            elif limit == STALE_PARTIAL:
-                kept += 1
+            removed += 1
     return kept if count_kept else removed
+
+
+@dataclass(frozen=True)
+class PartOwner:
+    """What a `.part`'s name says: its file, the process writing it, the ETag of its bytes."""
+
+    dest_name: str
+    host: str
+    boot: str
+    pid: int
+    etag: str | None
+
+
+_PART = re.compile(
+    r"(?P<dest>.+)\.(?P<host>[0-9a-f]{6})(?P<boot>[0-9a-f]{6})-(?P<pid>\d{1,10})-[0-9a-f]{8}"
+    r"(?:_(?P<tag>[^.]+))?\.part"
+)
+
+
+def parse_part(name: str) -> PartOwner | None:
+    """The owner of a `.part` named by datadir.part_token (None for any other name)."""
+    found = _PART.fullmatch(name)
+    if not found:
+        return None
+    tag = found.group("tag")
+    etag = tag_etag(tag) if tag else None
+    return PartOwner(
+        found.group("dest"), found.group("host"), found.group("boot"), int(found.group("pid")), etag
+    )
+
+
+def orphaned(owner: PartOwner | None, idle: float) -> bool:
+    """Whether a `.part`'s process has ended: on this host, it ran in an earlier boot or its
+    pid is gone; on another host (a shared data dir), nothing was written for ORPHAN_IDLE."""
+    here = host_tag()
+    if owner is not None and owner.host == here[:6]:
+        return owner.boot != here[6:] or not _pid_alive(owner.pid)
+    return idle > ORPHAN_IDLE
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no signal 0 to ask with: the idle rule decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process (EPERM): alive
+    return True
 
 
 def claim(dest: Path) -> tuple[int, Path, KeptPartial] | None:
@@ -130,7 +205,7 @@ def claim(dest: Path) -> tuple[int, Path, KeptPartial] | None:
     """
     flags = os.O_WRONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     for kept in kept_partials(dest):
-        part = dest.with_name(part_name(dest.name, secrets.token_hex(4)))
+        part = part_path(dest, etag_tag(kept.etag))
         try:
             os.rename(kept.path, part)
         except OSError:

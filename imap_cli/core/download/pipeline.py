@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imap_cli.core.download.datadir import Planned, ensure_data_dir, file_size, plan
+from imap_cli.core.download.datadir import (
+    Planned,
+    destination,
+    ensure_data_dir,
+    file_size,
+    plan,
+)
 from imap_cli.core.download.fetch import Fetcher
 from imap_cli.core.errors import BadResponse, IMAPError, InvalidName, Unavailable
 from imap_cli.core.naming import IMAPName, parse_key
@@ -29,6 +35,7 @@ from imap_cli.core.objects import object_url
 from imap_cli.core.retry import TransferCancelled
 from imap_cli.core.shard import in_shard
 from imap_cli.core.transfer import (
+    CompactResults,
     EventSink,
     FileResult,
     GuardedSink,
@@ -41,6 +48,7 @@ from imap_cli.core.transfer import (
 
 if TYPE_CHECKING:
     from imap_cli.core.http import SDCClient
+    from imap_cli.core.workers import WorkerPool
 
 # How long Ctrl-C waits for transfers to remove their .part before removing it for them.
 INTERRUPT_GRACE = 3.0
@@ -78,6 +86,23 @@ def parse_items(items: Iterable[str]) -> list[IMAPName]:
     if problems:
         raise InvalidNames(problems)
     return list(names.values())
+
+
+def parse_keys(items: Iterable[str]) -> list[str]:
+    """parse_items' SDC keys only: no name object kept per file (a run may have 100,000)."""
+    keys: dict[str, None] = {}
+    problems: list[tuple[str, str]] = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            key = parse_key(text).key
+        except InvalidName as exc:
+            problems.append((text, exc.message))
+            continue
+        keys.setdefault(text if text == key else key, None)  # one string, not two alike
+    if problems:
+        raise InvalidNames(problems)
+    return list(keys)
 
 
 def resolver_count(jobs: int) -> int:
@@ -127,10 +152,12 @@ class _Run:
         lookups = min(resolver_count(self.jobs), _pool_size(self.sdc))
         resolvers = self.run.pool(min(lookups, len(todo)), "imap-resolve")
         self.transfers = self.run.pool(min(self.jobs, len(todo)), "imap-transfer")
-        # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat.
+        # Resolvers may run this far ahead of the transfers, so URLs stay fresh and memory flat:
+        # a feeder hands files over as slots free up (not 100,000 queued calls at once).
         self.slots = threading.Semaphore(self.jobs + lookups)
-        for item in todo:
-            resolvers.submit(lambda item=item: self._resolve_stage(item))
+        threading.Thread(
+            target=self._feed, args=(todo, resolvers), name="imap-feed", daemon=True
+        ).start()
         try:
             # The grace covers only transfers holding a .part: lookups hold nothing.
             self.run.wait(grace=INTERRUPT_GRACE)
@@ -145,6 +172,17 @@ class _Run:
         finally:
             resolvers.stop()
             self.transfers.stop()
+
+    def _feed(self, todo: list[Planned], resolvers: WorkerPool) -> None:
+        """Hand each file to the resolvers once a slot is free; stop at a cancel."""
+        for item in todo:
+            while not self.slots.acquire(timeout=0.2):
+                if self.cancel.is_set():
+                    return
+            if self.cancel.is_set():
+                self.slots.release()
+                return
+            resolvers.submit(self._resolve_stage, item)
 
     def _finish(self, item: Planned, result: FileResult, event: TransferEvent) -> None:
         self.run.finish(item.index, result, event)
@@ -168,13 +206,7 @@ class _Run:
             raise
 
     def _resolve_stage(self, item: Planned) -> None:
-        if self.fatal is not None:
-            self._fail(item, self.fatal)
-            return
-        while not self.slots.acquire(timeout=0.2):
-            if self.cancel.is_set():
-                self._fail(item, failure(TransferCancelled()))
-                return
+        """Ask for the object's URL (and verify a present copy); holds a slot from _feed."""
         handed_over = False
         try:
             if self.cancel.is_set():
@@ -259,34 +291,35 @@ def download_files(
     on_event: EventSink = ignore_events,
     dry_run: bool = False,
     shard: tuple[int, int] | None = None,
-) -> list[FileResult]:
+    compact: bool = False,
+) -> Sequence[FileResult]:
     """Download files (SDC keys or filenames) into `<data_dir>/<key>`, `jobs` at a time.
 
-    Returns one FileResult per distinct file, in input order; a file's failure is in its
-    result, never raised. Raises InvalidNames (nothing fetched) for bad inputs, DataDirError
-    for an unusable data dir, and KeyboardInterrupt after cleaning up when interrupted; its
-    `kept` attribute lists (key, bytes) of the partials kept for the next run.
+    Returns one FileResult per distinct file, in input order (a list; with `compact`, a
+    CompactResults that holds a few bytes per file, for runs of 100,000 files); a file's
+    failure is in its result, never raised. Raises InvalidNames (nothing fetched) for bad
+    inputs, DataDirError for an unusable data dir, and KeyboardInterrupt after cleaning up when
+    interrupted; its `kept` attribute lists (key, bytes) of the partials kept for the next run.
     An `on_event` that raises changes no result; it is not called again in this run (a
     KeyboardInterrupt from it stops the run). `shard` (K, N) takes only the files of shard
     K of N (a stable hash of the key): N hosts with K = 1..N share the work without overlap.
     """
     data_dir = Path(data_dir).expanduser()
     items = [_key_in(data_dir, item) for item in items]
-    names = [name for name in parse_items(items) if in_shard(name.key, shard)]
+    keys = [key for key in parse_keys(items) if in_shard(key, shard)]
     if not (dry_run and not data_dir.exists()):
         data_dir = ensure_data_dir(data_dir)
-    planned = plan(names, data_dir)
-    results: list[FileResult | None] = [None] * len(planned)
+    planned = list(plan(keys, data_dir))
+    results = CompactResults(keys, lambda key: destination(data_dir, key))
     emit = GuardedSink(on_event)
     for item in planned:
         emit(TransferEvent(Stage.PLANNED, item.key))
     todo = []
     for item in planned:
         if item.present and not force and not verify:
+            dest = item.dest
             settled = (
-                FileResult(
-                    item.key, "skipped", item.dest, file_size(item.dest), reason="already present"
-                ),
+                FileResult(item.key, "skipped", dest, file_size(dest), reason="already present"),
                 TransferEvent(Stage.SKIPPED, item.key, reason="already present"),
             )
         elif dry_run and not (item.present and verify and not force):
@@ -294,8 +327,9 @@ def download_files(
         else:
             todo.append(item)
             continue
-        results[item.index], event = settled
-        emit(event)
+        results.settle(item.index, settled[0])
+        emit(settled[1])
+    del planned
     run = _Run(sdc, TransferRun(results, len(todo), emit), jobs=jobs, force=force, dry_run=dry_run)
     try:
         run.execute(todo)
@@ -303,4 +337,4 @@ def download_files(
         with run.run.lock:
             stop.kept = list(run.fetcher.kept)  # type: ignore[attr-defined]
         raise
-    return [r for r in results if r is not None]
+    return results if compact else list(results)
