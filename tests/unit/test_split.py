@@ -18,8 +18,8 @@ from imap_cli.core.split import (
     Page,
     SizeFailure,
     Window,
+    covers,
     fetch_all,
-    first_windows,
     is_size_failure,
     merge,
 )
@@ -31,8 +31,12 @@ def day(text: str) -> dt.date:
     return dt.datetime.strptime(text, "%Y%m%d").date()
 
 
+# A row's bytes in an answer (its JSON, then ", "): padded to a science row's size.
+ROW_BYTES = 360
+
+
 class Model:
-    """/query over `rows` with a response limit in rows; pagination optional."""
+    """/query over `rows` with a response limit (in rows of ROW_BYTES); pagination optional."""
 
     def __init__(self, rows: list[dict], limit_rows: int, *, pagination: bool) -> None:
         self.rows = sorted(rows, key=lambda r: r["file_path"])
@@ -61,7 +65,7 @@ class Model:
         if "offset" in query:
             first = int(query["offset"])
             rows = rows[first : first + int(query["limit"])]
-        if len(rows) > self.limit_rows:
+        if len(rows) > self.limit_rows:  # each row is ROW_BYTES
             with self.lock:
                 self.size_failures += 1
             if patient:
@@ -77,9 +81,9 @@ def rows_over(first: str, days: int, per_day: int) -> list[dict]:
         when = f"{start + dt.timedelta(days=n):%Y%m%d}"
         for k in range(per_day):
             name = f"imap_mag_l1a_p{k:03d}_{when}_v001.0001.cdf"
-            out.append(
-                {"file_path": f"imap/mag/l1a/{when[:4]}/{when[4:6]}/{name}", "start_date": when}
-            )
+            row = {"file_path": f"imap/mag/l1a/{when[:4]}/{when[4:6]}/{name}", "start_date": when}
+            row["pad"] = "x" * (ROW_BYTES - 2 - len(json.dumps({**row, "pad": ""})))
+            out.append(row)
     return out
 
 
@@ -199,19 +203,33 @@ def covered(windows: list[Window], low: dt.date, high: dt.date) -> list[dt.date]
 
 
 @pytest.mark.parametrize(
-    ("low", "high"),
+    "params",
     [
-        (None, None),
-        (day("20000101"), None),
-        (None, day("20251231")),
-        (day("20250101"), day("20250105")),
+        [("table", "science")],
+        [("table", "science"), ("start_date", "20000101")],
+        [("table", "science"), ("end_date", "20991231")],
+        [("table", "science"), ("start_date", "20250601"), ("end_date", "20260101")],
     ],
+    ids=["none", "start", "end", "both"],
 )
-def test_first_windows_cover_each_day_once(low, high) -> None:
-    windows = first_windows(low, high, TODAY)
-    lo, hi = low or dt.date(1990, 1, 1), high or dt.date(2040, 1, 1)
+def test_the_plan_covers_each_day_once(params) -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=3000, pagination=False)
+    plans: list = []
+    fetch_all(model.ask, params, today=TODAY, on_plan=plans.append)
+    (plan,) = plans
+    assert covers(plan, params)
+    windows = [Window(a and day(a), b and day(b)) for a, b, _ in plan]
+    lo, hi = dt.date(1990, 1, 1), dt.date(2040, 1, 1)
+    low, high = (dict(params).get(k) for k in ("start_date", "end_date"))
+    lo, hi = (day(low) if low else lo), (day(high) if high else hi)
     span = (hi - lo).days + 1
     assert covered(windows, lo, hi) == [lo + dt.timedelta(days=n) for n in range(span)]
+    # A re-run with the plan: its windows at once, none too large, no health check needed.
+    again = Model(model.rows, limit_rows=3000, pagination=False)
+    rows = fetch_all(again.ask, params, today=TODAY, plan=plan)
+    assert [r["file_path"] for r in rows] == expected(again, low or "", high or "99999999")
+    assert again.size_failures == 0
+    assert len(again.asked) == len(plan) < len(model.asked) - 2
 
 
 @pytest.mark.parametrize(
