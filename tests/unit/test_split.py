@@ -307,3 +307,68 @@ def test_dense_data_is_split_by_the_density_seen_not_blindly() -> None:
     # The first windows that hold data (32, 64, 128 and 256 days) fail once each; every part
     # they are cut into fits (splitting in four, again and again, fails 13 times here).
     assert model.size_failures <= 4
+
+
+# --- the remembered split -----------------------------------------------------------------------
+
+
+def test_a_plan_that_does_not_cover_the_query_is_not_used() -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=17_000, pagination=False)
+    params = [("table", "science"), ("start_date", "20000101")]
+    gap = [("20000101", "20250701", 0), ("20250703", None, 0)]  # 2025-07-02 missing
+    assert not covers(gap, params)
+    assert not covers([("20000102", None, 0)], params)
+    assert not covers([("2000-01-01", None, 0)], params)
+    got = fetch_all(model.ask, params, today=TODAY, plan=gap)
+    assert [r["file_path"] for r in got] == expected(model, "20000101")
+
+
+def test_a_stale_plan_is_split_again_and_still_complete() -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=17_000, pagination=False)
+    params = [("table", "science")]
+    stale = [(None, "20251231", 0), ("20260101", None, 0)]  # 2026 now holds 8,640 rows...
+    model.limit_rows = 6000  # ...and the SDC's limit is lower than thought
+    plans: list = []
+    got = fetch_all(model.ask, params, today=TODAY, plan=stale, on_plan=plans.append)
+    assert [r["file_path"] for r in got] == expected(model)
+    assert model.size_failures >= 1
+    assert covers(plans[0], params) and len(plans[0]) > 2
+
+
+def test_plans_are_kept_bounded_and_atomic(tmp_path, monkeypatch) -> None:
+    from imap_cli.core import splitplans
+
+    path = tmp_path / "cache" / "query-splits.json"
+    key = splitplans.plan_key("https://sdc.example/api-key-in-url", [("table", "science")])
+    assert "api-key" not in key and len(key) == 32
+    assert splitplans.load_plan(key, path) is None
+    splitplans.save_plan(key, [(None, "20250101", 0), ("20250102", None, 100)], path)
+    assert splitplans.load_plan(key, path) == [(None, "20250101", 0), ("20250102", None, 100)]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    monkeypatch.setattr(splitplans, "MAX_PLANS", 3)
+    for n in range(5):
+        splitplans.save_plan(f"k{n}", [(None, None, 0)], path)
+    assert [splitplans.load_plan(f"k{n}", path) is not None for n in range(5)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    too_many = [(None, None, 0)] * (splitplans.MAX_WINDOWS + 1)
+    splitplans.save_plan("big", too_many, path)
+    assert splitplans.load_plan("big", path) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", '{"k": {"windows": [[1, 2, 3]]}}', '{"k": {"windows": "x"}}'],
+)
+def test_a_damaged_plan_file_is_no_plan(tmp_path, text: str) -> None:
+    from imap_cli.core import splitplans
+
+    path = tmp_path / "query-splits.json"
+    path.write_text(text)
+    assert splitplans.load_plan("k", path) is None
+    splitplans.save_plan("k", [(None, None, 0)], path)  # and is replaced, not a failure
+    assert splitplans.load_plan("k", path) == [(None, None, 0)]
