@@ -126,8 +126,8 @@ class Window:
         return kept[:at] + dates + kept[at:]
 
     def span(self, today: dt.date) -> int | None:
-        """Days of data it may hold: open to the future, files after today are rare."""
-        if self.high is None and self.low is not None and self.low <= today:
+        """Days of data it may hold: files dated after today are rare."""
+        if self.low is not None and self.low <= today and (self.high is None or self.high > today):
             return (today - self.low).days + 1
         return self.days()
 
@@ -236,6 +236,19 @@ def _row_bytes(rows: Sequence[dict]) -> float:
     return sum(len(json.dumps(row)) + 2 for row in sample) / len(sample)
 
 
+def _first_day(rows: Sequence[dict]) -> dt.date | None:
+    """The earliest start date among the rows (YYYYMMDD or YYYY-MM-DD...), if they have any."""
+    days = []
+    for row in rows:
+        text = "".join(c for c in str(row.get("start_date") or "")[:10] if c.isdigit())
+        if len(text) == 8:
+            days.append(text)
+    try:
+        return dt.datetime.strptime(min(days), "%Y%m%d").date() if days else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class _Stream:
     """Windows walked back from `cursor` down to `floor` (None: no first day)."""
@@ -244,6 +257,10 @@ class _Stream:
     cursor: dt.date | None  # the next window's last day; None once all is asked for
     length: int | None  # the next window's days; None: wait for the one in flight
     most: int | None = None  # a stream over a failed window asks for less than it did
+    # The first window's last day, when it is later than `cursor` (the files dated after
+    # today, asked for with the newest days; None: open).
+    first_high: dt.date | None = None
+    later: bool = False
     seen_data: bool = False
     rest: bool = False  # ask for everything left in one window
 
@@ -254,17 +271,24 @@ class _Stream:
             return None
         if self.rest:
             self.cursor = None
-            return Window(self.floor, high)
+            return Window(self.floor, self._top(high))
         if self.length is None:
             return None
         length = min(self.length, self.most or self.length)
         room = (high - (self.floor or dt.date.min)).days + 1
         if length >= room:
             self.cursor = None
-            return Window(self.floor, high)
+            return Window(self.floor, self._top(high))
         low = high - dt.timedelta(days=length - 1)
         self.cursor = low - _DAY
-        return Window(low, high)
+        return Window(low, self._top(high))
+
+    def _top(self, high: dt.date) -> dt.date | None:
+        """The first window's last day: `first_high` when there are later days to cover."""
+        if not self.later:
+            return high
+        self.later = False
+        return self.first_high
 
 
 class _Run:
@@ -408,6 +432,12 @@ class _Run:
             if rows:
                 stream.seen_data = True
                 stream.length = self._length()
+                # The data begins well inside this window: the rest is likely empty.
+                first = _first_day(rows)
+                days = piece.span(self.today)
+                stream.rest = bool(
+                    first and days and piece.low and first - piece.low > _DAY * (days // 4)
+                )
             elif stream.seen_data:
                 stream.rest = True  # the data begins here: the rest is likely empty
             else:
@@ -440,19 +470,22 @@ class _Run:
             for part in window.split(today):
                 self._submit(part)
             return
-        top = high
-        if high is None or high > today:
-            self._submit(Window(today + _DAY, high))  # files dated later: rarely any
-            top = today
+        # Files dated after today are rare: asked for with the first (newest) window of the
+        # stream, or on their own once the bytes a day are known or the window is short.
+        later = high is None or high > today
+        top = today if later else high
         days = None if low is None else (top - low).days + 1  # type: ignore[operator]
-        if days is not None and days <= 2 * PROBE_DAYS and not self.rate:
-            parts = Window(low, top).split(today, 4) or [Window(low, top)]
-            for part in parts:
+        short = days is not None and days <= 2 * PROBE_DAYS
+        if later and (self.rate or short):
+            self._submit(Window(today + _DAY, high))
+            later = False
+        if short and not self.rate:
+            for part in Window(low, top).split(today, 4) or [Window(low, top)]:
                 self._submit(part)
             return
         most = None if days is None else max(1, math.ceil(days / 2))
         length = self._length() or min(PROBE_DAYS, most or PROBE_DAYS)
-        self.streams.append(_Stream(low, top, length, most))
+        self.streams.append(_Stream(low, top, length, most, first_high=high, later=later))
 
     def _failed(self, piece: Window | Page) -> None:
         if self.health is None:
