@@ -518,6 +518,9 @@ def fetch_result(
     """
     from imap_cli.core.split import SizeFailure
 
+    if plan.route == "query" and _remembered_split(client, plan) is not None:
+        # Too large last time: start with the parts that worked (core.splitplans).
+        return QueryResult(_select(plan, _fetch_in_parts(client, plan, on_progress))[0])
     try:
         try:
             body, status, kind = _get_body(client, plan, patient=False)
@@ -536,17 +539,29 @@ def fetch_result(
     return QueryResult(rows, body if raw_ok else None)
 
 
+def _remembered_split(client: Any, plan: QueryPlan) -> list | None:
+    """The windows this query was split into last time; None if there are none."""
+    from imap_cli.core import splitplans
+
+    return splitplans.load_plan(splitplans.plan_key(client.api_url(plan.route), plan.params))
+
+
 def _fetch_in_parts(
     client: Any, plan: QueryPlan, on_progress: Callable[[int, int], None] | None
 ) -> list[dict]:
     from imap_cli.core.split import fetch_all
 
     if plan.route == "query":
+        from imap_cli.core import splitplans
+
+        key = splitplans.plan_key(client.api_url(plan.route), plan.params)
         return fetch_all(
             lambda params, patient: _records(client, plan, params, patient),
             plan.params,
             what=plan.what,
             on_progress=on_progress,
+            plan=_remembered_split(client, plan),
+            on_plan=lambda windows: splitplans.save_plan(key, windows),
         )
     # /spice-query and the other tables have no start-date or paging semantics to split by.
     # A query that cannot match anything tells a failing SDC from an answer too large.

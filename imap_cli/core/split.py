@@ -3,22 +3,26 @@
 The SDC's /query is a Lambda behind API Gateway, and a Lambda cannot send more than
 6,291,556 bytes: a larger answer becomes the gateway's 500 `{"message": "Internal Server
 Error"}` (502 on a REST-API gateway), the same body a crash gives. `fetch_all` is called when
-the whole query failed that way, and returns every row once, in file_path order:
+the whole query failed that way (or with the windows that worked last time), and returns
+every row once, in file_path order:
 
 1. A query that matches nothing (`start_date=99991231`) is asked for alongside the first
-   windows, retried as any request: if even that fails, the SDC is failing, and its error
+   windows (or at the first failure): if even that fails, the SDC is failing, and its error
    (an outage, exit 3) is what the user sees, not a storm of ever smaller queries.
 2. Start-date windows. They are exact on the science, quicklook and ancillary tables,
-   because the SDC ranks versions per series and a series has one start date. Open ranges
-   (`end_date=D` alone, `start_date=D` alone) cover the days before and after, so no first
-   mission day is guessed. The first windows, all asked for at once, are 64, 256 and 1,024
-   days back from the newest day (data arrives daily), then everything older. A window
-   that fails is split into parts sized by the densest rate seen in answered windows (at
-   least 4; before any rate is known, the shortest failed window is split first to learn
-   one).
+   because the SDC ranks versions per series and a series has one start date. A window too
+   large is walked back from its newest day (today, for an open or far-future end; files
+   dated later are asked for in one window of their own) as a stream of windows: the first
+   a week long, to learn how many bytes a day the files take, then each sized to fill
+   FILL of an answer at the densest rate seen, so most fit on the first try. Empty windows
+   grow fourfold, so an open start or a far-away first day is reached in a few requests;
+   once the data has begun and a window comes back empty, all the rest is asked for at once
+   (cheap when empty; split the same way when it is not).
 3. A single day that fails is asked for in pages (`offset`/`limit`, PAGE_ROWS rows, a page
    too large split in four) where the SDC has them (a newer revision); where it does not,
    it answers a 400 naming them, and the day is `TooLarge`.
+4. The windows that answered, merged while they stay well under the limit, are the plan
+   handed to `on_plan`, so a re-run can start from them (core.splitplans keeps them).
 
 Windows, not pages, come first: each page makes the SDC run the whole query again (it can
 only skip rows after ranking them all), so N pages cost N queries, while the windows together
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -44,15 +49,22 @@ Params = list[tuple[str, str]]
 # ask(params, patient): one request's rows. Not patient: the gateway's 500/502 raises
 # SizeFailure at once. Patient: it is retried like any failure, then raised as Unavailable.
 Ask = Callable[[Params, bool], list[dict]]
+# A window of a plan: first and last start day (YYYYMMDD, None: open), and the rows of a page
+# when that day alone needed pages (0 otherwise).
+Planned = tuple[str | None, str | None, int]
+_Leaf = tuple[dt.date | None, dt.date | None, int]
 
 # Rows per page: a science row is about 360 bytes, so 10,000 leave room for long ones.
 PAGE_ROWS = 10_000
 # Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.
 JOBS = 4
-# The first window of a ladder, in days; each next one is twice as long.
+# The first window of a ladder (only for files dated in the future), in days.
 LADDER_DAYS = 32
-# The first split: 64, 256 and 1,024 days back from the newest day (3.7 years), then the rest.
-FIRST_DAYS, FIRST_GROWTH, FIRST_STEPS = 64, 4, 3
+# The first window of a stream, to learn the bytes a day; each empty one after it this many
+# times longer.
+PROBE_DAYS, GROWTH = 8, 4
+# How full a window is planned to be: room for days denser than the densest seen so far.
+FILL = 0.75
 # After this many size failures without any success, check the SDC still answers at all.
 FAILURES_BEFORE_CHECK = 8
 # What a size failure can and cannot be. A page of fewer than MAX_RESPONSE_BYTES / 6,000 rows
@@ -114,8 +126,8 @@ class Window:
         return kept[:at] + dates + kept[at:]
 
     def span(self, today: dt.date) -> int | None:
-        """Days of data it may hold: open to the future, files after today are rare."""
-        if self.high is None and self.low is not None and self.low <= today:
+        """Days of data it may hold: files dated after today are rare."""
+        if self.low is not None and self.low <= today and (self.high is None or self.high > today):
             return (today - self.low).days + 1
         return self.days()
 
@@ -124,7 +136,7 @@ class Window:
         more, up to 16); [] for a single day."""
         low, high = self.low, self.high
         if low is None and high is None:
-            return first_windows(None, None, today)
+            return [*_ladder(today, None, steps=3), Window(today + _DAY, None)]
         if low is None:
             return _ladder(high, None, steps=3)  # type: ignore[arg-type]
         if high is None:
@@ -213,22 +225,70 @@ def _ladder(
     return windows
 
 
-def first_windows(low: dt.date | None, high: dt.date | None, today: dt.date) -> list[Window]:
-    """The first split of [low, high], at most JOBS windows so that one round asks for all:
-    back from `high` (or today, the newest also holding any future files) 64, 256 and 1,024
-    days, then everything older."""
-    anchor = high or today
-    if low is not None and anchor < low:
-        anchor = low
-    windows = _ladder(anchor, low, FIRST_STEPS, FIRST_DAYS, FIRST_GROWTH)
-    if high is None:
-        windows[0] = Window(windows[0].low, None)
-    return windows
-
-
 def _bounds(params: Sequence[tuple[str, str]]) -> tuple[dt.date | None, dt.date | None]:
     found = {k: dt.datetime.strptime(v, "%Y%m%d").date() for k, v in params if k in _DATE_PARAMS}
     return found.get("start_date"), found.get("end_date")
+
+
+def _row_bytes(rows: Sequence[dict]) -> float:
+    """About how many bytes a row takes in the SDC's answer (from a few of them)."""
+    sample = rows[:: max(1, len(rows) // 16)][:16]
+    return sum(len(json.dumps(row)) + 2 for row in sample) / len(sample)
+
+
+def _first_day(rows: Sequence[dict]) -> dt.date | None:
+    """The earliest start date among the rows (YYYYMMDD or YYYY-MM-DD...), if they have any."""
+    days = []
+    for row in rows:
+        text = "".join(c for c in str(row.get("start_date") or "")[:10] if c.isdigit())
+        if len(text) == 8:
+            days.append(text)
+    try:
+        return dt.datetime.strptime(min(days), "%Y%m%d").date() if days else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Stream:
+    """Windows walked back from `cursor` down to `floor` (None: no first day)."""
+
+    floor: dt.date | None
+    cursor: dt.date | None  # the next window's last day; None once all is asked for
+    length: int | None  # the next window's days; None: wait for the one in flight
+    most: int | None = None  # a stream over a failed window asks for less than it did
+    # The first window's last day, when it is later than `cursor` (the files dated after
+    # today, asked for with the newest days; None: open).
+    first_high: dt.date | None = None
+    later: bool = False
+    seen_data: bool = False
+    rest: bool = False  # ask for everything left in one window
+
+    def next_window(self) -> Window | None:
+        """The next window to ask for (and the cursor moved past it), or None to wait."""
+        high = self.cursor
+        if high is None:
+            return None
+        if self.rest:
+            self.cursor = None
+            return Window(self.floor, self._top(high))
+        if self.length is None:
+            return None
+        length = min(self.length, self.most or self.length)
+        room = (high - (self.floor or dt.date.min)).days + 1
+        if length >= room:
+            self.cursor = None
+            return Window(self.floor, self._top(high))
+        low = high - dt.timedelta(days=length - 1)
+        self.cursor = low - _DAY
+        return Window(low, self._top(high))
+
+    def _top(self, high: dt.date) -> dt.date | None:
+        """The first window's last day: `first_high` when there are later days to cover."""
+        if not self.later:
+            return high
+        self.later = False
+        return self.first_high
 
 
 class _Run:
@@ -257,31 +317,40 @@ class _Run:
         self.paging: bool | None = None  # whether the SDC takes offset/limit, once known
         self.page_rows = PAGE_ROWS
         self.frontier: dict[Window, int] = {}  # a paged day's pages cover [0, frontier)
-        self.pending: dict[cf.Future, Window | Page] = {}
+        self.pending: dict[cf.Future, tuple[Window | Page, _Stream | None]] = {}
+        self.streams: list[_Stream] = []
         self.found: list[dict] = []
-        # From the windows answered so far: the most rows one answer held (so it fits), and
-        # the most rows a day (so how many days such an answer covers).
-        self.most_rows = 0
-        self.rows_a_day = 0.0
-        self.deferred: list[Window] = []
+        self.health: cf.Future | None = None
+        # Learnt from the answers: bytes a row, the densest bytes a day, the largest answer
+        # (it fits), and what an answer can hold (lowered when windows sized for it fail).
+        self.row_bytes = 0.0
+        self.rate = 0.0
+        self.fit = 0.0
+        self.cap = float(MAX_RESPONSE_BYTES)
+        # The windows that answered (with their bytes), and the days that needed pages.
+        self.answered: dict[Window, float] = {}
+        self.paged: dict[Window, int] = {}
 
-    def run(self) -> list[dict]:
+    def run(self, plan: Sequence[_Leaf] | None) -> list[dict]:
         # Parts in flight at most `jobs` at once; the health check beside them, not in a slot.
         self.pool = pool = WorkerPool(self.jobs, "imap-query-part")
-        checker = WorkerPool(1, "imap-query-check")
+        self.checker = checker = WorkerPool(1, "imap-query-check")
         try:
-            # The whole query failed as a too-large answer does. Whether it was an outage
-            # instead is asked alongside the first windows; failures wait for the answer.
-            self.health = checker.submit(self.ask, self._nothing(), True)
-            for window in first_windows(*_bounds(self.base), self.today):
-                self._submit(window)
+            if plan:
+                for low, high, page_rows in plan:
+                    self._start(Window(low, high), page_rows)
+            else:
+                # The whole query failed as a too-large answer does. Whether it was an outage
+                # instead is asked alongside the first windows; failures wait for the answer.
+                self.health = checker.submit(self.ask, self._nothing(), True)
+                self._split(Window(*_bounds(self.base)))
+            self._feed()
             self._report()
-            while self.pending or self.deferred:
-                if self.pending:
-                    ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
-                    for future in ready:
-                        self._settle(self.pending.pop(future), future)
-                self._split_deferred()
+            while self.pending:
+                ready, _ = cf.wait(self.pending, return_when=cf.FIRST_COMPLETED)
+                for future in ready:
+                    self._settle(*self.pending.pop(future), future)
+                self._feed()
                 self._report()
         finally:
             # Parts not started yet are dropped; the ones in flight end on their own.
@@ -289,9 +358,33 @@ class _Run:
             checker.stop(drop=True)
         return self.found
 
-    def _submit(self, piece: Window | Page) -> None:
+    def _start(self, window: Window, page_rows: int) -> None:
+        """A remembered window: asked for as it is, or in pages if its day needed them."""
+        if page_rows and window.low is not None and window.low == window.high:
+            self.page_rows = min(self.page_rows, page_rows)
+            for _ in range(2):
+                self._next_page(window)
+        else:
+            self._submit(window)
+
+    def _submit(self, piece: Window | Page, stream: _Stream | None = None) -> None:
         self.total += 1
-        self.pending[self.pool.submit(self.ask, piece.params(self.base), False)] = piece
+        future = self.pool.submit(self.ask, piece.params(self.base), False)
+        self.pending[future] = (piece, stream)
+
+    def _feed(self) -> None:
+        """Top the parts in flight up to `jobs` from the streams, oldest stream first."""
+        for stream in self.streams:
+            if stream.length is None and not self.pending:
+                stream.length = PROBE_DAYS  # nothing left to learn from: go on all the same
+            while len(self.pending) < self.jobs:
+                window = stream.next_window()
+                if window is None:
+                    break
+                self._submit(window, stream)
+                if not self.rate and not stream.seen_data:
+                    stream.length = None  # nothing known yet: learn from this one first
+        self.streams = [s for s in self.streams if s.cursor is not None]
 
     def _report(self) -> None:
         if self.on_progress is not None:
@@ -302,11 +395,15 @@ class _Run:
         self._submit(Page(start, self.page_rows, window))
         self.frontier[window] = start + self.page_rows
 
-    def _settle(self, piece: Window | Page, future: cf.Future) -> None:
+    def _settle(self, piece: Window | Page, stream: _Stream | None, future: cf.Future) -> None:
         self.done += 1
         try:
             rows = future.result()
         except SizeFailure:
+            if stream is not None:
+                # Data enough to fail: go on back in windows sized for it (smaller).
+                stream.seen_data = True
+                stream.length = self._length() or max(1, (piece.span(self.today) or 1) // GROWTH)
             self._failed(piece)
             return
         except BadRequest as error:
@@ -321,6 +418,7 @@ class _Run:
         self.found.extend(rows)
         if isinstance(piece, Page):
             self.paging = True
+            self.paged[piece.window] = self.page_rows
             # A full page at the end of what was asked: there may be more.
             if (
                 len(rows) == piece.limit
@@ -328,12 +426,70 @@ class _Run:
             ):
                 self._next_page(piece.window)
             return
-        days = piece.span(self.today)
-        if days and rows:
-            self.most_rows = max(self.most_rows, len(rows))
-            self.rows_a_day = max(self.rows_a_day, len(rows) / days)
+        size = self._learn(piece, rows)
+        self.answered[piece] = size
+        if stream is not None:
+            if rows:
+                stream.seen_data = True
+                stream.length = self._length()
+                # The data begins well inside this window: the rest is likely empty.
+                first = _first_day(rows)
+                days = piece.span(self.today)
+                stream.rest = bool(
+                    first and days and piece.low and first - piece.low > _DAY * (days // 4)
+                )
+            elif stream.seen_data:
+                stream.rest = True  # the data begins here: the rest is likely empty
+            else:
+                # Empty windows grow: an open start or a distant first day in a few requests.
+                stream.length = GROWTH * max(stream.length or 0, piece.days() or PROBE_DAYS)
+
+    def _learn(self, window: Window, rows: list[dict]) -> float:
+        """The answer's bytes (about); the rates it shows."""
+        if not rows:
+            return 0.0
+        self.row_bytes = max(self.row_bytes, _row_bytes(rows))
+        size = self.row_bytes * len(rows)
+        self.fit = max(self.fit, size)
+        days = window.span(self.today)
+        if days:
+            self.rate = max(self.rate, size / days)
+        return size
+
+    def _length(self) -> int | None:
+        """Days a window can hold at the densest rate seen, FILL full; None before any."""
+        if not self.rate:
+            return None
+        return max(1, int(FILL * self.cap / self.rate))
+
+    def _split(self, window: Window) -> None:
+        """Ask for a window too large for one answer in parts."""
+        low, high, today = window.low, window.high, self.today
+        if low is not None and low > today:
+            # Files dated in the future only: rare, split without learning from them.
+            for part in window.split(today):
+                self._submit(part)
+            return
+        # Files dated after today are rare: asked for with the first (newest) window of the
+        # stream, or on their own once the bytes a day are known or the window is short.
+        later = high is None or high > today
+        top = today if later else high
+        days = None if low is None else (top - low).days + 1  # type: ignore[operator]
+        short = days is not None and days <= 2 * PROBE_DAYS
+        if later and (self.rate or short):
+            self._submit(Window(today + _DAY, high))
+            later = False
+        if short and not self.rate:
+            for part in Window(low, top).split(today, 4) or [Window(low, top)]:
+                self._submit(part)
+            return
+        most = None if days is None else max(1, math.ceil(days / 2))
+        length = self._length() or min(PROBE_DAYS, most or PROBE_DAYS)
+        self.streams.append(_Stream(low, top, length, most, first_high=high, later=later))
 
     def _failed(self, piece: Window | Page) -> None:
+        if self.health is None:
+            self.health = self.checker.submit(self.ask, self._nothing(), True)
         self.health.result()  # an outage's error, if the SDC answers nothing at all
         self.failures_in_a_row += 1
         self.failures += 1
@@ -360,36 +516,33 @@ class _Run:
             for _ in range(2):  # it was over the limit: at least two pages
                 self._next_page(piece)
             return
-        if not self.most_rows:
-            self.deferred.append(piece)  # split once some answer shows how dense files are
-            return
-        for part in piece.split(self.today, self._parts_for(piece)):
-            self._submit(part)
+        days = piece.span(self.today)
+        if days and self.rate and days * self.rate < 2 * self.cap:
+            # Sized to fit but did not: the SDC's limit is lower than thought.
+            self.cap = max(self.fit, days * self.rate * 0.7)
+        self._split(piece)
 
-    def _split_deferred(self) -> None:
-        """Split the failed windows: all of them once a density is known; else the shortest
-        alone when nothing else is on its way, to learn one (a failure costs far more than
-        a round trip)."""
-        if not self.deferred:
-            return
-        if self.most_rows:
-            windows, self.deferred = self.deferred, []
-        elif not self.pending:
-            self.deferred.sort(key=lambda w: w.span(self.today) or 1 << 30)
-            windows, self.deferred = self.deferred[:1], self.deferred[1:]
-        else:
-            return
-        for window in windows:
-            for part in window.split(self.today, self._parts_for(window)):
-                self._submit(part)
-
-    def _parts_for(self, window: Window) -> int:
-        """Parts that would each hold no more than the largest answer yet, at the densest rate
-        seen so far: fewer failed attempts than splitting in four, again and again."""
-        days = window.span(self.today)
-        if not days or not self.most_rows:
-            return 0
-        return math.ceil(days * self.rows_a_day / self.most_rows)
+    def plan(self) -> list[_Leaf]:
+        """The windows that answered, neighbours merged while they stay FILL full at most."""
+        pieces = sorted(
+            [
+                *((w, s, 0) for w, s in self.answered.items()),
+                *((w, 0.0, r) for w, r in self.paged.items()),
+            ],
+            key=lambda p: p[0].low or dt.date.min,
+        )
+        # No larger than an answer that fitted: the plan must not fail where this run did not.
+        most = min(self.fit, FILL * self.cap)
+        merged: list[tuple[Window, float, int]] = []
+        for window, size, page_rows in pieces:
+            if merged:
+                last, last_size, last_rows = merged[-1]
+                joins = last.high is not None and window.low == last.high + _DAY
+                if joins and not last_rows and not page_rows and last_size + size <= most:
+                    merged[-1] = (Window(last.low, window.high), last_size + size, 0)
+                    continue
+            merged.append((window, size, page_rows))
+        return [(w.low, w.high, r) for w, _, r in merged]
 
     def _check_health(self) -> None:
         """Make sure the SDC answers a query that matches nothing (so cannot be too large)
@@ -421,6 +574,28 @@ class _Run:
         )
 
 
+def _dates(plan: Sequence[Planned]) -> list[_Leaf] | None:
+    def day(text: str | None) -> dt.date | None:
+        return None if text is None else dt.datetime.strptime(text, "%Y%m%d").date()
+
+    try:
+        return [(day(low), day(high), int(rows)) for low, high, rows in plan]
+    except (TypeError, ValueError):  # a damaged cache
+        return None
+
+
+def covers(planned: Sequence[Planned], params: Sequence[tuple[str, str]]) -> bool:
+    """Whether the plan's windows cover the query's dates exactly, each day once."""
+    low, high = _bounds(params)
+    plan = _dates(planned)
+    if not plan or plan[0][0] != low or plan[-1][1] != high:
+        return False
+    for (_, last, _), (first, _, _) in itertools.pairwise(plan):
+        if last is None or first is None or first != last + _DAY:
+            return False
+    return all(a is None or b is None or a <= b for a, b, _ in plan)
+
+
 def fetch_all(
     ask: Ask,
     params: Sequence[tuple[str, str]],
@@ -429,16 +604,30 @@ def fetch_all(
     jobs: int = JOBS,
     today: dt.date | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    plan: Sequence[Planned] | None = None,
+    on_plan: Callable[[list[Planned]], None] | None = None,
 ) -> list[dict]:
-    """Every row of a /query that failed for size, once each, in file_path order.
+    """Every row of a /query too large for one answer, once each, in file_path order.
 
     `ask(params, patient)` sends one request and returns its rows (see Ask).
     `on_progress(done, total)` is called after each answer (total grows as pieces split).
+    `plan`: the windows that worked last time (used when they cover the query's dates; the
+    whole query is then not assumed to have failed); `on_plan(windows)` gets the ones that
+    worked this time.
     """
     if today is None:
         today = dt.datetime.now(dt.timezone.utc).date()
+    leaves = _dates(plan) if plan is not None and covers(plan, params) else None
     run = _Run(ask, list(params), what=what, jobs=jobs, today=today, on_progress=on_progress)
-    return merge(run.run())
+    rows = merge(run.run(leaves))
+    if on_plan is not None:
+        on_plan(
+            [
+                (low and _day_text(low, ""), high and _day_text(high, ""), n)
+                for low, high, n in run.plan()
+            ]
+        )
+    return rows
 
 
 def merge(rows: Sequence[dict]) -> list[dict]:

@@ -387,3 +387,101 @@ def test_a_500_that_splitting_does_not_cure_ends_without_a_request_storm(capsys,
     # allowed failure ends the run, up to `split.JOBS` parts are still in flight, and how many
     # depends on the threads' timing: count them too.
     assert server.asked <= 2 * (split.MOST_FAILED_PARTS + split.JOBS) + 16
+
+
+# --- every shape of date filter, and the remembered split ---------------------------------------
+
+RECENT_LIMIT = 60_000  # bytes: about 170 rows an answer
+
+
+def _recent_days(count: int, before: int = 1) -> list[str]:
+    """`count` days ending `before` days ago (UTC), as the SDC's daily data does."""
+    last = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=before)
+    return [f"{last - dt.timedelta(days=n):%Y%m%d}" for n in range(count)][::-1]
+
+
+@pytest.fixture(params=["http", "rest"])
+def recent_fake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """The fake with 150 days of 4 products up to yesterday, its answers limited, and the
+    client told that limit (as it knows the SDC's)."""
+    with RealisticSDC() as fake:
+        for day in _recent_days(150):
+            for descriptor in ("norm-mago", "norm-magi", "burst-mago", "burst-magi"):
+                fake.add_science(fake_key(day, descriptor), day.encode())
+        fake.gateway = request.param
+        fake.max_response_bytes = RECENT_LIMIT
+        monkeypatch.setattr(split, "MAX_RESPONSE_BYTES", RECENT_LIMIT)
+        yield fake
+        assert fake.server_errors == []
+
+
+def _limited_run(fake: RealisticSDC, capsys, *filters: str) -> tuple[str, list]:
+    fake.seen.clear()
+    code, out, err = run(capsys, fake.api_url, "query", *filters, "-o", "paths")
+    assert code == 0, err
+    assert "retrying" not in err
+    return out, fake.requests("api")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ("--start-date", "20000101"),
+        ("--end-date", "20991231"),
+        ("--start-date", "20000101", "--end-date", "20991231"),
+        ("--instrument", "mag"),
+    ],
+    ids=["start-only", "end-far-future", "both", "no-dates"],
+)
+def test_every_date_shape_costs_a_few_requests(
+    recent_fake: RealisticSDC, capsys: pytest.CaptureFixture[str], filters: tuple[str, ...]
+) -> None:
+    expected = whole_answer(recent_fake, capsys, "query", *filters, "-o", "paths")
+    assert len(expected.splitlines()) == 600
+    out, asked = _limited_run(recent_fake, capsys, *filters)
+    assert out == expected
+    status = 500 if recent_fake.gateway == "http" else 502
+    assert asked[0].status == status
+    # 600 rows of ~350 bytes need 4 answers of 60 KB: the whole query, the health check, the
+    # future, a week to learn the bytes a day, 4 to 6 windows, an empty one or two and the
+    # rest. (An open start walked back from 2099 in months, and failed 48 times.)
+    assert len(asked) <= 14
+    assert sum(s.status == status for s in asked) == 1
+
+
+def test_a_rerun_starts_from_the_remembered_split(
+    recent_fake: RealisticSDC, capsys: pytest.CaptureFixture[str]
+) -> None:
+    filters = ("--end-date", "20991231")
+    first, asked_first = _limited_run(recent_fake, capsys, *filters)
+    again, asked_again = _limited_run(recent_fake, capsys, *filters)
+    assert again == first and len(first.splitlines()) == 600
+    # No whole query failing first, no health check, no search: the windows that worked.
+    assert all(s.status == 200 for s in asked_again)
+    assert len(asked_again) <= 6 < len(asked_first)
+    # Another filter set, or another SDC url, is split afresh.
+    _, asked_other = _limited_run(recent_fake, capsys, *filters, "--instrument", "mag")
+    assert asked_other[0].status != 200
+
+
+def test_a_stale_remembered_split_still_returns_every_row(
+    recent_fake: RealisticSDC, capsys: pytest.CaptureFixture[str]
+) -> None:
+    filters = ("--start-date", "20000101")
+    _limited_run(recent_fake, capsys, *filters)
+    # A reprocessing campaign: ten days of 30 more files each, and newer days still.
+    for day in _recent_days(10, before=40):
+        for n in range(30):
+            recent_fake.add_science(fake_key(day, f"extra{n:02d}"), day.encode())
+    for day in _recent_days(3, before=-2):
+        recent_fake.add_science(fake_key(day, "norm-mago"), day.encode())
+    expected = whole_answer(recent_fake, capsys, "query", *filters, "-o", "paths")
+    assert len(expected.splitlines()) == 600 + 300 + 3
+    out, asked = _limited_run(recent_fake, capsys, *filters)
+    assert out == expected
+    status = 500 if recent_fake.gateway == "http" else 502
+    assert any(s.status == status for s in asked)  # a remembered window too large now
+    # Then the memory is the new split: a third run fits at once.
+    third, asked_third = _limited_run(recent_fake, capsys, *filters)
+    assert third == expected
+    assert all(s.status == 200 for s in asked_third)

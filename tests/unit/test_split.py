@@ -18,8 +18,8 @@ from imap_cli.core.split import (
     Page,
     SizeFailure,
     Window,
+    covers,
     fetch_all,
-    first_windows,
     is_size_failure,
     merge,
 )
@@ -31,8 +31,12 @@ def day(text: str) -> dt.date:
     return dt.datetime.strptime(text, "%Y%m%d").date()
 
 
+# A row's bytes in an answer (its JSON, then ", "): padded to a science row's size.
+ROW_BYTES = 360
+
+
 class Model:
-    """/query over `rows` with a response limit in rows; pagination optional."""
+    """/query over `rows` with a response limit (in rows of ROW_BYTES); pagination optional."""
 
     def __init__(self, rows: list[dict], limit_rows: int, *, pagination: bool) -> None:
         self.rows = sorted(rows, key=lambda r: r["file_path"])
@@ -61,7 +65,7 @@ class Model:
         if "offset" in query:
             first = int(query["offset"])
             rows = rows[first : first + int(query["limit"])]
-        if len(rows) > self.limit_rows:
+        if len(rows) > self.limit_rows:  # each row is ROW_BYTES
             with self.lock:
                 self.size_failures += 1
             if patient:
@@ -77,9 +81,9 @@ def rows_over(first: str, days: int, per_day: int) -> list[dict]:
         when = f"{start + dt.timedelta(days=n):%Y%m%d}"
         for k in range(per_day):
             name = f"imap_mag_l1a_p{k:03d}_{when}_v001.0001.cdf"
-            out.append(
-                {"file_path": f"imap/mag/l1a/{when[:4]}/{when[4:6]}/{name}", "start_date": when}
-            )
+            row = {"file_path": f"imap/mag/l1a/{when[:4]}/{when[4:6]}/{name}", "start_date": when}
+            row["pad"] = "x" * (ROW_BYTES - 2 - len(json.dumps({**row, "pad": ""})))
+            out.append(row)
     return out
 
 
@@ -199,19 +203,33 @@ def covered(windows: list[Window], low: dt.date, high: dt.date) -> list[dt.date]
 
 
 @pytest.mark.parametrize(
-    ("low", "high"),
+    "params",
     [
-        (None, None),
-        (day("20000101"), None),
-        (None, day("20251231")),
-        (day("20250101"), day("20250105")),
+        [("table", "science")],
+        [("table", "science"), ("start_date", "20000101")],
+        [("table", "science"), ("end_date", "20991231")],
+        [("table", "science"), ("start_date", "20250601"), ("end_date", "20260101")],
     ],
+    ids=["none", "start", "end", "both"],
 )
-def test_first_windows_cover_each_day_once(low, high) -> None:
-    windows = first_windows(low, high, TODAY)
-    lo, hi = low or dt.date(1990, 1, 1), high or dt.date(2040, 1, 1)
+def test_the_plan_covers_each_day_once(params) -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=3000, pagination=False)
+    plans: list = []
+    fetch_all(model.ask, params, today=TODAY, on_plan=plans.append)
+    (plan,) = plans
+    assert covers(plan, params)
+    windows = [Window(a and day(a), b and day(b)) for a, b, _ in plan]
+    lo, hi = dt.date(1990, 1, 1), dt.date(2040, 1, 1)
+    low, high = (dict(params).get(k) for k in ("start_date", "end_date"))
+    lo, hi = (day(low) if low else lo), (day(high) if high else hi)
     span = (hi - lo).days + 1
     assert covered(windows, lo, hi) == [lo + dt.timedelta(days=n) for n in range(span)]
+    # A re-run with the plan: its windows at once, none too large, no health check needed.
+    again = Model(model.rows, limit_rows=3000, pagination=False)
+    rows = fetch_all(again.ask, params, today=TODAY, plan=plan)
+    assert [r["file_path"] for r in rows] == expected(again, low or "", high or "99999999")
+    assert again.size_failures == 0
+    assert len(again.asked) == len(plan) < len(model.asked) - 2
 
 
 @pytest.mark.parametrize(
@@ -289,3 +307,87 @@ def test_dense_data_is_split_by_the_density_seen_not_blindly() -> None:
     # The first windows that hold data (32, 64, 128 and 256 days) fail once each; every part
     # they are cut into fits (splitting in four, again and again, fails 13 times here).
     assert model.size_failures <= 4
+
+
+# --- the remembered split -----------------------------------------------------------------------
+
+
+def test_a_plan_that_does_not_cover_the_query_is_not_used() -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=17_000, pagination=False)
+    params = [("table", "science"), ("start_date", "20000101")]
+    gap = [("20000101", "20250701", 0), ("20250703", None, 0)]  # 2025-07-02 missing
+    assert not covers(gap, params)
+    assert not covers([("20000102", None, 0)], params)
+    assert not covers([("2000-01-01", None, 0)], params)
+    got = fetch_all(model.ask, params, today=TODAY, plan=gap)
+    assert [r["file_path"] for r in got] == expected(model, "20000101")
+
+
+def test_a_stale_plan_is_split_again_and_still_complete() -> None:
+    model = Model(rows_over("20250526", 400, 48), limit_rows=17_000, pagination=False)
+    params = [("table", "science")]
+    stale = [(None, "20251231", 0), ("20260101", None, 0)]  # 2026 now holds 8,640 rows...
+    model.limit_rows = 6000  # ...and the SDC's limit is lower than thought
+    plans: list = []
+    got = fetch_all(model.ask, params, today=TODAY, plan=stale, on_plan=plans.append)
+    assert [r["file_path"] for r in got] == expected(model)
+    assert model.size_failures >= 1
+    assert covers(plans[0], params) and len(plans[0]) > 2
+
+
+def test_plans_are_kept_bounded_and_atomic(tmp_path, monkeypatch) -> None:
+    from imap_cli.core import splitplans
+
+    path = tmp_path / "cache" / "query-splits.json"
+    key = splitplans.plan_key("https://sdc.example/api-key-in-url", [("table", "science")])
+    assert "api-key" not in key and len(key) == 32
+    assert splitplans.load_plan(key, path) is None
+    splitplans.save_plan(key, [(None, "20250101", 0), ("20250102", None, 100)], path)
+    assert splitplans.load_plan(key, path) == [(None, "20250101", 0), ("20250102", None, 100)]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    monkeypatch.setattr(splitplans, "MAX_PLANS", 3)
+    for n in range(5):
+        splitplans.save_plan(f"k{n}", [(None, None, 0)], path)
+    assert [splitplans.load_plan(f"k{n}", path) is not None for n in range(5)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    too_many = [(None, None, 0)] * (splitplans.MAX_WINDOWS + 1)
+    splitplans.save_plan("big", too_many, path)
+    assert splitplans.load_plan("big", path) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", '{"k": {"windows": [[1, 2, 3]]}}', '{"k": {"windows": "x"}}'],
+)
+def test_a_damaged_plan_file_is_no_plan(tmp_path, text: str) -> None:
+    from imap_cli.core import splitplans
+
+    path = tmp_path / "query-splits.json"
+    path.write_text(text)
+    assert splitplans.load_plan("k", path) is None
+    splitplans.save_plan("k", [(None, None, 0)], path)  # and is replaced, not a failure
+    assert splitplans.load_plan("k", path) == [(None, None, 0)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [("table", "science"), ("start_date", "20000101")],
+        [("table", "science"), ("end_date", "20991231")],
+        [("table", "science")],
+    ],
+    ids=["start", "end-2099", "no-dates"],
+)
+def test_every_shape_costs_about_the_same_few_requests(params) -> None:
+    # 2,000 days x 48 files (34 MB), a limit of ~17,000 rows: 6 answers could carry it. The
+    # old split took 38 requests for this; an open start walked back from 2099 and gave up.
+    model = Model(rows_over("20210108", 2000, 48), limit_rows=17_000, pagination=False)
+    got = fetch_all(model.ask, params, today=TODAY)
+    assert len(got) == 96_000
+    assert model.size_failures == 0  # a week to learn the bytes a day, then windows that fit
+    assert len(model.asked) <= 17
