@@ -39,8 +39,6 @@ def remember_keys(keys: Iterable[str], path: Path | None = None, limit: int = MA
     Written atomically (temp file + os.replace) so a completion reading it mid-write never
     sees half a file. Keys with a newline are dropped (they would split into two lines).
     """
-    import tempfile
-
     try:
         target = path or recent_keys_path()
         merged: dict[str, None] = {}
@@ -54,18 +52,25 @@ def remember_keys(keys: Iterable[str], path: Path | None = None, limit: int = MA
                 merged.setdefault(key, None)
                 if len(merged) >= limit:
                     break
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".recent-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-                out.write("".join(f"{key}\n" for key in merged))
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_whole(target, "".join(f"{key}\n" for key in merged))
     except Exception:  # a cache must never break the command that fills it
         pass
+
+
+def write_whole(target: Path, text: str) -> None:
+    """Write `text` to the cache file `target` whole or not at all (a temp file renamed)."""
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 __all__ = ["MAX_KEYS", "recent_keys", "recent_keys_path", "remember_keys"]

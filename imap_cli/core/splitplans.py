@@ -10,15 +10,13 @@ command to fail.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from imap_cli.core.recent import APP_NAME
+from imap_cli.core.recent import APP_NAME, write_whole
 
 FILE_NAME = "query-splits.json"
 # Bounds: the newest plans are kept, and a plan of more windows than this is not worth keeping
@@ -76,8 +74,6 @@ def load_plan(key: str, path: Path | None = None) -> list[Planned] | None:
 
 def save_plan(key: str, windows: Sequence[Planned], path: Path | None = None) -> None:
     """Remember `windows` for `key` (atomically: temp file + os.replace), newest plans kept."""
-    import tempfile
-
     if not windows or len(windows) > MAX_WINDOWS:
         return
     try:
@@ -90,16 +86,7 @@ def save_plan(key: str, windows: Sequence[Planned], path: Path | None = None) ->
         plans[key] = {"used": time.time(), "windows": [list(w) for w in windows]}
         newest = sorted(plans, key=lambda k: plans[k]["used"], reverse=True)[:MAX_PLANS]
         text = json.dumps({k: plans[k] for k in newest}, separators=(",", ":"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".query-splits-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_whole(target, text)
     except Exception:  # a cache must never break the command that fills it
         pass
 
