@@ -22,6 +22,7 @@ METAKERNEL_FORMATS = ("json", "tm")
 JOBS_FORMATS = ("csv", "json", "table")
 SYNC_FORMATS = ("json", "text")
 CONFIG_FORMATS = ("json", "table")
+COVERAGE_FORMATS = ("csv", "json", "table")
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -70,6 +71,9 @@ VOCABULARIES = (
     "jobs_formats",
     "sync_formats",
     "config_formats",
+    "coverage_formats",
+    "coverage_by",
+    "coverage_tables",
     "instruments",
     "data_levels",
     "extensions",
@@ -83,7 +87,7 @@ VOCABULARIES = (
 
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
-    from imap_cli.core import jobs, metakernel, query, settings, vocabulary
+    from imap_cli.core import coverage, jobs, metakernel, query, settings, vocabulary
 
     return {
         "tables": query.TABLES,
@@ -93,6 +97,9 @@ def _vocabulary(name: str) -> Iterable[str]:
         "jobs_formats": JOBS_FORMATS,
         "sync_formats": SYNC_FORMATS,
         "config_formats": CONFIG_FORMATS,
+        "coverage_formats": COVERAGE_FORMATS,
+        "coverage_by": coverage.BY_CHOICES,
+        "coverage_tables": coverage.TABLES,
         "instruments": vocabulary.INSTRUMENTS,
         "data_levels": vocabulary.DATA_LEVELS,
         "extensions": vocabulary.ALL_EXTENSIONS,  # every extension any kind of file may have

@@ -64,10 +64,10 @@ DATA_LEVEL_2 = _param('option', 'data_level', ['--data-level', '-l'], help='Data
 DESCRIPTOR_2 = _param('option', 'descriptor', ['--descriptor', '-d'], help='Descriptor(s) to show (repeat, or comma-separated); default: every one found.', multiple=True)
 START_DATE_2 = _param('option', 'start_date', ['--start-date', '-s'], help="First day shown (YYYYMMDD or YYYY-MM-DD). Default: 90 days before the end, or the first file's day if later.")
 END_DATE_2 = _param('option', 'end_date', ['--end-date', '-e'], help="Last day shown, inclusive. Default: the day of the instrument's newest file.")
-BY = _param('option', 'by', ['--by'], help='day or repointing: one column per day, or per repointing (the default for glows, hi, lo and ultra).')
-TABLE_2 = _param('option', 'table', ['--table'], help='science (default) or ancillary: which days the calibration files cover.')
+BY = _param('option', 'by', ['--by'], help='day or repointing: one column per day, or per repointing (the default for glows, hi, lo and ultra).', complete={'choices': ['day', 'repointing'], 'case_sensitive': True})
+TABLE_2 = _param('option', 'table', ['--table'], help='science (default) or ancillary: which days the calibration files cover.', complete={'choices': ['science', 'ancillary'], 'case_sensitive': True})
 GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid.', flag=True)
-OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.')
+OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
 HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
@@ -79,7 +79,6 @@ REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], 
 FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
-OUTPUT_FORMAT_5 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
 START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
@@ -127,7 +126,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
     'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_5, *GLOBAL_URL_TO_HELP], 'commands': {
+    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},

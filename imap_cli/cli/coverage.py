@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from imap_cli.cli.output import Output
     from imap_cli.core.coverage import Coverage, Gap, Product
 
-FORMATS = ("table", "json", "csv")
+FORMATS = completers.COVERAGE_FORMATS
 GAP_CSV_COLUMNS = ("data_level", "descriptor", "first", "last", "days", "present_below")
 LABEL_WIDTH = 22  # a product's name is cut (with …) beyond this
 
@@ -67,6 +67,7 @@ By = Annotated[
     typer.Option(
         "--by",
         metavar="day|repointing",
+        autocompletion=completers.vocabulary("coverage_by"),
         help="day or repointing: one column per day, or per repointing (the default for "
         "glows, hi, lo and ultra).",
         show_default=False,
@@ -77,6 +78,7 @@ CoverageTable = Annotated[
     typer.Option(
         "--table",
         metavar="science|ancillary",
+        autocompletion=completers.vocabulary("coverage_tables"),
         help="science (default) or ancillary: which days the calibration files cover.",
         show_default=False,
     ),
@@ -88,6 +90,7 @@ CoverageFormat = Annotated[
         "--format",
         "-o",
         metavar="table|json|csv",
+        autocompletion=completers.vocabulary("coverage_formats"),
         help="table, json or csv. Default: table on a terminal, json when piped.",
         show_default=False,
     ),
