@@ -5,6 +5,8 @@ _imap_completion() {
     COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
                    COMP_CWORD=$COMP_CWORD \
                    _IMAP_COMPLETE=complete_bash $1 ) )
+    # exit status 3: no match, and the word is no path: so no file names either
+    if [[ $? == 3 ]]; then compopt +o default 2>/dev/null; fi
     return 0
 }
 

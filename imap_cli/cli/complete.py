@@ -74,9 +74,14 @@ def _value_source(param: Any, ctx: Any) -> dict[str, Any] | None:
     return {"choices": choices, "case_sensitive": case_sensitive}
 
 
+# Callbacks that offer local paths, and leave the rest to the shell's own path completion when
+# they find nothing. After any other callback's empty answer a TAB offers nothing (no files).
+PATH_CALLBACKS = frozenset({"imap_cli.cli.completers:upload_files"})
+
+
 def _callback_source(param: Any, ctx: Any, callback: Any, kwargs: dict) -> dict[str, Any]:
-    """A callback by module and name, and which of its parameters take ctx, args and the word
-    (Typer passes them by name)."""
+    """A callback by module and name, which of its parameters take ctx, args and the word
+    (Typer passes them by name), and whether its values are local paths."""
     reference = f"{callback.__module__}:{callback.__qualname__}"
     if "<" in callback.__qualname__:  # a lambda or a function defined inside another
         raise RuntimeError(
@@ -85,7 +90,8 @@ def _callback_source(param: Any, ctx: Any, callback: Any, kwargs: dict) -> dict[
     roles: dict[str, str | None] = {"ctx": None, "args": None, "incomplete": None}
     for name, value in kwargs.items():
         roles["ctx" if value is ctx else "args" if isinstance(value, list) else "incomplete"] = name
-    return {"callback": reference, **roles}
+    paths = {"path": True} if reference in PATH_CALLBACKS else {}
+    return {"callback": reference, **roles, **paths}
 
 
 def _describe_param(param: Any, ctx: Any) -> dict[str, Any]:

@@ -25,6 +25,10 @@ COMPLETE_VAR = "_IMAP_COMPLETE"
 ANSWERED = ("complete_bash", "complete_zsh", "complete_fish")
 
 Item = tuple[str, str | None]  # (value, help)
+# bash's exit status for "nothing to offer, and the word is no path": completions/imap.bash
+# then turns off its `-o default` for this TAB, so bash lists no local files (older scripts
+# ignore the status and fall back to files as before).
+NO_FILES_STATUS = 3
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -289,6 +293,22 @@ def _param_items(ctx: Context, param: dict[str, Any], incomplete: str) -> list[I
 
 def candidates(spec: dict[str, Any], args: list[str], incomplete: str) -> list[Item]:
     """What a TAB offers after `args` for the word `incomplete` (click's get_completions)."""
+    return completion(spec, args, incomplete)[0]
+
+
+def _may_be_path(param: dict[str, Any] | None) -> bool:
+    """Whether the word completed may be a local path: a parameter with no completion source
+    (a date, a file name: the spec cannot tell) or one whose source is paths. A command or an
+    option name, a fixed vocabulary or a callback of other values (descriptors, SDC keys) is
+    no path."""
+    if param is None:
+        return False
+    source = param["complete"]
+    return source is None or bool(source.get("path"))
+
+
+def completion(spec: dict[str, Any], args: list[str], incomplete: str) -> tuple[list[Item], bool]:
+    """What a TAB offers, and whether the shell may offer local paths when that is nothing."""
     ctx = resolve(spec, args)
     args = list(args)
     if incomplete == "=":
@@ -297,11 +317,11 @@ def candidates(spec: dict[str, Any], args: list[str], incomplete: str) -> list[I
         name, _, incomplete = incomplete.partition("=")
         args.append(name)
     if "--" not in args and incomplete[:1] == "-":
-        return _command_items(ctx, incomplete)
+        return _command_items(ctx, incomplete), False
     param = _option_awaiting_value(ctx, args) or _argument_awaiting_value(ctx)
     if param is not None:
-        return _param_items(ctx, param, incomplete)
-    return _command_items(ctx, incomplete)
+        return _param_items(ctx, param, incomplete), _may_be_path(param)
+    return _command_items(ctx, incomplete), False
 
 
 def _zsh_escape(text: str) -> str:
@@ -330,11 +350,15 @@ def answer(environ: dict[str, str] | os._Environ[str], out: Any = None) -> int:
         args = split(line)[1:]
         incomplete = args.pop() if args and not line.endswith(" ") else ""
     try:
-        items = candidates(SPEC, args, incomplete)
+        items, paths = completion(SPEC, args, incomplete)
     except Exception:  # a traceback must never land in the user's prompt
-        items = []
+        items, paths = [], True
+    # Nothing to offer: each shell completes local paths only where the word may be one.
+    code = 0
     if shell == "bash":
         text = "\n".join(value for value, _ in items)
+        if not items and not paths:
+            code = NO_FILES_STATUS
     elif shell == "zsh":
         shown = [
             f'"{_zsh_escape(value)}":"{_zsh_escape(help_text)}"'
@@ -342,11 +366,16 @@ def answer(environ: dict[str, str] | os._Environ[str], out: Any = None) -> int:
             else f'"{_zsh_escape(value)}"'
             for value, help_text in items
         ]
-        text = "_arguments '*: :((" + "\n".join(shown) + "))'" if shown else "_files"
+        if shown:
+            text = "_arguments '*: :((" + "\n".join(shown) + "))'"
+        else:
+            text = "_files" if paths else "return 1"  # no matches: zsh lists nothing
     else:
         action = environ.get("_TYPER_COMPLETE_FISH_ACTION", "")
         if action == "is-args":
-            return 0 if items else 1
+            # true: the script's rule (--no-files) answers, with nothing when there are no
+            # items; false: fish falls back to its own completion, local paths
+            return 0 if items or not paths else 1
         text = "\n".join(
             f"{value}\t{_WHITESPACE.sub(' ', help_text)}" if help_text else value
             for value, help_text in items
@@ -355,4 +384,4 @@ def answer(environ: dict[str, str] | os._Environ[str], out: Any = None) -> int:
             text = ""
     out.write(text + "\n")
     out.flush()
-    return 0
+    return code

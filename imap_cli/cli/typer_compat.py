@@ -163,9 +163,30 @@ def zsh_template() -> str | None:
     return template[: -len(TYPER_ZSH_ENDING)] + ZSH_ENDING.lstrip("\n")
 
 
+# typer's bash script registers `complete -o default`: when the answer is empty, bash lists
+# local files, even for a descriptor or a command name. cli/tab.py exits with status 3 when the
+# word is no path; then the function turns that fallback off for this TAB (compopt is bash 4+:
+# an older bash fails quietly and lists files as before). Paths still complete where the word may
+# be one.
+TYPER_BASH_ENDING = "    return 0\n}\n"
+BASH_ENDING = """    # exit status 3: no match, and the word is no path: so no file names either
+    if [[ $? == 3 ]]; then compopt +o default 2>/dev/null; fi
+    return 0
+}
+"""
+
+
+def bash_template() -> str | None:
+    """Typer's bash template with the end of its function replaced by BASH_ENDING."""
+    template = getattr(hook("completion_shared"), "COMPLETION_SCRIPT_BASH", None)
+    if template is None or TYPER_BASH_ENDING not in template:  # a typer we do not know
+        return template
+    return template.replace(TYPER_BASH_ENDING, BASH_ENDING, 1)
+
+
 def adapt_typer_completion() -> None:
-    """Our two changes to Typer's completion, where this Typer has the places for them: plain
-    help text, and the zsh script.
+    """Our changes to Typer's completion, where this Typer has the places for them: plain
+    help text, and the zsh and bash scripts.
 
     Candidates' help text in zsh and fish goes through rich in Typer (typer.rich_utils
     imports rich.markdown, pygments and more: ~50 ms a TAB); our help texts hold no markup,
@@ -174,12 +195,17 @@ def adapt_typer_completion() -> None:
     classes, shared = hook("completion_classes"), hook("completion_shared")
     if classes is not None and hasattr(classes, "_sanitize_help_text"):
         classes._sanitize_help_text = plain_text
-    template = zsh_template()
-    if template is None or classes is None or shared is None:
+    if classes is None or shared is None:
         return
-    with contextlib.suppress(AttributeError, TypeError):
-        shared._completion_scripts["zsh"] = template
-        classes.ZshComplete.source_template = template
+    for shell, template, name in (
+        ("zsh", zsh_template(), "ZshComplete"),
+        ("bash", bash_template(), "BashComplete"),
+    ):
+        if template is None:
+            continue
+        with contextlib.suppress(AttributeError, TypeError):
+            shared._completion_scripts[shell] = template
+            getattr(classes, name).source_template = template
 
 
 def writes_scripts() -> bool:

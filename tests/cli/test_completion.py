@@ -79,16 +79,20 @@ def test_zsh_describes_options_with_their_help_as_plain_text() -> None:
     assert out == """_arguments '*: :(("--instrument":"Instrument, e.g. mag, swe, codice."))'"""
 
 
-def test_zsh_falls_back_to_files_when_nothing_matches() -> None:
-    assert zsh("imap query --instrument zz") == "_files"
+def test_zsh_falls_back_to_files_when_nothing_matches_and_the_word_may_be_a_path() -> None:
+    assert zsh("imap coverage --svg zz") == "_files"
+    # an instrument is no path: no matches, and no file names either (issue 22)
+    assert zsh("imap query --instrument zz") == "return 1"
 
 
 def test_fish_completes_an_instrument_and_says_files_are_not_wanted() -> None:
     got = fish("imap query --instrument s")
     assert got.returncode == 0 and got.stdout.splitlines() == ["spacecraft", "swapi", "swe"]
     assert fish("imap query --instrument s", "is-args").returncode == 0
-    # no candidate: exit 1, so fish offers files instead
-    assert fish("imap query --instrument zz", "is-args").returncode == 1
+    # no candidate for a word that is no path: exit 0, so fish offers nothing (issue 22)
+    assert fish("imap query --instrument zz", "is-args").returncode == 0
+    # no candidate where the word may be a path: exit 1, so fish offers files instead
+    assert fish("imap coverage --svg zz", "is-args").returncode == 1
 
 
 def test_fish_shows_option_help_after_a_tab() -> None:

@@ -157,13 +157,35 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     remember_keys(KEYS)
 
 
+# Where Typer offers nothing, each shell lists local files; where the word is no path (a
+# command, an option, a descriptor) the static answer says so instead.
+NO_FILES = {
+    "bash": (tab.NO_FILES_STATUS, "\n"),
+    "zsh": (0, "return 1\n"),
+    "fish get-args": (0, "\n"),
+    "fish is-args": (0, ""),
+}
+TYPER_NOTHING = {
+    "bash": (0, "\n"),
+    "zsh": (0, "_files\n"),
+    "fish get-args": (0, "\n"),
+    "fish is-args": (1, ""),
+}
+
+
 @pytest.mark.parametrize("line", LINES)
 def test_the_static_answer_is_typers(
     line: str, files: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for shell, env in requests_for(line).items():
+    requests = requests_for(line)
+    no_files = static_answer(requests["zsh"]) == NO_FILES["zsh"]
+    for shell, env in requests.items():
         expected_code, expected = typer_answer(env, monkeypatch)
         code, got = static_answer(env)
+        if no_files:
+            assert (expected_code, expected) == TYPER_NOTHING[shell], f"{shell}: {line!r}"
+            assert (code, got) == NO_FILES[shell], f"{shell}: {line!r}"
+            continue
         assert code == expected_code, shell
         assert help_last(got) == help_last(expected), f"{shell}: {line!r}"
         for frame in ("_arguments '*: :((", "_files"):  # zsh's frame around the candidates
@@ -285,3 +307,35 @@ def test_version_alone_is_answered_without_typer_and_as_the_app_does(
     blocked = BLOCKER.replace("main()", "main(['--version'])")
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (0, expected, "")
+
+
+@pytest.mark.parametrize(
+    ("line", "paths"),
+    [
+        ("imap query -d ", False),  # recent descriptors: none with an empty cache
+        ("imap query --descriptor no", False),
+        ("imap query --instrument zz", False),  # a fixed vocabulary
+        ("imap download ", False),  # recent SDC keys
+        ("imap zz", False),  # a command name
+        ("imap config path ", False),  # nothing to complete at all
+        ("imap query --nope", False),  # an option name
+        ("imap upload ", True),  # files: the shell completes what the callback does not
+        ("imap upload zz", True),
+        ("imap coverage --svg ", True),  # no completer: may be a path
+        ("imap --data-dir ", True),
+        ("imap doctor --ca-bundle ", True),
+        ("imap metakernel --output ", True),
+    ],
+)
+def test_an_empty_answer_offers_files_only_where_the_word_may_be_a_path(
+    line: str, paths: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: `imap query -d <TAB>` with no recent results listed the local files."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no recent results
+    monkeypatch.chdir(tmp_path)  # an empty folder: upload_files finds nothing
+    requests = requests_for(line)
+    answers = {shell: static_answer(env) for shell, env in requests.items()}
+    if paths:
+        assert answers == TYPER_NOTHING, line
+    else:
+        assert answers == NO_FILES, line

@@ -131,3 +131,54 @@ def test_zsh_from_fpath_completes_on_the_first_tab(
         term.wait_for(lambda s: "% imap config get data-dir" in s, f"TAB number {attempt + 1}")
         term.type("C-u")
         term.wait_for(lambda s: "% imap config get data-dir" not in s, "the line to clear")
+
+
+@pytest.fixture
+def descriptor_files(tmp_path: Path) -> Path:
+    """A folder holding files named like descriptors, and an empty cache (no recent results)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    for name in ("norm-mago", "burst-mago"):
+        (folder / name).write_text("x")
+    return folder
+
+
+def test_bash_offers_no_files_for_a_descriptor(
+    terminal: Callable[[str], Terminal], descriptor_files: Path, tmp_path: Path
+) -> None:
+    """Issue 22: with no recent query results, `imap query -d <TAB>` listed the local files.
+
+    The keys after the TABs are read only once the completion has finished, so the marker
+    on the command line shows the TABs are done."""
+    term = terminal("bash --norc --noprofile")
+    term.run_and_wait(
+        f"PS1='$ '; export XDG_CACHE_HOME={tmp_path / 'empty-cache'}; "
+        f"cd {descriptor_files}; source {COMPLETIONS / 'imap.bash'}"
+    )
+    term.type("imap query -d ", "Tab", "Tab", "Z")
+    screen = term.wait_for(lambda s: "$ imap query -d Z" in s, "the TABs to be done")
+    assert "mago" not in screen
+    term.type("C-u", "imap query -d n", "Tab", "Tab", "Z")
+    screen = term.wait_for(lambda s: "$ imap query -d nZ" in s, "the TABs to be done")
+    assert "mago" not in screen
+    # where the word may be a path, the files are still offered
+    term.type("C-u", "imap upload ", "Tab", "Tab")
+    term.wait_for(lambda s: "norm-mago" in s and "burst-mago" in s, "the files")
+    term.type("C-u", "imap coverage --svg n", "Tab")
+    term.wait_for(lambda s: "$ imap coverage --svg norm-mago" in s, "the file name")
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_offers_no_files_for_a_descriptor(
+    terminal: Callable[[str], Terminal], descriptor_files: Path, tmp_path: Path
+) -> None:
+    term = terminal("zsh -f")
+    term.run_and_wait(
+        f"PS1='%% '; export XDG_CACHE_HOME={tmp_path / 'empty-cache'}; cd {descriptor_files}; "
+        f"autoload -Uz compinit; compinit -u; source {COMPLETIONS / 'imap.zsh'}"
+    )
+    term.type("imap query -d ", "Tab", "Z")
+    screen = term.wait_for(lambda s: "% imap query -d Z" in s, "the TAB to be done")
+    assert "mago" not in screen
+    term.type("C-u", "imap upload n", "Tab")
+    term.wait_for(lambda s: "% imap upload norm-mago" in s, "the file name")
