@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_query import timed  # noqa: E402
+from bench_query import bench_env, timed  # noqa: E402
 from large_archive import build  # noqa: E402
 
 from imap_cli.server import start_server  # noqa: E402
@@ -86,16 +86,7 @@ def _one_setting(
         ),
         True: start_server(catalogue.root, catalogue=catalogue, latency=latency, pagination=False),
     }
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("IMAP_") and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    env.update(
-        PYTHONPYCACHEPREFIX=str(work / "pycache"),
-        IMAP_CLI_CONFIG=str(work / "config.toml"),
-        IMAP_DATA_DIR=str(work / "data"),
-    )
+    env = bench_env(work)
     try:
         return _measure(imap, servers, env, work, keys, latency_ms, runs)
     finally:

@@ -109,6 +109,22 @@ def serve(body: bytes) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def bench_env(work: Path) -> dict[str, str]:
+    """This environment without imap settings, with its config, data dir and bytecode cache
+    in `work` (compiled once, as an installed package is)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("IMAP_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env.update(
+        PYTHONPYCACHEPREFIX=str(work / "pycache"),
+        IMAP_CLI_CONFIG=str(work / "config.toml"),
+        IMAP_DATA_DIR=str(work / "data"),
+    )
+    return env
+
+
 def timed(argv: list[str], env: dict[str, str], out: Path) -> float:
     with out.open("wb") as sink:
         start = time.perf_counter()
@@ -133,15 +149,8 @@ def main() -> None:
     body = json.dumps(science_rows(args.rows)).encode()
     server, url = serve(body)
     work = Path(tempfile.mkdtemp(prefix="bench-query-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("IMAP_") and k != "PYTHONDONTWRITEBYTECODE"
-    }
+    env = bench_env(work)
     env.update(
-        PYTHONPYCACHEPREFIX=str(work / "pycache"),
-        IMAP_CLI_CONFIG=str(work / "config.toml"),
-        IMAP_DATA_DIR=str(work / "data"),
         XDG_CACHE_HOME=str(work / "cache"),
         IMAP_DATA_ACCESS_URL=url,
     )
