@@ -98,30 +98,32 @@ def read_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     problems: list[str] = []
     parsed = None
-    try:
-        parsed = parse(path.name)
-    except IMAPError as error:
-        problems.append(f"name: {error.message}")
-    else:
-        if parsed.kind != "release":
-            problems.append(
-                f"name: {path.name} is a {parsed.kind} file name, not a release manifest "
-                "(imap_<instrument>_data-release-<NNN>_<start>_<end>_vXXX.txt)"
-            )
-        elif not parsed.end_date:
-            problems.append(
-                f"name: {path.name} has no end date; a manifest's name gives the release's "
-                "first and last day (e.g. ..._20260101_20260131_v001.txt)"
-            )
-        elif parsed.end_date < parsed.start_date:
-            # A manifest in the SDC is never replaced: refuse it before it is uploaded.
-            problems.append(
-                f"name: {path.name} ends ({parsed.end_date}) before it starts "
-                f"({parsed.start_date}); name the manifest with its first day, then its last"
-            )
+    # What is wrong with the path is said first, and alone: a missing file has no name to judge.
+    text = _read_text(path, problems)
+    if text is not None:
+        try:
+            parsed = parse(path.name)
+        except IMAPError as error:
+            problems.append(f"name: {error.message}")
+        else:
+            if parsed.kind != "release":
+                problems.append(
+                    f"name: {path.name} is a {parsed.kind} file name, not a release manifest "
+                    "(imap_<instrument>_data-release-<NNN>_<start>_<end>_vXXX.txt)"
+                )
+            elif not parsed.end_date:
+                problems.append(
+                    f"name: {path.name} has no end date; a manifest's name gives the release's "
+                    "first and last day (e.g. ..._20260101_20260131_v001.txt)"
+                )
+            elif parsed.end_date < parsed.start_date:
+                # A manifest in the SDC is never replaced: refuse it before it is uploaded.
+                problems.append(
+                    f"name: {path.name} ends ({parsed.end_date}) before it starts "
+                    f"({parsed.start_date}); name the manifest with its first day, then its last"
+                )
     rules: list[Rule] = []
     skipped = 0
-    text = _read_text(path, problems)
     if text is not None:
         for number, raw in enumerate(text.splitlines(), start=1):
             rule, off = _rule(number, raw, problems)

@@ -175,17 +175,26 @@ def _upload_hint(hint: str) -> str:
 
 
 def _folder_glob(folder: Path) -> str:
-    """`folder/*.cdf` with the extension most files in it have (`folder/*` when none)."""
+    """`folder/*.cdf` with the extension most IMAP files in it have (`*.cdf` when none): a
+    suggestion of files upload takes, not of the folder's other files."""
     counts: dict[str, int] = {}
     try:
         for entry in os.scandir(folder):
-            if entry.is_file() and "." in entry.name.strip("."):
+            if entry.is_file() and _is_imap_name(entry.name):
                 ext = entry.name.rsplit(".", 1)[1]
                 counts[ext] = counts.get(ext, 0) + 1
     except OSError:
         pass
     pattern = f"*.{max(counts, key=lambda e: (counts[e], e))}" if counts else "*.cdf"
     return str(folder / pattern) if str(folder) != "." else pattern
+
+
+def _is_imap_name(name: str) -> bool:
+    try:
+        naming.parse(name)
+    except InvalidName:
+        return False
+    return True
 
 
 def check_files(paths: Sequence[Path]) -> list[UploadItem]:

@@ -222,3 +222,10 @@ def test_the_manifest_hint_fits_its_problems(tmp_path: Path, name: str, write: b
     with pytest.raises(InvalidManifest) as caught:
         read_manifest(path)
     assert hint in caught.value.hint
+
+
+def test_a_missing_manifest_is_said_alone(tmp_path: Path) -> None:
+    """No such file is the one problem: a missing file's name is not judged too."""
+    with pytest.raises(InvalidManifest) as caught:
+        read_manifest(tmp_path / "nothing.txt")
+    assert caught.value.problems == ["no such file"]

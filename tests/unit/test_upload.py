@@ -599,3 +599,15 @@ def test_a_path_problem_comes_before_naming_rules(tmp_path: Path) -> None:
     with pytest.raises(InvalidUploads) as caught:
         upload_files(make_client(api_key=KEY), [paths[2]], jobs=1)
     assert "_v<MMM.mmmm>." in caught.value.hint and "vXXX" not in caught.value.hint
+
+
+def test_a_folder_suggests_the_files_upload_takes(tmp_path: Path) -> None:
+    """The folder's other files (notes, READMEs) do not make the suggestion."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    make_file(folder, MAG)
+    for other in ("a.md", "b.md", "c.md"):
+        (folder / other).write_text("x")
+    with pytest.raises(InvalidUploads) as caught:
+        upload_files(make_client(api_key=KEY), [folder], jobs=1)
+    assert dict(caught.value.problems)[str(folder)] == f"is a folder; did you mean {folder}/*.cdf?"
