@@ -172,8 +172,10 @@ def _run(
 
 def _show_verified(state: State, results: Sequence[FileResult]) -> None:
     """--verify: what the check of the files already here found."""
-    matched = sum(r.status == "skipped" and r.reason == "verified" for r in results)
-    differed = sum(r.status == "downloaded" and r.reason.startswith(DIFFERS) for r in results)
+    matched = differed = 0
+    for r in results:  # one pass: each result of a CompactResults is made again when read
+        matched += r.status == "skipped" and r.reason == "verified"
+        differed += r.status == "downloaded" and r.reason.startswith(DIFFERS)
     if not matched and not differed:
         state.output.note("Verify: none of these files was here yet, so none was checked.")
         return
