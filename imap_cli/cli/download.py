@@ -92,22 +92,14 @@ def run_downloads(
     file present at the end (downloaded or already there), one per line, in input order
     (unless not `print_paths`: `imap query -o FORMAT --download` prints the query's records).
     """
-    from imap_cli.core.errors import DataDirError
-
-    output = state.output
     names = list(items)
     if not names:
-        output.note("Nothing to download.")
+        state.output.note("Nothing to download.")
         return 0
-    settings = state.settings
-    jobs = jobs or settings.jobs
-    try:
-        return _run(state, names, jobs, force, verify, dry_run, shard, print_paths)
-    except DataDirError as error:
-        from imap_cli.cli.hints import data_dir_hint
-
-        error.hint = data_dir_hint(settings.origins.get("data-dir", "default"))
-        raise
+    # A DataDirError's hint is made to name what set the data dir where every command's
+    # errors pass (cli/app.py, _name_the_data_dir).
+    jobs = jobs or state.settings.jobs
+    return _run(state, names, jobs, force, verify, dry_run, shard, print_paths)
 
 
 def _run(
@@ -180,8 +172,10 @@ def _run(
 
 def _show_verified(state: State, results: Sequence[FileResult]) -> None:
     """--verify: what the check of the files already here found."""
-    matched = sum(r.status == "skipped" and r.reason == "verified" for r in results)
-    differed = sum(r.status == "downloaded" and r.reason.startswith(DIFFERS) for r in results)
+    matched = differed = 0
+    for r in results:  # one pass: each result of a CompactResults is made again when read
+        matched += r.status == "skipped" and r.reason == "verified"
+        differed += r.status == "downloaded" and r.reason.startswith(DIFFERS)
     if not matched and not differed:
         state.output.note("Verify: none of these files was here yet, so none was checked.")
         return

@@ -166,46 +166,29 @@ def check_data_dir(settings: Settings) -> Check:
 
     path = Path(settings.data_dir)
     origin = settings.origins.get("data-dir", "default")
+    relative = relative_note(settings)
     where = f"{path} (from {origin})"
-    if relative_note(settings):
+    if relative:
         where = f"{path} (from {origin}: {settings.relative['data-dir']!r}, relative)"
+
+    def problem(what: str) -> Check:
+        return Check(
+            "data dir", Status.PROBLEM, f"{where} {what}", Failure.DATA_DIR, data={"origin": origin}
+        )
+
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing != path:
         if not existing.is_dir():
-            return Check(
-                "data dir",
-                Status.PROBLEM,
-                f"{where} cannot be created: {existing} is a file",
-                Failure.DATA_DIR,
-                data={"origin": origin},
-            )
+            return problem(f"cannot be created: {existing} is a file")
         if not _can_write(existing):
-            return Check(
-                "data dir",
-                Status.PROBLEM,
-                f"{where} cannot be created: {existing} is not writable",
-                Failure.DATA_DIR,
-                data={"origin": origin},
-            )
+            return problem(f"cannot be created: {existing} is not writable")
         return Check("data dir", Status.OK, f"{where}; will be created on first download")
     if not path.is_dir():
-        return Check(
-            "data dir",
-            Status.PROBLEM,
-            f"{where} is a file, not a folder",
-            Failure.DATA_DIR,
-            data={"origin": origin},
-        )
+        return problem("is a file, not a folder")
     if not _can_write(path):
-        return Check(
-            "data dir",
-            Status.PROBLEM,
-            f"{where} is not writable",
-            Failure.DATA_DIR,
-            data={"origin": origin},
-        )
+        return problem("is not writable")
     free = shutil.disk_usage(path).free
     if free < LOW_SPACE:
         return Check(
@@ -215,11 +198,11 @@ def check_data_dir(settings: Settings) -> Check:
             fix="Free some space, or point data-dir at a larger disk.",
             data={"free_bytes": free},
         )
-    if relative_note(settings):
+    if relative:
         return Check(
             "data dir",
             Status.WARNING,
-            relative_note(settings),
+            relative,
             fix="Give the data dir as an absolute path, so every folder you run imap in uses it.",
             data={"free_bytes": free, "origin": origin},
         )
