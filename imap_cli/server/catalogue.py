@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from imap_cli.server.files import PART
 from imap_cli.server.rows import COLUMNS, INSERT, MD5, row_for
 from imap_cli.server.store import Store, default_location
 
 RACY_SECONDS = 2.0
 HASH_BLOCK = 1 << 20
-PART = ".part"  # suffix of an upload's temporary file (server/files.py)
 
 __all__ = ["COLUMNS", "Catalogue", "Entry", "ScanReport", "row_for"]
 
