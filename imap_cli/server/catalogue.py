@@ -41,14 +41,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
+from imap_cli.server.files import PART
 from imap_cli.server.rows import COLUMNS, INSERT, MD5, row_for
 from imap_cli.server.store import Store, default_location
 
 RACY_SECONDS = 2.0
 HASH_BLOCK = 1 << 20
-PART = ".part"  # suffix of an upload's temporary file (server/files.py)
 
 __all__ = ["COLUMNS", "Catalogue", "Entry", "ScanReport", "row_for"]
 
@@ -159,8 +159,9 @@ class Catalogue:
         """Every servable key, sorted."""
         return [k for (k,) in self.rows("SELECT key FROM files ORDER BY key")]
 
-    def md5(self, entry: Entry, size: int, mtime_ns: int) -> str:
-        """The MD5 hex of the file as it is now (size/mtime from an fstat of the open file).
+    def md5(self, entry: Entry, size: int, mtime_ns: int, handle: BinaryIO | None = None) -> str:
+        """The MD5 hex of the file as it is now (size/mtime from an fstat of the open file;
+        `handle`: that open file, read from its start, else the file is opened by path).
 
         Cached per (size, mtime); computed once per change, never per request. Two requests
         for the same uncached file wait for one computation.
@@ -173,8 +174,11 @@ class Catalogue:
             again = self.get(entry.key)
             if again and again.md5 and (again.size, again.mtime_ns) == (size, mtime_ns):
                 return again.md5
-            digest = hashlib.md5(usedforsecurity=False)
-            with open(entry.path, "rb") as handle:
+            with contextlib.ExitStack() as stack:
+                if handle is None:
+                    handle = stack.enter_context(open(entry.path, "rb"))
+                handle.seek(0)
+                digest = hashlib.md5(usedforsecurity=False)
                 while block := handle.read(HASH_BLOCK):
                     digest.update(block)
             md5 = digest.hexdigest()
@@ -262,15 +266,11 @@ class Catalogue:
 
     def update_stat(self, key: str, size: int, mtime_ns: int) -> None:
         """Record a file's new size/mtime (it changed in place); rebuilds its row."""
-        path = self.root.joinpath(*key.split("/"))
+        from imap_cli.core.naming import parse
+
+        row = row_for(parse(PurePosixPath(key).name), size=size, mtime_ns=mtime_ns)
         with self.writing() as cur:
-            try:
-                info = os.stat(path, follow_symlinks=False)
-            except OSError:
-                return
-            row = self._row(key, info)
-            if row is not None:
-                cur.execute(INSERT, row)
+            cur.execute(INSERT, row)
 
     def _abs(self, rel: str) -> Path:
         return self.root.joinpath(*rel.split("/")) if rel else self.root

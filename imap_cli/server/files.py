@@ -13,7 +13,6 @@ import contextlib
 import os
 import secrets
 import stat
-import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -145,22 +144,3 @@ class Folder:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def remove_stale_parts(root: Path, older_than: float) -> list[Path]:
-    """Delete the temporary files of interrupted uploads (`.<name>.<hex>.part`) not written to
-    for `older_than` seconds (a live upload writes more often); the paths removed."""
-    removed = []
-    cutoff = time.time() - older_than
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not (name.startswith(".") and name.endswith(PART)):
-                continue
-            path = Path(folder, name)
-            with contextlib.suppress(OSError):
-                info = path.lstat()
-                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                    path.unlink()
-                    removed.append(path)
-    return removed

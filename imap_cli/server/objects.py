@@ -180,7 +180,7 @@ class ObjectApp:
         size, mtime_ns = info.st_size, info.st_mtime_ns
         if (size, mtime_ns) != (entry.size, entry.mtime_ns):
             self.catalogue.update_stat(entry.key, size, mtime_ns)
-        etag = f'"{self.catalogue.md5(entry, size, mtime_ns)}"'
+        etag = f'"{self.catalogue.md5(entry, size, mtime_ns, handle)}"'
         modified = dt.datetime.fromtimestamp(mtime_ns // 1_000_000_000, dt.timezone.utc)
         headers = [
             ("Content-Type", CONTENT_TYPE),

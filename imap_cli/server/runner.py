@@ -305,26 +305,40 @@ def _servers(
     write: Callable[[str], None] | None,
 ) -> tuple[list[BaseWSGIServer], RequestLog, Any]:
     """The API server (first), the object server (if on its own port), and the request log."""
-    signer = Signer()
     handler = handler_class(write or (lambda _line: None), _limits(config))
     records = RequestLog()
-    object_app: WSGIApp = ObjectApp(catalogue, signer, config)
-    if config.objects_middleware is not None:
-        object_app = config.objects_middleware(object_app)
-    logged_objects = LoggedApp("objects", object_app, write, records)
     objects_port = objects_listener.getsockname()[1] if objects_listener is not None else None
     _api_base, objects_base = public_bases(config, api_listener.getsockname()[1], objects_port)
-    api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
-    api_app: WSGIApp = api
-    if config.api_middleware is not None:
-        api_app = config.api_middleware(api_app)
-    front: WSGIApp = LoggedApp("api", api_app, write, records)
+    front, logged_objects, api = logged_apps(
+        config, catalogue, Signer(), objects_base, write, records
+    )
     if objects_listener is None:
         front = SameOrigin(front, logged_objects)
     servers = [_make_server(config, api_listener, front, handler)]
     if objects_listener is not None:
         servers.append(_make_server(config, objects_listener, logged_objects, handler))
     return servers, records, api.operations
+
+
+def logged_apps(
+    config: ServerConfig,
+    catalogue: Catalogue,
+    signer: Signer,
+    objects_base: str,
+    write: Callable[[str], None] | None,
+    records: RequestLog,
+) -> tuple[WSGIApp, WSGIApp, ApiApp]:
+    """The API's and the object host's WSGI apps, each in its configured middleware and
+    logged; and the ApiApp itself."""
+    object_app: WSGIApp = ObjectApp(catalogue, signer, config)
+    if config.objects_middleware is not None:
+        object_app = config.objects_middleware(object_app)
+    api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
+    api_app: WSGIApp = api
+    if config.api_middleware is not None:
+        api_app = config.api_middleware(api_app)
+    logged = LoggedApp("api", api_app, write, records)
+    return logged, LoggedApp("objects", object_app, write, records), api
 
 
 def _serve_in_threads(servers: list[BaseWSGIServer]) -> list[threading.Thread]:

@@ -49,9 +49,13 @@ def make_app(
     it up to date), then, in the background, re-lists every folder once (files rewritten in
     place). Raises ConfigProblem for a configuration that must not run.
     """
-    from imap_cli.server.api import ApiApp
-    from imap_cli.server.objects import ObjectApp
-    from imap_cli.server.runner import LoggedApp, RequestLog, SameOrigin, log_writer, open_catalogue
+    from imap_cli.server.runner import (
+        RequestLog,
+        SameOrigin,
+        log_writer,
+        logged_apps,
+        open_catalogue,
+    )
     from imap_cli.server.signing import Signer
 
     if api_key is None and access_token is None and not allow_anonymous_writes:
@@ -71,13 +75,9 @@ def make_app(
     catalogue = open_catalogue(config, write)
     threading.Thread(target=catalogue.scan, daemon=True, name="imap-serve-scan").start()
     signer = Signer(catalogue.store.secret("signing-secret"))
-    base = public_url.rstrip("/")
     records = RequestLog(max_records=1)  # nobody reads them here
-    api = ApiApp(config, catalogue, signer, objects_base=base, log=write)
-    objects = ObjectApp(catalogue, signer, config)
-    return SameOrigin(
-        LoggedApp("api", api, write, records), LoggedApp("objects", objects, write, records)
-    )
+    api, objects, _ = logged_apps(config, catalogue, signer, public_url.rstrip("/"), write, records)
+    return SameOrigin(api, objects)
 
 
 def _secret(environ: Mapping[str, str], name: str) -> str | None:
