@@ -22,15 +22,13 @@ from typing import Any
 from imap_cli.core.errors import UsageError, option, word
 from imap_cli.core.filters import check_descriptor, check_member, compact, parse_date
 from imap_cli.core.query import QueryPlan, fetch_result, plan_query
+from imap_cli.core.records import version_rank
 
 BY_CHOICES = ("day", "repointing")
 TABLES = ("science", "ancillary")
 # Instruments whose products are made per repointing (a pointing of the spinning spacecraft).
 REPOINTING_INSTRUMENTS = frozenset({"glows", "hi", "lo", "ultra"})
 DEFAULT_DAYS = 90
-
-_FULL = re.compile(r"v([0-9]{3})\.([0-9]{4})")
-_LEGACY = re.compile(r"v([0-9]+)")
 
 Column = Any  # a dt.date (by day) or an int (a repointing number)
 
@@ -267,19 +265,6 @@ def fetch_coverage(
     """Send the plan's one query through `client` (an SDCClient); the Coverage."""
     rows = fetch_result(client, plan.query(), on_progress=on_progress).rows
     return build_coverage(plan, rows)
-
-
-def version_rank(row: Mapping[str, Any]) -> tuple[int, int, int]:
-    """How new a record's version is: any vMMM.mmmm after any legacy vXXX."""
-    major, minor = row.get("major_version"), row.get("minor_version")
-    if type(major) is int and type(minor) is int:
-        return (1, major, minor)
-    text = str(row.get("version") or "")
-    found = _FULL.fullmatch(text)
-    if found:
-        return (1, int(found.group(1)), int(found.group(2)))
-    found = _LEGACY.fullmatch(text)
-    return (0, 0, int(found.group(1))) if found else (0, 0, -1)
 
 
 def version_text(row: Mapping[str, Any]) -> str:
