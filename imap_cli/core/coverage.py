@@ -184,11 +184,13 @@ def column_json(column: Column) -> Any:
 
 
 def _many(values: Any) -> tuple[Any, ...]:
-    if values is None or values == "":
+    """One value, or a list of them, each possibly comma- or space-separated: one by one."""
+    if values is None:
         return ()
     if isinstance(values, str):
-        values = [v for v in re.split(r"[,\s]+", values) if v]
-    return tuple(values)
+        values = [values]
+    split = (re.split(r"[,\s]+", v) if isinstance(v, str) else [v] for v in values)
+    return tuple(part for parts in split for part in parts if part != "")
 
 
 def plan_coverage(
