@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imap_cli.core.errors import UsageError, option, word
-from imap_cli.core.filters import check_descriptor, check_member, compact, parse_date
+from imap_cli.core.filters import check_descriptor, check_member, ordered_range, parse_date
 from imap_cli.core.query import QueryPlan, fetch_result, plan_query
 from imap_cli.core.records import version_rank
 
@@ -222,14 +222,7 @@ def plan_coverage(
     descriptors = tuple(check_descriptor(v) for v in _many(descriptor))
     start = parse_date(start_date, "start_date") if start_date not in (None, "") else None
     end = parse_date(end_date, "end_date") if end_date not in (None, "") else None
-    if start is not None and end is not None and start > end:
-        raise UsageError(
-            f"the {word('start_date')} {compact(start)} is after the {word('end_date')} "
-            f"{compact(end)}",
-            "Swap them; both ends are inclusive.",
-            field="start_date",
-            value=start_date,
-        )
+    ordered_range("start_date", "end_date", {"start_date": start, "end_date": end})
     by_asked = by not in (None, "")
     default_by = "repointing" if instrument in REPOINTING_INSTRUMENTS else "day"
     by = str(by or default_by).strip().lower()
