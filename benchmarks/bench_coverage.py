@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
 import statistics
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_query import timed  # noqa: E402
+from bench_query import bench_env, timed  # noqa: E402
 
 from imap_cli.server import start_server  # noqa: E402
 from imap_cli.server.catalogue import Catalogue  # noqa: E402
@@ -72,18 +71,9 @@ def main() -> int:
         files = build(work / "archive", args.days)
         catalogue = Catalogue(work / "archive", rescan_interval=None)
         catalogue.scan()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("IMAP_") and k not in ("PYTHONDONTWRITEBYTECODE", "NO_COLOR")
-        }
-        env.update(
-            PYTHONPYCACHEPREFIX=str(work / "pycache"),
-            IMAP_CLI_CONFIG=str(work / "config.toml"),
-            IMAP_DATA_DIR=str(work / "data"),
-            XDG_CACHE_HOME=str(work / "cache"),
-            COLUMNS="80",
-        )
+        env = bench_env(work)
+        env.pop("NO_COLOR", None)
+        env.update(XDG_CACHE_HOME=str(work / "cache"), COLUMNS="80")
         latency = args.latency_ms / 1000
         with start_server(work / "archive", catalogue=catalogue, latency=latency) as server:
             return _measure(imap, server.url, env, work, files, args)

@@ -157,8 +157,8 @@ def coverage(
     )
     plan = plan_coverage(
         instrument=instrument,
-        data_level=_split(data_level),
-        descriptor=_split(descriptor),
+        data_level=data_level,
+        descriptor=descriptor,
         start_date=start_date,
         end_date=end_date,
         by=by,
@@ -185,12 +185,6 @@ def coverage(
         if path is not None:
             save_picture(found, path, kind, width=_width(output), gaps=gaps)
             output.note(f"Saved {path}")
-
-
-def _split(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [part for value in values for part in value.replace(",", " ").split()]
 
 
 def _gap_row(gap: dict) -> list[Any]:

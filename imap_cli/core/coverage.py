@@ -20,17 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imap_cli.core.errors import UsageError, option, word
-from imap_cli.core.filters import check_descriptor, check_member, compact, parse_date
+from imap_cli.core.filters import check_descriptor, check_member, ordered_range, parse_date
 from imap_cli.core.query import QueryPlan, fetch_result, plan_query
+from imap_cli.core.records import version_rank
 
 BY_CHOICES = ("day", "repointing")
 TABLES = ("science", "ancillary")
 # Instruments whose products are made per repointing (a pointing of the spinning spacecraft).
 REPOINTING_INSTRUMENTS = frozenset({"glows", "hi", "lo", "ultra"})
 DEFAULT_DAYS = 90
-
-_FULL = re.compile(r"v([0-9]{3})\.([0-9]{4})")
-_LEGACY = re.compile(r"v([0-9]+)")
 
 Column = Any  # a dt.date (by day) or an int (a repointing number)
 
@@ -186,11 +184,13 @@ def column_json(column: Column) -> Any:
 
 
 def _many(values: Any) -> tuple[Any, ...]:
-    if values is None or values == "":
+    """One value, or a list of them, each possibly comma- or space-separated: one by one."""
+    if values is None:
         return ()
     if isinstance(values, str):
-        values = [v for v in re.split(r"[,\s]+", values) if v]
-    return tuple(values)
+        values = [values]
+    split = (re.split(r"[,\s]+", v) if isinstance(v, str) else [v] for v in values)
+    return tuple(part for parts in split for part in parts if part != "")
 
 
 def plan_coverage(
@@ -222,14 +222,7 @@ def plan_coverage(
     descriptors = tuple(check_descriptor(v) for v in _many(descriptor))
     start = parse_date(start_date, "start_date") if start_date not in (None, "") else None
     end = parse_date(end_date, "end_date") if end_date not in (None, "") else None
-    if start is not None and end is not None and start > end:
-        raise UsageError(
-            f"the {word('start_date')} {compact(start)} is after the {word('end_date')} "
-            f"{compact(end)}",
-            "Swap them; both ends are inclusive.",
-            field="start_date",
-            value=start_date,
-        )
+    ordered_range("start_date", "end_date", {"start_date": start, "end_date": end})
     by_asked = by not in (None, "")
     default_by = "repointing" if instrument in REPOINTING_INSTRUMENTS else "day"
     by = str(by or default_by).strip().lower()
@@ -267,19 +260,6 @@ def fetch_coverage(
     """Send the plan's one query through `client` (an SDCClient); the Coverage."""
     rows = fetch_result(client, plan.query(), on_progress=on_progress).rows
     return build_coverage(plan, rows)
-
-
-def version_rank(row: Mapping[str, Any]) -> tuple[int, int, int]:
-    """How new a record's version is: any vMMM.mmmm after any legacy vXXX."""
-    major, minor = row.get("major_version"), row.get("minor_version")
-    if type(major) is int and type(minor) is int:
-        return (1, major, minor)
-    text = str(row.get("version") or "")
-    found = _FULL.fullmatch(text)
-    if found:
-        return (1, int(found.group(1)), int(found.group(2)))
-    found = _LEGACY.fullmatch(text)
-    return (0, 0, int(found.group(1))) if found else (0, 0, -1)
 
 
 def version_text(row: Mapping[str, Any]) -> str:

@@ -518,9 +518,11 @@ def fetch_result(
     """
     from imap_cli.core.split import SizeFailure
 
-    if plan.route == "query" and _remembered_split(client, plan) is not None:
+    remembered = _remembered_split(client, plan) if plan.route == "query" else None
+    if remembered is not None:
         # Too large last time: start with the parts that worked (core.splitplans).
-        return QueryResult(_select(plan, _fetch_in_parts(client, plan, on_progress))[0])
+        rows = _fetch_in_parts(client, plan, on_progress, remembered)
+        return QueryResult(_select(plan, rows)[0])
     try:
         try:
             body, status, kind = _get_body(client, plan, patient=False)
@@ -547,8 +549,12 @@ def _remembered_split(client: Any, plan: QueryPlan) -> list | None:
 
 
 def _fetch_in_parts(
-    client: Any, plan: QueryPlan, on_progress: Callable[[int, int], None] | None
+    client: Any,
+    plan: QueryPlan,
+    on_progress: Callable[[int, int], None] | None,
+    remembered: list | None = None,
 ) -> list[dict]:
+    """The records of a query too large to send at once; `remembered`: its split last time."""
     from imap_cli.core.split import fetch_all
 
     if plan.route == "query":
@@ -560,7 +566,7 @@ def _fetch_in_parts(
             plan.params,
             what=plan.what,
             on_progress=on_progress,
-            plan=_remembered_split(client, plan),
+            plan=remembered,
             on_plan=lambda windows: splitplans.save_plan(key, windows),
         )
     # /spice-query and the other tables have no start-date or paging semantics to split by.

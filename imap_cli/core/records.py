@@ -81,7 +81,8 @@ def record_keys(rows: Iterable[Mapping[str, Any]], table: str) -> list[str]:
     return [record_key(row, table) for row in rows]
 
 
-def _version_rank(row: Mapping[str, Any]) -> tuple[int, int, int]:
+def version_rank(row: Mapping[str, Any]) -> tuple[int, int, int]:
+    """How new a record's version is: any vMMM.mmmm after any legacy vXXX."""
     major, minor = row.get("major_version"), row.get("minor_version")
     if isinstance(major, int) and isinstance(minor, int):
         return (1, major, minor)
@@ -105,7 +106,7 @@ def latest_records(rows: Sequence[dict]) -> list[dict]:
     keys = []
     for row in rows:
         series = tuple(row.get(field) for field in _SERIES)
-        rank = _version_rank(row)
+        rank = version_rank(row)
         keys.append((series, rank))
         if series not in best or rank > best[series]:
             best[series] = rank

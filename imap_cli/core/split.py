@@ -225,8 +225,13 @@ def _ladder(
     return windows
 
 
+def _date(text: str) -> dt.date:
+    """A YYYYMMDD day, as queries and plans write it."""
+    return dt.datetime.strptime(text, "%Y%m%d").date()
+
+
 def _bounds(params: Sequence[tuple[str, str]]) -> tuple[dt.date | None, dt.date | None]:
-    found = {k: dt.datetime.strptime(v, "%Y%m%d").date() for k, v in params if k in _DATE_PARAMS}
+    found = {k: _date(v) for k, v in params if k in _DATE_PARAMS}
     return found.get("start_date"), found.get("end_date")
 
 
@@ -552,8 +557,8 @@ class _Run:
         self.failures_in_a_row = 0
 
     def _nothing(self) -> Params:
-        """The query restricted to files starting on 9999-12-31: an empty answer."""
-        return Window(dt.date(9999, 12, 31), None).params(self.base)
+        """The query restricted to files starting on NO_SUCH_DAY: an empty answer."""
+        return Window(_date(NO_SUCH_DAY), None).params(self.base)
 
     def _not_the_size(self, why: str) -> Unavailable:
         return Unavailable(
@@ -576,7 +581,7 @@ class _Run:
 
 def _dates(plan: Sequence[Planned]) -> list[_Leaf] | None:
     def day(text: str | None) -> dt.date | None:
-        return None if text is None else dt.datetime.strptime(text, "%Y%m%d").date()
+        return None if text is None else _date(text)
 
     try:
         return [(day(low), day(high), int(rows)) for low, high, rows in plan]
