@@ -9,9 +9,34 @@ Nothing heavy is imported until it is used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
+    from imap_cli import errors
+    from imap_cli.api import (
+        Client,
+        build_name,
+        config,
+        coverage,
+        download,
+        download_many,
+        job_logs,
+        jobs,
+        metakernel,
+        parse_name,
+        query,
+        release,
+        reprocess,
+        spice_query,
+        sync,
+        upload,
+        upload_many,
+    )
+    from imap_cli.core.errors import IMAPError
+    from imap_cli.core.transfer import TransferError
+    from imap_cli.results import Downloaded, QueryResult, Uploaded, UploadedKey
 
 # name -> module that defines it; resolved on first use (PEP 562) to keep `import imap_cli` cheap.
 _LAZY = {
@@ -33,15 +58,37 @@ _LAZY = {
     "coverage": "imap_cli.api",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+# Added by the Python API (issue 25): more names, and the public errors module.
+_LAZY.update(
+    {
+        "spice_query": "imap_cli.api",
+        "build_name": "imap_cli.api",
+        "TransferError": "imap_cli.core.transfer",
+        "QueryResult": "imap_cli.results",
+        "Downloaded": "imap_cli.results",
+        "Uploaded": "imap_cli.results",
+        "UploadedKey": "imap_cli.results",
+    }
+)
+_SUBMODULES = ("errors",)
+
+__all__ = ["__version__", *sorted(_LAZY), *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"imap_cli.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'imap_cli' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # dir(), IPython's and jedi's TAB list the lazy names too, without importing them.
+    # The public names and the module's dunders; not its helpers (Any, annotations, ...).
+    return sorted({*__all__, *(n for n in globals() if n.startswith("__"))})

@@ -121,6 +121,15 @@ PHRASES: dict[str, str] = {
     "spice-query": "`imap query --table spice --start-date D`",
     "debug": "--debug",
     "query-filename": "`imap query --filename NAME`",
+    "config-show": "Run `imap config show` to see them all.",
+    "config-set-url": "`imap config set url https://...`",
+    "config-get-url": "`imap config get url`",
+    "config-get-api-key": "`imap config get api-key`",
+    "example-url": "imap config set url https://api.imap-mission.com",
+    "example-data-dir": "imap config set data-dir ~/imap",
+    "example-jobs": "imap config set jobs 8",
+    "example-retries": "imap config set retries 8",
+    "example-timeout": "imap config set timeout 60",
     "shard-slurm": (
         "In a Slurm array started with --array=1-N: --shard "
         "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT."

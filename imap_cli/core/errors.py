@@ -122,6 +122,7 @@ class IMAPError(Exception):
 
     default_hint: str = ""
     default_kind: Failure | None = None
+    _hint_template: str = ""
 
     def __init__(
         self,
@@ -153,6 +154,25 @@ class IMAPError(Exception):
         self.template = text
 
     @property
+    def hint_template(self) -> str:
+        """The hint with its markers (a front end renders them its own way)."""
+        return self._hint_template
+
+    @hint_template.setter
+    def hint_template(self, text: str) -> None:
+        # The hint rides along as a PEP 678 note, so a traceback shows it under the message;
+        # a changed hint replaces its note rather than adding a second one.
+        old = self.__dict__.get("_hint_note")
+        self._hint_template = text
+        note = f"Hint: {in_python(text)}" if text else None
+        notes = self.__dict__.setdefault("__notes__", [])
+        if old in notes:
+            notes.remove(old)
+        if note:
+            notes.insert(0, note)
+        self.__dict__["_hint_note"] = note
+
+    @property
     def hint(self) -> str:
         """What to do about it, in Python's terms (may be empty)."""
         return in_python(self.hint_template)
@@ -165,8 +185,24 @@ class IMAPError(Exception):
         return self.message
 
 
-class UsageError(IMAPError):
-    """The user asked for something that cannot work (bad option, bad value)."""
+def add_note(error: BaseException, note: str) -> None:
+    """PEP 678's `add_note`, also on Python 3.10 (which keeps the note but does not show it)."""
+    adder = getattr(error, "add_note", None)
+    if adder is not None:
+        adder(note)
+    else:
+        error.__dict__.setdefault("__notes__", []).append(note)
+
+
+class UsageError(IMAPError, ValueError):
+    """The user asked for something that cannot work (bad option, bad value).
+
+    Also a ValueError, so code written for any Python library's bad-value errors catches it.
+    """
+
+
+class UnknownKeyword(UsageError, TypeError):
+    """A keyword argument a function does not take; also a TypeError, as Python raises."""
 
 
 class InvalidName(UsageError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import re
 import time
@@ -26,11 +27,18 @@ from imap_cli.core.errors import (
     option,
     printable,
     status_error,
+    terminal,
 )
 from imap_cli.core.retry import RETRY_STATUSES, RetryPolicy, answered, retry_after
 from imap_cli.core.settings import Settings
 
+# The library's logger: a request summary at INFO, each retry with its reason at WARNING
+# (core.retry). A NullHandler: a library prints nothing unless the program asks for logging.
+log = logging.getLogger("imap_cli")
+log.addHandler(logging.NullHandler())
+
 CONNECT_TIMEOUT = 10.0
+_HTTPS_URL = "url='https://...'"
 # Failures worth another attempt: the connection, not the request, went wrong.
 TRANSIENT_ERRORS = (
     requests.exceptions.ConnectionError,
@@ -208,8 +216,8 @@ class SDCClient:
         if scheme != "https" and not is_loopback(host):
             raise UnsafeRequest(
                 f"refusing to send the API key or token over plain http to {host}",
-                "Use an https:// url (`imap config set url https://...`); plain http is only "
-                "allowed to this machine (localhost).",
+                f"Use an https:// url ({terminal('config-set-url', _HTTPS_URL)}); plain http is "
+                "only allowed to this machine (localhost).",
             )
 
     def api(
@@ -323,17 +331,19 @@ class SDCClient:
                     **kwargs,
                 )
             except requests.exceptions.SSLError as exc:
-                raise tls_error(exc, url, what) from exc
+                # One cause line, not urllib3's chain of three exceptions: `cause` keeps it.
+                raise with_cause(tls_error(exc, url, what), exc) from None
             except TRANSIENT_ERRORS as exc:
                 error = connection_error(exc, url, what)
                 if last or error.kind in HOPELESS:
-                    raise error from exc
+                    raise with_cause(error, exc) from None
                 self.retry.again(error.message, attempt)
                 continue
             finally:
                 close = getattr(body, "close", None)
                 if callable(data) and close:
                     close()
+            _log_response(method, url, response)
             if response.status_code in retry_statuses and not last:
                 delay = retry_after(response)
                 if self.retry.too_late(delay):
@@ -457,6 +467,49 @@ def connection_error(exc: Exception, url: str, what: str) -> ConnectionFailed:
         return ConnectionFailed(f"{what}: connection refused by {host}", kind=Failure.REFUSED)
     return ConnectionFailed(
         f"{what}: the connection to {host} failed ({type(exc).__name__})", kind=Failure.DROPPED
+    )
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception behind `exc`: urllib3's `reason`, then causes and contexts."""
+    seen = {id(exc)}
+    while True:
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = exc.__cause__ or exc.__context__
+        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def with_cause(error: SDCError, exc: BaseException) -> SDCError:
+    """`error` carrying `exc` as its cause, summarised in one note (raised `from None`)."""
+    from imap_cli.core.errors import add_note
+
+    error.cause = exc
+    root = root_cause(exc)
+    # urllib3 writes "<urllib3.connection.HTTPConnection object at 0x...>: Failed to ...".
+    text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", str(root)).strip()
+    add_note(error, f"Cause: {type(root).__name__}: {printable(text)[:300]}")
+    return error
+
+
+def _log_response(method: str, url: str, response: requests.Response) -> None:
+    # The path only: a presigned URL's query string is a credential.
+    parts = urlsplit(url)
+    elapsed = getattr(response, "elapsed", None)
+    seconds = elapsed.total_seconds() if elapsed is not None else 0.0
+    log.info(
+        "%s %s://%s%s -> %s (%.2f s)",
+        method,
+        parts.scheme,
+        parts.netloc,
+        parts.path,
+        response.status_code,
+        seconds,
     )
 
 

@@ -85,6 +85,22 @@ class IMAPName:
     spice_subdir: str | None = None  # ck, spk, ...
 
     @property
+    def level(self) -> str | None:
+        """The data level (`data_level`), as the official client names it."""
+        return self.data_level
+
+    @property
+    def dates(self) -> tuple[date | None, date | None]:
+        """(start, end) as datetime.date; end is None when the name has no end date."""
+
+        def day(text: str | None) -> date | None:
+            if text is None or len(text) != 8 or not text.isdigit():
+                return None
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+        return day(self.start_date), day(self.end_date)
+
+    @property
     def folder(self) -> str:
         """The key without the filename."""
         return self.key.rsplit("/", 1)[0]

@@ -16,7 +16,14 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from imap_cli.core.errors import SDC_CONTACT, BadResponse, ConnectionFailed, Failure, Refused
+from imap_cli.core.errors import (
+    SDC_CONTACT,
+    BadResponse,
+    ConnectionFailed,
+    Failure,
+    Refused,
+    terminal,
+)
 
 if TYPE_CHECKING:
     from imap_cli.core.http import SDCClient
@@ -51,8 +58,9 @@ def object_url(sdc: SDCClient, key: str) -> str:
         if "release" in error.message.lower() or (public and error.status == 403):
             error.kind = Failure.NOT_RELEASED
             error.hint = (
-                "The file is not publicly released yet. With an SDC API key (`imap config set "
-                f"api-key KEY`) unreleased files can be fetched; otherwise ask {SDC_CONTACT} "
+                "The file is not publicly released yet. With an SDC API key "
+                f"({terminal('set-api-key', 'api_key')}) unreleased files can be fetched; "
+                f"otherwise ask {SDC_CONTACT} "
                 "when it will be."
             )
         raise

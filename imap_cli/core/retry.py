@@ -98,6 +98,10 @@ class RetryPolicy:
 
     def again(self, reason: str, attempt: int, retry_after_s: float | None = None) -> None:
         """Tell on_retry why attempt `attempt` failed, then wait before the next one."""
+        message = f"{reason}; retrying ({attempt + 1} of {self.retries})"
+        import logging
+
+        logging.getLogger("imap_cli").warning("%s", message)
         if self.on_retry is not None:
-            self.on_retry(f"{reason}; retrying ({attempt + 1} of {self.retries})")
+            self.on_retry(message)
         self.wait(attempt, retry_after_s)

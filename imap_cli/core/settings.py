@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from imap_cli.core.errors import ConfigError
+from imap_cli.core.errors import ConfigError, terminal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,7 +57,7 @@ def _check_url(raw: Any) -> str:
         raise ConfigError(
             f"url must be an http:// or https:// address with a host (and a valid port), "
             f"not {text!r}",
-            "Example: imap config set url https://api.imap-mission.com",
+            f"Example: {terminal('example-url', 'url=' + repr(DEFAULT_URL))}",
         )
     return text.rstrip("/")
 
@@ -65,7 +65,10 @@ def _check_url(raw: Any) -> str:
 def _check_data_dir(raw: Any) -> str:
     text = str(raw).strip()
     if not text:
-        raise ConfigError("data-dir must not be empty", "Example: imap config set data-dir ~/imap")
+        raise ConfigError(
+            "data-dir must not be empty",
+            f"Example: {terminal('example-data-dir', 'data_dir=' + repr('~/imap'))}",
+        )
     try:
         return str(Path(text).expanduser().resolve())
     except (RuntimeError, OSError) as exc:  # ~nosuchuser, or a path the OS cannot resolve
@@ -82,7 +85,7 @@ def _int_in(lo: int, hi: int | None, name: str) -> Callable[[Any], int]:
             bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
             raise ConfigError(
                 f"{name} must be a whole number {bound}, not {raw!r}",
-                f"Example: imap config set {name} {max(lo, 8 if hi else 5)}",
+                f"Example: {terminal('example-' + name, f'{name}={max(lo, 8 if hi else 5)}')}",
             )
         return value
 
@@ -102,7 +105,7 @@ def _check_timeout(raw: Any) -> float:
     if isinstance(raw, bool) or not 0 < value <= MAX_TIMEOUT:
         raise ConfigError(
             f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {raw!r}",
-            "Example: imap config set timeout 60",
+            f"Example: {terminal('example-timeout', 'timeout=60')}",
         )
     return value
 
@@ -162,7 +165,7 @@ def unknown_key(name: str) -> ConfigError:
     hint = f"Did you mean {close[0]!r}? " if close else ""
     return ConfigError(
         f"unknown setting {name!r}; settings are: {', '.join(sorted(KEYS))}",
-        hint + "Run `imap config show` to see them all.",
+        hint + terminal("config-show", ""),
     )
 
 
@@ -264,6 +267,21 @@ class Settings:
     # absolute against the folder this process started in, so it moves with `cd`.
     relative: Mapping[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # Secrets masked: a settings object gets printed, logged and shown in notebooks.
+        shown = ", ".join(
+            f"{name}={mask(value) if value and name in ('api_key', 'access_token') else value!r}"
+            for name, value in (
+                (f, getattr(self, f)) for f in ("data_dir", "url", "api_key", "access_token")
+            )
+        )
+        rest = ", ".join(
+            f"{f}={getattr(self, f)!r}" for f in ("jobs", "timeout", "retries", "ca_bundle")
+        )
+        return f"Settings({shown}, {rest})"
+
+    __str__ = __repr__
+
     def value(self, name: str) -> Any:
         """A setting's value by its config key (`data-dir`, ...)."""
         if name not in KEYS:
@@ -285,8 +303,13 @@ def resolve(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     config_path: Path | None = None,
+    given_as: str = "flag",
 ) -> Settings:
-    """Merge defaults < file < environment < flags; validate every value and record its origin."""
+    """Merge defaults < file < environment < flags; validate every value and record its origin.
+
+    `given_as` names where `flags` came from in origins and messages (a Python caller's
+    values are arguments, not flags).
+    """
     env = os.environ if env is None else env
     flags = flags or {}
     path = config_path or default_config_path(env)
@@ -296,7 +319,7 @@ def resolve(
     relative: dict[str, str] = {}
     for name, key in KEYS.items():
         if flags.get(name) is not None:
-            raw, origin = flags[name], "flag"
+            raw, origin = flags[name], given_as
         elif env.get(key.env):
             raw, origin = env[key.env], f"env:{key.env}"
         elif name in table:
@@ -315,7 +338,7 @@ def resolve(
         raise ConfigError(
             f"config file {path} has an unknown setting {extra!r}; settings are: "
             f"{', '.join(sorted(KEYS))}",
-            f"Remove it with `imap config unset {extra}`.",
+            f"Remove it from {path}.",
         )
     token = env.get(TOKEN_ENV) or None
     if token:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imap_cli.core.errors import IMAPError, terminal
+from imap_cli.core.errors import IMAPError, add_note, terminal
 from imap_cli.core.retry import TransferCancelled
 from imap_cli.core.workers import WorkerPool
 
@@ -68,6 +68,43 @@ class FileResult:
 
 
 EventSink = Callable[[TransferEvent], None]
+
+# How many failures a TransferError's message names; its notes name every one.
+_NAMED_FAILURES = 3
+
+
+class TransferError(IMAPError):
+    """Some files of a run failed, after every file was tried.
+
+    `results` holds every file's FileResult in input order, `failures` the failed ones;
+    `outcome` is what the call would have returned (set by the caller), so the files that did
+    arrive are at hand. The message names the first few failures, a note names each one.
+    """
+
+    def __init__(self, verb: str, results: Sequence[FileResult], outcome: Any = None) -> None:
+        self.results = list(results)
+        self.failures = [r for r in self.results if r.error is not None]
+        named = "; ".join(
+            f"{r.key.rpartition('/')[2]}: {r.error.template}"
+            for r in self.failures[:_NAMED_FAILURES]
+            if r.error is not None
+        )
+        more = len(self.failures) - _NAMED_FAILURES
+        named += f"; and {more} more" if more > 0 else ""
+        errors = [r.error for r in self.failures if r.error is not None]
+        same = {type(e) for e in errors}
+        kinds = {e.kind for e in errors}
+        # One cause for every failure (the SDC down, a refused key): its own advice fits.
+        hint = errors[0].hint_template if len(same) == 1 and errors else ""
+        super().__init__(
+            f"{len(self.failures)} of {len(self.results)} files failed to {verb}: {named}",
+            hint or "The files that arrived are kept; retry the failed ones.",
+            kind=kinds.pop() if len(kinds) == 1 else None,
+        )
+        self.outcome = outcome
+        for result in self.failures:
+            if result.error is not None:
+                add_note(self, f"{result.key}: {result.error.message}")
 
 
 class CompactResults(Sequence[FileResult]):

@@ -332,9 +332,13 @@ def _no_upload_route(sdc: SDCClient, name: str, detail: str) -> SDCError:
         )
     return SDCError(
         f"the SDC has no upload route at {sdc.base_url} ({detail})",
-        "Check that the url setting is the SDC API's address (`imap config get url`).",
+        f"Check that the url setting is the SDC API's address "
+        f"({terminal('config-get-url', _URL_IN_PYTHON)}).",
         status=404,
     )
+
+
+_URL_IN_PYTHON = 'imap_cli.config["DATA_ACCESS_URL"]'
 
 
 def _conflict(what: str) -> SDCError:
@@ -363,16 +367,18 @@ def _refused_hint(sdc: SDCClient, text: str) -> str:
                 "with upload permission."
             )
         return (
-            "Check your API key (`imap config get api-key`); uploads need a key with write access."
+            f"Check your API key ({terminal('config-get-api-key', 'api_key')}); uploads need a key "
+            "with write access."
         )
     if settings.access_token:
         return (
-            "The SDC accepts uploads with an API key: set one with `imap config set api-key KEY` "
-            "or IMAP_API_KEY (an access token alone is not enough on the production SDC)."
+            "The SDC accepts uploads with an API key: set one with "
+            f"{terminal('set-api-key', 'api_key')} or IMAP_API_KEY (an access token alone is not "
+            "enough on the production SDC)."
         )
     return (
-        "Uploads to the SDC need an API key with write access: `imap config set api-key KEY` "
-        "or IMAP_API_KEY."
+        "Uploads to the SDC need an API key with write access: "
+        f"{terminal('set-api-key', 'api_key')} or IMAP_API_KEY."
     )
 
 

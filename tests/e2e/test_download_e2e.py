@@ -597,10 +597,13 @@ def test_python_api_download_and_download_many(tmp_path, files, monkeypatch, iso
         path = imap_cli.download(keys[0].rsplit("/", 1)[1])  # a bare name, as the official call
         assert path == isolated_settings / "data" / keys[0]
         assert path.read_bytes() == files[keys[0]]
-        results = imap_cli.download_many(keys, jobs=2)
+        downloaded = imap_cli.download_many(keys, jobs=2)
         with pytest.raises(errors.NotFound):
             imap_cli.download("imap_mag_l1a_norm-mago_20991231_v001.0001.cdf")
+    results = downloaded.results
     assert [r.status for r in results] == ["skipped"] + ["downloaded"] * (len(keys) - 1)
+    assert downloaded == [isolated_settings / "data" / key for key in keys]
+    assert downloaded.skipped == [path] and downloaded.errors == {}
     assert_intact(isolated_settings / "data", files, results)
 
 

@@ -171,15 +171,19 @@ def test_python_upload_many(
     monkeypatch.setenv("IMAP_API_KEY", KEY)
     paths = [make_file(tmp_path, MAG), make_file(tmp_path, SWE)]
     planned = imap_cli.upload_many(paths, dry_run=True)
-    assert [(r.key, r.status) for r in planned] == [
+    assert planned == [] and planned.planned == [MAG_KEY, SWE_KEY]
+    assert [(r.key, r.status) for r in planned.results] == [
         (MAG_KEY, "would-upload"),
         (SWE_KEY, "would-upload"),
     ]
     results = imap_cli.upload_many(paths, jobs=2)
-    assert [(r.key, r.status) for r in results] == [(MAG_KEY, "uploaded"), (SWE_KEY, "uploaded")]
+    assert results == results.uploaded == [MAG_KEY, SWE_KEY] and results.skipped == []
     again = imap_cli.upload_many(paths)
-    assert [r.status for r in again] == ["skipped", "skipped"]
-    assert all(r.ok and "already in the SDC" in r.reason for r in again)
+    # The keys of what is in the SDC, and which of them this call found there already.
+    assert again == again.skipped == [MAG_KEY, SWE_KEY] and again.uploaded == []
+    assert all(r.ok and "already in the SDC" in r.reason for r in again.results)
+    key = imap_cli.upload(paths[0])
+    assert key == MAG_KEY and not key.uploaded and key.already_there
 
 
 # --- processes -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def test_assignment_overrides_for_the_process(monkeypatch, tmp_path: Path) -> No
     config["DATA_DIR"] = str(tmp_path / "d")
     assert config["DATA_ACCESS_URL"] == "http://127.0.0.1:8765"
     settings = config.settings()
-    assert settings.url == "http://127.0.0.1:8765" and settings.origins["url"] == "flag"
+    assert settings.url == "http://127.0.0.1:8765" and settings.origins["url"] == "argument"
     assert settings.data_dir == tmp_path / "d"
     with pytest.raises(ConfigError):
         config["DATA_ACCESS_URL"] = "ftp://nope"

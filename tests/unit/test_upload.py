@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from imap_cli.cli.errors import ExitCode, exit_code_for
+from imap_cli.cli.errors import ExitCode, at_terminal, exit_code_for
 from imap_cli.core import errors
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
@@ -311,7 +311,8 @@ def test_refusal_gives_the_key_hint_and_stops_the_rest(tmp_path: Path, changes, 
     first, second = (r.error for r in results)
     assert isinstance(first, errors.Refused) and exit_code_for(first) == ExitCode.REFUSED
     assert first.message.startswith("the SDC refused the upload (403 Forbidden: ")
-    assert hint in first.hint
+    # The terminal's hint names the command; Python's (error.hint) names no command.
+    assert hint in at_terminal(first.hint_template) and "imap config" not in first.hint
     assert isinstance(second, errors.Refused) and "not attempted" in second.message
     # One refusal is enough: the second file is not asked for.
     assert len(responses.calls) == 1
@@ -322,7 +323,8 @@ def test_401_without_a_key_suggests_setting_one(tmp_path: Path) -> None:
     responses.get(f"{SDC}/upload/{MAG}", status=401, json={"message": "Unauthorized"})
     (result,) = upload_files(make_client(), [make_file(tmp_path, MAG)])
     assert "(401 Unauthorized: Unauthorized)" in result.error.message
-    assert "imap config set api-key" in result.error.hint
+    assert "imap config set api-key" in at_terminal(result.error.hint_template)
+    assert "api_key" in result.error.hint and "imap config" not in result.error.hint
 
 
 @pytest.mark.parametrize(
@@ -339,7 +341,9 @@ def test_404_no_upload_route(tmp_path: Path, changes, error, text, hint) -> None
     responses.get(client.api_url("upload", MAG), status=404, json={"message": "Not Found"})
     (result,) = upload_files(client, [make_file(tmp_path, MAG)])
     assert isinstance(result.error, error) and text in result.error.message
-    assert "(404 Not Found: Not Found)" in result.error.message and hint in result.error.hint
+    assert "(404 Not Found: Not Found)" in result.error.message
+    assert hint in at_terminal(result.error.hint_template)
+    assert "imap config" not in result.error.hint
 
 
 @responses.activate

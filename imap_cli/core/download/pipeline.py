@@ -190,7 +190,8 @@ class _Run:
     def _fail(self, item: Planned, error: IMAPError) -> None:
         self._finish(
             item,
-            FileResult(item.key, "failed", item.dest, error=error, reason=error.message),
+            # No path: nothing is there to point at (a .part is not the file).
+            FileResult(item.key, "failed", None, error=error, reason=error.message),
             TransferEvent(Stage.FAILED, item.key, error=error, reason=error.message),
         )
 
