@@ -22,6 +22,7 @@ class _Bar:
     """One rich bar for a whole run: bytes moved of bytes known, files settled of files."""
 
     def __init__(self, verb: str) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -41,6 +42,7 @@ class _Bar:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),  # stdout is the program's; Jupyter is detected
         )
         self.task = self.progress.add_task(verb, total=None)
 
