@@ -45,4 +45,4 @@ def checked_keywords(func: Callable[P, R]) -> Callable[P, R]:
                 raise unknown_keyword(where, given, valid) from None
         return func(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -807,7 +807,7 @@ class Client:
         """
         from imap_cli.core import release as _release
 
-        checked = _release.read_manifest(manifest)
+        checked = _release.read_manifest(Path(manifest))
         if dry_run:
             return _release.preview(self.sdc, checked)
         return _release.release(self.sdc, checked).message
@@ -1305,8 +1305,9 @@ def sync(
 
     Parameters
     ----------
-    table, instrument, data_level, descriptor, start_date, end_date, repointing, version,
-    extension, type
+    table, instrument, data_level, descriptor : str, optional
+        The query's filters (see `query`).
+    start_date, end_date, repointing, version, extension, type : optional
         The query's filters (see `query`).
     since : str or datetime.date, optional
         Start from files ingested since this day instead of the last sync.
