@@ -1578,3 +1578,34 @@ def coverage(
             by=by,
             table=table,
         )
+
+
+# --- Client methods document their parameters as the functions of the same name do -----------
+
+
+def _sections(doc: str) -> tuple[str, dict[str, str]]:
+    """A numpydoc docstring's summary and its sections by title."""
+    import inspect
+    import re
+
+    text = inspect.cleandoc(doc)
+    parts = re.split(r"^(\w[\w ]*)\n-{3,}\n", text, flags=re.M)
+    return parts[0].rstrip(), {parts[i]: parts[i + 1].rstrip() for i in range(1, len(parts), 2)}
+
+
+def _share_parameter_docs() -> None:
+    # A method that says "see `imap_cli.x`" gets x's Parameters and Raises, so `client.x?` in
+    # IPython and help() show them without a second copy in the source.
+    order = ("Parameters", "Returns", "Raises", "Examples")
+    for name, method in vars(Client).items():
+        function = globals().get(name)
+        if name.startswith("_") or not callable(function) or not method.__doc__:
+            continue
+        summary, own = _sections(method.__doc__)
+        _, shared = _sections(function.__doc__ or "")
+        merged = {**{k: v for k, v in shared.items() if k in ("Parameters", "Raises")}, **own}
+        body = "\n\n".join(f"{t}\n{'-' * len(t)}\n{merged[t]}" for t in order if t in merged)
+        method.__doc__ = f"{summary}\n\n{body}\n"
+
+
+_share_parameter_docs()
