@@ -122,6 +122,7 @@ PHRASES: dict[str, str] = {
     "debug": "--debug",
     "query-filename": "`imap query --filename NAME`",
     "config-show": "Run `imap config show` to see them all.",
+    "config-set-wont": "; `imap config set` will not overwrite a file it cannot read",
     "config-set-url": "`imap config set url https://...`",
     "config-get-url": "`imap config get url`",
     "config-get-api-key": "`imap config get api-key`",

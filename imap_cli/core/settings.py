@@ -200,7 +200,7 @@ def read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not valid TOML: {exc}",
-            f"Fix or delete {path}; `imap config set` will not overwrite a file it cannot read.",
+            f"Fix or delete {path}{terminal('config-set-wont', '')}.",
         ) from exc
     return table
 

@@ -598,8 +598,10 @@ def test_python_api_download_and_download_many(tmp_path, files, monkeypatch, iso
         assert path == isolated_settings / "data" / keys[0]
         assert path.read_bytes() == files[keys[0]]
         downloaded = imap_cli.download_many(keys, jobs=2)
-        with pytest.raises(errors.NotFound):
+        with pytest.raises(errors.NotFound) as caught:
             imap_cli.download("imap_mag_l1a_norm-mago_20991231_v001.0001.cdf")
+        # The error names the file it is about (issue 25).
+        assert str(caught.value).startswith("imap_mag_l1a_norm-mago_20991231_v001.0001.cdf: ")
     results = downloaded.results
     assert [r.status for r in results] == ["skipped"] + ["downloaded"] * (len(keys) - 1)
     assert downloaded == [isolated_settings / "data" / key for key in keys]
