@@ -40,6 +40,7 @@ def checked_keywords(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython and pytest leave this frame out of tracebacks
         for given in kwargs:
             if given not in accepted:
                 raise unknown_keyword(where, given, valid) from None
