@@ -972,12 +972,8 @@ def query(
     ----------
     table : {"science", "ancillary", "quicklook", "spice"}, optional
         Which table (default science).
-    instrument : str, optional
-        e.g. ``"mag"``, ``"swapi"``.
-    data_level : str, optional
-        e.g. ``"l1a"``, ``"l2"``.
-    descriptor : str, optional
-        e.g. ``"norm-mago"``.
+    instrument, data_level, descriptor : str, optional
+        The product, e.g. ``"mag"``, ``"l1b"``, ``"norm-mago"``.
     start_date, end_date : str or datetime.date, optional
         Days the files cover (inclusive): ``"20251001"``, ``"2025-10-01"`` or a date.
     ingestion_start_date, ingestion_end_date : str or datetime.date, optional
@@ -993,29 +989,23 @@ def query(
     type : str, optional
         SPICE kernel type (``table="spice"``), e.g. ``"leapseconds"``.
     filename : str, optional
-        Exactly this file (every other filter is derived from its name).
+        Exactly this file (the other filters come from its name).
 
     Returns
     -------
     QueryResult
-        The SDC's records, a list of dicts (file_path, instrument, data_level, descriptor,
-        start_date, version, ingestion_date, ...), with ``.to_pandas()``, ``.keys`` and
-        ``.paths``.
+        The SDC's records, a list of dicts (file_path, instrument, data_level, start_date,
+        version, ingestion_date, ...), with ``.to_pandas()``, ``.keys`` and ``.paths``.
 
     Raises
     ------
     UsageError
-        A filter value that is not valid (also a ValueError).
-    UnknownKeyword
-        A keyword query does not take (also a TypeError).
-    Unavailable
-        The SDC could not be reached, or kept failing.
+        A filter value that is not valid (a ValueError); UnknownKeyword (a TypeError) for a
+        keyword query does not take; Unavailable when the SDC cannot be reached.
 
     Examples
     --------
-    >>> rows = imap_cli.query(instrument="mag", data_level="l1b", start_date="20251001")
-    ... # doctest: +SKIP
-    >>> rows.to_pandas()[["start_date", "version"]]  # doctest: +SKIP
+    >>> imap_cli.query(instrument="mag", data_level="l1b").to_pandas()  # doctest: +SKIP
     """
     with Client() as client:
         return client.query(
