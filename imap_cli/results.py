@@ -163,6 +163,10 @@ class _Transfers(list[Any]):
     def _present(self) -> list[Any]:
         raise NotImplementedError
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (a process pool returns it): without the retry, which holds a closure.
+        return (type(self), (self.results,))
+
     @property
     def errors(self) -> dict[str, IMAPError]:
         """SDC key -> the error each failed file raised (empty when nothing failed)."""

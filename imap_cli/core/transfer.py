@@ -106,6 +106,17 @@ class TransferError(IMAPError):
             if result.error is not None:
                 add_note(self, f"{result.key}: {result.error.message}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its state, not its arguments: a process pool sends it to the parent.
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_error(cls: type[IMAPError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class CompactResults(Sequence[FileResult]):
     """One result per file of a run, in input order, in a few bytes per file.

@@ -373,3 +373,16 @@ def test_parse_name_and_build_name() -> None:
     assert anc.name == "imap_mag_l1b-cal_20250901_20251231_v001.cdf" and anc.kind == "ancillary"
     with pytest.raises(ValueError):
         imap_cli.build_name(instrument="mag", descriptor="x", start_date="20250901", version="v1")
+
+
+def test_results_and_transfer_errors_cross_a_process_pool() -> None:
+    import pickle
+
+    failed = FileResult("b", "failed", None, error=imap_cli.errors.NotFound("b: 404", status=404))
+    got = Downloaded([FileResult("a", "downloaded", Path("/d/a"), 1), failed], lambda k: [])
+    back = pickle.loads(pickle.dumps(got))
+    assert back == got and list(back.errors) == ["b"] and back.results[1].error.status == 404
+    error = TransferError("download", got.results, got)
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.outcome == got and again.__notes__ == error.__notes__
+    assert isinstance(again, imap_cli.errors.IMAPError) and again.failures[0].key == "b"
