@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
@@ -129,11 +130,42 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def query(self, **filters: Any) -> list[dict]:
-        """Query the SDC with the official client's keyword names; returns the SDC's records."""
+    def query(
+        self,
+        *,
+        ingested_since: str | dt.datetime | dt.date | None = None,
+        ingested_before: str | dt.datetime | dt.date | None = None,
+        highest_level: bool = False,
+        **filters: Any,
+    ) -> list[dict]:
+        """Query the SDC with the official client's keyword names; returns the SDC's records.
+
+        Parameters
+        ----------
+        ingested_since, ingested_before : str, datetime or date, optional
+            Keep files ingested at or after / strictly before this time, to the second. An
+            ISO date or date-time (``"2025-10-01T12:30:00"``), UTC unless it carries an
+            offset; a naive datetime is UTC. The SDC is asked for the whole days around it.
+        highest_level : bool, default False
+            Per instrument and day (or repointing), only the files of the highest data level
+            present, every descriptor of that level, latest version.
+        **filters
+            table, instrument, data_level, descriptor, start_date, end_date, ... as
+            `imap_cli.query`.
+
+        Examples
+        --------
+        >>> client.query(instrument="mag", ingested_since="2025-10-01T06:00:00Z")  # doctest: +SKIP
+        """
         from imap_cli.core.query import run_query
 
-        return run_query(self.sdc, **filters)
+        return run_query(
+            self.sdc,
+            ingested_since=ingested_since,
+            ingested_before=ingested_before,
+            highest_level=highest_level,
+            **filters,
+        )
 
     def download_many(
         self,
@@ -337,10 +369,36 @@ def coverage(instrument: str, **options: Any) -> dict[str, Any]:
         return client.coverage(instrument, **options)
 
 
-def query(**filters: Any) -> list[dict]:
-    """`imap_cli.query(instrument="mag", data_level="l1a", ...)` -> the SDC's records."""
+def query(
+    *,
+    ingested_since: str | dt.datetime | dt.date | None = None,
+    ingested_before: str | dt.datetime | dt.date | None = None,
+    highest_level: bool = False,
+    **filters: Any,
+) -> list[dict]:
+    """`imap_cli.query(instrument="mag", data_level="l1a", ...)` -> the SDC's records.
+
+    Parameters
+    ----------
+    ingested_since, ingested_before : str, datetime or date, optional
+        Keep files ingested at or after / strictly before this time, to the second (ISO,
+        UTC unless an offset is given).
+    highest_level : bool, default False
+        Per instrument and day (or repointing), only the highest data level present.
+    **filters
+        The official client's keyword names: table, instrument, data_level, ...
+
+    Examples
+    --------
+    >>> imap_cli.query(instrument="swapi", highest_level=True)  # doctest: +SKIP
+    """
     with Client() as client:
-        return client.query(**filters)
+        return client.query(
+            ingested_since=ingested_since,
+            ingested_before=ingested_before,
+            highest_level=highest_level,
+            **filters,
+        )
 
 
 def download(path_or_name: str, *, force: bool = False, verify: bool = False) -> Path:

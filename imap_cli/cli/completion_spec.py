@@ -40,6 +40,9 @@ VERSION_2 = _param('option', 'version', ['--version'], help='vMMM.mmmm, legacy v
 EXTENSION = _param('option', 'extension', ['--extension'], help='File extension, e.g. cdf, pkts.', complete={'choices': ['bc', 'bpc', 'bsp', 'cdf', 'csv', 'dat', 'jpg', 'json', 'mk', 'pdf', 'pgm', 'pkts', 'png', 'repoint', 'sff', 'spin', 'tf', 'tls', 'tm', 'tpc', 'tsc', 'tsv', 'txt', 'xlsx', 'zip'], 'case_sensitive': True})
 KERNEL_TYPE = _param('option', 'kernel_type', ['--type'], help='SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.', complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'kernels', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'small-forces', 'spacecraft_clock', 'spin'], 'case_sensitive': True})
 FILENAME = _param('option', 'filename', ['--filename'], help='Exactly this file: every filter is derived from the name.')
+INGESTED_SINCE = _param('option', 'ingested_since', ['--ingested-since'], help='Ingested at or after this time, to the second: 2025-10-01, 2025-10-01T12:30:00 (UTC unless an offset is given: ...T14:30:00+02:00).')
+INGESTED_BEFORE = _param('option', 'ingested_before', ['--ingested-before'], help='Ingested strictly before this time (same forms as --ingested-since).')
+HIGHEST_LEVEL = _param('option', 'highest_level', ['--highest-level'], help='Per instrument and day (or repointing), only the files of the highest data level present (l3 > l2 > l1d > l1c > l1b > l1a > l1 > l0), latest version.', flag=True)
 OUTPUT_FORMAT = _param('option', 'output_format', ['--format', '-o'], help='table, json, csv or paths. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'paths', 'table'], 'case_sensitive': True})
 DOWNLOAD = _param('option', 'download', ['--download'], help='Then download every file found into the data dir, as `imap download` does (files already there are skipped). Prints the local paths, or the list in the -o format if one is given.', flag=True)
 JOBS = _param('option', 'jobs', ['--jobs', '-j'], help='Files transferred at once (default: the jobs setting).')
@@ -51,6 +54,7 @@ GLOBAL_VERBOSE = _param('option', 'global_verbose', ['--verbose', '-v'], help='M
 GLOBAL_QUIET = _param('option', 'global_quiet', ['--quiet', '-q'], help='Only errors and data.', flag=True)
 GLOBAL_DEBUG = _param('option', 'global_debug', ['--debug'], help='Show tracebacks on errors.', flag=True)
 ITEMS = _param('argument', 'items', [], help='SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from stdin: any `imap query` output (json, csv, paths), or one name a line.', nargs=-1, complete={'callback': 'imap_cli.cli.completers:download_items', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
+QUERY = _param('option', 'query', ['--query'], help='Download what a query finds instead of named files: the filters as for `imap query` (e.g. -i swapi -s D -e D2 --highest-level).', flag=True)
 VERIFY = _param('option', 'verify', ['--verify'], help="Check files already present against the SDC's size and ETag.", flag=True)
 DRY_RUN = _param('option', 'dry_run', ['--dry-run', '-n'], help='Show what would happen; transfer nothing.', flag=True)
 SHARD = _param('option', 'shard', ['--shard'], help="Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps. `auto`: K and N from the batch array job's variables (Slurm, SGE, LSF; PBS: auto/N).")
@@ -117,12 +121,12 @@ MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
 INSTRUMENT_TO_DESCRIPTOR = [INSTRUMENT, DATA_LEVEL, DESCRIPTOR]
-TABLE_TO_FILENAME = [TABLE, INSTRUMENT, DATA_LEVEL, DESCRIPTOR, START_DATE, END_DATE, INGESTION_START_DATE, INGESTION_END_DATE, REPOINTING, VERSION_2, EXTENSION, KERNEL_TYPE, FILENAME]
+TABLE_TO_HIGHEST_LEVEL = [TABLE, INSTRUMENT, DATA_LEVEL, DESCRIPTOR, START_DATE, END_DATE, INGESTION_START_DATE, INGESTION_END_DATE, REPOINTING, VERSION_2, EXTENSION, KERNEL_TYPE, FILENAME, INGESTED_SINCE, INGESTED_BEFORE, HIGHEST_LEVEL]
 
 SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTALL_COMPLETION, SHOW_COMPLETION, HELP], 'commands': {
-    'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
-    'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
+    'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, ITEMS, QUERY, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
+    'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
     'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},

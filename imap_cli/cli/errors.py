@@ -104,6 +104,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "type": ("--type", "SPICE kernel type"),  # imap query's --type
     "types": ("--type", "kernel type"),  # imap metakernel's --type
     "status": ("--status", "job status"),  # imap jobs' --status
+    "ingested_since": ("--ingested-since", "--ingested-since time"),
+    "ingested_before": ("--ingested-before", "--ingested-before time"),
 }
 
 # Phrases only the terminal has, by the key core gives them.
