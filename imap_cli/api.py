@@ -299,6 +299,42 @@ class Client:
 
         return fetch_coverage(self.sdc, plan_coverage(instrument, **options)).as_dict()
 
+    def products(
+        self,
+        *,
+        instrument: str | None = None,
+        data_level: str | None = None,
+        table: str = "science",
+    ) -> list[dict[str, Any]]:
+        """The products the SDC holds: one dict per instrument, data level and descriptor.
+
+        Parameters
+        ----------
+        instrument : str, optional
+            One instrument; default every instrument (one query each).
+        data_level : str, optional
+            One data level (not on the ancillary table).
+        table : {"science", "ancillary", "quicklook"}, default "science"
+            The table whose products are listed.
+
+        Returns
+        -------
+        list of dict
+            Keys ``instrument``, ``data_level``, ``descriptor``, ``files`` (the latest
+            version of each day or repointing), ``first_date``, ``last_date``
+            (``YYYY-MM-DD``), ``latest_version`` and ``last_ingested``
+            (``YYYY-MM-DD HH:MM:SS``, UTC).
+
+        Examples
+        --------
+        >>> client.products(instrument="swapi")[0]["latest_version"]  # doctest: +SKIP
+        'v001.0000'
+        """
+        from imap_cli.core.products import list_products
+
+        found = list_products(self.sdc, instrument=instrument, data_level=data_level, table=table)
+        return [product.as_dict() for product in found]
+
     def metakernel(
         self,
         output: str | os.PathLike,
@@ -431,3 +467,35 @@ def upload_many(paths: Iterable[str | os.PathLike], **options: Any) -> list[File
     """Upload many files in parallel; returns one FileResult per file."""
     with Client() as client:
         return client.upload_many(paths, **options)
+
+
+def products(
+    *,
+    instrument: str | None = None,
+    data_level: str | None = None,
+    table: str = "science",
+) -> list[dict[str, Any]]:
+    """The SDC's products, one dict per instrument, data level and descriptor.
+
+    Parameters
+    ----------
+    instrument : str, optional
+        One instrument; default every instrument.
+    data_level : str, optional
+        One data level (science and quicklook tables).
+    table : {"science", "ancillary", "quicklook"}, default "science"
+        The table whose products are listed.
+
+    Returns
+    -------
+    list of dict
+        ``instrument``, ``data_level``, ``descriptor``, ``files``, ``first_date``,
+        ``last_date``, ``latest_version``, ``last_ingested``, as `imap products -o json`.
+
+    Examples
+    --------
+    >>> [p["descriptor"] for p in imap_cli.products(instrument="mag")]  # doctest: +SKIP
+    ['norm-magi', 'norm-mago', 'norm-mago', 'norm-gse']
+    """
+    with Client() as client:
+        return client.products(instrument=instrument, data_level=data_level, table=table)

@@ -74,6 +74,7 @@ GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid
 OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
 HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
+TABLE_3 = _param('option', 'table', ['--table'], help='The table whose products are listed.', complete={'choices': ['ancillary', 'quicklook', 'science'], 'case_sensitive': True})
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
@@ -128,6 +129,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, ITEMS, QUERY, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
     'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
+    'products': {'short_help': 'The products the SDC holds: files, dates, latest version.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL, TABLE_3, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP]},
     'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {

@@ -277,3 +277,101 @@ def test_highest_level_refusals(imap, levels_fake, args: list[str], words: str) 
     code, _, err = run("query", "-i", "swapi", "--highest-level", *args)
     assert code == 2
     assert words in err
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalogue_fake() -> Iterator[RealisticSDC]:
+    """Two instruments; mag l1a norm-mago has three days, versions and ingestion times."""
+    with RealisticSDC() as sdc:
+        files = [
+            ("imap_mag_l1a_norm-mago_20251003_v001.0001.cdf", "20251004 01:00:00"),
+            ("imap_mag_l1a_norm-mago_20251003_v001.0002.cdf", "20251009 10:11:12"),
+            ("imap_mag_l1a_norm-mago_20251001_v001.0001.cdf", "20251002 00:00:00"),
+            ("imap_mag_l1a_norm-mago_20251010_v002.0000.cdf", "20251011 23:59:59"),
+            ("imap_mag_l1a_norm-magi_20251005_v001.0000.cdf", "20251006 06:00:00"),
+            ("imap_mag_l2_norm-gse_20251002_v001.0003.cdf", "20251003 03:00:00"),
+            ("imap_swe_l1a_sci_20250929_v001.0000.cdf", "20250930 12:00:00"),
+            ("imap_swe_l1a_sci_20251101-repoint00042_v001.0000.cdf", "20251102 12:00:00"),
+        ]
+        for name, ingested in files:
+            _add(sdc, name, ingested)
+        yield sdc
+    assert sdc.server_errors == []
+
+
+def test_products_json(imap, catalogue_fake, tmp_path: Path) -> None:
+    run = imap.against(catalogue_fake.api_url, data_dir=tmp_path / "data")
+    code, out, err = run("products", "-o", "json")
+    assert code == 0, err
+    assert "4 products in the science table" in err
+    products = json.loads(out)
+    assert [tuple(p) for p in products] == [
+        (
+            "instrument",
+            "data_level",
+            "descriptor",
+            "files",
+            "first_date",
+            "last_date",
+            "latest_version",
+            "last_ingested",
+        )
+    ] * 4
+    by_name = {(p["instrument"], p["data_level"], p["descriptor"]): p for p in products}
+    assert by_name[("mag", "l1a", "norm-mago")] == {
+        "instrument": "mag",
+        "data_level": "l1a",
+        "descriptor": "norm-mago",
+        "files": 3,  # the latest version of each of its three days
+        "first_date": "2025-10-01",
+        "last_date": "2025-10-10",
+        "latest_version": "v002.0000",
+        "last_ingested": "2025-10-11 23:59:59",
+    }
+    assert by_name[("swe", "l1a", "sci")]["files"] == 2
+    assert by_name[("swe", "l1a", "sci")]["last_date"] == "2025-11-01"
+    assert by_name[("mag", "l2", "norm-gse")]["latest_version"] == "v001.0003"
+    # one query per instrument, each asking for the latest versions only
+    asked = [s.query for s in catalogue_fake.seen if s.path.endswith("/query")]
+    assert len(asked) == 13 and all(q.get("latest") == "true" for q in asked)
+
+
+def test_products_one_instrument_csv_and_table(imap, catalogue_fake, tmp_path: Path) -> None:
+    run = imap.against(catalogue_fake.api_url, data_dir=tmp_path / "data")
+    code, out, _ = run("products", "-i", "mag", "-l", "l1a", "-o", "csv")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        "instrument,data_level,descriptor,files,first_date,last_date,latest_version,last_ingested"
+    )
+    assert lines[1:] == [
+        "mag,l1a,norm-magi,1,2025-10-05,2025-10-05,v001.0000,2025-10-06 06:00:00",
+        "mag,l1a,norm-mago,3,2025-10-01,2025-10-10,v002.0000,2025-10-11 23:59:59",
+    ]
+    code, out, _ = run("products", "-i", "mag", "-o", "table", env={"COLUMNS": "60"})
+    assert code == 0
+    assert all(len(line) <= 60 for line in out.splitlines())
+    assert "norm-gse" in out and "INGESTED" not in out
+
+
+def test_products_over_a_split_query(imap, catalogue_fake, tmp_path: Path) -> None:
+    catalogue_fake.max_response_bytes = 1500  # about three records an answer
+    run = imap.against(catalogue_fake.api_url, data_dir=tmp_path / "data")
+    code, out, err = run("products", "-i", "mag", "-o", "json")
+    assert code == 0, err
+    files = {p["descriptor"]: p["files"] for p in json.loads(out)}
+    assert files == {"norm-magi": 1, "norm-mago": 3, "norm-gse": 1}
+    assert len([s for s in catalogue_fake.seen if s.path.endswith("/query")]) > 1
+
+
+def test_products_python_and_refusals(imap, catalogue_fake, tmp_path: Path) -> None:
+    run = imap.against(catalogue_fake.api_url, data_dir=tmp_path / "data")
+    found = imap_cli.products(instrument="swe")
+    assert [(p["descriptor"], p["files"]) for p in found] == [("sci", 2)]
+    code, _, err = run("products", "--table", "spice")
+    assert code == 2 and "not a valid table" in err
+    code, _, err = run("products", "--table", "ancillary", "-l", "l1a")
+    assert code == 2 and "no data level" in err
