@@ -84,6 +84,10 @@ REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], 
 FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
+WAIT = _param('option', 'wait', ['--wait'], help='Poll until no matching job is in progress: exit 0 when all succeeded, 1 when any failed (each listed with its log), 3 on --timeout.', flag=True)
+TIMEOUT = _param('option', 'timeout', ['--timeout'], help='With --wait: stop waiting after this long; exit 3, naming the jobs still running.')
+INTERVAL = _param('option', 'interval', ['--interval'], help='With --wait: the first pause between polls; it grows 1.5x a poll, up to 120 s.')
+SINCE_2 = _param('option', 'since', ['--since'], help='With --wait: also follow jobs started at or after this time (ISO; UTC unless an offset is given), not only those running now or starting later.')
 STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
 START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
@@ -132,7 +136,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'products': {'short_help': 'The products the SDC holds: files, dates, latest version.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL, TABLE_3, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP]},
     'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {
+    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, WAIT, TIMEOUT, INTERVAL, SINCE_2, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
