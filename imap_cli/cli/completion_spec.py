@@ -92,6 +92,9 @@ STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM
 START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
 YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
+WAIT_2 = _param('option', 'wait', ['--wait'], help='After queueing, follow the jobs of this instrument and range that start after the request until none runs, then list the files not re-made (exit 0 only when there are none).', flag=True)
+CHECK = _param('option', 'check', ['--check'], help='Send nothing: list the latest files in the range ingested before --since (not re-made since that request). With --wait, follow its jobs first.', flag=True)
+SINCE_3 = _param('option', 'since', ['--since'], help='With --check: when the request was sent (ISO; UTC unless an offset is given).')
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
 KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
@@ -122,6 +125,8 @@ MAX_UPLOAD_SIZE = _param('option', 'max_upload_size', ['--max-upload-size'], hel
 MIN_FREE_SPACE = _param('option', 'min_free_space', ['--min-free-space'], help="Refuse an upload that would leave less free space on the archive's disk (bytes, or with K, M, G, T; 0: no check).")
 MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], help='Connections served at once, in all.')
 MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
+JOB_DELAY = _param('option', 'job_delay', ['--job-delay'], help="How long each stage of a reprocess request's emulated jobs lasts (queued, in progress, then done with the files re-made: new ingestion dates); 0: at once.")
+FAIL_JOBS = _param('option', 'fail_jobs', ['--fail-jobs'], help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. '*_20251002_*') fail and leave the file as it was (repeat for more).", multiple=True)
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
@@ -139,7 +144,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, WAIT, TIMEOUT, INTERVAL, SINCE_2, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
-    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
@@ -149,5 +154,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}
