@@ -136,7 +136,7 @@ def follow(
         )
 
 
-def report(output: Output, result: WaitResult, *, none_text: str) -> int:
+def report(output: Output, result: WaitResult, *, none_text: str, not_started: str = "") -> int:
     """Say how the wait ended (stderr): failed jobs with their logs, jobs still running on a
     timeout. The exit code: 0 all succeeded, 1 any failed, 3 timed out."""
     from imap_cli.cli.errors import ExitCode
@@ -151,10 +151,13 @@ def report(output: Output, result: WaitResult, *, none_text: str) -> int:
         for job in result.running:
             output.warn(f"still running: {job_label(job)}")
         waited = f"{len(result.running)} still running" if result.jobs else "no job started"
+        hint = (
+            "Wait longer with a larger --timeout, or look again later with "
+            "`imap jobs --status running`."
+        )
         output.error(
             f"timed out waiting for the jobs ({waited})",
-            hint="Wait longer with a larger --timeout, or look again later with "
-            "`imap jobs --status running`.",
+            hint=not_started if not result.jobs and not_started else hint,
         )
         return ExitCode.TIMED_OUT
     if not result.jobs:

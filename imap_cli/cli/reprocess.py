@@ -205,7 +205,14 @@ def _follow_and_check(
                 follow_running=False,
                 keep=in_range(request),
             )
-            code = report(output, result, none_text="No job of this request has run.")
+            code = report(
+                output,
+                result,
+                none_text="No job of this request has run.",
+                not_started="The SDC may not have started them yet, or dropped the request "
+                "(it drops one identical to a request of the last few minutes); look with "
+                f"`imap jobs -i {request.instrument}`, later `--check --since` this request.",
+            )
         checked = check_remade(client, request, since)
     when = format_moment(since)
     total, old = len(checked.files), len(checked.not_remade)

@@ -375,3 +375,12 @@ def test_products_python_and_refusals(imap, catalogue_fake, tmp_path: Path) -> N
     assert code == 2 and "not a valid table" in err
     code, _, err = run("products", "--table", "ancillary", "-l", "l1a")
     assert code == 2 and "no data level" in err
+
+
+def test_download_filters_need_query(imap_fake, fake) -> None:
+    code, out, err = imap_fake("download", "-i", "mag", "--highest-level")
+    assert code == 2 and out == ""
+    assert "need --query" in err
+    code, _, err = imap_fake("download", "--query", "-i", "mag", mag(1))
+    assert code == 2 and "takes no file names" in err
+    assert queries(fake) == []
