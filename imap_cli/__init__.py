@@ -32,6 +32,8 @@ _LAZY = {
     "metakernel": "imap_cli.api",
     "coverage": "imap_cli.api",
     "products": "imap_cli.api",
+    "wait_jobs": "imap_cli.api",
+    "reprocess_check": "imap_cli.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -290,6 +290,106 @@ class Client:
 
         return job_logs(self.sdc, stream)
 
+    def wait_jobs(
+        self,
+        *,
+        instrument: str | None = None,
+        data_level: str | None = None,
+        descriptor: str | None = None,
+        start_date: str | None = None,
+        since: str | dt.datetime | None = None,
+        timeout: float | None = None,
+        interval: float = 15.0,
+    ) -> dict[str, Any]:
+        """Wait until no matching processing job is in progress (as `imap jobs --wait`).
+
+        Parameters
+        ----------
+        instrument, data_level, descriptor, start_date : str, optional
+            The jobs' filters, as `jobs()`.
+        since : str or datetime, optional
+            Also follow jobs started at or after this time (ISO, UTC unless an offset is
+            given), not only those running now or starting while waiting.
+        timeout : float, optional
+            Seconds to wait at most; the result then has ``timed_out`` True.
+        interval : float, default 15.0
+            The first pause between polls, in seconds; it grows 1.5x a poll, up to 120 s.
+
+        Returns
+        -------
+        dict
+            ``jobs`` (the followed jobs' records, newest first), ``running``, ``succeeded``,
+            ``failed`` (counts) and ``timed_out``.
+
+        Examples
+        --------
+        >>> client.wait_jobs(instrument="mag", timeout=3600)["failed"]  # doctest: +SKIP
+        0
+        """
+        from imap_cli.core.follow import DEFAULT_MAX_INTERVAL, WaitPolicy, wait_for_jobs
+        from imap_cli.core.jobs import list_jobs, plan_jobs
+        from imap_cli.core.moments import parse_moment
+
+        filters = {
+            "instrument": instrument,
+            "data_level": data_level,
+            "descriptor": descriptor,
+            "start_date": start_date,
+        }
+        plan_jobs(**filters)
+        policy = WaitPolicy(
+            interval=interval, max_interval=max(DEFAULT_MAX_INTERVAL, interval), timeout=timeout
+        )
+        result = wait_for_jobs(
+            lambda: list_jobs(self.sdc, **filters),
+            policy,
+            started_after=parse_moment(since, "since") if since is not None else None,
+        )
+        return result.as_dict()
+
+    def reprocess_check(
+        self,
+        *,
+        start_date: str,
+        end_date: str,
+        instrument: str,
+        since: str | dt.datetime,
+        data_level: str | None = None,
+        descriptor: str | None = None,
+    ) -> dict[str, Any]:
+        """The latest files of a reprocessed range not re-made since the request was sent.
+
+        Parameters
+        ----------
+        start_date, end_date, instrument, data_level, descriptor : str
+            The reprocess request, as `reprocess()`.
+        since : str or datetime
+            When the request was sent (ISO, UTC unless an offset is given).
+
+        Returns
+        -------
+        dict
+            ``since``, ``files`` (how many latest files the range has) and ``not_remade``
+            (``file_path`` and ``ingestion_date`` of each file ingested before `since`).
+
+        Examples
+        --------
+        >>> client.reprocess_check(start_date="20251001", end_date="20251003",
+        ...                        instrument="mag", since="2025-10-05T10:00:00Z")  # doctest: +SKIP
+        """
+        from imap_cli.core.moments import parse_moment
+        from imap_cli.core.remade import check_remade
+        from imap_cli.core.reprocess import plan_reprocess
+
+        request = plan_reprocess(
+            start_date=start_date,
+            end_date=end_date,
+            instrument=instrument,
+            data_level=data_level,
+            descriptor=descriptor,
+        )
+        return check_remade(self.sdc, request, parse_moment(since, "since")).as_dict()
+
     def coverage(self, instrument: str, **options: Any) -> dict[str, Any]:
         """What the SDC holds for an instrument, per day or repointing, and the gaps (as
         `imap coverage -o json`). Options: data_level, descriptor (one, a list or
@@ -499,3 +599,63 @@ def products(
     """
     with Client() as client:
         return client.products(instrument=instrument, data_level=data_level, table=table)
+
+
+def wait_jobs(
+    *,
+    instrument: str | None = None,
+    data_level: str | None = None,
+    descriptor: str | None = None,
+    start_date: str | None = None,
+    since: str | dt.datetime | None = None,
+    timeout: float | None = None,
+    interval: float = 15.0,
+) -> dict[str, Any]:
+    """Wait until no matching processing job runs (as `imap jobs --wait`).
+
+    Parameters are those of `Client.wait_jobs`; returns ``jobs``, ``running``,
+    ``succeeded``, ``failed`` and ``timed_out``.
+
+    Examples
+    --------
+    >>> imap_cli.wait_jobs(instrument="mag", timeout=600)["timed_out"]  # doctest: +SKIP
+    False
+    """
+    with Client() as client:
+        return client.wait_jobs(
+            instrument=instrument,
+            data_level=data_level,
+            descriptor=descriptor,
+            start_date=start_date,
+            since=since,
+            timeout=timeout,
+            interval=interval,
+        )
+
+
+def reprocess_check(
+    *,
+    start_date: str,
+    end_date: str,
+    instrument: str,
+    since: str | dt.datetime,
+    data_level: str | None = None,
+    descriptor: str | None = None,
+) -> dict[str, Any]:
+    """The latest files of a reprocessed range not re-made since `since` (the request's
+    time), as `imap reprocess --check --since`; see `Client.reprocess_check`.
+
+    Examples
+    --------
+    >>> imap_cli.reprocess_check(start_date="20251001", end_date="20251003",
+    ...                          instrument="mag", since="2025-10-05T10:00:00Z")  # doctest: +SKIP
+    """
+    with Client() as client:
+        return client.reprocess_check(
+            start_date=start_date,
+            end_date=end_date,
+            instrument=instrument,
+            since=since,
+            data_level=data_level,
+            descriptor=descriptor,
+        )

@@ -129,3 +129,33 @@ def test_option_mistakes(imap, emulated, tmp_path: Path, args: list[str], words:
     assert code == 2 and out == ""
     assert words in err
     assert not emulated.operations.reprocess_requests  # nothing was sent
+
+
+def test_python_wait_and_check(imap, demo_root: Path, tmp_path: Path) -> None:
+    import imap_cli
+
+    with serve(demo_root, job_polls=1, job_failures=("*_20251003_*",)) as server:
+        runner(imap, server, tmp_path)  # the environment points the Python API at it
+        sent = dt.datetime.now(UTC).replace(microsecond=0)
+        with imap_cli.Client(api_key=KEY) as client:
+            client.reprocess(
+                start_date="20251001",
+                end_date="20251003",
+                instrument="mag",
+                data_level="l1a",
+                descriptor="norm-mago",
+            )
+            waited = client.wait_jobs(instrument="mag", since=sent, interval=0)
+            checked = client.reprocess_check(
+                start_date="20251001",
+                end_date="20251003",
+                instrument="mag",
+                data_level="l1a",
+                descriptor="norm-mago",
+                since=sent,
+            )
+        assert (waited["succeeded"], waited["failed"], waited["timed_out"]) == (2, 1, False)
+        assert checked["files"] == 3
+        assert [Path(r["file_path"]).name[23:31] for r in checked["not_remade"]] == ["20251003"]
+        timed = imap_cli.wait_jobs(instrument="mag", since="2020-01-01", timeout=0, interval=0)
+        assert timed["timed_out"] is False and timed["failed"] >= 1  # all over: nothing runs
