@@ -248,9 +248,7 @@ def serve(
     Uploads are stored atomically and never overwrite.
 
     One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
-
-    A reprocess request runs as emulated jobs (see --job-delay), so `imap reprocess --wait`
-    can be tried offline.
+    Reprocess requests run as emulated jobs (--job-delay): try `imap reprocess --wait`.
     """
     import shutil
 
