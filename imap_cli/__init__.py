@@ -56,6 +56,9 @@ _LAZY = {
     "job_logs": "imap_cli.api",
     "metakernel": "imap_cli.api",
     "coverage": "imap_cli.api",
+    "products": "imap_cli.api",
+    "wait_jobs": "imap_cli.api",
+    "reprocess_check": "imap_cli.api",
 }
 
 # Added by the Python API (issue 25): more names, and the public errors module.

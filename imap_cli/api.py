@@ -415,6 +415,9 @@ class Client:
         extension: str | None = None,
         type: str | None = None,
         filename: str | None = None,
+        ingested_since: str | dt.datetime | dt.date | None = None,
+        ingested_before: str | dt.datetime | dt.date | None = None,
+        highest_level: bool = False,
     ) -> QueryResult:
         """Query the SDC; see `imap_cli.query` for the parameters.
 
@@ -447,6 +450,9 @@ class Client:
             extension=extension,
             type=type,
             filename=filename,
+            ingested_since=ingested_since,
+            ingested_before=ingested_before,
+            highest_level=highest_level,
         )
         rows = fetch(self.sdc, plan)
         log.info("%s query: %d records", plan.table, len(rows))
@@ -696,6 +702,9 @@ class Client:
         version: str | None = None,
         extension: str | None = None,
         type: str | None = None,
+        ingested_since: str | dt.datetime | dt.date | None = None,
+        ingested_before: str | dt.datetime | dt.date | None = None,
+        highest_level: bool = False,
         since: DateLike | None = None,
         dry_run: bool = False,
         latest_only: bool = False,
@@ -731,6 +740,9 @@ class Client:
             "version": version,
             "extension": extension,
             "type": type,
+            "ingested_since": ingested_since,
+            "ingested_before": ingested_before,
+            "highest_level": highest_level or None,
         }
         if isinstance(shard, str):
             shard = parse_shard(shard)
@@ -864,6 +876,108 @@ class Client:
         return job_logs(self.sdc, stream)
 
     @checked_keywords
+    def wait_jobs(
+        self,
+        *,
+        instrument: str | None = None,
+        data_level: str | None = None,
+        descriptor: str | None = None,
+        start_date: str | None = None,
+        since: str | dt.datetime | None = None,
+        timeout: float | None = None,
+        interval: float = 15.0,
+    ) -> dict[str, Any]:
+        """Wait until no matching processing job is in progress (as `imap jobs --wait`).
+
+        Parameters
+        ----------
+        instrument, data_level, descriptor, start_date : str, optional
+            The jobs' filters, as `jobs()`.
+        since : str or datetime, optional
+            Also follow jobs started at or after this time (ISO, UTC unless an offset is
+            given), not only those running now or starting while waiting.
+        timeout : float, optional
+            Seconds to wait at most; the result then has ``timed_out`` True.
+        interval : float, default 15.0
+            The first pause between polls, in seconds; it grows 1.5x a poll, up to 120 s.
+
+        Returns
+        -------
+        dict
+            ``jobs`` (the followed jobs' records, newest first), ``running``, ``succeeded``,
+            ``failed`` (counts) and ``timed_out``.
+
+        Examples
+        --------
+        >>> client.wait_jobs(instrument="mag", timeout=3600)["failed"]  # doctest: +SKIP
+        0
+        """
+        from imap_cli.core.follow import DEFAULT_MAX_INTERVAL, WaitPolicy, wait_for_jobs
+        from imap_cli.core.jobs import list_jobs, plan_jobs
+        from imap_cli.core.moments import parse_moment
+
+        filters = {
+            "instrument": instrument,
+            "data_level": data_level,
+            "descriptor": descriptor,
+            "start_date": start_date,
+        }
+        plan_jobs(**filters)
+        policy = WaitPolicy(
+            interval=interval, max_interval=max(DEFAULT_MAX_INTERVAL, interval), timeout=timeout
+        )
+        result = wait_for_jobs(
+            lambda: list_jobs(self.sdc, **filters),
+            policy,
+            started_after=parse_moment(since, "since") if since is not None else None,
+        )
+        return result.as_dict()
+
+    @checked_keywords
+    def reprocess_check(
+        self,
+        *,
+        start_date: str,
+        end_date: str,
+        instrument: str,
+        since: str | dt.datetime,
+        data_level: str | None = None,
+        descriptor: str | None = None,
+    ) -> dict[str, Any]:
+        """The latest files of a reprocessed range not re-made since the request was sent.
+
+        Parameters
+        ----------
+        start_date, end_date, instrument, data_level, descriptor : str
+            The reprocess request, as `reprocess()`.
+        since : str or datetime
+            When the request was sent (ISO, UTC unless an offset is given).
+
+        Returns
+        -------
+        dict
+            ``since``, ``files`` (how many latest files the range has) and ``not_remade``
+            (``file_path`` and ``ingestion_date`` of each file ingested before `since`).
+
+        Examples
+        --------
+        >>> client.reprocess_check(start_date="20251001", end_date="20251003",
+        ...                        instrument="mag", since="2025-10-05T10:00:00Z")  # doctest: +SKIP
+        """
+        from imap_cli.core.moments import parse_moment
+        from imap_cli.core.remade import check_remade
+        from imap_cli.core.reprocess import plan_reprocess
+
+        request = plan_reprocess(
+            start_date=start_date,
+            end_date=end_date,
+            instrument=instrument,
+            data_level=data_level,
+            descriptor=descriptor,
+        )
+        return check_remade(self.sdc, request, parse_moment(since, "since")).as_dict()
+
+    @checked_keywords
     def coverage(
         self,
         instrument: str,
@@ -899,6 +1013,43 @@ class Client:
             table=table,
         )
         return fetch_coverage(self.sdc, plan).as_dict()
+
+    @checked_keywords
+    def products(
+        self,
+        *,
+        instrument: str | None = None,
+        data_level: str | None = None,
+        table: str = "science",
+    ) -> list[dict[str, Any]]:
+        """The products the SDC holds: one dict per instrument, data level and descriptor.
+
+        Parameters
+        ----------
+        instrument : str, optional
+            One instrument; default every instrument (one query each).
+        data_level : str, optional
+            One data level (not on the ancillary table).
+        table : {"science", "ancillary", "quicklook"}, default "science"
+            The table whose products are listed.
+
+        Returns
+        -------
+        list of dict
+            Keys ``instrument``, ``data_level``, ``descriptor``, ``files`` (the latest
+            version of each day or repointing), ``first_date``, ``last_date``
+            (``YYYY-MM-DD``), ``latest_version`` and ``last_ingested``
+            (``YYYY-MM-DD HH:MM:SS``, UTC).
+
+        Examples
+        --------
+        >>> client.products(instrument="swapi")[0]["latest_version"]  # doctest: +SKIP
+        'v001.0000'
+        """
+        from imap_cli.core.products import list_products
+
+        found = list_products(self.sdc, instrument=instrument, data_level=data_level, table=table)
+        return [product.as_dict() for product in found]
 
     @checked_keywords
     def metakernel(
@@ -965,6 +1116,9 @@ def query(
     extension: str | None = None,
     type: str | None = None,
     filename: str | None = None,
+    ingested_since: str | dt.datetime | dt.date | None = None,
+    ingested_before: str | dt.datetime | dt.date | None = None,
+    highest_level: bool = False,
 ) -> QueryResult:
     """Query the SDC for files; any size (large answers are fetched in parts).
 
@@ -990,6 +1144,13 @@ def query(
         SPICE kernel type (``table="spice"``), e.g. ``"leapseconds"``.
     filename : str, optional
         Exactly this file (the other filters come from its name).
+    ingested_since, ingested_before : str, datetime or date, optional
+        Keep files ingested at or after / strictly before this time, to the second: an ISO
+        date or date-time (``"2025-10-01T12:30:00"``), UTC unless it carries an offset; a
+        naive datetime is UTC. The SDC is asked for the whole days around it.
+    highest_level : bool, default False
+        Per instrument and day (or repointing), only the files of the highest data level
+        present, every descriptor of that level, latest version.
 
     Returns
     -------
@@ -1024,6 +1185,9 @@ def query(
             extension=extension,
             type=type,
             filename=filename,
+            ingested_since=ingested_since,
+            ingested_before=ingested_before,
+            highest_level=highest_level,
         )
 
 
@@ -1283,6 +1447,9 @@ def sync(
     version: str | None = None,
     extension: str | None = None,
     type: str | None = None,
+    ingested_since: str | dt.datetime | dt.date | None = None,
+    ingested_before: str | dt.datetime | dt.date | None = None,
+    highest_level: bool = False,
     since: DateLike | None = None,
     dry_run: bool = False,
     latest_only: bool = False,
@@ -1299,6 +1466,11 @@ def sync(
         The query's filters (see `query`).
     start_date, end_date, repointing, version, extension, type : optional
         The query's filters (see `query`).
+    ingested_since, ingested_before : str, datetime or date, optional
+        Only files ingested at or after / strictly before this time, to the second (as
+        `query`).
+    highest_level : bool, default False
+        Only the highest data level present per instrument and day (as `query`).
     since : str or datetime.date, optional
         Start from files ingested since this day instead of the last sync.
     dry_run : bool, default False
@@ -1338,6 +1510,9 @@ def sync(
             version=version,
             extension=extension,
             type=type,
+            ingested_since=ingested_since,
+            ingested_before=ingested_before,
+            highest_level=highest_level,
             since=since,
             dry_run=dry_run,
             latest_only=latest_only,
@@ -1596,6 +1771,101 @@ def _share_parameter_docs() -> None:
         merged = {**{k: v for k, v in shared.items() if k in ("Parameters", "Raises")}, **own}
         body = "\n\n".join(f"{t}\n{'-' * len(t)}\n{merged[t]}" for t in order if t in merged)
         method.__doc__ = f"{summary}\n\n{body}\n"
+
+
+@checked_keywords
+def products(
+    *,
+    instrument: str | None = None,
+    data_level: str | None = None,
+    table: str = "science",
+) -> list[dict[str, Any]]:
+    """The SDC's products, one dict per instrument, data level and descriptor.
+
+    Parameters
+    ----------
+    instrument : str, optional
+        One instrument; default every instrument.
+    data_level : str, optional
+        One data level (science and quicklook tables).
+    table : {"science", "ancillary", "quicklook"}, default "science"
+        The table whose products are listed.
+
+    Returns
+    -------
+    list of dict
+        ``instrument``, ``data_level``, ``descriptor``, ``files``, ``first_date``,
+        ``last_date``, ``latest_version``, ``last_ingested``, as `imap products -o json`.
+
+    Examples
+    --------
+    >>> [p["descriptor"] for p in imap_cli.products(instrument="mag")]  # doctest: +SKIP
+    ['norm-magi', 'norm-mago', 'norm-mago', 'norm-gse']
+    """
+    with Client() as client:
+        return client.products(instrument=instrument, data_level=data_level, table=table)
+
+
+@checked_keywords
+def wait_jobs(
+    *,
+    instrument: str | None = None,
+    data_level: str | None = None,
+    descriptor: str | None = None,
+    start_date: str | None = None,
+    since: str | dt.datetime | None = None,
+    timeout: float | None = None,
+    interval: float = 15.0,
+) -> dict[str, Any]:
+    """Wait until no matching processing job runs (as `imap jobs --wait`).
+
+    Parameters are those of `Client.wait_jobs`; returns ``jobs``, ``running``,
+    ``succeeded``, ``failed`` and ``timed_out``.
+
+    Examples
+    --------
+    >>> imap_cli.wait_jobs(instrument="mag", timeout=600)["timed_out"]  # doctest: +SKIP
+    False
+    """
+    with Client() as client:
+        return client.wait_jobs(
+            instrument=instrument,
+            data_level=data_level,
+            descriptor=descriptor,
+            start_date=start_date,
+            since=since,
+            timeout=timeout,
+            interval=interval,
+        )
+
+
+@checked_keywords
+def reprocess_check(
+    *,
+    start_date: str,
+    end_date: str,
+    instrument: str,
+    since: str | dt.datetime,
+    data_level: str | None = None,
+    descriptor: str | None = None,
+) -> dict[str, Any]:
+    """The latest files of a reprocessed range not re-made since `since` (the request's
+    time), as `imap reprocess --check --since`; see `Client.reprocess_check`.
+
+    Examples
+    --------
+    >>> imap_cli.reprocess_check(start_date="20251001", end_date="20251003",
+    ...                          instrument="mag", since="2025-10-05T10:00:00Z")  # doctest: +SKIP
+    """
+    with Client() as client:
+        return client.reprocess_check(
+            start_date=start_date,
+            end_date=end_date,
+            instrument=instrument,
+            since=since,
+            data_level=data_level,
+            descriptor=descriptor,
+        )
 
 
 _share_parameter_docs()

@@ -59,6 +59,11 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "coverage",
         _entry(FIND, "What the SDC holds, day by day, and where the gaps are."),
     ),
+    "products": (
+        "imap_cli.cli.products",
+        "products",
+        _entry(FIND, "The products the SDC holds: files, dates, latest version."),
+    ),
     "metakernel": (
         "imap_cli.cli.metakernel",
         "metakernel",

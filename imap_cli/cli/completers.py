@@ -23,6 +23,7 @@ JOBS_FORMATS = ("csv", "json", "table")
 SYNC_FORMATS = ("json", "text")
 CONFIG_FORMATS = ("json", "table")
 COVERAGE_FORMATS = ("csv", "json", "table")
+PRODUCTS_FORMATS = ("csv", "json", "table")
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -82,6 +83,8 @@ VOCABULARIES = (
     "job_statuses",
     "versions",
     "config_keys",
+    "products_formats",
+    "products_tables",
 )
 
 
@@ -108,6 +111,8 @@ def _vocabulary(name: str) -> Iterable[str]:
         "job_statuses": jobs.status_words(),
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,
+        "products_formats": PRODUCTS_FORMATS,
+        "products_tables": ("ancillary", "quicklook", "science"),
     }[name]
 
 

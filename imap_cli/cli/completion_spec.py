@@ -40,6 +40,9 @@ VERSION_2 = _param('option', 'version', ['--version'], help='vMMM.mmmm, legacy v
 EXTENSION = _param('option', 'extension', ['--extension'], help='File extension, e.g. cdf, pkts.', complete={'choices': ['bc', 'bpc', 'bsp', 'cdf', 'csv', 'dat', 'jpg', 'json', 'mk', 'pdf', 'pgm', 'pkts', 'png', 'repoint', 'sff', 'spin', 'tf', 'tls', 'tm', 'tpc', 'tsc', 'tsv', 'txt', 'xlsx', 'zip'], 'case_sensitive': True})
 KERNEL_TYPE = _param('option', 'kernel_type', ['--type'], help='SPICE kernel type (with --table spice), e.g. leapseconds, attitude_history.', complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'kernels', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'metakernel', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'repoint', 'science_frames', 'small-forces', 'spacecraft_clock', 'spin'], 'case_sensitive': True})
 FILENAME = _param('option', 'filename', ['--filename'], help='Exactly this file: every filter is derived from the name.')
+INGESTED_SINCE = _param('option', 'ingested_since', ['--ingested-since'], help='Ingested at or after this time, to the second: 2025-10-01, 2025-10-01T12:30:00 (UTC unless an offset is given: ...T14:30:00+02:00).')
+INGESTED_BEFORE = _param('option', 'ingested_before', ['--ingested-before'], help='Ingested strictly before this time (same forms as --ingested-since).')
+HIGHEST_LEVEL = _param('option', 'highest_level', ['--highest-level'], help='Per instrument and day (or repointing), only the files of the highest data level present (l3 > l2 > l1d > l1c > l1b > l1a > l1 > l0), latest version.', flag=True)
 OUTPUT_FORMAT = _param('option', 'output_format', ['--format', '-o'], help='table, json, csv or paths. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'paths', 'table'], 'case_sensitive': True})
 DOWNLOAD = _param('option', 'download', ['--download'], help='Then download every file found into the data dir, as `imap download` does (files already there are skipped). Prints the local paths, or the list in the -o format if one is given.', flag=True)
 JOBS = _param('option', 'jobs', ['--jobs', '-j'], help='Files transferred at once (default: the jobs setting).')
@@ -51,6 +54,7 @@ GLOBAL_VERBOSE = _param('option', 'global_verbose', ['--verbose', '-v'], help='M
 GLOBAL_QUIET = _param('option', 'global_quiet', ['--quiet', '-q'], help='Only errors and data.', flag=True)
 GLOBAL_DEBUG = _param('option', 'global_debug', ['--debug'], help='Show tracebacks on errors.', flag=True)
 ITEMS = _param('argument', 'items', [], help='SDC keys (imap/mag/l1a/2025/10/<name>) or bare filenames; `-` reads them from stdin: any `imap query` output (json, csv, paths), or one name a line.', nargs=-1, complete={'callback': 'imap_cli.cli.completers:download_items', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete'})
+QUERY = _param('option', 'query', ['--query'], help='Download what a query finds instead of named files: the filters as for `imap query` (e.g. -i swapi -s D -e D2 --highest-level).', flag=True)
 VERIFY = _param('option', 'verify', ['--verify'], help="Check files already present against the SDC's size and ETag.", flag=True)
 DRY_RUN = _param('option', 'dry_run', ['--dry-run', '-n'], help='Show what would happen; transfer nothing.', flag=True)
 SHARD = _param('option', 'shard', ['--shard'], help="Take only shard K of N (1 <= K <= N; by a hash of each SDC key): N hosts sharing a data dir split one job with no overlap and no gaps. `auto`: K and N from the batch array job's variables (Slurm, SGE, LSF; PBS: auto/N).")
@@ -70,6 +74,7 @@ GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid
 OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
 HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
+TABLE_3 = _param('option', 'table', ['--table'], help='The table whose products are listed.', complete={'choices': ['ancillary', 'quicklook', 'science'], 'case_sensitive': True})
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
@@ -79,10 +84,17 @@ REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], 
 FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
+WAIT = _param('option', 'wait', ['--wait'], help='Poll until no matching job is in progress: exit 0 when all succeeded, 1 when any failed (each listed with its log), 3 on --timeout.', flag=True)
+TIMEOUT = _param('option', 'timeout', ['--timeout'], help='With --wait: stop waiting after this long; exit 3, naming the jobs still running.')
+INTERVAL = _param('option', 'interval', ['--interval'], help='With --wait: the first pause between polls; it grows 1.5x a poll, up to 120 s.')
+SINCE_2 = _param('option', 'since', ['--since'], help='With --wait: also follow jobs started at or after this time (ISO; UTC unless an offset is given), not only those running now or starting later.')
 STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
 START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
 YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
+WAIT_2 = _param('option', 'wait', ['--wait'], help='After queueing, follow the jobs of this instrument and range that start after the request until none runs, then list the files not re-made (exit 0 only when there are none).', flag=True)
+CHECK = _param('option', 'check', ['--check'], help='Send nothing: list the latest files in the range ingested before --since (not re-made since that request). With --wait, follow its jobs first.', flag=True)
+SINCE_3 = _param('option', 'since', ['--since'], help='With --check: when the request was sent (ISO; UTC unless an offset is given).')
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
 KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
@@ -113,23 +125,26 @@ MAX_UPLOAD_SIZE = _param('option', 'max_upload_size', ['--max-upload-size'], hel
 MIN_FREE_SPACE = _param('option', 'min_free_space', ['--min-free-space'], help="Refuse an upload that would leave less free space on the archive's disk (bytes, or with K, M, G, T; 0: no check).")
 MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], help='Connections served at once, in all.')
 MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
+JOB_DELAY = _param('option', 'job_delay', ['--job-delay'], help="How long each stage of a reprocess request's emulated jobs lasts (queued, in progress, then done with the files re-made: new ingestion dates); 0: at once.")
+FAIL_JOBS = _param('option', 'fail_jobs', ['--fail-jobs'], help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. '*_20251002_*') fail and leave the file as it was (repeat for more).", multiple=True)
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
 INSTRUMENT_TO_DESCRIPTOR = [INSTRUMENT, DATA_LEVEL, DESCRIPTOR]
-TABLE_TO_FILENAME = [TABLE, INSTRUMENT, DATA_LEVEL, DESCRIPTOR, START_DATE, END_DATE, INGESTION_START_DATE, INGESTION_END_DATE, REPOINTING, VERSION_2, EXTENSION, KERNEL_TYPE, FILENAME]
+TABLE_TO_HIGHEST_LEVEL = [TABLE, INSTRUMENT, DATA_LEVEL, DESCRIPTOR, START_DATE, END_DATE, INGESTION_START_DATE, INGESTION_END_DATE, REPOINTING, VERSION_2, EXTENSION, KERNEL_TYPE, FILENAME, INGESTED_SINCE, INGESTED_BEFORE, HIGHEST_LEVEL]
 
 SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTALL_COMPLETION, SHOW_COMPLETION, HELP], 'commands': {
-    'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
-    'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
+    'query': {'short_help': 'Search the SDC for files.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, OUTPUT_FORMAT, DOWNLOAD, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, ITEMS, QUERY, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
+    'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
+    'products': {'short_help': 'The products the SDC holds: files, dates, latest version.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL, TABLE_3, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP]},
     'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
     'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
-    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {
+    'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, WAIT, TIMEOUT, INTERVAL, SINCE_2, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
-    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
@@ -139,5 +154,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import completers
-from imap_cli.cli.options import DryRun, Force, Jobs, Shard, State, Verify, input_items, state
+from imap_cli.cli.options import (
+    DryRun,
+    Force,
+    Jobs,
+    Shard,
+    State,
+    Verify,
+    input_items,
+    state,
+    with_query_filters,
+)
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -30,10 +40,22 @@ Items = Annotated[
     ),
 ]
 
+QueryFlag = Annotated[
+    bool,
+    typer.Option(
+        "--query",
+        help="Download what a query finds instead of named files: the filters as for `imap "
+        "query` (e.g. -i swapi -s D -e D2 --highest-level).",
+    ),
+]
 
+
+@with_query_filters
 def download(
     ctx: typer.Context,
+    filters: dict,
     items: Items = None,
+    query: QueryFlag = False,
     jobs: Jobs = None,
     force: Force = False,
     verify: Verify = False,
@@ -49,19 +71,32 @@ def download(
     Each file goes to a .part, is checked (size; MD5 when the ETag is one), synced, renamed.
     A download stopped by Ctrl-C or a failure keeps what arrived; the same command continues it.
 
+    --query downloads what a query finds, with the query's filters (see `imap query -h`).
+
     Examples: `imap download imap_mag_l1a_norm-mago_20251001_v001.0001.cdf`,
-    `imap query -i mag -l l1a -o paths | imap download -`.
+    `imap query -i mag -l l1a -o paths | imap download -`,
+    `imap download --query -i swapi -s 20251001 -e 20251003 --highest-level`.
     """
     from imap_cli.core.shard import parse_shard
 
     run = state(ctx)
-    names = input_items(
-        run.output,
-        items,
-        what="file names",
-        usage="imap download NAME...",
-        example="imap query -i mag -o paths | imap download -",
-    )
+    if query:
+        names = _queried(run, items, filters)
+    else:
+        if _has_filters(filters):
+            from imap_cli.core.errors import UsageError
+
+            raise UsageError(
+                "query filters (-i, -s, --highest-level, ...) need --query",
+                "Download what a query finds: imap download --query -i swapi -s 20251001",
+            )
+        names = input_items(
+            run.output,
+            items,
+            what="file names",
+            usage="imap download NAME...",
+            example="imap query -i mag -o paths | imap download -",
+        )
     code = run_downloads(
         run,
         names,
@@ -73,6 +108,36 @@ def download(
     )
     if code:
         raise typer.Exit(code)
+
+
+def _has_filters(filters: dict) -> bool:
+    """Whether any query filter was given (the table alone, at its default, is none)."""
+    return any(
+        value not in (None, False, "") and not (name == "table" and value == "science")
+        for name, value in filters.items()
+    )
+
+
+def _queried(run: State, items: list[str] | None, filters: dict) -> list[str]:
+    """--query: the SDC keys the query finds (its count on stderr, with progress when it is
+    asked for in parts)."""
+    from imap_cli.cli.progress import PartsProgress
+    from imap_cli.core.errors import UsageError
+    from imap_cli.core.query import fetch_result, plan_query
+    from imap_cli.core.records import record_keys
+
+    if items:
+        raise UsageError(
+            "--query downloads what the filters find; it takes no file names",
+            "Drop the names, or drop --query.",
+        )
+    plan = plan_query(**filters)
+    with run.client() as client, PartsProgress(run.output) as parts:
+        client.on_retry = run.output.note
+        rows = fetch_result(client, plan, on_progress=parts).rows
+    count = len(rows)
+    run.output.note(f"Found {count:,} file{'s' if count != 1 else ''} in the {plan.table} table")
+    return record_keys(rows, plan.table) if rows else []
 
 
 def run_downloads(

@@ -37,6 +37,7 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 1  # some items failed
     USAGE = 2  # bad usage or input
     UNAVAILABLE = 3  # SDC unreachable or failing (network, TLS, 5xx after retries)
+    TIMED_OUT = 3  # a wait (--wait --timeout) ended with jobs still running; alias of 3
     REFUSED = 4  # 401/403
     HANGUP = 129  # SIGHUP: the terminal or session went away
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
@@ -104,6 +105,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "type": ("--type", "SPICE kernel type"),  # imap query's --type
     "types": ("--type", "kernel type"),  # imap metakernel's --type
     "status": ("--status", "job status"),  # imap jobs' --status
+    "ingested_since": ("--ingested-since", "--ingested-since time"),
+    "ingested_before": ("--ingested-before", "--ingested-before time"),
+    "since": ("--since", "--since time"),  # imap jobs --wait / imap reprocess --check
 }
 
 # Phrases only the terminal has, by the key core gives them.

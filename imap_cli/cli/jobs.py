@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from imap_cli.cli import completers
+from imap_cli.cli.follow import WAIT_PANEL, Interval, Timeout
 from imap_cli.cli.options import DataLevel, Descriptor, Instrument, state, table_format
 from imap_cli.core.schema import JOB_FIELDS
 
@@ -46,6 +47,27 @@ JobDay = Annotated[
     ),
 ]
 
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="Poll until no matching job is in progress: exit 0 when all succeeded, 1 when "
+        "any failed (each listed with its log), 3 on --timeout.",
+        rich_help_panel=WAIT_PANEL,
+    ),
+]
+WaitSince = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="DATETIME",
+        help="With --wait: also follow jobs started at or after this time (ISO; UTC unless "
+        "an offset is given), not only those running now or starting later.",
+        show_default=False,
+        rich_help_panel=WAIT_PANEL,
+    ),
+]
+
 
 @app.callback()
 def jobs(
@@ -56,6 +78,10 @@ def jobs(
     descriptor: Descriptor = None,
     start_date: JobDay = None,
     output_format: JobsFormat = None,
+    wait: Wait = False,
+    timeout: Timeout = None,
+    interval: Interval = 15.0,
+    since: WaitSince = None,
 ) -> None:
     """The SDC's processing jobs, newest first (the SDC sends at most 500), and their logs.
 
@@ -65,7 +91,14 @@ def jobs(
 
     Examples:
 
+    --wait follows the matching jobs running now (and those starting later) until none
+    runs; the jobs it followed are then listed in the -o format.
+
+    Examples:
+
     imap jobs --status failed -i swe
+
+    imap jobs --wait -i mag --timeout 3600
 
     imap jobs logs swe-l2-processing/default/cbf8b09d1b5b8097881576c8d658a1a5
     """
@@ -86,10 +119,56 @@ def jobs(
         "start_date": start_date,
     }
     plan_jobs(**filters)  # every value checked before the client is even built
+    if wait:
+        _wait(run, filters, fmt, timeout=timeout, interval=interval, since=since)
+        return
+    _refuse_wait_options(ctx)
     with run.client() as client:
         rows = list_jobs(client, **filters)
+    show_jobs(output, rows, fmt)
+
+
+def _refuse_wait_options(ctx: typer.Context) -> None:
+    from imap_cli.cli.options import given
+    from imap_cli.core.errors import UsageError
+
+    for name in ("timeout", "interval", "since"):
+        if given(ctx, name):
+            raise UsageError(
+                f"--{name} goes with --wait", "For example: imap jobs --wait -i mag --timeout 600"
+            )
+
+
+def _wait(
+    run: Any,
+    filters: dict[str, Any],
+    fmt: str,
+    *,
+    timeout: float | None,
+    interval: float,
+    since: str | None,
+) -> None:
+    """--wait: follow, list what was followed, exit 0 / 1 / 3."""
+    from imap_cli.cli.follow import follow, policy_for, report
+    from imap_cli.core.moments import parse_moment
+
+    started_after = parse_moment(since, "since") if since else None
+    policy = policy_for(interval, timeout)
+    with run.client() as client:
+        result = follow(run, client, filters, policy, started_after=started_after)
+    if result.jobs:
+        show_jobs(run.output, result.jobs, fmt, counted=False)
+    code = report(run.output, result, none_text="No matching job is in progress.")
+    if code:
+        raise typer.Exit(code)
+
+
+def show_jobs(output: Any, rows: list[dict], fmt: str, *, counted: bool = True) -> None:
+    """Jobs in a format on stdout (with their count on stderr unless not `counted`)."""
     count = len(rows)
-    if count:
+    if not counted:
+        pass
+    elif count:
         output.note(f"{count} job{'s' if count != 1 else ''}, newest first")
     else:
         output.note("No processing jobs match these filters.")

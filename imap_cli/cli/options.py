@@ -108,11 +108,19 @@ def table_format(
 FILTERS = "Filters"
 
 
-def _filter(*names: str, help: str, values: str | None = None, complete: Any = None) -> Any:
+def _filter(
+    *names: str,
+    help: str,
+    values: str | None = None,
+    complete: Any = None,
+    metavar: str | None = None,
+) -> Any:
     """A query filter's option, in the Filters panel; `values`: its vocabulary for a TAB (or
     `complete`, a completer of its own)."""
     complete = completers.vocabulary(values) if values else complete
-    return typer.Option(*names, help=help, autocompletion=complete, rich_help_panel=FILTERS)
+    return typer.Option(
+        *names, help=help, autocompletion=complete, rich_help_panel=FILTERS, metavar=metavar
+    )
 
 
 Table = Annotated[
@@ -184,6 +192,33 @@ Filename = Annotated[
     _filter("--filename", help="Exactly this file: every filter is derived from the name."),
 ]
 
+IngestedSince = Annotated[
+    str | None,
+    _filter(
+        "--ingested-since",
+        metavar="DATETIME",
+        help="Ingested at or after this time, to the second: 2025-10-01, 2025-10-01T12:30:00 "
+        "(UTC unless an offset is given: ...T14:30:00+02:00).",
+    ),
+]
+IngestedBefore = Annotated[
+    str | None,
+    _filter(
+        "--ingested-before",
+        metavar="DATETIME",
+        help="Ingested strictly before this time (same forms as --ingested-since).",
+    ),
+]
+HighestLevel = Annotated[
+    bool,
+    typer.Option(
+        "--highest-level",
+        help="Per instrument and day (or repointing), only the files of the highest data "
+        "level present (l3 > l2 > l1d > l1c > l1b > l1a > l1 > l0), latest version.",
+        rich_help_panel=FILTERS,
+    ),
+]
+
 # The filters as a command function's parameters: name -> (annotation, default). core.query
 # calls --type `type`, a builtin's name, so the function takes it as `kernel_type`.
 QUERY_FILTERS: dict[str, tuple[Any, Any]] = {
@@ -200,6 +235,9 @@ QUERY_FILTERS: dict[str, tuple[Any, Any]] = {
     "extension": (Extension, None),
     "kernel_type": (KernelType, None),
     "filename": (Filename, None),
+    "ingested_since": (IngestedSince, None),
+    "ingested_before": (IngestedBefore, None),
+    "highest_level": (HighestLevel, False),
 }
 
 

@@ -526,8 +526,15 @@ class PartsProgress:
     -q): a transient bar that appears with the first part; piped, nothing at all.
     """
 
-    def __init__(self, output: Output) -> None:
+    def __init__(
+        self,
+        output: Output,
+        description: str = "Too large for one answer; fetching it in parts",
+        unit: str = "parts",
+    ) -> None:
         self.output = output
+        self.description = description
+        self.unit = unit
         self.live = bool(output.streams.stderr_tty) and not output.quiet
         self._progress: Any = None
         self._task: Any = None
@@ -545,14 +552,12 @@ class PartsProgress:
                 TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("parts", markup=False),
+                TextColumn(self.unit, markup=False),
                 console=self.output.console,
                 refresh_per_second=REFRESH_PER_SECOND,
                 transient=True,
             )
-            self._task = self._progress.add_task(
-                "Too large for one answer; fetching it in parts", total=total
-            )
+            self._task = self._progress.add_task(self.description, total=total)
             self._progress.start()
         self._progress.update(self._task, completed=done, total=total)
 

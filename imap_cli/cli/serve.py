@@ -186,6 +186,26 @@ RescanInterval = Annotated[
         "call). SIGHUP rescans everything.",
     ),
 ]
+JobDelay = Annotated[
+    float,
+    _option(
+        "--job-delay",
+        min=0,
+        metavar="SECONDS",
+        help="How long each stage of a reprocess request's emulated jobs lasts (queued, in "
+        "progress, then done with the files re-made: new ingestion dates); 0: at once.",
+    ),
+]
+FailJobs = Annotated[
+    list[str] | None,
+    _option(
+        "--fail-jobs",
+        metavar="PATTERN",
+        help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. "
+        "'*_20251002_*') fail and leave the file as it was (repeat for more).",
+        show_default=False,
+    ),
+]
 
 
 def serve(
@@ -213,6 +233,8 @@ def serve(
     min_free_space: MinFreeSpace = "0",
     max_connections: MaxConnections = 256,
     max_connections_per_client: MaxConnectionsPerClient = 32,
+    job_delay: JobDelay = 2.0,
+    fail_jobs: FailJobs = None,
 ) -> None:
     """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
@@ -226,6 +248,7 @@ def serve(
     Uploads are stored atomically and never overwrite.
 
     One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
+    Reprocess requests run as emulated jobs (--job-delay): try `imap reprocess --wait`.
     """
     import shutil
 
@@ -258,6 +281,8 @@ def serve(
             min_free_space=_size(min_free_space, "--min-free-space"),
             max_connections=max_connections,
             max_connections_per_client=max_connections_per_client,
+            job_delay=job_delay,
+            job_failures=tuple(fail_jobs or ()),
         )
         _run(out, config)
     finally:

@@ -85,6 +85,11 @@ FILTERS: tuple[str, ...] = (
     "extension",
     "type",
     "filename",
+    # Kept here, not sent: the SDC's ingestion filters are whole days (core.moments), and it
+    # has no notion of a best level (core.levels).
+    "ingested_since",
+    "ingested_before",
+    "highest_level",
 )
 _QUERY_PARAM_ORDER = FILTERS[:13]
 
@@ -115,6 +120,9 @@ class QueryPlan:
     latest_here: bool = False  # resolve `latest` on the client (the table cannot)
     only_name: str | None = None  # keep only rows whose basename is this (--filename)
     fallback_route: str | None = None  # asked instead when the route is not there (404)
+    ingested_since: dt.datetime | None = None  # keep rows ingested at or after (UTC)
+    ingested_before: dt.datetime | None = None  # keep rows ingested strictly before
+    highest_level: bool = False  # keep the highest level of each instrument and day
 
     @property
     def what(self) -> str:
@@ -176,13 +184,71 @@ def plan_query(**filters: Any) -> QueryPlan:
             choices=FILTERS,
         )
     given = {k: v for k, v in filters.items() if v is not None and v != ""}
+    if given.get("highest_level") is False:
+        del given["highest_level"]
     table = given.pop("table", None)
     if table is not None:
         table = check_member("table", table, TABLES, "ancillary")
     if "filename" in given:
         return _plan_for_name(given.pop("filename"), table, given)
     table = table or DEFAULT_TABLE
+    since, before = _ingestion_window(given)
+    highest = bool(given.pop("highest_level", False))
+    if highest:
+        _check_highest(table, given)
+    plan = _plan_checked(table, given)
+    if since is None and before is None and not highest:
+        return plan
+    return replace(plan, ingested_since=since, ingested_before=before, highest_level=highest)
 
+
+def _ingestion_window(given: dict[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Take ingested_since/ingested_before out of `given`, and put the ingestion days that
+    hold them in (the narrower of those and any ingestion dates already given)."""
+    from imap_cli.core.moments import BEFORE, SINCE, parse_moment, window_days
+
+    since = parse_moment(given.pop(SINCE), SINCE) if SINCE in given else None
+    before = parse_moment(given.pop(BEFORE), BEFORE) if BEFORE in given else None
+    if since is not None and before is not None and since >= before:
+        raise UsageError(
+            f"the {word(SINCE)} is not before the {word(BEFORE)}, so nothing can match",
+            f"Swap them: {option(SINCE)} is the start (kept), {option(BEFORE)} the end (left out).",
+            field=SINCE,
+        )
+    first, last = window_days(since, before)
+    if first is not None:
+        named = given.get("ingestion_start_date")
+        if named is None or parse_date(named, "ingestion_start_date") < first:
+            given["ingestion_start_date"] = compact(first)
+    if last is not None:
+        named = given.get("ingestion_end_date")
+        if named is None or parse_date(named, "ingestion_end_date") > last:
+            given["ingestion_end_date"] = compact(last)
+    return since, before
+
+
+def _check_highest(table: str, given: dict[str, Any]) -> None:
+    """highest_level needs data levels (science, quicklook) and picks levels itself."""
+    if table not in ("science", "quicklook"):
+        raise UsageError(
+            f"the {table} table has no data levels, so there is no highest one",
+            f"{option('highest_level')} works on the science and quicklook tables.",
+            field="highest_level",
+        )
+    if "data_level" in given:
+        raise UsageError(
+            f"{option('highest_level')} chooses the data level itself; drop the "
+            f"{word('data_level')} filter",
+            "It keeps, per instrument and day (or repointing), the files of the highest "
+            "level present.",
+            field="data_level",
+        )
+    if not any(k in given for k in ("version", "major_version", "minor_version")):
+        given["version"] = "latest"  # only the latest version of each file is kept anyway
+
+
+def _plan_checked(table: str, given: dict[str, Any]) -> QueryPlan:
+    """The plan for a table (not by file name), once the window and level are taken out."""
     refused = [k for k in _NOT_FOR[table] if k in given]
     if refused:
         names = ", ".join(word(k) for k in refused)
@@ -496,13 +562,24 @@ def _records(client: Any, plan: QueryPlan, params: Sequence[tuple[str, str]], pa
 
 
 def _select(plan: QueryPlan, rows: list[dict]) -> tuple[list[dict], bool]:
-    """The plan's client-side filters (filename, latest); whether nothing was dropped."""
+    """The plan's client-side filters (filename, latest, ingestion window, highest level);
+    whether nothing was dropped."""
     unchanged = True
     if plan.only_name is not None:
         kept = [row for row in rows if record_name(row) == plan.only_name]
         unchanged, rows = len(kept) == len(rows), kept
     if plan.latest_here:
         kept = latest_records(rows)
+        unchanged, rows = unchanged and len(kept) == len(rows), kept
+    if plan.ingested_since is not None or plan.ingested_before is not None:
+        from imap_cli.core.moments import in_window
+
+        kept = in_window(rows, plan.ingested_since, plan.ingested_before)
+        unchanged, rows = unchanged and len(kept) == len(rows), kept
+    if plan.highest_level:
+        from imap_cli.core.levels import highest_level
+
+        kept = highest_level(rows)
         unchanged, rows = unchanged and len(kept) == len(rows), kept
     return rows, unchanged
 

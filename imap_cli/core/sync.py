@@ -111,6 +111,8 @@ def filter_identity(filters: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for name in FILTERS:  # every query filter: unset ones leave the identity alone
         value = filters.get(name)
+        if value is False:  # an unset switch (highest_level) leaves the identity alone
+            continue
         if value is not None and str(value).strip() != "":
             out[name] = str(value).strip().lower() if name != "filename" else str(value).strip()
     out.setdefault("table", "science")

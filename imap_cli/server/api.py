@@ -134,7 +134,15 @@ class ApiApp:
         # never the request's Host header (a client must not choose where others are sent).
         self.objects_base = objects_base
         self._log = log or (lambda _line: None)
-        self.operations = Operations(catalogue)
+        from imap_cli.server.emulation import JobEmulator
+
+        emulator = JobEmulator(
+            catalogue,
+            delay=config.job_delay,
+            polls=config.job_polls,
+            failures=config.job_failures,
+        )
+        self.operations = Operations(catalogue, emulator=emulator)
         self.routes = route_map()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -207,6 +215,7 @@ class ApiApp:
 
     def _query(self, environ: dict[str, Any], prefix: str, rest: str | None = None) -> Answer:
         self.catalogue.refresh()
+        self.operations.tick()  # emulated reprocess jobs re-make files as time passes
         return queries.query(
             self.catalogue,
             query_params(environ),

@@ -59,6 +59,11 @@ class ServerConfig:
       (6,291,556 bytes, a Lambda's limit); 0: no limit.
     - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
       unknown parameters (400), as on most deployments.
+    - job_delay: seconds each stage of an emulated reprocess job lasts (queued, then in
+      progress, then done: the file re-made); 0: done at the next look. job_polls > 0: a
+      stage lasts that many /processing-jobs answers instead (tests). job_failures: fnmatch
+      patterns of file names whose jobs fail (their files are not re-made). See
+      server/emulation.py.
     """
 
     root: Path
@@ -86,6 +91,9 @@ class ServerConfig:
     max_connections_per_client: int = 32
     max_upload_size: int = MAX_PUT
     min_free_space: int = 0
+    job_delay: float = 2.0
+    job_polls: int = 0
+    job_failures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("api_key", "access_token"):

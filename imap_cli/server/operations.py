@@ -1,7 +1,8 @@
 """The SDC's operations routes for `imap serve`: reprocess, release,
 processing jobs and logs, metakernels.
 
-- reprocess: queued in memory and answered at once; like the SDC, nothing is checked.
+- reprocess: queued in memory and answered at once; like the SDC, nothing is checked. Its jobs
+  then run in emulation (server/emulation.py): listed by /processing-jobs, re-making files.
 - release: reads the manifest from the archive (imap/release/<inst>/<name>) and flags the
   latest version of each matching series released (see Catalogue.mark_released).
 - processing jobs and logs: read from ROOT/.imap-serve/jobs.json (`{"jobs": [...], "logs":
@@ -67,6 +68,7 @@ class Operations:
     """State of the operations routes of one server."""
 
     catalogue: Catalogue
+    emulator: Any = None  # server.emulation.JobEmulator: the jobs of reprocess requests
     reprocess_requests: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=MAX_QUEUED)
     )
@@ -89,7 +91,15 @@ class Operations:
             self.reprocess_requests.append(
                 {"params": request, "at": now, "id": reprocess_id, "dropped": duplicate}
             )
+        if self.emulator is not None and not duplicate:
+            self.emulator.queue(request)
         return json_answer(200, {"message": "Reprocess job queued", "reprocess_id": reprocess_id})
+
+    def tick(self) -> None:
+        """Move the emulated jobs on (before a query: re-made files show new ingestion dates
+        whether or not anyone reads the jobs)."""
+        if self.emulator is not None:
+            self.emulator.rows(polled=False)
 
     def release(self, params: dict[str, str] | None) -> Answer:
         """GET /api-key/release: check the parameters in the SDC's order, then release."""
@@ -204,7 +214,10 @@ class Operations:
                     400, {"error": "Invalid date format for start_date. Expected YYYYMMDD."}
                 )
             params["start_date"] = day
-        rows = [job for job in self._jobs_file().get("jobs", []) if _job_matches(job, params)]
+        every = list(self._jobs_file().get("jobs", []))
+        if self.emulator is not None:
+            every += self.emulator.rows()
+        rows = [job for job in every if _job_matches(job, params)]
         rows.sort(key=lambda j: str(j.get("started_at") or ""), reverse=True)
         return json_answer(200, rows[:MAX_JOBS])
 
@@ -212,6 +225,8 @@ class Operations:
         """GET /processing-logs/<stream>: the log as text; 500 {"error"} if unknown."""
         logs = self._jobs_file().get("logs", {})
         text = logs.get(stream) if isinstance(logs, dict) else None
+        if text is None and self.emulator is not None:
+            text = self.emulator.logs().get(stream)
         if not isinstance(text, str):
             return json_answer(
                 500,

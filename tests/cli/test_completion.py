@@ -110,6 +110,7 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "download",
                 "sync",
                 "coverage",
+                "products",
                 "metakernel",
                 "upload",
                 "jobs",
