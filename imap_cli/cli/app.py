@@ -59,6 +59,16 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "coverage",
         _entry(FIND, "What the SDC holds, day by day, and where the gaps are."),
     ),
+    "info": (
+        "imap_cli.cli.info",
+        "info",
+        _entry(INSIDE, "What a CDF or .pkts file holds: attributes, variables, packets."),
+    ),
+    "parents": (
+        "imap_cli.cli.parents",
+        "parents",
+        _entry(INSIDE, "The files a CDF was made from; --check finds stale inputs."),
+    ),
     "metakernel": (
         "imap_cli.cli.metakernel",
         "metakernel",

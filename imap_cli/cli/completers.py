@@ -23,6 +23,7 @@ JOBS_FORMATS = ("csv", "json", "table")
 SYNC_FORMATS = ("json", "text")
 CONFIG_FORMATS = ("json", "table")
 COVERAGE_FORMATS = ("csv", "json", "table")
+INSIDE_FORMATS = ("json", "table")  # imap info, imap parents
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -82,6 +83,7 @@ VOCABULARIES = (
     "job_statuses",
     "versions",
     "config_keys",
+    "inside_formats",
 )
 
 
@@ -108,6 +110,7 @@ def _vocabulary(name: str) -> Iterable[str]:
         "job_statuses": jobs.status_words(),
         "versions": ("latest",),  # other versions are typed
         "config_keys": settings.KEYS,
+        "inside_formats": INSIDE_FORMATS,
     }[name]
 
 

@@ -70,13 +70,18 @@ GAPS = _param('option', 'gaps', ['--gaps'], help='Only the list of gaps, no grid
 OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='table, json or csv. Default: table on a terminal, json when piped.', complete={'choices': ['csv', 'json', 'table'], 'case_sensitive': True})
 SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
 HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
+FILES = _param('argument', 'files', [], help='Local files, or IMAP file names / SDC keys (downloaded into the data dir first when not there yet).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
+OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help='table or json. Default: table on a terminal, json when piped.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
+DOWNLOAD_2 = _param('option', 'download', ['--download'], help='Download the parents not in the data dir (in parallel).', flag=True)
+RECURSIVE = _param('option', 'recursive', ['--recursive', '-r'], help="Follow the parents' parents too, down to level 0 and the kernels (each once).", flag=True)
+CHECK = _param('option', 'check', ['--check'], help='Audit: is a newer version of a parent in the SDC, is it a predicted kernel, is it missing? One row per file; exit 1 when any file has a stale or missing input.', flag=True)
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
 OUTPUT_FILE = _param('option', 'output_file', ['--output'], help='Write the .tm here (default: print it on stdout).')
-OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
+OUTPUT_FORMAT_5 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
 REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
-FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
+FILES_2 = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
 STREAM = _param('argument', 'stream', [], help="The job's log stream (LOG STREAM in `imap jobs`, job_log_stream_id in JSON).")
@@ -124,8 +129,10 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'download': {'short_help': 'Download files into the data dir: parallel, resumable.', 'hidden': False, 'params': [ITEMS, JOBS, FORCE, VERIFY, DRY_RUN, SHARD, *GLOBAL_URL_TO_HELP]},
     'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_FILENAME, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
-    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'info': {'short_help': 'What a CDF or .pkts file holds: attributes, variables, packets.', 'hidden': False, 'params': [FILES, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP]},
+    'parents': {'short_help': 'The files a CDF was made from; --check finds stale inputs.', 'hidden': False, 'params': [FILES, DOWNLOAD_2, RECURSIVE, CHECK, JOBS, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP]},
+    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_5, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES_2, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
