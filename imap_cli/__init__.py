@@ -31,6 +31,8 @@ _LAZY = {
     "job_logs": "imap_cli.api",
     "metakernel": "imap_cli.api",
     "coverage": "imap_cli.api",
+    "load": "imap_cli.datasets",
+    "open": "imap_cli.datasets",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
