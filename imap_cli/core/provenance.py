@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from imap_cli.core.cdf import UnreadableFile, parents_of
-from imap_cli.core.errors import IMAPError, InvalidName
+from imap_cli.core.errors import InvalidName
 from imap_cli.core.naming import IMAPName, parse, parse_key, version_sort_key
 from imap_cli.core.records import record_name
 from imap_cli.core.transfer import EventSink, FileResult, ignore_events
@@ -46,6 +47,7 @@ class Parent:
     newer: str | None = None  # the SDC's newer version of it, when there is one
     predicted: bool = False
     problem: str | None = None  # why the name is not an IMAP name
+    parsed: IMAPName | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -166,19 +168,18 @@ def locate(items: Iterable[str], data_dir: Path) -> list[Located]:
     return found
 
 
-def _classify(name: str, data_dir: Path | None) -> Parent:
-    from imap_cli.core.download.datadir import destination
-
+def _classify(name: str, root: str | None) -> Parent:
     try:
         parsed = parse(name)
     except InvalidName as bad:
         return Parent(name, problem=bad.message)
-    parent = Parent(name, parsed.key, parsed.kind, predicted=is_predicted(parsed))
-    if data_dir is not None:
-        with contextlib.suppress(IMAPError, OSError):
-            path = destination(data_dir, parsed.key)
-            if path.is_file():
-                parent.path = path
+    parent = Parent(name, parsed.key, parsed.kind, predicted=is_predicted(parsed), parsed=parsed)
+    if root is not None:
+        # A parsed name's key is safe (no `..`, no separators in its parts), so a plain join
+        # stays inside the data dir; pathlib would cost more than the rest of the audit.
+        where = os.path.join(root, *parsed.key.split("/"))
+        if os.path.isfile(where):
+            parent.path = Path(where)
     return parent
 
 
@@ -195,6 +196,7 @@ def read_parents(
     """Each file's Parents (attributes only), classified and looked for in `data_dir`."""
     cache: dict[str, Parent] = {}
     files, unreadable = [], []
+    root = None if data_dir is None else os.path.abspath(data_dir)
     for path in paths:
         try:
             names = parents_of(Path(path))
@@ -204,7 +206,7 @@ def read_parents(
         parents = []
         for name in names:
             if name not in cache:
-                cache[name] = _classify(name, data_dir)
+                cache[name] = _classify(name, root)
             parents.append(cache[name])
         files.append(FileParents(str(path), Path(path).name, parents, depth))
     return files, unreadable
@@ -315,9 +317,9 @@ class SDCView:
 
     def judge(self, parent: Parent) -> None:
         """Fill in `parent.in_sdc` and `parent.newer` from the answers."""
-        if parent.key is None or parent.name not in self.asked:
+        if parent.parsed is None or parent.name not in self.asked:
             return
-        name = parse(parent.name)
+        name = parent.parsed
         best = self.newest.get(_series(name))
         if best is not None and version_sort_key(best) > version_sort_key(name):
             parent.newer = best.name
@@ -328,21 +330,25 @@ class SDCView:
 
 def lookup(
     client: Any,
-    names: Iterable[str],
+    names: Iterable[str | IMAPName],
     *,
     jobs: int = 4,
     run_query: Callable[..., list[dict]] | None = None,
 ) -> SDCView:
-    """Ask the SDC about `names` (IMAP file names) in grouped queries, `jobs` at a time."""
+    """Ask the SDC about `names` (IMAP file names, or names parsed already) in grouped
+    queries, `jobs` at a time."""
     from imap_cli.core.query import run_query as default_query
     from imap_cli.core.workers import WorkerPool
 
     ask = run_query or default_query
-    parsed = []
-    for text in dict.fromkeys(names):
-        with contextlib.suppress(InvalidName):
-            parsed.append(parse(text))
-    groups = plan_groups(parsed)
+    parsed: dict[str, IMAPName] = {}
+    for item in names:
+        if isinstance(item, IMAPName):
+            parsed.setdefault(item.name, item)
+        elif item not in parsed:
+            with contextlib.suppress(InvalidName):
+                parsed[item] = parse(item)
+    groups = plan_groups(parsed.values())
     view = SDCView()
     if not groups:
         return view
@@ -390,7 +396,7 @@ def trace(
         result.files += files
         result.unreadable += unreadable
         parents = _distinct(p for f in files for p in f.parents)
-        view = lookup(client, [p.name for p in parents if p.key], jobs=jobs)
+        view = lookup(client, [p.parsed for p in parents if p.parsed], jobs=jobs)
         result.queries += view.queries
         for parent in parents:
             view.judge(parent)

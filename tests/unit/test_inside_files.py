@@ -166,7 +166,7 @@ def test_lookup_sends_one_query_per_group_and_judges_each_parent() -> None:
         return [{"file_path": key} for key in archive if filters.get("table") == "science"]
 
     parents = [
-        Parent(n, parse(n).key, "science")
+        Parent(n, parse(n).key, "science", parsed=parse(n))
         for n in (
             "imap_mag_l1a_norm-mago_20251001_v001.0001.cdf",  # the newest: ok
             "imap_mag_l1a_norm-mago_20251002_v001.0001.cdf",  # a newer minor
@@ -201,3 +201,24 @@ def test_an_unrecognised_parent_is_never_asked_about() -> None:
     view.judge(parent)
     assert parent.in_sdc is None and parent.newer is None
     assert FileParents("f.cdf", "f.cdf", [parent]).status == "ok"
+
+
+def test_parents_read_directly_agree_with_cdflib_and_compressed_files_fall_back(
+    tmp_path: Path,
+) -> None:
+    from cdflib.cdfwrite import CDF
+
+    from imap_cli.core.cdf import _parents_directly, global_attributes
+
+    for n, parents in enumerate(((), ("a.cdf",), tuple(f"p{i}.cdf" for i in range(40)))):
+        path = tmp_path / f"plain{n}.cdf"
+        path.write_bytes(demo_cdf(f"imap_mag_l2_norm-gse_2025100{n + 1}_v001.0000.cdf", parents,
+                                  dt.datetime(2025, 10, 2)))  # fmt: skip
+        direct = _parents_directly(path.read_bytes(), path)
+        assert direct == list(parents) == global_attributes(path).get("Parents", [])
+    packed = tmp_path / "packed.cdf"
+    writer = CDF(str(packed), cdf_spec={"Compressed": 6})  # the whole file gzipped
+    writer.write_globalattrs({"Parents": {0: "x.cdf", 1: "y.cdf"}})
+    writer.close()
+    assert _parents_directly(packed.read_bytes(), packed) is None  # cdflib's turn
+    assert parents_of(packed) == ["x.cdf", "y.cdf"]
