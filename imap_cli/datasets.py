@@ -65,26 +65,34 @@ def load(
     >>> ds["vectors"].shape  # doctest: +SKIP
     (288, 3)
     """
-    from imap_cli.api import Client
-    from imap_cli.core.errors import NotFound, UsageError, option
     from imap_cli.core.loading import _libraries, combine
-    from imap_cli.core.records import record_name
 
     _libraries()  # a missing extra is said before anything is sent
+    filters = {
+        "instrument": instrument,
+        "data_level": data_level,
+        "descriptor": descriptor,
+        "start_date": start_date,
+        "end_date": end_date,
+    }
+    names, paths = _latest_files(filters, jobs)
+    dataset = combine(paths, variables)
+    dataset.attrs["files"] = sorted(names & set(dataset.attrs["files"]))
+    return dataset
+
+
+def _latest_files(filters: dict[str, Any], jobs: int | None) -> tuple[set[str], list[Path]]:
+    """The names and local paths of the latest CDFs matching `filters`, downloaded first."""
+    from imap_cli.api import Client
+    from imap_cli.core.errors import NotFound, UsageError, option
+    from imap_cli.core.records import record_name
+
     with Client(**({"jobs": jobs} if jobs else {})) as client:
-        rows = client.query(
-            table="science",
-            instrument=instrument,
-            data_level=data_level,
-            descriptor=descriptor,
-            start_date=start_date,
-            end_date=end_date,
-            extension="cdf",
-            version="latest",
-        )
+        rows = client.query(table="science", extension="cdf", version="latest", **filters)
         if not rows:
             raise NotFound(
-                f"no {instrument} {data_level} CDF in the SDC for these dates",
+                f"no {filters['instrument']} {filters['data_level']} CDF in the SDC for these "
+                "dates",
                 "Check what there is with query() or coverage().",
             )
         found = sorted({str(r.get("descriptor")) for r in rows})
@@ -100,10 +108,7 @@ def load(
     for result in results:
         if result.error is not None:
             raise result.error
-    paths = [r.path for r in results if r.path is not None]
-    dataset = combine(paths, variables)
-    dataset.attrs["files"] = sorted({record_name(r) for r in rows} & set(dataset.attrs["files"]))
-    return dataset
+    return {record_name(r) for r in rows}, [r.path for r in results if r.path is not None]
 
 
 def open(  # imap_cli.open; shadows the builtin only in this module

@@ -59,7 +59,7 @@ def need(module: str, extra: str, what: str) -> ModuleType:
     except ImportError:
         raise MissingExtra(
             f"{what} needs {module}, which is not installed: {extra}",
-            f"Install it with: {extra}",
+            "It is an optional extra: nothing else in imap needs it.",
             field="module",
             value=module,
         ) from None

@@ -94,7 +94,7 @@ class FileParents:
         return "ok"
 
     def as_dict(self) -> dict[str, Any]:
-        """The file's parents (what `imap parents -o json` prints for it)."""
+        """The file and its parents, as JSON can hold them."""
         return {
             "file": self.file,
             "depth": self.depth,
@@ -102,7 +102,7 @@ class FileParents:
         }
 
     def as_check(self) -> dict[str, Any]:
-        """The audit of the file (what `imap parents --check -o json` prints for it)."""
+        """The audit of the file: its status and the parents that made it so."""
         return {
             "file": self.file,
             "status": self.status,
@@ -129,7 +129,7 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Located:
-    """An input of `imap info` or `imap parents`: a local file, or an SDC key to fetch."""
+    """A file asked about: a local file, or an SDC key to fetch into the data dir."""
 
     item: str
     path: Path

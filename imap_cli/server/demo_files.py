@@ -158,6 +158,7 @@ def _spec(name: str, data_type: int, dims: list[int], varies: bool) -> dict[str,
         "Num_Elements": 1,
         "Rec_Vary": varies,
         "Dim_Sizes": dims,
+        "Compress": 0,  # small variables: compressing them only slows the demo start
     }
 
 
