@@ -113,38 +113,49 @@ def parents(
         raise typer.Exit(code)
 
 
+def _newer(parent: Any) -> str:
+    """The newer version's version, or its name when it is not an IMAP name."""
+    from imap_cli.core.errors import InvalidName
+    from imap_cli.core.naming import parse
+
+    try:
+        return parse(parent.newer).version or parent.newer
+    except InvalidName:
+        return parent.newer
+
+
 def _where(parent: Any) -> str:
-    if parent.in_sdc is None and parent.newer is None:
-        return "?" if parent.key else "not an IMAP name"
     if parent.newer:
-        return f"yes, newer: {parent.newer}"
+        return f"newer: {_newer(parent)}"
+    if parent.in_sdc is None:
+        return "?" if parent.key else "not an IMAP name"
     return "yes" if parent.in_sdc else "no"
 
 
 def _show_parents(output: Any, found: Provenance, fmt: str) -> None:
+    """Each file on a line of its own, then a table of its parents (fits 80 columns)."""
     if fmt == "json":
         output.json([f.as_dict() for f in found.files])
         return
-    rows = []
-    for file in found.files:
-        name = ("  " * file.depth) + file.name
-        if not file.parents:
-            rows.append((name, "(none named)", "", ""))
-        for parent in file.parents:
-            here = "yes" if parent.path is not None else "no"
-            rows.append((name, parent.name, here, _where(parent)))
-            name = ""
-    if rows:
-        output.table(("FILE", "PARENT", "LOCAL", "IN SDC"), rows, drop_order=("LOCAL",))
+    for index, file in enumerate(found.files):
+        depth = f" [depth {file.depth}]" if file.depth else ""
+        named = ":" if file.parents else ": names no parents"
+        output.write(("\n" if index else "") + f"{file.name}{named}{depth}\n")
+        rows = [
+            (parent.name, "yes" if parent.path is not None else "no", _where(parent))
+            for parent in file.parents
+        ]
+        if rows:
+            output.table(("PARENT", "LOCAL", "IN SDC"), rows, drop_order=("LOCAL",))
     total = sum(len(f.parents) for f in found.files)
     local = sum(p.path is not None for f in found.files for p in f.parents)
     output.note(f"{len(found.files)} files, {total} parents named, {local} of them in the data dir")
 
 
 def _problems(file: FileParents) -> list[str]:
-    lines = [f"superseded: {p.name} -> {p.newer}" for p in file.superseded]
-    lines += [f"predicted kernel: {p.name}" for p in file.predicted]
-    lines += [f"not in the SDC: {p.name}" for p in file.missing]
+    lines = [f"{p.name} superseded by {_newer(p)}" for p in file.superseded]
+    lines += [f"{p.name} is a predicted kernel" for p in file.predicted]
+    lines += [f"{p.name} is not in the SDC" for p in file.missing]
     return lines
 
 
@@ -152,19 +163,16 @@ def _show_check(output: Any, found: Provenance, fmt: str) -> None:
     if fmt == "json":
         output.json([f.as_check() for f in found.files])
     else:
-        statuses, names, details = [], [], []
+        # A reason goes on a line of its own under its file, so that rows fit 80 columns.
+        statuses, names = [], []
         for file in found.files:
-            problems = _problems(file) or [""]
-            for index, problem in enumerate(problems):
-                statuses.append(file.status if index == 0 else "")
-                names.append((("  " * file.depth) + file.name) if index == 0 else "")
-                details.append(problem)
+            statuses.append(file.status)
+            names.append(("  " * file.depth) + file.name)
+            for problem in _problems(file):
+                statuses.append("")
+                names.append(("  " * file.depth) + "  " + problem)
         if names:
-            output.table_columns(
-                ("STATUS", "FILE", "WHY"),
-                (statuses, names, details),
-                styles={0: STATUS_STYLES},
-            )
+            output.table_columns(("STATUS", "FILE"), (statuses, names), styles={0: STATUS_STYLES})
     counts = {s: sum(f.status == s for f in found.files) for s in ("ok", "stale", "missing")}
     output.note(
         f"{len(found.files)} files: {counts['ok']} ok, {counts['stale']} stale, "
