@@ -66,4 +66,4 @@ def test_a_file_without_parents_lists_none_and_asks_nothing(imap, tmp_path) -> N
     path.write_bytes(cdf(path.name, (), dt.datetime(2025, 10, 2)))
     ran = imap("parents", str(path), "-o", "table", env={"IMAP_DATA_ACCESS_URL": DEAD})
     assert ran.code == 0, ran.err
-    assert "(none named)" in ran.out
+    assert "names no parents" in ran.out
