@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from imap_cli.core.cdf import UnreadableFile, parents_of
-from imap_cli.core.errors import InvalidName
+from imap_cli.core.errors import BadRequest, InvalidName, UsageError
 from imap_cli.core.naming import IMAPName, parse, parse_key, version_sort_key
 from imap_cli.core.records import record_name
 from imap_cli.core.transfer import EventSink, FileResult, ignore_events
@@ -358,7 +358,13 @@ def lookup(
             group: pool.submit(functools.partial(ask, client, **group.query())) for group in groups
         }
         for group, future in futures.items():
-            rows = future.result()
+            try:
+                rows = future.result()
+            except (UsageError, BadRequest):
+                # a kind of file this SDC cannot be asked about (a kernel type it lacks): its
+                # names stay unknown; an SDC that cannot be reached still stops the audit
+                view.queries += 1
+                continue
             view.queries += 1
             view.asked.update(n.name for n in groups[group])
             for row in rows:

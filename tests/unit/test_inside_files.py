@@ -222,3 +222,21 @@ def test_parents_read_directly_agree_with_cdflib_and_compressed_files_fall_back(
     writer.close()
     assert _parents_directly(packed.read_bytes(), packed) is None  # cdflib's turn
     assert parents_of(packed) == ["x.cdf", "y.cdf"]
+
+
+def test_a_group_the_sdc_refuses_leaves_its_names_unknown() -> None:
+    from imap_cli.core.errors import BadRequest
+
+    def fake_query(client, **filters):
+        if filters["table"] == "spice":
+            raise BadRequest("type is not a valid kernel type")
+        return [{"file_path": parse(n).key} for n in names if parse(n).kind == "science"]
+
+    names = ["imap_mag_l1a_norm-mago_20251001_v001.0001.cdf", "naif0012.tls"]
+    view = lookup(object(), names, run_query=fake_query)
+    science, kernel = (Parent(n, parse(n).key, parse(n).kind, parsed=parse(n)) for n in names)
+    view.judge(science)
+    view.judge(kernel)
+    assert science.in_sdc is True
+    assert kernel.in_sdc is None and kernel.newer is None
+    assert view.queries == 2
