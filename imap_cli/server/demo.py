@@ -19,7 +19,8 @@ SPICE, with a reprocessed L1A (the L1B of 2025-10-02 was made from the older one
 L2 made with a predicted ephemeris (2025-10-03) and one naming a kernel the SDC lacks
 (2025-10-04). .pkts files hold real CCSDS packets (server/demo_files.py).
 
-Bytes are deterministic (derived from the name) and small (0.5-6 KiB); mtimes, i.e. ingestion
+Bytes are deterministic (derived from the name) and small (CDFs 8-13 kB, packets 5 kB, other
+files 0.5-6 KiB of placeholder bytes); mtimes, i.e. ingestion
 dates, are deterministic too: a file is "ingested" the day after its start date at a time
 derived from its name (uploads made later get the real time).
 """
