@@ -315,6 +315,19 @@ def demo_parents() -> dict[str, tuple[str, ...]]:
     return out
 
 
+def demo_cdf_specs() -> list[tuple[str, tuple[str, ...], dt.datetime]]:
+    """(name, parents, generation time) of each demo CDF that is made with cdflib."""
+    from imap_cli.core.naming import parse
+
+    parents = demo_parents()
+    specs = []
+    for name in demo_names():
+        parsed = parse(name)
+        if parsed.extension == "cdf" and parsed.kind in ("science", "ancillary"):
+            specs.append((name, parents.get(name, ()), _ingested(parsed, name)))
+    return specs
+
+
 def _real_content(parsed, parents: tuple[str, ...]) -> bytes | None:
     """A real CDF or packet file for `parsed`, or None for a placeholder."""
     from imap_cli.server import demo_files

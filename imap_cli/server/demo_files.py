@@ -1,7 +1,7 @@
 """The demo archive's file contents: real CDFs (written with cdflib) and real CCSDS packets.
 
 A science CDF holds the attributes an IMAP CDF has (Logical_source, Logical_file_id,
-Data_version, Generation_date, Parents, ...), an `epoch` in TT2000 every 15 minutes of its day,
+Data_version, Generation_date, Parents, ...), an `epoch` in TT2000 every hour of its day,
 and a few variables with units and DEPEND_0; an ancillary CDF holds a calibration table. A
 .pkts file holds CCSDS packets whose secondary header starts with the seconds since
 2010-01-01. Everything is derived from the file's name, so the bytes are the same on every run.
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 PACKET_EPOCH = dt.datetime(2010, 1, 1, tzinfo=dt.timezone.utc)
-RECORDS = 96  # one every 15 minutes
-CADENCE_NS = 900 * 10**9
+RECORDS = 96  # packets: one every 15 minutes per APID
+CDF_RECORDS = 24  # CDF records: one an hour (small files: the package ships them)
+CADENCE_NS = 3600 * 10**9
 
 # Data variables per instrument: name, units, catdesc, components (0 for a scalar).
 _MAG = (
@@ -45,16 +46,6 @@ def cdflib_missing() -> bool:
     import importlib.util
 
     return any(importlib.util.find_spec(name) is None for name in ("cdflib", "numpy"))
-
-
-@functools.lru_cache(maxsize=1)
-def _cdflib_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("cdflib")
-    except PackageNotFoundError:
-        return "?"
 
 
 def _seed(name: str) -> int:
@@ -118,16 +109,16 @@ def _tt2000_start(day: str) -> int:
 def _write_science(writer: Any, parsed: Any, rng: Any) -> None:
     import numpy as np
 
-    epoch = _tt2000_start(parsed.start_date) + np.arange(RECORDS, dtype=np.int64) * CADENCE_NS
+    epoch = _tt2000_start(parsed.start_date) + np.arange(CDF_RECORDS, dtype=np.int64) * CADENCE_NS
     writer.write_var(
         _spec("epoch", TT2000, [], True),
         {"VAR_TYPE": "support_data", "CATDESC": "Time, TT2000", "UNITS": "ns"},
         epoch,
     )
-    hours = np.arange(RECORDS, dtype=np.float32) / 4
+    hours = np.arange(CDF_RECORDS, dtype=np.float32)
     if parsed.instrument == "mag":
         field = np.stack(
-            [5 * np.sin(hours / 3 + k) + rng.normal(0, 0.3, RECORDS) for k in range(3)], axis=1
+            [5 * np.sin(hours / 3 + k) + rng.normal(0, 0.3, CDF_RECORDS) for k in range(3)], axis=1
         ).astype(np.float32)
         values = {"vectors": field, "magnitude": np.linalg.norm(field, axis=1)}
         for name, units, catdesc, _ in _MAG:
@@ -142,7 +133,7 @@ def _write_science(writer: Any, parsed: Any, rng: Any) -> None:
         {"VAR_TYPE": "support_data", "CATDESC": "Energy step centres", "UNITS": "keV"},
         energies,
     )
-    counts = rng.poisson(50, size=(RECORDS, 8)).astype(np.uint32)
+    counts = rng.poisson(50, size=(CDF_RECORDS, 8)).astype(np.uint32)
     attrs = {**_data_attrs("counts", "Counts per energy step"), "DEPEND_1": "energy"}
     writer.write_var(_spec("counts", UINT4, [8], True), attrs, counts)
 
@@ -173,34 +164,58 @@ def _write_ancillary(writer: Any, rng: Any) -> None:
     )
 
 
-# Bump when the demo CDFs' contents change: the on-disk cache is keyed by it.
+# Bump when the demo CDFs' contents change: the packaged CDFs and the cache are keyed by it.
 CONTENT_VERSION = "1"
+# The demo's CDFs, made once with cdflib and shipped with the package, so that `imap serve
+# --demo` starts without writing ~240 CDFs (seconds on a busy machine), and has real CDFs even
+# without cdflib. `python -m imap_cli.server.demo_files` makes it again after a change; a CDF
+# it lacks (a file added to the demo since) is made with cdflib and cached.
+PACKAGED = Path(__file__).with_name("demo_cdfs.tar.xz")
 
 
 @functools.cache
 def cdf(name: str, parents: tuple[str, ...], generated: dt.datetime) -> bytes | None:
-    """The bytes of a demo CDF named `name` made from `parents`; None without cdflib.
-
-    Made once, then kept in memory and in the user's cache folder, so that a second
-    `imap serve --demo` starts without writing CDFs again."""
+    """The bytes of a demo CDF named `name` made from `parents`; None when it is neither
+    packaged nor cached and cdflib is not installed."""
+    token = _token(name, parents, generated)
+    packaged = _packaged()
+    if token in packaged:
+        return packaged[token]
+    cached = _cache_folder() / token
+    with contextlib.suppress(OSError):
+        return cached.read_bytes()
     if cdflib_missing():
         return None
-    cached = _cache_path(name, parents, generated)
-    if cached is not None:
-        with contextlib.suppress(OSError):
-            return cached.read_bytes()
     data = _make_cdf(name, parents, generated)
-    if cached is not None:
-        _remember(cached, data)
+    _remember(cached, data)
     return data
 
 
-def _cache_path(name: str, parents: tuple[str, ...], generated: dt.datetime) -> Path | None:
+def _token(name: str, parents: tuple[str, ...], generated: dt.datetime) -> str:
+    text = "|".join([CONTENT_VERSION, name, *parents, generated.isoformat()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32] + ".cdf"
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged() -> dict[str, bytes]:
+    import tarfile
+
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(PACKAGED, "r:xz") as archive:
+            for member in archive:
+                stream = archive.extractfile(member) if member.isfile() else None
+                if stream is not None:
+                    found[member.name] = stream.read()
+    except (OSError, tarfile.TarError, EOFError):
+        return {}
+    return found
+
+
+def _cache_folder() -> Path:
     import platformdirs
 
-    folder = Path(platformdirs.user_cache_dir("imap-cli", appauthor=False)) / "demo-cdf"
-    token = "|".join([CONTENT_VERSION, _cdflib_version(), name, *parents, generated.isoformat()])
-    return folder / f"{hashlib.sha256(token.encode()).hexdigest()[:32]}.cdf"
+    return Path(platformdirs.user_cache_dir("imap-cli", appauthor=False)) / "demo-cdf"
 
 
 def _remember(path: Path, data: bytes) -> None:
@@ -210,6 +225,28 @@ def _remember(path: Path, data: bytes) -> None:
         part = path.with_name(f"{path.name}.{os.getpid()}.part")
         part.write_bytes(data)
         os.replace(part, path)
+
+
+def write_packaged(target: Path = PACKAGED) -> int:
+    """Make every demo CDF with cdflib and write them to `target` (a .tar.xz, the same bytes
+    on every run); returns how many."""
+    import io
+    import tarfile
+
+    from imap_cli.server.demo import demo_cdf_specs
+
+    made = {}
+    for name, parents, generated in demo_cdf_specs():
+        made[_token(name, parents, generated)] = _make_cdf(name, parents, generated)
+    part = target.with_name(target.name + ".part")
+    # One solid xz stream: the CDFs share most of their structure, so they shrink together.
+    with tarfile.open(part, "w:xz", preset=9) as archive:
+        for token in sorted(made):
+            member = tarfile.TarInfo(token)
+            member.size, member.mtime, member.mode = len(made[token]), 0, 0o644
+            archive.addfile(member, io.BytesIO(made[token]))
+    os.replace(part, target)
+    return len(made)
 
 
 @functools.lru_cache(maxsize=1)
@@ -245,3 +282,8 @@ def _make_cdf(name: str, parents: tuple[str, ...], generated: dt.datetime) -> by
         return path.read_bytes()
     finally:
         path.unlink()
+
+
+if __name__ == "__main__":
+    count = write_packaged()
+    print(f"wrote {count} CDFs to {PACKAGED}")

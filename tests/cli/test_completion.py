@@ -110,6 +110,8 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "download",
                 "sync",
                 "coverage",
+                "info",
+                "parents",
                 "metakernel",
                 "upload",
                 "jobs",

@@ -38,7 +38,7 @@ def test_info_of_a_key_downloads_it_then_shows_attributes_and_variables(imap, sd
     assert attrs["Data_version"] == "v001.0000"
     assert L1B.format("20251001") in attrs["Parents"]
     variables = {v["name"]: v for v in described["variables"]}
-    assert variables["vectors"]["shape"] == [96, 3]
+    assert variables["vectors"]["shape"] == [24, 3]
     assert variables["vectors"]["units"] == "nT"
     assert variables["vectors"]["depend_0"] == "epoch"
     assert variables["epoch"]["type"] == "CDF_TIME_TT2000"
@@ -49,7 +49,7 @@ def test_info_table_shows_key_attributes_and_more_with_verbose(imap):
     assert short.code == 0, short.err
     assert "Logical_source" in short.out and "Project" not in short.out
     assert "more global attributes" in short.out
-    assert "VARIABLE" in short.out and "96x3" in short.out
+    assert "VARIABLE" in short.out and "24x3" in short.out
     full = imap("info", L2.format("20251002"), "-o", "table", "-v")
     assert "Project" in full.out and "Mission_group" in full.out
 
@@ -142,7 +142,7 @@ def test_load_joins_days_in_time_order_with_a_variables_filter(sdc_env):
         variables=["magnitude"],
     )
     assert list(ds.data_vars) == ["magnitude"]
-    assert ds["magnitude"].shape == (3 * 96,)
+    assert ds["magnitude"].shape == (3 * 24,)
     times = ds["epoch"].values
     assert np.all(np.diff(times) > np.timedelta64(0, "ns"))
     assert str(times[0]).startswith("2025-10-01T00:00") and str(times[-1]).startswith("2025-10-03")
@@ -155,15 +155,15 @@ def test_load_over_a_missing_day_leaves_it_out(sdc_env):
         instrument="swapi", data_level="l2", start_date="20251019", end_date="20251023"
     )
     assert len(ds.attrs["files"]) == 2
-    assert ds.sizes["epoch"] == 2 * 96
+    assert ds.sizes["epoch"] == 2 * 24
     days = {str(t)[:10] for t in ds["epoch"].values}
     assert days == {"2025-10-19", "2025-10-23"}
-    assert ds["counts"].dims == ("epoch", "dim0") or ds["counts"].shape == (192, 8)
+    assert ds["counts"].dims == ("epoch", "dim0") or ds["counts"].shape == (48, 8)
 
 
 def test_open_reads_one_file_by_name(sdc_env):
     ds = imap_cli.open(L2.format("20251004"))
-    assert ds["vectors"].shape == (96, 3)
+    assert ds["vectors"].shape == (24, 3)
     assert "imap_2025_277_2025_278_001.ah.bc" in ds.attrs["Parents"]
 
 

@@ -54,7 +54,7 @@ def test_a_cdf_summary_has_attributes_and_variable_shapes(l2: Path) -> None:
     assert described["global_attributes"]["Parents"] == list(PARENTS)
     assert described["global_attributes"]["Logical_source"] == "imap_mag_l2_norm-gse"
     shapes = {v["name"]: v["shape"] for v in described["variables"]}
-    assert shapes == {"epoch": [96], "vectors": [96, 3], "magnitude": [96]}
+    assert shapes == {"epoch": [24], "vectors": [24, 3], "magnitude": [24]}
     assert parents_of(l2) == list(PARENTS)
 
 
@@ -240,3 +240,18 @@ def test_a_group_the_sdc_refuses_leaves_its_names_unknown() -> None:
     assert science.in_sdc is True
     assert kernel.in_sdc is None and kernel.newer is None
     assert view.queries == 2
+
+
+def test_the_packaged_demo_cdfs_are_what_cdflib_makes_and_cover_the_demo() -> None:
+    """The package ships the demo's CDFs (a quick `imap serve --demo`); after a change to the
+    demo, `python -m imap_cli.server.demo_files` makes them again."""
+    from imap_cli.server import demo_files
+    from imap_cli.server.demo import demo_cdf_specs
+
+    packaged = demo_files._packaged()
+    specs = demo_cdf_specs()
+    missing = [name for name, p, g in specs if demo_files._token(name, p, g) not in packaged]
+    assert missing == [], "run: python -m imap_cli.server.demo_files"
+    for name, parents, generated in specs[:: len(specs) // 4]:
+        made = demo_files._make_cdf(name, parents, generated)
+        assert packaged[demo_files._token(name, parents, generated)] == made, name
