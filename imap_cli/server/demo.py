@@ -13,7 +13,7 @@ Contents (all names valid for core.naming, each file at its SDC key):
   a metakernel, spin, repoint and thruster files;
 - processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones.
 
-CDFs are real CDFs (written with cdflib, the `cdf` extra; placeholders without it) with IMAP's
+CDFs are real CDFs (made with cdflib and shipped with the package: server/demo_files.py) with IMAP's
 global attributes and Parents chains (demo_parents): mag L0 -> L1A -> L1B + calibration -> L2 +
 SPICE, with a reprocessed L1A (the L1B of 2025-10-02 was made from the older one: stale), an
 L2 made with a predicted ephemeris (2025-10-03) and one naming a kernel the SDC lacks

@@ -6,9 +6,8 @@ and a few variables with units and DEPEND_0; an ancillary CDF holds a calibratio
 .pkts file holds CCSDS packets whose secondary header starts with the seconds since
 2010-01-01. Everything is derived from the file's name, so the bytes are the same on every run.
 
-cdflib and numpy are the optional extra `cdf`; without them the demo's CDFs are placeholders
-(`cdflib_missing()` says so). Each CDF is made once per process and kept in memory: a test
-session builds many demo archives.
+The CDFs come from the package (demo_cdfs.tar.xz); one it lacks is made with cdflib (the
+optional extra `cdf`) and cached, or is a placeholder without cdflib.
 """
 
 from __future__ import annotations
