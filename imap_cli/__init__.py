@@ -59,6 +59,8 @@ _LAZY = {
     "products": "imap_cli.api",
     "wait_jobs": "imap_cli.api",
     "reprocess_check": "imap_cli.api",
+    "load": "imap_cli.datasets",
+    "open": "imap_cli.datasets",
 }
 
 # Added by the Python API (issue 25): more names, and the public errors module.

@@ -64,6 +64,16 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "products",
         _entry(FIND, "The products the SDC holds: files, dates, latest version."),
     ),
+    "info": (
+        "imap_cli.cli.info",
+        "info",
+        _entry(INSIDE, "What a CDF or .pkts file holds: attributes, variables, packets."),
+    ),
+    "parents": (
+        "imap_cli.cli.parents",
+        "parents",
+        _entry(INSIDE, "The files a CDF was made from; --check finds stale inputs."),
+    ),
     "metakernel": (
         "imap_cli.cli.metakernel",
         "metakernel",

@@ -24,6 +24,7 @@ SYNC_FORMATS = ("json", "text")
 CONFIG_FORMATS = ("json", "table")
 COVERAGE_FORMATS = ("csv", "json", "table")
 PRODUCTS_FORMATS = ("csv", "json", "table")
+INSIDE_FORMATS = ("json", "table")  # imap info, imap parents
 
 # While the spec generator asks Typer for a parameter's values, which callback ran and with
 # which arguments (Typer passes them by the callback's parameter names).
@@ -85,6 +86,7 @@ VOCABULARIES = (
     "config_keys",
     "products_formats",
     "products_tables",
+    "inside_formats",
 )
 
 
@@ -113,6 +115,7 @@ def _vocabulary(name: str) -> Iterable[str]:
         "config_keys": settings.KEYS,
         "products_formats": PRODUCTS_FORMATS,
         "products_tables": ("ancillary", "quicklook", "science"),
+        "inside_formats": INSIDE_FORMATS,
     }[name]
 
 

@@ -75,13 +75,18 @@ OUTPUT_FORMAT_3 = _param('option', 'output_format', ['--format', '-o'], help='ta
 SVG = _param('option', 'svg', ['--svg'], help='Also save the picture as an SVG file.')
 HTML = _param('option', 'html', ['--html'], help='Also save the picture as an HTML file.')
 TABLE_3 = _param('option', 'table', ['--table'], help='The table whose products are listed.', complete={'choices': ['ancillary', 'quicklook', 'science'], 'case_sensitive': True})
+FILES = _param('argument', 'files', [], help='Local files, or IMAP file names / SDC keys (downloaded into the data dir first when not there yet).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
+OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help='table or json. Default: table on a terminal, json when piped.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
+DOWNLOAD_2 = _param('option', 'download', ['--download'], help='Download the parents not in the data dir (in parallel).', flag=True)
+RECURSIVE = _param('option', 'recursive', ['--recursive', '-r'], help="Follow the parents' parents too, down to level 0 and the kernels (each once).", flag=True)
+CHECK = _param('option', 'check', ['--check'], help='Audit: is a newer version of a parent in the SDC, is it a predicted kernel, is it missing? One row per file; exit 1 when any file has a stale or missing input.', flag=True)
 START_DATE_3 = _param('option', 'start_date', ['--start-date', '-s'], help='First day to cover (YYYYMMDD or YYYY-MM-DD).')
 END_DATE_3 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day to cover, inclusive.')
 KERNEL_TYPE_2 = _param('option', 'kernel_type', ['--type', '-t'], help='Kernel type(s) to include (repeat, or comma-separated); default: all types.', multiple=True, complete={'choices': ['attitude_history', 'attitude_predict', 'earth_attitude', 'ephemeris_90days', 'ephemeris_launch', 'ephemeris_long', 'ephemeris_nominal', 'ephemeris_predicted', 'ephemeris_reconstructed', 'imap_frames', 'lagrange_point', 'leapseconds', 'lo_pivot_attitude', 'planetary_constants', 'planetary_ephemeris', 'pointing_attitude', 'science_frames', 'spacecraft_clock'], 'case_sensitive': True})
 OUTPUT_FILE = _param('option', 'output_file', ['--output'], help='Write the .tm here (default: print it on stdout).')
-OUTPUT_FORMAT_4 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
+OUTPUT_FORMAT_5 = _param('option', 'output_format', ['--format', '-o'], help="tm (the metakernel, default) or json (its kernels' SDC keys and local paths).", complete={'choices': ['json', 'tm'], 'case_sensitive': True})
 REQUIRE_COVERAGE = _param('option', 'require_coverage', ['--require-coverage'], help='Fail (exit 1) and show the gaps when attitude or ephemeris coverage is incomplete.', flag=True)
-FILES = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
+FILES_2 = _param('argument', 'files', [], help='Files to upload; `-` reads them from stdin, one per line (blank lines and # comments are ignored), or as `imap query` writes them (json, csv).', nargs=-1, complete={'callback': 'imap_cli.cli.completers:upload_files', 'ctx': 'ctx', 'args': None, 'incomplete': 'incomplete', 'path': True})
 STATUS = _param('option', 'status', ['--status'], help='INPROGRESS (or running), SUCCEEDED or FAILED; any case.', complete={'choices': ['failed', 'inprogress', 'running', 'succeeded'], 'case_sensitive': True})
 START_DATE_4 = _param('option', 'start_date', ['--start-date', '-s'], help='Jobs for files starting on this day (YYYYMMDD or YYYY-MM-DD).')
 WAIT = _param('option', 'wait', ['--wait'], help='Poll until no matching job is in progress: exit 0 when all succeeded, 1 when any failed (each listed with its log), 3 on --timeout.', flag=True)
@@ -93,7 +98,7 @@ START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='Firs
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
 YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
 WAIT_2 = _param('option', 'wait', ['--wait'], help='After queueing, follow the jobs of this instrument and range that start after the request until none runs, then list the files not re-made (exit 0 only when there are none).', flag=True)
-CHECK = _param('option', 'check', ['--check'], help='Send nothing: list the latest files in the range ingested before --since (not re-made since that request). With --wait, follow its jobs first.', flag=True)
+CHECK_2 = _param('option', 'check', ['--check'], help='Send nothing: list the latest files in the range ingested before --since (not re-made since that request). With --wait, follow its jobs first.', flag=True)
 SINCE_3 = _param('option', 'since', ['--since'], help='With --check: when the request was sent (ISO; UTC unless an offset is given).')
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
@@ -139,12 +144,14 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'sync': {'short_help': 'Bring the data dir up to date with a query.', 'hidden': False, 'params': [*TABLE_TO_HIGHEST_LEVEL, SINCE, DRY_RUN, LATEST_ONLY, REPORT_SUPERSEDED, PRUNE_SUPERSEDED, SHARD, JOBS, OUTPUT_FORMAT_2, QUIET_2, GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_DEBUG, HELP]},
     'coverage': {'short_help': 'What the SDC holds, day by day, and where the gaps are.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL_2, DESCRIPTOR_2, START_DATE_2, END_DATE_2, BY, TABLE_2, GAPS, OUTPUT_FORMAT_3, SVG, HTML, *GLOBAL_URL_TO_HELP]},
     'products': {'short_help': 'The products the SDC holds: files, dates, latest version.', 'hidden': False, 'params': [INSTRUMENT, DATA_LEVEL, TABLE_3, OUTPUT_FORMAT_3, *GLOBAL_URL_TO_HELP]},
-    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_4, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
-    'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
+    'info': {'short_help': 'What a CDF or .pkts file holds: attributes, variables, packets.', 'hidden': False, 'params': [FILES, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP]},
+    'parents': {'short_help': 'The files a CDF was made from; --check finds stale inputs.', 'hidden': False, 'params': [FILES, DOWNLOAD_2, RECURSIVE, CHECK, JOBS, OUTPUT_FORMAT_4, *GLOBAL_URL_TO_HELP]},
+    'metakernel': {'short_help': 'Write a SPICE metakernel for a time range.', 'hidden': False, 'params': [START_DATE_3, END_DATE_3, KERNEL_TYPE_2, OUTPUT_FILE, OUTPUT_FORMAT_5, REQUIRE_COVERAGE, DRY_RUN, JOBS, FORCE, *GLOBAL_URL_TO_HELP]},
+    'upload': {'short_help': 'Upload files to the SDC.', 'hidden': False, 'params': [FILES_2, JOBS, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'jobs': {'short_help': "The SDC's processing jobs and their logs.", 'hidden': False, 'params': [STATUS, *INSTRUMENT_TO_DESCRIPTOR, START_DATE_4, OUTPUT_FORMAT_3, WAIT, TIMEOUT, INTERVAL, SINCE_2, *GLOBAL_URL_TO_HELP], 'commands': {
         'logs': {'short_help': "Print one processing job's log, as plain...", 'hidden': False, 'params': [STREAM, *GLOBAL_URL_TO_HELP]},
     }},
-    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
+    'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK_2, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},

@@ -13,7 +13,14 @@ Contents (all names valid for core.naming, each file at its SDC key):
   a metakernel, spin, repoint and thruster files;
 - processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones.
 
-Bytes are deterministic (derived from the name) and small (0.5-6 KiB); mtimes, i.e. ingestion
+CDFs are real CDFs (made with cdflib and shipped with the package: server/demo_files.py) with IMAP's
+global attributes and Parents chains (demo_parents): mag L0 -> L1A -> L1B + calibration -> L2 +
+SPICE, with a reprocessed L1A (the L1B of 2025-10-02 was made from the older one: stale), an
+L2 made with a predicted ephemeris (2025-10-03) and one naming a kernel the SDC lacks
+(2025-10-04). .pkts files hold real CCSDS packets (server/demo_files.py).
+
+Bytes are deterministic (derived from the name) and small (CDFs 8-13 kB, packets 5 kB, other
+files 0.5-6 KiB of placeholder bytes); mtimes, i.e. ingestion
 dates, are deterministic too: a file is "ingested" the day after its start date at a time
 derived from its name (uploads made later get the real time).
 """
@@ -81,6 +88,7 @@ def demo_names() -> list[str]:
     ]
     names.append("imap_swapi_l1_sci_20250930_v001.cdf")  # legacy version
     names += _coverage_names()
+    names += [f"imap_mag_l0_raw_{day}_v001.0000.pkts" for day in _days("20251001", 10)]
     # quicklook, dependency, release
     names += [
         "imap_mag_l1a_norm-mago_20251001_v001.0000.png",
@@ -243,17 +251,106 @@ def demo_jobs() -> tuple[list[dict], dict[str, str]]:
     return jobs, logs
 
 
+# The mag chain: L1B day -> (the L1A version it was made from, the calibration version).
+# L1A 20251002 was reprocessed to v001.0002 after its L1B was made from v001.0001: stale.
+_MAG_L1B_INPUTS = {
+    "20251001": ("v001.0001", "v002"),
+    "20251002": ("v001.0001", "v002"),
+    "20251003": ("v002.0000", "v002"),
+    "20251004": ("v001.0000", "v002"),
+    "20251005": ("v001.0000", "v002"),
+    "20251006": ("v001.0000", "v002"),
+}
+# L2 day -> its SPICE inputs: 20251003 used the predicted ephemeris, 20251004 names an
+# attitude kernel the SDC does not have.
+_RECON = "imap_recon_20250925_20251001_v01.bsp"
+_MAG_L2_SPICE = {
+    "20251001": (_RECON, "imap_2025_274_2025_275_002.ah.bc"),
+    "20251002": (_RECON, "imap_2025_274_2025_275_002.ah.bc"),
+    "20251003": ("imap_pred_20251001_20251101_v02.bsp", "imap_2025_276_2025_277_001.ah.bc"),
+    "20251004": (_RECON, "imap_2025_277_2025_278_001.ah.bc"),
+}
+_CLOCK = ("naif0012.tls", "imap_sclk_0012.tsc")
+# Other science levels: each made from the previous level of the same day, when there is one.
+_PREVIOUS_LEVEL = {"l1a": "l0", "l1": "l0", "l1b": "l1a", "l2": "l1", "l3a": "l2"}
+
+
+def demo_parents() -> dict[str, tuple[str, ...]]:
+    """Each demo CDF's Parents (names as IMAP CDFs write them)."""
+    from imap_cli.core.naming import parse
+
+    names = demo_names()
+    by_product: dict[tuple, list] = {}
+    for name in names:
+        parsed = parse(name)
+        if parsed.kind == "science":
+            product = (parsed.instrument, parsed.data_level, parsed.start_date)
+            by_product.setdefault(product, []).append(name)
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        parsed = parse(name)
+        if parsed.kind != "science" or parsed.extension != "cdf":
+            continue
+        day = parsed.start_date
+        if parsed.instrument == "mag" and parsed.data_level == "l1a":
+            out[name] = (f"imap_mag_l0_raw_{day}_v001.0000.pkts",)
+        elif parsed.instrument == "mag" and parsed.data_level == "l1b":
+            l1a, cal = _MAG_L1B_INPUTS[day]
+            out[name] = (
+                f"imap_mag_l1a_norm-mago_{day}_{l1a}.cdf",
+                f"imap_mag_l1b-cal_20250901_20251231_{cal}.cdf",
+            )
+        elif parsed.instrument == "mag" and parsed.data_level == "l2":
+            out[name] = (
+                f"imap_mag_l1b_norm-mago_{day}_v001.0000.cdf",
+                "imap_mag_l2-offsets_20251001_20251015_v001.cdf",
+                *_MAG_L2_SPICE[day],
+                *_CLOCK,
+            )
+        else:
+            below = _PREVIOUS_LEVEL.get(parsed.data_level or "")
+            found = by_product.get((parsed.instrument, below, day), [])
+            if found:
+                out[name] = (max(found),)
+    return out
+
+
+def demo_cdf_specs() -> list[tuple[str, tuple[str, ...], dt.datetime]]:
+    """(name, parents, generation time) of each demo CDF that is made with cdflib."""
+    from imap_cli.core.naming import parse
+
+    parents = demo_parents()
+    specs = []
+    for name in demo_names():
+        parsed = parse(name)
+        if parsed.extension == "cdf" and parsed.kind in ("science", "ancillary"):
+            specs.append((name, parents.get(name, ()), _ingested(parsed, name)))
+    return specs
+
+
+def _real_content(parsed, parents: tuple[str, ...]) -> bytes | None:
+    """A real CDF or packet file for `parsed`, or None for a placeholder."""
+    from imap_cli.server import demo_files
+
+    if parsed.extension == "pkts" and parsed.start_date:
+        return demo_files.packets(parsed.name, parsed.instrument, parsed.start_date)
+    if parsed.extension == "cdf" and parsed.kind in ("science", "ancillary"):
+        return demo_files.cdf(parsed.name, parents, _ingested(parsed, parsed.name))
+    return None
+
+
 def build_demo(root: Path) -> list[str]:
     """Write the demo archive under `root` (created if needed); return the keys written."""
     from imap_cli.core.naming import parse
 
     root = Path(root)
     keys = []
+    parents = demo_parents()
     for name in demo_names():
         parsed = parse(name)
         path = root.joinpath(*parsed.key.split("/"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_content(name))
+        path.write_bytes(_real_content(parsed, parents.get(name, ())) or _content(name))
         stamp = _ingested(parsed, name).timestamp()
         os.utime(path, (stamp, stamp))
         keys.append(parsed.key)

@@ -111,6 +111,8 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "sync",
                 "coverage",
                 "products",
+                "info",
+                "parents",
                 "metakernel",
                 "upload",
                 "jobs",

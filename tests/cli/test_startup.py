@@ -86,7 +86,7 @@ HELP_CASES = [
 @pytest.mark.parametrize("argv", HELP_CASES, ids=" ".join)
 def test_help_imports_nothing_heavy(argv: list[str], tmp_path: Path) -> None:
     modules = modules_after(tmp_path, argv)
-    assert imported(modules, HELP_NEVER) == []
+    assert imported(modules, (*HELP_NEVER, *CDF_READERS)) == []
 
 
 def test_top_level_help_still_renders_with_rich_panels(tmp_path: Path) -> None:
@@ -181,6 +181,8 @@ NEVER_FOR_COMMANDS = (
     "pygments",
     "pydantic",
 )
+# Only `imap info`, `imap parents` and load()/open() read CDFs.
+CDF_READERS = ("cdflib", "numpy", "xarray", "pandas")
 COMMAND_CASES = {
     "config get url": (["config", "get", "url"], ("requests", "urllib3")),
     "query": (["query", "-i", "mag", "-o", "json"], ()),
@@ -236,7 +238,47 @@ def test_a_command_imports_what_it_uses(
     )
     assert "Traceback" not in done.stderr, done.stderr
     modules = set(json.loads(out.read_text()))
-    assert imported(modules, (*NEVER_FOR_COMMANDS, *not_needed)) == []
+    assert imported(modules, (*NEVER_FOR_COMMANDS, *CDF_READERS, *not_needed)) == []
     if not not_needed:  # a transfer: it did reach the server, with requests
         assert not_found_server.requests >= 1  # type: ignore[attr-defined]
         assert "requests" in modules
+
+
+# `imap info` imports cdflib to read a CDF; `imap parents` reads an IMAP CDF's Parents by
+# itself. Neither imports a server, and they leave the other commands as light as they were
+# (test_a_command_imports_what_it_uses above).
+INSIDE_CASES = {
+    "info": (["info", "-o", "json"], ("requests", "urllib3", "xarray", "pandas")),
+    "parents": (["parents", "-o", "json"], ("cdflib", "numpy", "xarray", "pandas")),
+}
+
+
+@pytest.mark.parametrize("case", list(INSIDE_CASES))
+def test_info_and_parents_import_cdflib_and_nothing_else_heavy(
+    case: str, tmp_path: Path, not_found_server: ThreadingHTTPServer
+) -> None:
+    from imap_cli.server.demo_files import cdf
+
+    name = "imap_mag_l2_norm-gse_20251001_v001.0000.cdf"
+    data = cdf(name, (), __import__("datetime").datetime(2025, 10, 2))
+    (tmp_path / name).write_bytes(data)
+    argv, never = INSIDE_CASES[case]
+    env = {
+        "IMAP_DATA_ACCESS_URL": f"http://127.0.0.1:{not_found_server.server_address[1]}",
+        "IMAP_DATA_DIR": str(tmp_path / "data"),
+    }
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *argv, str(tmp_path / name)],
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)  # it did read the file
+    modules = set(json.loads(out.read_text()))
+    assert ("cdflib" in modules) == (case == "info")
+    assert imported(modules, (*NEVER_FOR_COMMANDS, *never)) == []
