@@ -104,11 +104,9 @@ def _latest_files(filters: dict[str, Any], jobs: int | None) -> tuple[set[str], 
                 field="descriptor",
                 choices=found,
             )
-        results = client.download_many([r["file_path"] for r in rows], jobs=jobs)
-    for result in results:
-        if result.error is not None:
-            raise result.error
-    return {record_name(r) for r in rows}, [r.path for r in results if r.path is not None]
+        # raises TransferError, naming every file that failed, after trying them all
+        paths = client.download_many(rows, jobs=jobs)
+    return {record_name(r) for r in rows}, list(paths)
 
 
 def open(  # imap_cli.open; shadows the builtin only in this module
