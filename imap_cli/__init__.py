@@ -31,6 +31,7 @@ _LAZY = {
     "job_logs": "imap_cli.api",
     "metakernel": "imap_cli.api",
     "coverage": "imap_cli.api",
+    "webpoda": "imap_cli.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

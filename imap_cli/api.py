@@ -373,3 +373,79 @@ def upload_many(paths: Iterable[str | os.PathLike], **options: Any) -> list[File
     """Upload many files in parallel; returns one FileResult per file."""
     with Client() as client:
         return client.upload_many(paths, **options)
+
+
+def webpoda(
+    *,
+    instrument: str,
+    start_date: Any,
+    end_date: Any = None,
+    query_mode: str = "ert",
+    upload: bool = False,
+    dry_run: bool = False,
+    apids: Iterable[int] | str | None = None,
+    sid: str = "SID1",
+    webpoda_url: str | None = None,
+    jobs: int | None = None,
+) -> list[dict[str, Any]]:
+    """Make L0 packet files from LASP's PODA, as `imap webpoda` does.
+
+    For each day (or, for glows, hi, lo and ultra, each pointing) with packets, the APIDs'
+    packets are fetched in parallel, compared with the SDC's latest L0 file, and written into
+    the data dir as a new file or the next minor version when they changed.
+
+    Parameters
+    ----------
+    instrument : str
+        The instrument, e.g. ``"mag"``.
+    start_date, end_date : str or datetime.date
+        The window (``YYYYMMDD`` or ``YYYY-MM-DD``); ``end_date`` defaults to ``start_date``.
+    query_mode : {"ert", "sct"}
+        ``"ert"``: the days of the packets received in the window (backfills included);
+        ``"sct"``: every day of the window, by packet time.
+    upload : bool
+        Upload new and changed files to the SDC (needs an API key that may write).
+    dry_run : bool
+        Fetch and compare, but write and upload nothing.
+    apids : iterable of int or str, optional
+        The APIDs to fetch instead of the instrument's table (``"1052,1068"``).
+    sid : str
+        PODA's system id: ``"SID1"`` (flight), ``"SID2"`` (before launch), ``"SID3"``.
+    webpoda_url : str, optional
+        PODA's ``.../dap2/apids`` base; default: the webpoda-url setting.
+    jobs : int, optional
+        Requests at once; default: the jobs setting.
+
+    Returns
+    -------
+    list of dict
+        One per day: ``date``, ``repointing``, ``apids`` (packets per APID), ``packets``,
+        ``bytes``, ``action`` (new, changed, unchanged, empty or failed), ``path``,
+        ``uploaded``, ``production``, ``detail``, ``error``.
+
+    Examples
+    --------
+    >>> days = imap_cli.webpoda(instrument="mag", start_date="20251001", dry_run=True)
+    >>> [(d["date"], d["action"]) for d in days]  # doctest: +SKIP
+    [('2025-10-01', 'new')]
+    """
+    from imap_cli.core.webpoda import plan_webpoda, poda_client, run_webpoda
+
+    plan = plan_webpoda(
+        instrument, start_date, end_date, query_mode=query_mode, apids=apids, sid=sid
+    )
+    settings = config.settings(**({"webpoda-url": webpoda_url} if webpoda_url else {}))
+    workers = jobs or settings.jobs
+    from imap_cli.core.http import SDCClient
+
+    with SDCClient(settings) as sdc, poda_client(settings, jobs=workers) as client:
+        summary = run_webpoda(
+            sdc,
+            client,
+            plan,
+            data_dir=settings.data_dir,
+            jobs=workers,
+            dry_run=dry_run,
+            upload=upload,
+        )
+    return [day.as_dict() for day in summary.days]

@@ -79,6 +79,11 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "reprocess",
         _entry(OPERATIONS, "Ask the SDC to reprocess files (asks first)."),
     ),
+    "webpoda": (  # a Typer: webpoda, webpoda login
+        "imap_cli.cli.webpoda",
+        "app",
+        _entry(OPERATIONS, "Make L0 packet files from LASP's PODA; compare with the SDC."),
+    ),
     "release": (
         "imap_cli.cli.release",
         "release",
