@@ -39,9 +39,12 @@ def ccsds(apid: int, seq: int, payload: bytes) -> bytes:
     standalone sequence, and the length field (payload bytes - 1)."""
     word1 = (0b000 << 13) | (0 << 12) | (1 << 11) | (apid & 0x7FF)
     word2 = (0b11 << 14) | (seq & 0x3FFF)
-    return word1.to_bytes(2, "big") + word2.to_bytes(2, "big") + (
-        len(payload) - 1
-    ).to_bytes(2, "big") + payload
+    return (
+        word1.to_bytes(2, "big")
+        + word2.to_bytes(2, "big")
+        + (len(payload) - 1).to_bytes(2, "big")
+        + payload
+    )
 
 
 @dataclass
@@ -168,7 +171,9 @@ class FakePoda:
             return 400, "text/plain", str(bad).encode()
         return self._render(rows, columns, pattern, counting, ext)
 
-    def _select(self, packets: list[Packet], query: str) -> tuple[list[Packet], list[str], Any, bool]:
+    def _select(
+        self, packets: list[Packet], query: str
+    ) -> tuple[list[Packet], list[str], Any, bool]:
         rows = sorted(packets, key=lambda p: _ms(p.time))
         columns, pattern, counting = list(COLUMNS), None, False
         pieces = [unquote(p) for p in query.split("&") if p]
@@ -261,10 +266,11 @@ class _Handler(BaseHTTPRequestHandler):
         seen = Seen(path, query, {k.lower(): v for k, v in self.headers.items()})
         with fake.lock:
             fake.seen.append(seen)
-            status_fault = next((f for f in fake.statuses if f[1] in path), None)
+            target = f"{path}?{query}"  # a fault may name a path and the start of its query
+            status_fault = next((f for f in fake.statuses if f[1] in target), None)
             if status_fault:
                 fake.statuses.remove(status_fault)
-            cut = next((c for c in fake.cuts if c in path), None)
+            cut = next((c for c in fake.cuts if c in target), None)
             if cut and not status_fault:
                 fake.cuts.remove(cut)
         if self.headers.get("Authorization") != f"Basic {fake.token}":
