@@ -84,8 +84,17 @@ START_DATE_5 = _param('option', 'start_date', ['--start-date', '-s'], help='Firs
 END_DATE_4 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day, inclusive.')
 YES = _param('option', 'yes', ['--yes', '-y'], help='Do not ask: needed when not on a terminal.', flag=True)
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
+INSTRUMENT_2 = _param('option', 'instrument', ['--instrument', '-i'], help='Instrument, e.g. mag, ultra.', complete={'choices': ['codice', 'glows', 'hi', 'hit', 'ialirt', 'idex', 'l1const', 'lo', 'mag', 'spacecraft', 'swapi', 'swe', 'ultra'], 'case_sensitive': True})
+START_DATE_6 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD).')
+END_DATE_5 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day (default: the start day).')
+QUERY_MODE = _param('option', 'query_mode', ['--query-mode'], help='ert: the days of packets received in the window (backfills too); sct: every day of the window, by packet time.')
+UPLOAD = _param('option', 'upload', ['--upload'], help='Upload new and changed files to the SDC.', flag=True)
+OUTPUT_FORMAT_5 = _param('option', 'output_format', ['--format', '-o'], help='table or json. Default: table on a terminal, json when piped.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
+APIDS = _param('option', 'apids', ['--apids'], help="APIDs to fetch instead of the instrument's table, e.g. 1052,1068.")
+SID = _param('option', 'sid', ['--sid'], help='PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.')
+WEBPODA_URL = _param('option', 'webpoda_url', ['--webpoda-url'], help="PODA's .../dap2/apids URL (default: the webpoda-url setting).")
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
-KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
+KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle', 'webpoda-url', 'webpoda-token'], 'case_sensitive': True})
 REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.', flag=True)
 VALUE = _param('argument', 'value', [], help='The new value.')
 FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
@@ -131,6 +140,9 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     }},
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
+    'webpoda': {'short_help': "Make L0 packet files from LASP's PODA; compare with the SDC.", 'hidden': False, 'params': [INSTRUMENT_2, START_DATE_6, END_DATE_5, QUERY_MODE, UPLOAD, DRY_RUN, OUTPUT_FORMAT_5, JOBS, APIDS, SID, WEBPODA_URL, *GLOBAL_URL_TO_HELP], 'commands': {
+        'login': {'short_help': 'Ask for the PODA user name and password...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
+    }},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
         'get': {'short_help': "Print one setting's raw value, for scripts...", 'hidden': False, 'params': [KEY, REVEAL, *GLOBAL_URL_TO_HELP]},
