@@ -149,6 +149,15 @@ AccessToken = Annotated[
         "Accept this bearer token on /authorized/... routes.",
     ),
 ]
+PodaCredentials = Annotated[
+    str | None,
+    _secret(
+        "--poda-credentials",
+        "IMAP_SERVE_PODA_CREDENTIALS",
+        "USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); "
+        "without it they are open.",
+    ),
+]
 Demo = Annotated[
     bool,
     _option(
@@ -213,6 +222,7 @@ def serve(
     min_free_space: MinFreeSpace = "0",
     max_connections: MaxConnections = 256,
     max_connections_per_client: MaxConnectionsPerClient = 32,
+    poda_credentials: PodaCredentials = None,
 ) -> None:
     """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
@@ -258,6 +268,7 @@ def serve(
             min_free_space=_size(min_free_space, "--min-free-space"),
             max_connections=max_connections,
             max_connections_per_client=max_connections_per_client,
+            poda_credentials=poda_credentials,
         )
         _run(out, config)
     finally:

@@ -57,6 +57,8 @@ class ServerConfig:
       (for TLS tests and trials with a private CA); None: plain http.
     - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
       (6,291,556 bytes, a Lambda's limit); 0: no limit.
+    - poda_credentials: "user:password" that the PODA routes (server/poda.py) demand as
+      HTTP Basic auth; None: they are open.
     - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
       unknown parameters (400), as on most deployments.
     """
@@ -86,6 +88,7 @@ class ServerConfig:
     max_connections_per_client: int = 32
     max_upload_size: int = MAX_PUT
     min_free_space: int = 0
+    poda_credentials: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("api_key", "access_token"):

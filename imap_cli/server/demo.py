@@ -11,7 +11,10 @@ Contents (all names valid for core.naming, each file at its SDC key):
 - SPICE: naif0012.tls, pck00011.tpc, de440.bsp, imap_sclk_0012.tsc, frames, attitude history
   (two versions of one day range), attitude predict, pointing attitude (dps), ephemerides,
   a metakernel, spin, repoint and thruster files;
-- processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones.
+- processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones;
+- PODA packets (ROOT/poda/SID1, for `imap webpoda`): MAG 2025-10-01..03 with a backfill of
+  10-02 received on 10-06, and MAG L0 files of 10-01 (as PODA has it) and 10-02 (before the
+  backfill); HI packets in pointings 40..42 of the demo repoint table (a real CSV).
 
 Bytes are deterministic (derived from the name) and small (0.5-6 KiB); mtimes, i.e. ingestion
 dates, are deterministic too: a file is "ingested" the day after its start date at a time
@@ -162,6 +165,8 @@ def _content(name: str) -> bytes:
         blocks.append(hashlib.sha256(seed + counter.to_bytes(4, "big")).digest())
         counter += 1
     body = b"".join(blocks)
+    if name.endswith(".repoint.csv"):  # a real table: `imap webpoda` reads its pointings
+        return demo_repoint_table().encode()
     extension = name.rsplit(".", 1)[-1]
     head = _MAGIC.get(extension, f"IMAP demo file {name}\n".encode())
     return (head + body)[:size]
@@ -260,4 +265,94 @@ def build_demo(root: Path) -> list[str]:
     from imap_cli.server.operations import write_jobs
 
     write_jobs(root, *demo_jobs())
+    build_poda_demo(root)
     return keys
+
+
+# --- PODA: packets for `imap webpoda` (server/poda.py reads <root>/poda/<SID>/*.pkts) -----------
+
+_MET_EPOCH = dt.datetime(2010, 1, 1)
+# The demo repoint table: pointing n starts when repointing n ends, at 01:00 each day from
+# 2025-09-29 (n = 38); the last repointing has not ended yet (NaN), as in the SDC's tables.
+_FIRST_REPOINT = (38, dt.datetime(2025, 9, 29, 1, 0))
+_REPOINTS = 20
+
+
+def demo_repoint_table() -> str:
+    """The demo's repoint table (CSV, the SDC's columns)."""
+    lines = [
+        "repoint_start_sec_sclk,repoint_start_subsec_sclk,repoint_end_sec_sclk,"
+        "repoint_end_subsec_sclk,repoint_start_utc,repoint_end_utc,repoint_id"
+    ]
+    first, start = _FIRST_REPOINT
+    for i in range(_REPOINTS):
+        end = start + dt.timedelta(days=i)
+        begin = end - dt.timedelta(minutes=15)
+        met = int((end - _MET_EPOCH).total_seconds())
+        end_text = "NaN" if i == _REPOINTS - 1 else f"{end:%Y-%m-%d %H:%M:%S.%f}"
+        lines.append(f"{met - 900},0,{met},0,{begin:%Y-%m-%d %H:%M:%S.%f},{end_text},{first + i}")
+    return "\n".join(lines) + "\n"
+
+
+def _packet(apid: int, seq: int, moment: dt.datetime) -> bytes:
+    met = int((moment - _MET_EPOCH).total_seconds())
+    body = met.to_bytes(4, "big") + hashlib.sha256(f"{apid}{seq}{met}".encode()).digest()[:24]
+    head = ((1 << 11) | apid).to_bytes(2, "big") + ((3 << 14) | (seq & 0x3FFF)).to_bytes(2, "big")
+    return head + (len(body) - 1).to_bytes(2, "big") + body
+
+
+def _poda_batches() -> list[tuple[str, dt.datetime, list[tuple[int, dt.datetime]]]]:
+    """(file name, Earth-received time, [(apid, packet time)]) of the demo's packet files."""
+    batches = []
+    for offset in range(3):  # MAG (daily): 2025-10-01 .. 10-03, received the next day
+        day = dt.datetime(2025, 10, 1) + dt.timedelta(days=offset)
+        times = [day + dt.timedelta(minutes=m) for m in range(10, 1440, 120)]
+        times.append(day + dt.timedelta(hours=23, minutes=50))  # in the next day's buffer
+        packets = [(apid, t) for t in times for apid in (1052, 1068)]
+        batches.append((f"mag_{day:%Y%m%d}.pkts", day + dt.timedelta(days=1, hours=2), packets))
+    # a backfill: more of 10-02, received on 10-06
+    late = dt.datetime(2025, 10, 2, 13, 5)
+    batches.append(
+        ("mag_20251002_backfill.pkts", dt.datetime(2025, 10, 6, 3), [(1052, late), (1068, late)])
+    )
+    # HI (by pointing): pointings 40..42 (2025-10-01 01:00 .. 10-04 01:00), received 10-05
+    start = dt.datetime(2025, 10, 1, 1, 30)
+    packets = [(apid, start + dt.timedelta(hours=3 * i)) for i in range(24) for apid in (740, 754)]
+    batches.append(("hi_20251001.pkts", dt.datetime(2025, 10, 5, 4), packets))
+    return batches
+
+
+def build_poda_demo(root: Path) -> None:
+    """Write the demo's PODA packets under `root/poda/SID1`, and two MAG L0 files in the
+    archive as LASP's pipeline would have made them before the backfill: 2025-10-01 matches
+    PODA (unchanged), 2025-10-02 misses the backfilled packets (changed); 10-03 is new."""
+    folder = Path(root) / "poda" / "SID1"
+    folder.mkdir(parents=True, exist_ok=True)
+    sequence: dict[int, int] = {}
+    made: list[tuple[int, dt.datetime, bytes, dt.datetime]] = []
+    for name, received, packets in _poda_batches():
+        data = b""
+        for apid, moment in packets:
+            seq = sequence[apid] = sequence.get(apid, -1) + 1
+            packet = _packet(apid, seq, moment)
+            made.append((apid, moment, packet, received))
+            data += packet
+        path = folder / name
+        path.write_bytes(data)
+        stamp = received.replace(tzinfo=UTC).timestamp()
+        os.utime(path, (stamp, stamp))
+    cutoff = dt.datetime(2025, 10, 4)  # the L0 files were made before the backfill arrived
+    for day in (dt.datetime(2025, 10, 1), dt.datetime(2025, 10, 2)):
+        lo, hi = day - dt.timedelta(minutes=30), day + dt.timedelta(days=1, minutes=30)
+        body = b"".join(
+            packet
+            for apid in (1052, 1068)
+            for a, moment, packet, received in sorted(made, key=lambda m: m[1])
+            if a == apid and lo <= moment < hi and received < cutoff
+        )
+        name = f"imap_mag_l0_raw_{day:%Y%m%d}_v001.0001.pkts"
+        path = Path(root) / "imap" / "mag" / "l0" / f"{day:%Y}" / f"{day:%m}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        stamp = (day + dt.timedelta(days=1, hours=3)).replace(tzinfo=UTC).timestamp()
+        os.utime(path, (stamp, stamp))
