@@ -15,6 +15,7 @@ minor version when the day changed), made differently:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import datetime as dt
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from imap_cli.core import poda
 from imap_cli.core.errors import IMAPError, UsageError, option, word
@@ -347,17 +348,24 @@ def production(sdc: SDCClient, instrument: str, span: Span) -> Production:
 
 @dataclass
 class _Part:
-    path: Path
+    handle: IO[bytes]  # an unnamed temporary file: nothing is left behind, even after a kill
     size: int = 0
     packets: int = 0
 
 
-def _fetch_apid(client: poda.PodaClient, url: str, path: Path, cancel: threading.Event) -> _Part:
+def _fetch_apid(
+    client: poda.PodaClient, url: str, folder: Path | None, cancel: threading.Event
+) -> _Part:
     if cancel.is_set():
         raise KeyboardInterrupt
-    with open(path, "wb") as handle:
+    # closed by the span's assembly (or below); no `with`: it outlives this call
+    handle = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+    try:
         size, packets = client.fetch_to(url, handle)
-    return _Part(path, size, packets)
+    except BaseException:
+        handle.close()
+        raise
+    return _Part(handle, size, packets)
 
 
 class _Run:
@@ -410,16 +418,14 @@ class _Run:
 
     def submit(self, span: Span) -> tuple[list[tuple[int, Future]], Future]:
         """Start the span's APID fetches and its SDC lookup."""
-        folder = self.folder(span)
-        label = f"imap_{self.plan.instrument}_l0_raw_{span.name_date}"
+        folder = None if self.scratch is not None else self.folder(span)
+        # the SDC's answer first: it decides what the span's bytes become once they are in
+        lookup = self.pool.submit(production, self.sdc, self.plan.instrument, span)
         fetches = []
         for apid in self.plan.apids:
             url = poda.packets_url(self.client.url, self.plan.sid, apid, span.start, span.end)
-            path = self.part(folder, f"{label}.apid{apid}")
-            fetches.append(
-                (apid, self.pool.submit(_fetch_apid, self.client, url, path, self.cancel))
-            )
-        lookup = self.pool.submit(production, self.sdc, self.plan.instrument, span)
+            future = self.pool.submit(_fetch_apid, self.client, url, folder, self.cancel)
+            fetches.append((apid, future))
         return fetches, lookup
 
     def close(self) -> None:
@@ -433,18 +439,18 @@ class _Run:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _assemble(run: _Run, parts: list[_Part], target: Path) -> tuple[str, str]:
+def _assemble(parts: list[_Part], target: Path) -> tuple[str, str]:
     """Concatenate the parts in APID order into target, fsynced: (md5, sha256)."""
     md5 = hashlib.md5(usedforsecurity=False)
     sha = hashlib.sha256()
     with open(target, "wb") as out:
         for part in parts:
-            with open(part.path, "rb") as handle:
-                while block := handle.read(_BLOCK):
-                    out.write(block)
-                    md5.update(block)
-                    sha.update(block)
-            run.drop(part.path)
+            part.handle.seek(0)
+            while block := part.handle.read(_BLOCK):
+                out.write(block)
+                md5.update(block)
+                sha.update(block)
+            part.handle.close()
         out.flush()
         os.fsync(out.fileno())
     return md5.hexdigest(), sha.hexdigest()
@@ -496,24 +502,32 @@ def _compare_bytes(run: _Run, prod: Production, sha: str) -> tuple[bool, str, bo
 
 def _finish_span(run: _Run, span: Span, fetches: list, lookup: Future) -> DayResult:
     result = DayResult(date=span.day.isoformat(), repointing=span.repointing)
-    parts = []
+    parts: list[_Part] = []
+    problem: BaseException | None = None
     for apid, future in fetches:
-        part = future.result()
+        try:
+            part = future.result()
+        except BaseException as exc:  # wait for the others all the same: their files close
+            problem = problem or exc
+            continue
         parts.append(part)
         result.apids[str(apid)] = part.packets
         result.packets += part.packets
         result.bytes += part.size
+    if problem is not None:
+        for part in parts:
+            part.handle.close()
+        raise problem
     if result.bytes == 0:
         for part in parts:
-            run.drop(part.path)
+            part.handle.close()
         result.action, result.detail = "empty", "no packets"
         return result
     prod: Production = lookup.result()
     result.production = prod.key
     name = file_name(run.plan.instrument, span, prod.minor + 1 if prod.key else 1)
-    folder = parts[0].path.parent
-    target = run.part(folder, name)
-    md5, sha = _assemble(run, parts, target)
+    target = run.part(run.folder(span), name)
+    md5, sha = _assemble(parts, target)
     if prod.key is None:
         result.action, result.detail = "new", "the SDC has no L0 file for it"
     else:
@@ -563,8 +577,17 @@ def run_webpoda(
             spans = pointing_spans(plan, repoint_table(sdc, data_dir), received)
         else:
             spans = daily_spans(plan, received)
-        started = [(span, run.submit(span)) for span in spans]
-        for span, (fetches, lookup) in started:
+        # A few spans in flight (enough to keep `jobs` requests busy): each APID's answer
+        # holds a temporary file open until its span is assembled.
+        ahead = 1 + -(-2 * max(1, jobs) // len(plan.apids))
+        waiting = iter(spans)
+        started: collections.deque = collections.deque()
+        while True:
+            while len(started) < ahead and (span := next(waiting, None)) is not None:
+                started.append((span, run.submit(span)))
+            if not started:
+                break
+            span, (fetches, lookup) = started.popleft()
             try:
                 result = _finish_span(run, span, fetches, lookup)
             except IMAPError as error:

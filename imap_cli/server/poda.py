@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote
 
 PREFIX = "/ops/imap/poda/dap2/"
@@ -215,13 +215,25 @@ def java_time(ms: int, pattern: str | None) -> str:
     return "".join(out)
 
 
-def _bytes(row: Stored) -> bytes:
-    with open(row.path, "rb") as handle:
+class _Reader:
+    """Packet bytes from their files, each file opened once per answer."""
+
+    def __init__(self) -> None:
+        self.handles: dict[str, IO[bytes]] = {}
+
+    def __call__(self, row: Stored) -> bytes:
+        handle = self.handles.get(row.path)
+        if handle is None:
+            handle = self.handles[row.path] = open(row.path, "rb")  # noqa: SIM115
         handle.seek(row.offset)
         return handle.read(row.size)
 
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
 
-def _text(row: Stored, columns: list[str], pattern: str | None) -> str:
+
+def _text(row: Stored, columns: list[str], pattern: str | None, read: _Reader) -> str:
     cells = []
     for name in columns:
         if name in ("time", "ert"):
@@ -229,7 +241,7 @@ def _text(row: Stored, columns: list[str], pattern: str | None) -> str:
         elif name == "length":
             cells.append(str(row.size))
         else:
-            cells.append(_bytes(row).hex())
+            cells.append(read(row).hex())
     return ",".join(cells) + "\r\n"
 
 
@@ -240,22 +252,30 @@ def _body(rows: list[Stored], wanted: Request, ext: str) -> Iterator[bytes]:
     if ext == "csv":
         yield (",".join(wanted.columns) + "\r\n").encode()
     batch: list[bytes] = []
-    for row in rows:
-        if ext == "bin":
-            for name in wanted.columns:
-                if name == "packet":
-                    batch.append(_bytes(row))
-                elif name == "length":
-                    batch.append(row.size.to_bytes(4, "big"))
-                else:
-                    batch.append(getattr(row, name).to_bytes(8, "big", signed=True))
-        else:
-            batch.append(_text(row, wanted.columns, wanted.pattern).encode())
-        if len(batch) >= 256:
-            yield b"".join(batch)
-            batch = []
+    read = _Reader()
+    try:
+        for row in rows:
+            if ext == "bin":
+                batch.extend(_binary(row, wanted.columns, read))
+            else:
+                batch.append(_text(row, wanted.columns, wanted.pattern, read).encode())
+            if len(batch) >= 256:
+                yield b"".join(batch)
+                batch = []
+    finally:
+        read.close()
     if batch:
         yield b"".join(batch)
+
+
+def _binary(row: Stored, columns: list[str], read: _Reader) -> Iterator[bytes]:
+    for name in columns:
+        if name == "packet":
+            yield read(row)
+        elif name == "length":
+            yield row.size.to_bytes(4, "big")
+        else:
+            yield getattr(row, name).to_bytes(8, "big", signed=True)
 
 
 _TYPES = {"txt": "text/plain", "csv": "text/csv", "bin": "application/octet-stream"}
