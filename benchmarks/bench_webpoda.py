@@ -7,8 +7,9 @@ as a remote LaTiS service answers; the SDC routes at no delay) over the demo arc
 packets: --packets per APID in each of 3 pointings (2025-10-01..03, from the demo repoint
 table), received on 2025-10-05. Each run: ERT mode, `-s 20251005`, into an empty data dir: 58
 `.txt` lookups, then 58 x 3 `.bin` fetches. The official client makes them one after another;
-imap with --jobs (default 8, imap's default) at once. Each tool runs in a fresh process, alternating, --runs times;
-best and median wall times are printed with the ratio, and the files are compared byte for byte.
+imap --jobs (default 8, as imap's jobs setting) at once. Each tool runs in a fresh process,
+alternating, --runs times; best and median wall times are printed with the ratio, and the files
+are compared byte for byte.
 Pass: imap's best time <= 1/3 of the official client's, and the same files.
 """
 
