@@ -125,6 +125,16 @@ def _check_secret(raw: Any) -> str:
     return text
 
 
+def _check_webpoda_url(raw: Any) -> str:
+    try:
+        return _check_url(raw)
+    except ConfigError:
+        raise ConfigError(
+            f"webpoda-url must be an http:// or https:// address with a host, not {str(raw)!r}",
+            f"Example: imap config set webpoda-url {WEBPODA_URL}",
+        ) from None
+
+
 def _check_webpoda_token(raw: Any) -> str:
     text = str(raw).strip()
     if not text or any(c.isspace() or not c.isprintable() for c in text):
@@ -168,7 +178,7 @@ KEYS: dict[str, Key] = {
             "webpoda-url",
             "IMAP_WEBPODA_URL",
             lambda: WEBPODA_URL,
-            _check_url,
+            _check_webpoda_url,
             help="PODA .../dap2/apids URL",
         ),
         Key(
