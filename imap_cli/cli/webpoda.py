@@ -19,84 +19,93 @@ app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 FORMATS = completers.CONFIG_FORMATS  # table, json
 
 
+Instrument = Annotated[
+    str | None,
+    typer.Option(
+        "--instrument",
+        "-i",
+        help="Instrument, e.g. mag, ultra.",
+        autocompletion=completers.vocabulary("instruments"),
+        show_default=False,
+    ),
+]
+StartDay = Annotated[
+    str | None, typer.Option("--start-date", "-s", help="First day (YYYYMMDD).", show_default=False)
+]
+EndDay = Annotated[
+    str | None,
+    typer.Option("--end-date", "-e", help="Last day (default: the start day).", show_default=False),
+]
+QueryMode = Annotated[
+    str,
+    typer.Option(
+        "--query-mode",
+        help="ert: the days of packets received in the window (backfills too); sct: every "
+        "day of the window, by packet time.",
+    ),
+]
+Upload = Annotated[bool, typer.Option("--upload", help="Upload new and changed files to the SDC.")]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-o",
+        help="table or json. Default: table on a terminal, json when piped.",
+        autocompletion=completers.vocabulary("config_formats"),
+        show_default=False,
+    ),
+]
+Apids = Annotated[
+    str | None,
+    typer.Option(
+        "--apids",
+        help="APIDs to fetch instead of the instrument's table, e.g. 1052,1068.",
+        show_default=False,
+    ),
+]
+Sid = Annotated[
+    str, typer.Option("--sid", help="PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.")
+]
+WebpodaUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--webpoda-url",
+        help="PODA's .../dap2/apids URL (default: the webpoda-url setting).",
+        show_default=False,
+    ),
+]
+
+
 @app.callback()
 def webpoda(
     ctx: typer.Context,
-    instrument: Annotated[
-        str | None,
-        typer.Option(
-            "--instrument",
-            "-i",
-            help="Instrument, e.g. mag, ultra.",
-            autocompletion=completers.vocabulary("instruments"),
-            show_default=False,
-        ),
-    ] = None,
-    start_date: Annotated[
-        str | None,
-        typer.Option("--start-date", "-s", help="First day (YYYYMMDD).", show_default=False),
-    ] = None,
-    end_date: Annotated[
-        str | None,
-        typer.Option(
-            "--end-date", "-e", help="Last day (default: the start day).", show_default=False
-        ),
-    ] = None,
-    query_mode: Annotated[
-        str,
-        typer.Option(
-            "--query-mode",
-            help="ert: the days of packets received in the window (backfills too); sct: every "
-            "day of the window, by packet time.",
-        ),
-    ] = "ert",
-    upload: Annotated[
-        bool, typer.Option("--upload", help="Upload new and changed files to the SDC.")
-    ] = False,
+    instrument: Instrument = None,
+    start_date: StartDay = None,
+    end_date: EndDay = None,
+    query_mode: QueryMode = "ert",
+    upload: Upload = False,
     dry_run: DryRun = False,
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-o",
-            help="table or json. Default: table on a terminal, json when piped.",
-            autocompletion=completers.vocabulary("config_formats"),
-            show_default=False,
-        ),
-    ] = None,
+    output_format: Format = None,
     jobs: Jobs = None,
-    apids: Annotated[
-        str | None,
-        typer.Option(
-            "--apids",
-            help="APIDs to fetch instead of the instrument's table, e.g. 1052,1068.",
-            show_default=False,
-        ),
-    ] = None,
-    sid: Annotated[
-        str, typer.Option("--sid", help="PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.")
-    ] = "SID1",
-    webpoda_url: Annotated[
-        str | None,
-        typer.Option(
-            "--webpoda-url",
-            help="PODA's .../dap2/apids URL (default: the webpoda-url setting).",
-            show_default=False,
-        ),
-    ] = None,
+    apids: Apids = None,
+    sid: Sid = "SID1",
+    webpoda_url: WebpodaUrl = None,
 ) -> None:
     """Make L0 packet files from LASP's PODA and compare them with the SDC.
 
-    For each day with packets (for glows, hi, lo and ultra: each pointing), every APID is
-    fetched in parallel and the day's file written into the data dir: minor version 1 when
-    the SDC has none, the next minor version when the packets changed, nothing when they did
-    not. The files are the official client's `webpoda` files, byte for byte.
+    Each day with packets (glows, hi, lo, ultra: each pointing) is fetched, all APIDs at once.
 
-    --dry-run fetches and compares but writes and uploads nothing. --upload sends the new and
-    changed files to the SDC (checked, as `imap upload`). Exit 1 when a day or an upload failed.
+    New: minor version 1; changed: the next minor version; unchanged: no file is left.
+
+    The files are the official client's webpoda files, byte for byte.
+
+    --dry-run fetches and compares; it writes and uploads nothing.
+
+    --upload sends the new and changed files to the SDC, as imap upload does.
+
+    Exit 1 when a day or an upload failed.
 
     PODA's credentials: `imap webpoda login`, or IMAP_WEBPODA_TOKEN (base64 of user:password).
-    They go to PODA only; the SDC's key never does.
 
     Examples:
 
