@@ -176,10 +176,7 @@ def _say_day(output: Output, day: DayResult, dry_run: bool) -> None:
         output.detail(f"{what}: {day.action} ({day.detail})")
 
 
-def _action(day: DayResult, dry_run: bool) -> str:
-    if day.action == "changed" and day.path:
-        version = day.path.rsplit("_", 1)[-1].removesuffix(".pkts")
-        return f"changed -> {version}"
+def _action(day: DayResult) -> str:
     if day.uploaded is True:
         return f"{day.action}, uploaded"
     if day.uploaded is False:
@@ -205,7 +202,7 @@ def show(output: Output, summary: WebpodaSummary, fmt: str) -> None:
                     per_apid,
                     str(day.packets),
                     human_size(day.bytes),
-                    _action(day, summary.dry_run),
+                    _action(day),
                     name,
                 ]
             )
@@ -213,7 +210,8 @@ def show(output: Output, summary: WebpodaSummary, fmt: str) -> None:
         if all(day.repointing is None for day in summary.days):
             columns.pop(1)
             rows = [r[:1] + r[2:] for r in rows]
-        output.table(columns, rows, drop_order=("PACKETS PER APID",))
+        # the file name is never cut: the detail goes first on a narrow terminal
+        output.table(columns, rows, drop_order=("PACKETS PER APID", "PACKETS", "SIZE", "REPOINT"))
     counts = {a: sum(d.action == a for d in summary.days) for a in ("new", "changed")}
     same = sum(d.action in ("unchanged", "empty") for d in summary.days)
     head = "Would write" if summary.dry_run else "Wrote"
