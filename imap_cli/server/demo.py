@@ -61,6 +61,7 @@ def demo_names() -> list[str]:
         for day in days:
             names.append(f"imap_{instrument}_{level}_{descriptor}_{day}_v001.0000.cdf")
     names += [f"imap_codice_l0_raw_{day}_v001.0000.pkts" for day in _days("20251010", 5)]
+    names += list(_MAG_L0)  # made from the demo's PODA packets
     # minor and major versions
     names += [
         "imap_mag_l1a_norm-mago_20251001_v001.0001.cdf",
@@ -167,6 +168,8 @@ def _content(name: str) -> bytes:
     body = b"".join(blocks)
     if name.endswith(".repoint.csv"):  # a real table: `imap webpoda` reads its pointings
         return demo_repoint_table().encode()
+    if name in _MAG_L0:  # as PODA's packets make them (`imap webpoda`)
+        return _mag_l0(name)
     extension = name.rsplit(".", 1)[-1]
     head = _MAGIC.get(extension, f"IMAP demo file {name}\n".encode())
     return (head + body)[:size]
@@ -322,37 +325,43 @@ def _poda_batches() -> list[tuple[str, dt.datetime, list[tuple[int, dt.datetime]
     return batches
 
 
-def build_poda_demo(root: Path) -> None:
-    """Write the demo's PODA packets under `root/poda/SID1`, and two MAG L0 files in the
-    archive as LASP's pipeline would have made them before the backfill: 2025-10-01 matches
-    PODA (unchanged), 2025-10-02 misses the backfilled packets (changed); 10-03 is new."""
-    folder = Path(root) / "poda" / "SID1"
-    folder.mkdir(parents=True, exist_ok=True)
+def _demo_packets() -> list[tuple[str, dt.datetime, list[tuple[int, dt.datetime, bytes]]]]:
+    """(file name, Earth-received time, [(apid, packet time, packet bytes)]) per packet file."""
     sequence: dict[int, int] = {}
-    made: list[tuple[int, dt.datetime, bytes, dt.datetime]] = []
+    files = []
     for name, received, packets in _poda_batches():
-        data = b""
+        made = []
         for apid, moment in packets:
             seq = sequence[apid] = sequence.get(apid, -1) + 1
-            packet = _packet(apid, seq, moment)
-            made.append((apid, moment, packet, received))
-            data += packet
+            made.append((apid, moment, _packet(apid, seq, moment)))
+        files.append((name, received, made))
+    return files
+
+
+# MAG L0 files in the archive as made before the backfill arrived: 2025-10-01 matches PODA
+# (unchanged), 2025-10-02 misses the backfilled packets (changed); 2025-10-03 has none (new).
+_MAG_L0 = {f"imap_mag_l0_raw_2025100{d}_v001.0001.pkts": dt.datetime(2025, 10, d) for d in (1, 2)}
+
+
+def _mag_l0(name: str) -> bytes:
+    day = _MAG_L0[name]
+    lo, hi = day - dt.timedelta(minutes=30), day + dt.timedelta(days=1, minutes=30)
+    cutoff = dt.datetime(2025, 10, 4)
+    packets = sorted(
+        (p for _, received, made in _demo_packets() if received < cutoff for p in made),
+        key=lambda p: p[1],
+    )
+    return b"".join(
+        data for apid in (1052, 1068) for a, t, data in packets if a == apid and lo <= t < hi
+    )
+
+
+def build_poda_demo(root: Path) -> None:
+    """Write the demo's PODA packets under `root/poda/SID1`, each file's mtime its ERT."""
+    folder = Path(root) / "poda" / "SID1"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, received, made in _demo_packets():
         path = folder / name
-        path.write_bytes(data)
+        path.write_bytes(b"".join(data for _, _, data in made))
         stamp = received.replace(tzinfo=UTC).timestamp()
-        os.utime(path, (stamp, stamp))
-    cutoff = dt.datetime(2025, 10, 4)  # the L0 files were made before the backfill arrived
-    for day in (dt.datetime(2025, 10, 1), dt.datetime(2025, 10, 2)):
-        lo, hi = day - dt.timedelta(minutes=30), day + dt.timedelta(days=1, minutes=30)
-        body = b"".join(
-            packet
-            for apid in (1052, 1068)
-            for a, moment, packet, received in sorted(made, key=lambda m: m[1])
-            if a == apid and lo <= moment < hi and received < cutoff
-        )
-        name = f"imap_mag_l0_raw_{day:%Y%m%d}_v001.0001.pkts"
-        path = Path(root) / "imap" / "mag" / "l0" / f"{day:%Y}" / f"{day:%m}" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-        stamp = (day + dt.timedelta(days=1, hours=3)).replace(tzinfo=UTC).timestamp()
         os.utime(path, (stamp, stamp))
