@@ -425,7 +425,7 @@ def webpoda(
 
     Examples
     --------
-    >>> days = imap_cli.webpoda(instrument="mag", start_date="20251001", dry_run=True)
+    >>> days = imap_cli.webpoda(instrument="mag", start_date="20251001")  # doctest: +SKIP
     >>> [(d["date"], d["action"]) for d in days]  # doctest: +SKIP
     [('2025-10-01', 'new')]
     """
