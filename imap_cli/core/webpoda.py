@@ -493,9 +493,12 @@ def _compare_bytes(run: _Run, prod: Production, sha: str) -> tuple[bool, str, bo
     assert prod.key is not None
     local = destination(run.data_dir, prod.key)
     if not (local.is_file() and local.stat().st_size == prod.size):
-        (result,) = download_files(run.sdc, [prod.key], data_dir=run.data_dir, jobs=1)
+        # a dry run writes nothing in the data dir: its download goes to its scratch folder
+        into = run.scratch or run.data_dir
+        (result,) = download_files(run.sdc, [prod.key], data_dir=into, jobs=1)
         if result.error is not None:
             raise result.error
+        local = destination(into, prod.key)
     changed = _file_sha256(local) != sha
     return changed, ("different bytes" if changed else "same bytes") + " as production", False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -266,6 +267,11 @@ def test_same_size_multipart_etag_compares_the_bytes(run, poda, sdc, data_dir):
     # the production file was downloaded to compare (and kept, as a download), nothing new
     assert set(files(data_dir)) == {NAME}
     assert md5_etag(expected) != multipart_etag(expected, 2)
+    # a dry run compares the same way, and leaves nothing in the data dir
+    shutil.rmtree(data_dir)
+    ran = run("-i", "mag", "-s", "20251001", "--query-mode", "sct", "--dry-run", "-o", "json")
+    assert json.loads(ran.out)["days"][0]["action"] == "unchanged"
+    assert files(data_dir) == {}
 
 
 def test_smaller_than_production_is_a_warning_with_both_sizes(run, poda, sdc, data_dir):
