@@ -68,7 +68,9 @@ def test_json_default_of_a_piped_query_feeds_download(imap, sdc_env) -> None:
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == len(mag_query(imap, "paths").split()) + len(
         imap("query", "-i", "mag", "-l", "l1b", "-o", "paths").stdout.split()
-    ) + len(imap("query", "-i", "mag", "-l", "l2", "-o", "paths").stdout.split())
+    ) + len(imap("query", "-i", "mag", "-l", "l2", "-o", "paths").stdout.split()) + len(
+        imap("query", "-i", "mag", "-l", "l0", "-o", "paths").stdout.split()
+    )
 
 
 @pytest.mark.parametrize(
@@ -342,4 +344,5 @@ def test_a_reader_that_leaves_early_does_not_change_the_exit_code(sdc_env, argv)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     if argv[0] == "download":
-        assert "Downloaded 33 files" in done.stderr  # the summary still comes
+        # the summary still comes
+        assert f"Downloaded {len(keys.split())} files" in done.stderr
