@@ -575,9 +575,11 @@ def run_webpoda(
     run = _Run(sdc, client, plan, data_dir, jobs, dry_run)
     days: list[DayResult] = []
     try:
+        # the repoint table is fetched while PODA says what it received
+        table = run.pool.submit(repoint_table, sdc, data_dir) if plan.by_pointing else None
         received = _received_times(client, plan, run.pool) if plan.mode == "ert" else None
-        if plan.by_pointing:
-            spans = pointing_spans(plan, repoint_table(sdc, data_dir), received)
+        if table is not None:
+            spans = pointing_spans(plan, table.result(), received)
         else:
             spans = daily_spans(plan, received)
         # A few spans in flight (enough to keep `jobs` requests busy): each APID's answer
