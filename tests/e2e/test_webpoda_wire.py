@@ -313,3 +313,29 @@ def test_a_failed_upload_is_an_error_named(run, poda, sdc, data_dir):
     assert "2025-10-01" in ran.err and "upload failed" in ran.err
     assert KEY not in sdc.objects
     assert NAME in files(data_dir)  # what was made is kept for another try
+
+
+def test_apids_sid_and_url_flags(run, poda, data_dir):
+    mag_day(poda)
+    only = poda.fake.add(1068, D(2025, 10, 1, 8), sid="SID2")
+    ran = run(
+        "-i", "mag", "-s", "20251001", "--query-mode", "sct", "--apids", "1068",
+        "--sid", "SID2", "--webpoda-url", poda.url, "-o", "json",
+        env={"IMAP_WEBPODA_URL": "http://127.0.0.1:9/nothing-listens-here"},
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert {s.path for s in poda.fake.seen} == {"/ops/imap/poda/dap2/apids/SID2/apid_1068.bin"}
+    assert files(data_dir) == {NAME: only}
+
+
+def test_a_matching_local_copy_is_compared_instead_of_a_download(run, poda, sdc, data_dir):
+    expected = mag_day(poda)[NAME]
+    sdc.add_science(KEY, expected, multipart=3)
+    local = data_dir / KEY
+    local.parent.mkdir(parents=True)
+    local.write_bytes(expected)
+    ran = run("-i", "mag", "-s", "20251001", "--query-mode", "sct", "-o", "json")
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["days"][0]["action"] == "unchanged"
+    gets = [s for s in sdc.seen if s.server == "s3" and s.method == "GET"]
+    assert gets and all(s.header("range") == "bytes=0-0" for s in gets)
