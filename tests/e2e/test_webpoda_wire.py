@@ -339,3 +339,29 @@ def test_a_matching_local_copy_is_compared_instead_of_a_download(run, poda, sdc,
     assert json.loads(ran.out)["days"][0]["action"] == "unchanged"
     gets = [s for s in sdc.seen if s.server == "s3" and s.method == "GET"]
     assert gets and all(s.header("range") == "bytes=0-0" for s in gets)
+
+
+def test_an_interrupted_run_leaves_only_whole_files(poda, sdc, data_dir):
+    from imap_cli.core.http import SDCClient
+    from imap_cli.core.settings import resolve
+    from imap_cli.core.webpoda import plan_webpoda, poda_client, run_webpoda
+
+    for day in range(1, 6):
+        poda.fake.add(1052, D(2025, 10, day, 12), size=5000)
+    settings = resolve(
+        flags={"url": sdc.api_url, "data-dir": str(data_dir), "webpoda-url": poda.url},
+        env={"IMAP_WEBPODA_TOKEN": poda.fake.token},
+    )
+    plan = plan_webpoda("mag", "20251001", "20251005", query_mode="sct")
+
+    def stop(day):
+        raise KeyboardInterrupt  # Ctrl-C as the first day is reported
+
+    with (
+        SDCClient(settings) as client,
+        poda_client(settings) as source,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        run_webpoda(client, source, plan, data_dir=data_dir, jobs=4, on_day=stop)
+    left = sorted(p.name for p in data_dir.rglob("*") if p.is_file())
+    assert left == ["imap_mag_l0_raw_20251001_v001.0001.pkts"]
