@@ -142,7 +142,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
     'webpoda': {'short_help': "Make L0 packet files from LASP's PODA; compare with the SDC.", 'hidden': False, 'params': [INSTRUMENT_2, START_DATE_6, END_DATE_5, QUERY_MODE, UPLOAD, DRY_RUN, OUTPUT_FORMAT_5, JOBS, APIDS, SID, WEBPODA_URL, *GLOBAL_URL_TO_HELP], 'commands': {
-        'login': {'short_help': 'Ask for the PODA user name and password...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
+        'login': {'short_help': 'Ask for the PODA user name and password;...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},

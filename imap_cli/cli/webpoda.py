@@ -128,7 +128,7 @@ def webpoda(
     from dataclasses import replace
 
     from imap_cli.core.settings import check_value
-    from imap_cli.core.webpoda import plan_webpoda, poda_client, run_webpoda
+    from imap_cli.core.webpoda import plan_webpoda
 
     plan = plan_webpoda(
         instrument, start_date, end_date, query_mode=query_mode, apids=apids, sid=sid
@@ -136,14 +136,23 @@ def webpoda(
     settings = run.settings
     if webpoda_url:
         settings = replace(settings, webpoda_url=check_value("webpoda-url", webpoda_url))
-    workers = jobs or settings.jobs
+    summary = _make(run, settings, plan, jobs or settings.jobs, dry_run, upload)
+    show(run.output, summary, fmt)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> WebpodaSummary:
+    """Run the plan, one line per day on stderr (with -v); Ctrl-C says what was kept."""
+    from imap_cli.core.webpoda import poda_client, run_webpoda
+
     output = run.output
     verb = "Would write" if dry_run else "Writing"
     output.detail(f"{verb} {plan.instrument} L0 files from {settings.webpoda_url} ({plan.sid})")
     with run.client(jobs=workers) as sdc, poda_client(settings, jobs=workers) as client:
         client.retry.on_retry = output.detail
         try:
-            summary = run_webpoda(
+            return run_webpoda(
                 sdc,
                 client,
                 plan,
@@ -151,19 +160,16 @@ def webpoda(
                 jobs=workers,
                 dry_run=dry_run,
                 upload=upload,
-                on_day=lambda day: _say_day(output, day, dry_run),
+                on_day=lambda day: _say_day(output, day),
             )
         except KeyboardInterrupt as stop:
             from imap_cli.cli.errors import interrupted_code, interrupted_word
 
             output.note(f"{interrupted_word(stop)}: no file was left half written.")
             raise typer.Exit(interrupted_code(stop)) from None
-    show(output, summary, fmt)
-    if summary.failed:
-        raise typer.Exit(1)
 
 
-def _say_day(output: Output, day: DayResult, dry_run: bool) -> None:
+def _say_day(output: Output, day: DayResult) -> None:
     """One line per day as it is done (stderr), warnings and failures named."""
     from imap_cli.cli.errors import message_for
 
@@ -229,15 +235,21 @@ def show(output: Output, summary: WebpodaSummary, fmt: str) -> None:
 
 @app.command("login")
 def login(ctx: typer.Context) -> None:
-    """Ask for the PODA user name and password and store them (encoded) in the config file,
-    which only you can read (mode 0600)."""
+    """Ask for the PODA user name and password; store them, encoded, in the config file (mode 0600).
+
+    Not on a terminal, the user and the password are read from the first two lines of stdin.
+    """
     from imap_cli.core import settings
     from imap_cli.core.errors import UsageError
     from imap_cli.core.poda import encode_token
 
     run = state(ctx)
-    user = typer.prompt("PODA user", err=True).strip()
-    password = typer.prompt("PODA password", hide_input=True, err=True)
+    if run.output.stdin_tty:
+        user = typer.prompt("PODA user", err=True).strip()
+        password = typer.prompt("PODA password", hide_input=True, err=True)
+    else:  # from a pipe or a file: the user on the first line, the password on the second
+        lines = [*run.output.streams.stdin.read().splitlines(), "", ""]
+        user, password = lines[0].strip(), lines[1]
     if not user or not password or ":" in user:
         raise UsageError("a PODA user name (without ':') and a password are needed")
     path = settings.default_config_path()
