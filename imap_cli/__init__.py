@@ -61,6 +61,7 @@ _LAZY = {
     "reprocess_check": "imap_cli.api",
     "load": "imap_cli.datasets",
     "open": "imap_cli.datasets",
+    "webpoda": "imap_cli.api",
 }
 
 # Added by the Python API (issue 25): more names, and the public errors module.

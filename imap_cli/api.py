@@ -52,9 +52,7 @@ _CONFIG_NAMES = {
 }
 
 
-_SECRETS = {"API_KEY": "api_key", "ACCESS_TOKEN": "access_token"}
-# Names only stored here, for the functions that read them (no setting of ours holds them).
-_STORED_ONLY = {"WEBPODA_TOKEN"}
+_SECRETS = {"API_KEY": "api_key", "ACCESS_TOKEN": "access_token", "WEBPODA_TOKEN": "webpoda_token"}
 _MASKED = {"API_KEY", "ACCESS_TOKEN", "WEBPODA_TOKEN"}
 
 
@@ -80,8 +78,6 @@ class _Config(MutableMapping[str, Any]):
             raise KeyError(name)
         if name in self._overrides:
             return self._overrides[name]
-        if name == "WEBPODA_TOKEN":
-            return os.environ.get("IMAP_WEBPODA_TOKEN") or None
         resolved = self.settings()
         if name == "ACCESS_TOKEN":
             return resolved.access_token
@@ -91,13 +87,11 @@ class _Config(MutableMapping[str, Any]):
         if name not in _CONFIG_NAMES:
             raise KeyError(f"{name!r}: config keys are {', '.join(_CONFIG_NAMES)}")
         key = _CONFIG_NAMES[name]
-        if value is None and name not in _SECRETS and name not in _STORED_ONLY:
+        if value is None and name not in _SECRETS:
             # No data dir or URL at all makes no sense: None means "back to the resolved value".
             self._overrides.pop(name, None)
             return
-        if value is not None and name in _STORED_ONLY:
-            value = str(value)
-        elif value is not None and key != "access-token":
+        if value is not None and key != "access-token":
             value = _settings.check_value(key, value)
             if key == "data-dir":
                 value = Path(value)
@@ -135,7 +129,7 @@ class _Config(MutableMapping[str, Any]):
         merged = {
             _CONFIG_NAMES[k]: v
             for k, v in self._overrides.items()
-            if v is not None and k != "ACCESS_TOKEN" and k not in _STORED_ONLY
+            if v is not None and k != "ACCESS_TOKEN"
         }
         merged.update({k: v for k, v in flags.items() if v is not None})
         token = merged.pop("access-token", None)
@@ -1866,6 +1860,83 @@ def reprocess_check(
             data_level=data_level,
             descriptor=descriptor,
         )
+
+
+@checked_keywords
+def webpoda(
+    *,
+    instrument: str,
+    start_date: Any,
+    end_date: Any = None,
+    query_mode: str = "ert",
+    upload: bool = False,
+    dry_run: bool = False,
+    apids: Iterable[int] | str | None = None,
+    sid: str = "SID1",
+    webpoda_url: str | None = None,
+    jobs: int | None = None,
+) -> list[dict[str, Any]]:
+    """Make L0 packet files from LASP's PODA, as `imap webpoda` does.
+
+    For each day (or, for glows, hi, lo and ultra, each pointing) with packets, the APIDs'
+    packets are fetched in parallel, compared with the SDC's latest L0 file, and written into
+    the data dir as a new file or the next minor version when they changed.
+
+    Parameters
+    ----------
+    instrument : str
+        The instrument, e.g. ``"mag"``.
+    start_date, end_date : str or datetime.date
+        The window (``YYYYMMDD`` or ``YYYY-MM-DD``); ``end_date`` defaults to ``start_date``.
+    query_mode : {"ert", "sct"}
+        ``"ert"``: the days of the packets received in the window (backfills included);
+        ``"sct"``: every day of the window, by packet time.
+    upload : bool
+        Upload new and changed files to the SDC (needs an API key that may write).
+    dry_run : bool
+        Fetch and compare, but write and upload nothing.
+    apids : iterable of int or str, optional
+        The APIDs to fetch instead of the instrument's table (``"1052,1068"``).
+    sid : str
+        PODA's system id: ``"SID1"`` (flight), ``"SID2"`` (before launch), ``"SID3"``.
+    webpoda_url : str, optional
+        PODA's ``.../dap2/apids`` base; default: the webpoda-url setting.
+    jobs : int, optional
+        Requests at once; default: the jobs setting.
+
+    Returns
+    -------
+    list of dict
+        One per day: ``date``, ``repointing``, ``apids`` (packets per APID), ``packets``,
+        ``bytes``, ``action`` (new, changed, unchanged, empty or failed), ``path``,
+        ``uploaded``, ``production``, ``detail``, ``error``.
+
+    Examples
+    --------
+    >>> days = imap_cli.webpoda(instrument="mag", start_date="20251001")  # doctest: +SKIP
+    >>> [(d["date"], d["action"]) for d in days]  # doctest: +SKIP
+    [('2025-10-01', 'new')]
+    """
+    from imap_cli.core.webpoda import plan_webpoda, poda_client, run_webpoda
+
+    plan = plan_webpoda(
+        instrument, start_date, end_date, query_mode=query_mode, apids=apids, sid=sid
+    )
+    settings = config.settings(**({"webpoda-url": webpoda_url} if webpoda_url else {}))
+    workers = _check_jobs(jobs, settings.jobs)
+    from imap_cli.core.http import SDCClient
+
+    with SDCClient(settings) as sdc, poda_client(settings, jobs=workers) as client:
+        summary = run_webpoda(
+            sdc,
+            client,
+            plan,
+            data_dir=settings.data_dir,
+            jobs=workers,
+            dry_run=dry_run,
+            upload=upload,
+        )
+    return [day.as_dict() for day in summary.days]
 
 
 _share_parameter_docs()

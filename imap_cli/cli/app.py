@@ -99,6 +99,11 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "release",
         _entry(OPERATIONS, "Release data to the public per a manifest (asks first)."),
     ),
+    "webpoda": (  # a Typer: webpoda, webpoda login
+        "imap_cli.cli.webpoda",
+        "app",
+        _entry(OPERATIONS, "Make L0 packet files from LASP's PODA; compare with the SDC."),
+    ),
     "config": (  # a Typer: config show/get/...
         "imap_cli.cli.config",
         "app",

@@ -101,8 +101,16 @@ WAIT_2 = _param('option', 'wait', ['--wait'], help='After queueing, follow the j
 CHECK_2 = _param('option', 'check', ['--check'], help='Send nothing: list the latest files in the range ingested before --since (not re-made since that request). With --wait, follow its jobs first.', flag=True)
 SINCE_3 = _param('option', 'since', ['--since'], help='With --check: when the request was sent (ISO; UTC unless an offset is given).')
 MANIFEST = _param('argument', 'manifest', [], help='The manifest, named like imap_hit_data-release-001_20260101_20260131_v001.txt.')
+INSTRUMENT_2 = _param('option', 'instrument', ['--instrument', '-i'], help='Instrument, e.g. mag, ultra.', complete={'choices': ['codice', 'glows', 'hi', 'hit', 'ialirt', 'idex', 'l1const', 'lo', 'mag', 'spacecraft', 'swapi', 'swe', 'ultra'], 'case_sensitive': True})
+START_DATE_6 = _param('option', 'start_date', ['--start-date', '-s'], help='First day (YYYYMMDD).')
+END_DATE_5 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day (default: the start day).')
+QUERY_MODE = _param('option', 'query_mode', ['--query-mode'], help='ert: the days of packets received in the window (backfills too); sct: every day of the window, by packet time.')
+UPLOAD = _param('option', 'upload', ['--upload'], help='Upload new and changed files to the SDC.', flag=True)
+APIDS = _param('option', 'apids', ['--apids'], help="APIDs to fetch instead of the instrument's table, e.g. 1052,1068.")
+SID = _param('option', 'sid', ['--sid'], help='PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.')
+WEBPODA_URL = _param('option', 'webpoda_url', ['--webpoda-url'], help="PODA's .../dap2/apids URL (default: the webpoda-url setting).")
 FORMAT = _param('option', 'format', ['--format', '-o'], help='table or json.', complete={'choices': ['json', 'table'], 'case_sensitive': True})
-KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle'], 'case_sensitive': True})
+KEY = _param('argument', 'key', [], help='Setting name, e.g. data-dir.', complete={'choices': ['data-dir', 'url', 'api-key', 'jobs', 'timeout', 'retries', 'ca-bundle', 'webpoda-url', 'webpoda-token'], 'case_sensitive': True})
 REVEAL = _param('option', 'reveal', ['--reveal'], help='Print a secret in full.', flag=True)
 VALUE = _param('argument', 'value', [], help='The new value.')
 FORMAT_2 = _param('option', 'format', ['--format', '-o'], help='text, or json for a bug report (secrets masked).', complete={'choices': ['json', 'text'], 'case_sensitive': True})
@@ -132,6 +140,7 @@ MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], hel
 MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
 JOB_DELAY = _param('option', 'job_delay', ['--job-delay'], help="How long each stage of a reprocess request's emulated jobs lasts (queued, in progress, then done with the files re-made: new ingestion dates); 0: at once.")
 FAIL_JOBS = _param('option', 'fail_jobs', ['--fail-jobs'], help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. '*_20251002_*') fail and leave the file as it was (repeat for more).", multiple=True)
+PODA_CREDENTIALS = _param('option', 'poda_credentials', ['--poda-credentials'], help="USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); without it they are open.")
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
@@ -153,6 +162,9 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     }},
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK_2, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
+    'webpoda': {'short_help': "Make L0 packet files from LASP's PODA; compare with the SDC.", 'hidden': False, 'params': [INSTRUMENT_2, START_DATE_6, END_DATE_5, QUERY_MODE, UPLOAD, DRY_RUN, OUTPUT_FORMAT_4, JOBS, APIDS, SID, WEBPODA_URL, *GLOBAL_URL_TO_HELP], 'commands': {
+        'login': {'short_help': 'Ask for the PODA user name and password;...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
+    }},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {
         'show': {'short_help': 'Every setting, its value (secrets masked)...', 'hidden': False, 'params': [FORMAT, *GLOBAL_URL_TO_HELP]},
         'get': {'short_help': "Print one setting's raw value, for scripts...", 'hidden': False, 'params': [KEY, REVEAL, *GLOBAL_URL_TO_HELP]},
@@ -161,5 +173,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

@@ -149,6 +149,15 @@ AccessToken = Annotated[
         "Accept this bearer token on /authorized/... routes.",
     ),
 ]
+PodaCredentials = Annotated[
+    str | None,
+    _secret(
+        "--poda-credentials",
+        "IMAP_SERVE_PODA_CREDENTIALS",
+        "USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); "
+        "without it they are open.",
+    ),
+]
 Demo = Annotated[
     bool,
     _option(
@@ -235,6 +244,7 @@ def serve(
     max_connections_per_client: MaxConnectionsPerClient = 32,
     job_delay: JobDelay = 2.0,
     fail_jobs: FailJobs = None,
+    poda_credentials: PodaCredentials = None,
 ) -> None:
     """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
@@ -283,6 +293,7 @@ def serve(
             max_connections_per_client=max_connections_per_client,
             job_delay=job_delay,
             job_failures=tuple(fail_jobs or ()),
+            poda_credentials=poda_credentials,
         )
         _run(out, config)
     finally:

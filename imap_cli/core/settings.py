@@ -23,6 +23,7 @@ else:  # pragma: no cover - Python 3.10
 
 APP_NAME = "imap-cli"
 DEFAULT_URL = "https://api.imap-mission.com"
+WEBPODA_URL = "https://lasp.colorado.edu/ops/imap/poda/dap2/apids"
 CONFIG_ENV = "IMAP_CLI_CONFIG"
 TOKEN_ENV = "IMAP_ACCESS_TOKEN"
 
@@ -127,6 +128,26 @@ def _check_secret(raw: Any) -> str:
     return text
 
 
+def _check_webpoda_url(raw: Any) -> str:
+    try:
+        return _check_url(raw)
+    except ConfigError:
+        raise ConfigError(
+            f"webpoda-url must be an http:// or https:// address with a host, not {str(raw)!r}",
+            f"Example: imap config set webpoda-url {WEBPODA_URL}",
+        ) from None
+
+
+def _check_webpoda_token(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigError(
+            "webpoda-token must be non-empty printable text without spaces",
+            "`imap webpoda login` asks for the PODA user and password and stores it.",
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name, environment variable, default and check."""
@@ -155,6 +176,22 @@ KEYS: dict[str, Key] = {
             help="HTTP retries",
         ),
         Key("ca-bundle", "IMAP_CA_BUNDLE", lambda: None, _check_ca_bundle, help="CA bundle"),
+        # PODA (`imap webpoda`): LASP's packet service, its own origin and credential
+        Key(
+            "webpoda-url",
+            "IMAP_WEBPODA_URL",
+            lambda: WEBPODA_URL,
+            _check_webpoda_url,
+            help="PODA .../dap2/apids URL",
+        ),
+        Key(
+            "webpoda-token",
+            "IMAP_WEBPODA_TOKEN",
+            lambda: None,
+            _check_webpoda_token,
+            True,
+            "PODA credentials (base64 of user:password)",
+        ),
     )
 }
 
@@ -266,6 +303,8 @@ class Settings:
     # Paths given relative (`IMAP_DATA_DIR=./imap-data`), as given, by setting: each was made
     # absolute against the folder this process started in, so it moves with `cd`.
     relative: Mapping[str, str] = field(default_factory=dict)
+    webpoda_url: str = WEBPODA_URL
+    webpoda_token: str | None = None
 
     def __repr__(self) -> str:
         # Secrets masked: a settings object gets printed, logged and shown in notebooks.
@@ -344,10 +383,11 @@ def resolve(
     if token:
         origins["access-token"] = f"env:{TOKEN_ENV}"
     warnings = []
-    if "api-key" in table and file_readable_by_others(path):
-        warnings.append(
-            f"{path} holds an API key and is readable by other users; run: chmod 600 {path}"
-        )
+    for secret, what in (("api-key", "an API key"), ("webpoda-token", "PODA credentials")):
+        if secret in table and file_readable_by_others(path):
+            warnings.append(
+                f"{path} holds {what} and is readable by other users; run: chmod 600 {path}"
+            )
     return Settings(
         data_dir=Path(values["data-dir"]),
         url=values["url"],
@@ -361,6 +401,8 @@ def resolve(
         origins=origins,
         warnings=tuple(warnings),
         relative=relative,
+        webpoda_url=values["webpoda-url"],
+        webpoda_token=values["webpoda-token"],
     )
 
 

@@ -342,6 +342,8 @@ class Catalogue:
             if entry.name.startswith("."):
                 self._drop_stale_part(entry)  # hidden: uploads in progress, our own state
                 continue
+            if not rel and entry.name == "poda":  # packets imap serve answers as PODA
+                continue
             child = f"{rel}/{entry.name}" if rel else entry.name
             try:
                 if entry.is_symlink():

@@ -57,6 +57,8 @@ class ServerConfig:
       (for TLS tests and trials with a private CA); None: plain http.
     - max_response_bytes: API answers larger than this are the gateway's 500, as the SDC's
       (6,291,556 bytes, a Lambda's limit); 0: no limit.
+    - poda_credentials: "user:password" that the PODA routes (server/poda.py) demand as
+      HTTP Basic auth; None: they are open.
     - pagination: `/query` takes `offset`/`limit` (the newer SDC revision); False: they are
       unknown parameters (400), as on most deployments.
     - job_delay: seconds each stage of an emulated reprocess job lasts (queued, then in
@@ -94,6 +96,7 @@ class ServerConfig:
     job_delay: float = 2.0
     job_polls: int = 0
     job_failures: tuple[str, ...] = ()
+    poda_credentials: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("api_key", "access_token"):

@@ -11,7 +11,10 @@ Contents (all names valid for core.naming, each file at its SDC key):
 - SPICE: naif0012.tls, pck00011.tpc, de440.bsp, imap_sclk_0012.tsc, frames, attitude history
   (two versions of one day range), attitude predict, pointing attitude (dps), ephemerides,
   a metakernel, spin, repoint and thruster files;
-- processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones.
+- processing jobs with logs (ROOT/.imap-serve/jobs.json): succeeded, failed and running ones;
+- PODA packets (ROOT/poda/SID1, for `imap webpoda`): MAG 2025-10-01..03 with a backfill of
+  10-02 received on 10-06, and MAG L0 files of 10-01 (as PODA has it) and 10-02 (before the
+  backfill); HI packets in pointings 40..42 of the demo repoint table (a real CSV).
 
 CDFs are real CDFs (made with cdflib and shipped with the package: server/demo_files.py) with IMAP's
 global attributes and Parents chains (demo_parents): mag L0 -> L1A -> L1B + calibration -> L2 +
@@ -65,6 +68,7 @@ def demo_names() -> list[str]:
         for day in days:
             names.append(f"imap_{instrument}_{level}_{descriptor}_{day}_v001.0000.cdf")
     names += [f"imap_codice_l0_raw_{day}_v001.0000.pkts" for day in _days("20251010", 5)]
+    names += list(_MAG_L0)  # made from the demo's PODA packets
     # minor and major versions
     names += [
         "imap_mag_l1a_norm-mago_20251001_v001.0001.cdf",
@@ -170,6 +174,10 @@ def _content(name: str) -> bytes:
         blocks.append(hashlib.sha256(seed + counter.to_bytes(4, "big")).digest())
         counter += 1
     body = b"".join(blocks)
+    if name.endswith(".repoint.csv"):  # a real table: `imap webpoda` reads its pointings
+        return demo_repoint_table().encode()
+    if name in _MAG_L0:  # as PODA's packets make them (`imap webpoda`)
+        return _mag_l0(name)
     extension = name.rsplit(".", 1)[-1]
     head = _MAGIC.get(extension, f"IMAP demo file {name}\n".encode())
     return (head + body)[:size]
@@ -357,4 +365,100 @@ def build_demo(root: Path) -> list[str]:
     from imap_cli.server.operations import write_jobs
 
     write_jobs(root, *demo_jobs())
+    build_poda_demo(root)
     return keys
+
+
+# --- PODA: packets for `imap webpoda` (server/poda.py reads <root>/poda/<SID>/*.pkts) -----------
+
+_MET_EPOCH = dt.datetime(2010, 1, 1)
+# The demo repoint table: pointing n starts when repointing n ends, at 01:00 each day from
+# 2025-09-29 (n = 38); the last repointing has not ended yet (NaN), as in the SDC's tables.
+_FIRST_REPOINT = (38, dt.datetime(2025, 9, 29, 1, 0))
+_REPOINTS = 20
+
+
+def demo_repoint_table() -> str:
+    """The demo's repoint table (CSV, the SDC's columns)."""
+    lines = [
+        "repoint_start_sec_sclk,repoint_start_subsec_sclk,repoint_end_sec_sclk,"
+        "repoint_end_subsec_sclk,repoint_start_utc,repoint_end_utc,repoint_id"
+    ]
+    first, start = _FIRST_REPOINT
+    for i in range(_REPOINTS):
+        end = start + dt.timedelta(days=i)
+        begin = end - dt.timedelta(minutes=15)
+        met = int((end - _MET_EPOCH).total_seconds())
+        end_text = "NaN" if i == _REPOINTS - 1 else f"{end:%Y-%m-%d %H:%M:%S.%f}"
+        lines.append(f"{met - 900},0,{met},0,{begin:%Y-%m-%d %H:%M:%S.%f},{end_text},{first + i}")
+    return "\n".join(lines) + "\n"
+
+
+def _packet(apid: int, seq: int, moment: dt.datetime) -> bytes:
+    met = int((moment - _MET_EPOCH).total_seconds())
+    body = met.to_bytes(4, "big") + hashlib.sha256(f"{apid}{seq}{met}".encode()).digest()[:24]
+    head = ((1 << 11) | apid).to_bytes(2, "big") + ((3 << 14) | (seq & 0x3FFF)).to_bytes(2, "big")
+    return head + (len(body) - 1).to_bytes(2, "big") + body
+
+
+def _poda_batches() -> list[tuple[str, dt.datetime, list[tuple[int, dt.datetime]]]]:
+    """(file name, Earth-received time, [(apid, packet time)]) of the demo's packet files."""
+    batches = []
+    for offset in range(3):  # MAG (daily): 2025-10-01 .. 10-03, received the next day
+        day = dt.datetime(2025, 10, 1) + dt.timedelta(days=offset)
+        times = [day + dt.timedelta(minutes=m) for m in range(10, 1440, 120)]
+        times.append(day + dt.timedelta(hours=23, minutes=50))  # in the next day's buffer
+        packets = [(apid, t) for t in times for apid in (1052, 1068)]
+        batches.append((f"mag_{day:%Y%m%d}.pkts", day + dt.timedelta(days=1, hours=2), packets))
+    # a backfill: more of 10-02, received on 10-06
+    late = dt.datetime(2025, 10, 2, 13, 5)
+    batches.append(
+        ("mag_20251002_backfill.pkts", dt.datetime(2025, 10, 6, 3), [(1052, late), (1068, late)])
+    )
+    # HI (by pointing): pointings 40..42 (2025-10-01 01:00 .. 10-04 01:00), received 10-05
+    start = dt.datetime(2025, 10, 1, 1, 30)
+    packets = [(apid, start + dt.timedelta(hours=3 * i)) for i in range(24) for apid in (740, 754)]
+    batches.append(("hi_20251001.pkts", dt.datetime(2025, 10, 5, 4), packets))
+    return batches
+
+
+def _demo_packets() -> list[tuple[str, dt.datetime, list[tuple[int, dt.datetime, bytes]]]]:
+    """(file name, Earth-received time, [(apid, packet time, packet bytes)]) per packet file."""
+    sequence: dict[int, int] = {}
+    files = []
+    for name, received, packets in _poda_batches():
+        made = []
+        for apid, moment in packets:
+            seq = sequence[apid] = sequence.get(apid, -1) + 1
+            made.append((apid, moment, _packet(apid, seq, moment)))
+        files.append((name, received, made))
+    return files
+
+
+# MAG L0 files in the archive as made before the backfill arrived: 2025-10-01 matches PODA
+# (unchanged), 2025-10-02 misses the backfilled packets (changed); 2025-10-03 has none (new).
+_MAG_L0 = {f"imap_mag_l0_raw_2025100{d}_v001.0001.pkts": dt.datetime(2025, 10, d) for d in (1, 2)}
+
+
+def _mag_l0(name: str) -> bytes:
+    day = _MAG_L0[name]
+    lo, hi = day - dt.timedelta(minutes=30), day + dt.timedelta(days=1, minutes=30)
+    cutoff = dt.datetime(2025, 10, 4)
+    packets = sorted(
+        (p for _, received, made in _demo_packets() if received < cutoff for p in made),
+        key=lambda p: p[1],
+    )
+    return b"".join(
+        data for apid in (1052, 1068) for a, t, data in packets if a == apid and lo <= t < hi
+    )
+
+
+def build_poda_demo(root: Path) -> None:
+    """Write the demo's PODA packets under `root/poda/SID1`, each file's mtime its ERT."""
+    folder = Path(root) / "poda" / "SID1"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, received, made in _demo_packets():
+        path = folder / name
+        path.write_bytes(b"".join(data for _, _, data in made))
+        stamp = received.replace(tzinfo=UTC).timestamp()
+        os.utime(path, (stamp, stamp))

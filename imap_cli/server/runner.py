@@ -334,7 +334,9 @@ def logged_apps(
     if config.objects_middleware is not None:
         object_app = config.objects_middleware(object_app)
     api = ApiApp(config, catalogue, signer, objects_base=objects_base, log=write)
-    api_app: WSGIApp = api
+    from imap_cli.server.poda import with_poda
+
+    api_app: WSGIApp = with_poda(api, config.root, config.poda_credentials)
     if config.api_middleware is not None:
         api_app = config.api_middleware(api_app)
     logged = LoggedApp("api", api_app, write, records)

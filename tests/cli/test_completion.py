@@ -118,6 +118,7 @@ def test_fish_shows_option_help_after_a_tab() -> None:
                 "jobs",
                 "reprocess",
                 "release",
+                "webpoda",
                 "config",
                 "doctor",
                 "serve",

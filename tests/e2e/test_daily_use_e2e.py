@@ -344,4 +344,5 @@ def test_a_reader_that_leaves_early_does_not_change_the_exit_code(sdc_env, argv)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     if argv[0] == "download":
-        assert "Downloaded 43 files" in done.stderr  # the summary still comes
+        # the summary still comes
+        assert f"Downloaded {len(keys.split())} files" in done.stderr

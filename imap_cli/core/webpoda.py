@@ -1,0 +1,648 @@
+"""`webpoda`: L0 packet files made from LASP's PODA, versioned against the SDC.
+
+The same files as the official client's `webpoda` (names, folders, bytes: APIDs concatenated
+in the table's order, the midnight buffers, pointings for the repointing instruments, the next
+minor version when the day changed), made differently:
+
+- every APID of every day is asked for at once (bounded by `jobs`), each request with a
+  timeout and retries; a body cut short is asked for again, never kept short;
+- packets stream to `.part` files beside the destination; the day's file is assembled,
+  fsynced and renamed into place only when every APID is complete;
+- the SDC's latest version is compared without downloading it when its size or its ETag (an
+  MD5) decides; an unchanged day leaves no file behind;
+- failures are results: a failed day or upload is named, and the run as a whole says so.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from imap_cli.core import poda
+from imap_cli.core.errors import IMAPError, UsageError, option, word
+from imap_cli.core.filters import parse_date
+from imap_cli.core.http import SDCClient
+from imap_cli.core.objects import RESOLVE_WHAT, object_url, plain_md5, probe
+from imap_cli.core.transfer import failure
+from imap_cli.core.workers import WorkerPool
+
+ACTIONS = ("new", "changed", "unchanged", "empty", "failed")
+MODES = ("ert", "sct")
+_REPOINT_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WebpodaPlan:
+    """What to make: an instrument's days (or pointings) in a window, from which APIDs."""
+
+    instrument: str
+    start: dt.date
+    end: dt.date
+    mode: str
+    apids: tuple[int, ...]
+    sid: str
+
+    @property
+    def window(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start 00:00, end 23:59:59.999999], as the official client asks."""
+        return (
+            dt.datetime.combine(self.start, dt.time.min),
+            dt.datetime.combine(self.end, dt.time.max),
+        )
+
+    @property
+    def by_pointing(self) -> bool:
+        """Whether files cover pointings (glows, hi, lo, ultra) rather than days."""
+        return self.instrument in poda.REPOINTING_INSTRUMENTS
+
+
+def plan_webpoda(
+    instrument: str,
+    start_date: Any,
+    end_date: Any = None,
+    *,
+    query_mode: str = "ert",
+    apids: Iterable[int | str] | str | None = None,
+    sid: str = poda.DEFAULT_SID,
+) -> WebpodaPlan:
+    """Check the request; raise UsageError naming the parameter that is wrong."""
+    name = str(instrument or "").strip().lower()
+    if name not in poda.APIDS:
+        raise UsageError(
+            f"{instrument!r} is not an instrument PODA has packets for",
+            f"For example: {option('instrument', 'mag')}",
+            field="instrument",
+            value=instrument,
+            choices=poda.APIDS,
+        )
+    start = parse_date(start_date, "start_date")
+    end = start if end_date in (None, "") else parse_date(end_date, "end_date")
+    if end < start:
+        raise UsageError(
+            f"{word('end_date')} {end:%Y%m%d} is before {word('start_date')} {start:%Y%m%d}",
+            field="end_date",
+            value=end_date,
+        )
+    mode = str(query_mode or "ert").strip().lower()
+    if mode not in MODES:
+        raise UsageError(
+            f"{query_mode!r} is not a query mode: ert (Earth-received time) or sct "
+            "(spacecraft time)",
+            field="query_mode",
+            value=query_mode,
+            choices=MODES,
+        )
+    chosen = poda.APIDS[name] if apids in (None, "", ()) else _apid_list(apids)
+    sid = str(sid or "").strip().upper()
+    if sid not in poda.SIDS:
+        raise UsageError(
+            f"{sid!r} is not a PODA system id: {', '.join(poda.SIDS)}",
+            field="sid",
+            value=sid,
+            choices=poda.SIDS,
+        )
+    return WebpodaPlan(name, start, end, mode, chosen, sid)
+
+
+def _apid_list(apids: Iterable[int | str] | str) -> tuple[int, ...]:
+    items = apids.split(",") if isinstance(apids, str) else list(apids)
+    out: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        if not text.isdigit() or not 0 <= int(text) < 2048:
+            raise UsageError(
+                f"{text!r} is not an APID (a whole number 0..2047)",
+                f"For example: {option('apids', '1052,1068')}",
+                field="apids",
+                value=item,
+            )
+        if int(text) not in out:
+            out.append(int(text))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One file's time range: a day (with its buffers) or a pointing."""
+
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    repointing: int | None = None
+
+    @property
+    def name_date(self) -> str:
+        """The date in the file name (with -repointNNNNN for a pointing)."""
+        text = self.day.strftime("%Y%m%d")
+        return text if self.repointing is None else f"{text}-repoint{self.repointing:05d}"
+
+
+def file_name(instrument: str, span: Span, minor: int) -> str:
+    """`imap_<inst>_l0_raw_<YYYYMMDD>[-repoint<NNNNN>]_v001.<minor>.pkts`."""
+    return f"imap_{instrument}_l0_raw_{span.name_date}_v001.{minor:04d}.pkts"
+
+
+@dataclass
+class DayResult:
+    """What happened to one day (or pointing)."""
+
+    date: str
+    repointing: int | None = None
+    apids: dict[str, int] = field(default_factory=dict)  # APID -> packets
+    packets: int = 0
+    bytes: int = 0
+    action: str = "failed"
+    path: str | None = None  # the file written (or that would be)
+    uploaded: bool | None = None  # None: no upload asked for, or nothing to upload
+    production: str | None = None  # the SDC's latest file for the day
+    detail: str = ""  # for people: what decided, a warning
+    warning: bool = False
+    error: IMAPError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (the error as its message)."""
+        return {
+            "date": self.date,
+            "repointing": self.repointing,
+            "apids": self.apids,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "action": self.action,
+            "path": self.path,
+            "uploaded": self.uploaded,
+            "production": self.production,
+            "detail": self.detail,
+            "error": None if self.error is None else self.error.message,
+        }
+
+
+@dataclass
+class WebpodaSummary:
+    """The run: every day's result, in time order."""
+
+    instrument: str
+    mode: str
+    dry_run: bool
+    days: list[DayResult]
+
+    @property
+    def failed(self) -> list[DayResult]:
+        """Days that failed, or whose upload did."""
+        return [d for d in self.days if d.action == "failed" or d.uploaded is False]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "instrument": self.instrument,
+            "query_mode": self.mode,
+            "dry_run": self.dry_run,
+            "days": [d.as_dict() for d in self.days],
+            "failed": len(self.failed),
+        }
+
+
+# --- which days / pointings ------------------------------------------------------------------
+
+
+def _received_times(client: poda.PodaClient, plan: WebpodaPlan, pool: WorkerPool) -> list:
+    start, end = plan.window
+    futures = [
+        pool.submit(client.lines, poda.times_url(client.url, plan.sid, apid, start, end))
+        for apid in plan.apids
+    ]
+    times: set[dt.datetime] = set()
+    for future in futures:
+        times.update(poda.parse_time(line) for line in future.result())
+    return sorted(times)
+
+
+def daily_spans(plan: WebpodaPlan, received: Sequence[dt.datetime] | None) -> list[Span]:
+    """ERT: the days of the packets received in the window; SCT: every day of the window."""
+    if received is not None:
+        days = sorted({t.date() for t in received})
+    else:
+        count = (plan.end - plan.start).days + 1
+        days = [plan.start + dt.timedelta(days=i) for i in range(count)]
+    buffer = dt.timedelta(minutes=poda.BUFFER_MINUTES.get(plan.instrument, 0))
+    spans = []
+    for day in days:
+        midnight = dt.datetime.combine(day, dt.time.min)
+        spans.append(Span(day, midnight - buffer, midnight + dt.timedelta(days=1) + buffer))
+    return spans
+
+
+def pointing_spans(
+    plan: WebpodaPlan, rows: Sequence[dict[str, str]], received: Sequence[dt.datetime] | None
+) -> list[Span]:
+    """Pointing i runs from row i's repoint end to row i+1's (rows with NaN ends are skipped).
+    ERT keeps the pointings holding a received packet's time; SCT those overlapping the
+    window."""
+    import bisect
+
+    first, last = plan.window
+    spans = []
+    for row, following in itertools.pairwise(rows):
+        ends = (row.get("repoint_end_utc") or "", following.get("repoint_end_utc") or "")
+        if any(e.strip().lower() in ("nan", "") for e in ends):
+            continue
+        start = dt.datetime.strptime(ends[0].strip(), _REPOINT_TIME)
+        end = dt.datetime.strptime(ends[1].strip(), _REPOINT_TIME)
+        if received is not None:
+            at = bisect.bisect_left(received, start)
+            if at == len(received) or received[at] > end:
+                continue
+        elif end <= first or start > last:
+            continue
+        spans.append(Span(start.date(), start, end, int(str(row["repoint_id"]).strip())))
+    return spans
+
+
+def repoint_table(sdc: SDCClient, data_dir: Path, today: dt.date | None = None) -> list[dict]:
+    """The newest repoint table the SDC has (its rows): those ingested in the last two weeks,
+    as the official client looks; if none, the newest of all."""
+    from imap_cli.core.download.pipeline import download_files
+
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    url = sdc.api_url("repoint-table")
+    recent = {
+        "start_ingest_date": (today - dt.timedelta(weeks=2)).strftime("%Y%m%d"),
+        "end_ingest_date": (today + dt.timedelta(days=1)).strftime("%Y%m%d"),
+    }
+    records = sdc.get_json(url, params=recent, what="repoint table") or sdc.get_json(
+        url, what="repoint table"
+    )
+    if not records:
+        raise IMAPError(
+            "the SDC has no repoint table, so the pointings are unknown",
+            "Pointing instruments (glows, hi, lo, ultra) need the SDC's repoint table.",
+        )
+    latest = max(records, key=lambda r: _ingested(str(r.get("ingestion_date", ""))))
+    (result,) = download_files(sdc, [latest["file_path"]], data_dir=data_dir, jobs=1)
+    if result.error is not None:
+        raise result.error
+    assert result.path is not None
+    with open(result.path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _ingested(text: str) -> dt.datetime:
+    for pattern in ("%Y-%m-%d, %H:%M:%S", "%Y%m%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        with contextlib.suppress(ValueError):
+            return dt.datetime.strptime(text.strip(), pattern)
+    return dt.datetime.min
+
+
+# --- the SDC's side ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Production:
+    """The SDC's latest L0 file of a span: key, minor version, and what storage says of it."""
+
+    key: str | None = None
+    minor: int = 0
+    size: int | None = None
+    md5: str | None = None
+
+
+def production(sdc: SDCClient, instrument: str, span: Span) -> Production:
+    """The SDC's latest L0 file for the span (the highest minor version), its size and MD5
+    from a one-byte probe; an empty Production when there is none."""
+    from imap_cli.core.query import run_query
+
+    day = span.day.strftime("%Y%m%d")
+    rows = run_query(
+        sdc,
+        table="science",
+        instrument=instrument,
+        data_level="l0",
+        descriptor="raw",
+        start_date=day,
+        end_date=day,
+        repointing=span.repointing,
+    )
+    if not rows:
+        return Production()
+    latest = max(rows, key=lambda r: int(r.get("minor_version") or 0))
+    key = latest["file_path"]
+    found = probe(sdc, object_url(sdc, key), what=RESOLVE_WHAT)
+    return Production(key, int(latest.get("minor_version") or 0), found.size, plain_md5(found.etag))
+
+
+# --- one span: fetch, assemble, decide -----------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    handle: IO[bytes]  # an unnamed temporary file: nothing is left behind, even after a kill
+    size: int = 0
+    packets: int = 0
+
+
+def _fetch_apid(
+    client: poda.PodaClient, url: str, folder: Path | None, cancel: threading.Event
+) -> _Part:
+    if cancel.is_set():
+        raise KeyboardInterrupt
+    # closed by the span's assembly (or below); no `with`: it outlives this call
+    handle = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+    try:
+        size, packets = client.fetch_to(url, handle)
+    except BaseException:
+        handle.close()
+        raise
+    return _Part(handle, size, packets)
+
+
+class _Run:
+    """One run's shared state: clients, pool, where parts go, and the parts to clean up."""
+
+    def __init__(
+        self,
+        sdc: SDCClient,
+        client: poda.PodaClient,
+        plan: WebpodaPlan,
+        data_dir: Path,
+        jobs: int,
+        dry_run: bool,
+    ) -> None:
+        self.sdc, self.client, self.plan = sdc, client, plan
+        self.data_dir, self.dry_run = data_dir, dry_run
+        self.cancel = threading.Event()
+        self.pool = WorkerPool(max(1, jobs), "imap-webpoda", cancel=self.cancel)
+        self.scratch = Path(tempfile.mkdtemp(prefix="imap-webpoda-")) if dry_run else None
+        self.parts: set[Path] = set()
+        self.lock = threading.Lock()
+
+    def folder(self, span: Span) -> Path:
+        """Where the span's parts go: beside the final file (the rename stays on one disk)."""
+        if self.scratch is not None:
+            return self.scratch
+        from imap_cli.core.download.datadir import destination
+        from imap_cli.core.naming import parse
+
+        key = parse(file_name(self.plan.instrument, span, 1)).key
+        folder = destination(self.data_dir, key).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def part(self, folder: Path, label: str) -> Path:
+        """A fresh, unique `.part` path in folder."""
+        from imap_cli.core.download.datadir import open_part
+
+        fd, path = open_part(folder / label)  # created exclusively, mode 0666 less the umask
+        os.close(fd)
+        with self.lock:
+            self.parts.add(path)
+        return path
+
+    def drop(self, path: Path) -> None:
+        """Remove a part (done with it)."""
+        path.unlink(missing_ok=True)
+        with self.lock:
+            self.parts.discard(path)
+
+    def submit(self, span: Span) -> tuple[list[tuple[int, Future]], Future]:
+        """Start the span's APID fetches and its SDC lookup."""
+        folder = None if self.scratch is not None else self.folder(span)
+        # the SDC's answer first: it decides what the span's bytes become once they are in
+        lookup = self.pool.submit(production, self.sdc, self.plan.instrument, span)
+        fetches = []
+        for apid in self.plan.apids:
+            url = poda.packets_url(self.client.url, self.plan.sid, apid, span.start, span.end)
+            future = self.pool.submit(_fetch_apid, self.client, url, folder, self.cancel)
+            fetches.append((apid, future))
+        return fetches, lookup
+
+    def close(self) -> None:
+        """Stop the pool; remove every part left (a failure or Ctrl-C keeps nothing)."""
+        self.cancel.set()
+        self.pool.stop(drop=True)
+        for path in list(self.parts):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _assemble(parts: list[_Part], target: Path) -> tuple[str, str]:
+    """Concatenate the parts in APID order into target, fsynced: (md5, sha256)."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    sha = hashlib.sha256()
+    with open(target, "wb") as out:
+        for part in parts:
+            part.handle.seek(0)
+            while block := part.handle.read(_BLOCK):
+                out.write(block)
+                md5.update(block)
+                sha.update(block)
+            part.handle.close()
+        out.flush()
+        os.fsync(out.fileno())
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _same_as_production(
+    run: _Run, prod: Production, size: int, md5: str, sha: str
+) -> tuple[bool, str, bool]:
+    """(changed, why, warning) for a span the SDC has a file of."""
+    assert prod.key is not None
+    if prod.size is not None and size < prod.size:
+        return (
+            False,
+            f"smaller than production ({size:,} bytes, {prod.key.rsplit('/', 1)[-1]} has "
+            f"{prod.size:,}): kept as it is",
+            True,
+        )
+    if prod.size is not None and size > prod.size:
+        return True, f"{size:,} bytes, production {prod.size:,}", False
+    if prod.md5 is not None:
+        if prod.md5 == md5:
+            return False, "same size and MD5 as production", False
+        return True, "same size, different MD5", False
+    return _compare_bytes(run, prod, sha)
+
+
+def _compare_bytes(run: _Run, prod: Production, sha: str) -> tuple[bool, str, bool]:
+    """Neither size nor ETag decided: the production file's bytes, local or downloaded."""
+    from imap_cli.core.download.datadir import destination
+    from imap_cli.core.download.pipeline import download_files
+
+    assert prod.key is not None
+    local = destination(run.data_dir, prod.key)
+    if not (local.is_file() and local.stat().st_size == prod.size):
+        # a dry run writes nothing in the data dir: its download goes to its scratch folder
+        into = run.scratch or run.data_dir
+        (result,) = download_files(run.sdc, [prod.key], data_dir=into, jobs=1)
+        if result.error is not None:
+            raise result.error
+        local = destination(into, prod.key)
+    changed = _file_sha256(local) != sha
+    return changed, ("different bytes" if changed else "same bytes") + " as production", False
+
+
+def _finish_span(run: _Run, span: Span, fetches: list, lookup: Future) -> DayResult:
+    result = DayResult(date=span.day.isoformat(), repointing=span.repointing)
+    parts: list[_Part] = []
+    problem: BaseException | None = None
+    for apid, future in fetches:
+        try:
+            part = future.result()
+        except BaseException as exc:  # wait for the others all the same: their files close
+            problem = problem or exc
+            continue
+        parts.append(part)
+        result.apids[str(apid)] = part.packets
+        result.packets += part.packets
+        result.bytes += part.size
+    if problem is not None:
+        for part in parts:
+            part.handle.close()
+        raise problem
+    if result.bytes == 0:
+        for part in parts:
+            part.handle.close()
+        result.action, result.detail = "empty", "no packets"
+        return result
+    prod: Production = lookup.result()
+    result.production = prod.key
+    name = file_name(run.plan.instrument, span, prod.minor + 1 if prod.key else 1)
+    target = run.part(run.folder(span), name)
+    md5, sha = _assemble(parts, target)
+    if prod.key is None:
+        result.action, result.detail = "new", "the SDC has no L0 file for it"
+    else:
+        changed, result.detail, result.warning = _same_as_production(
+            run, prod, result.bytes, md5, sha
+        )
+        result.action = "changed" if changed else "unchanged"
+    if result.action == "unchanged":
+        run.drop(target)
+        return result
+    from imap_cli.core.download.datadir import destination
+    from imap_cli.core.naming import parse
+
+    final = destination(run.data_dir, parse(name).key)
+    result.path = str(final)
+    if run.dry_run:
+        run.drop(target)
+    else:
+        os.replace(target, final)
+        with run.lock:
+            run.parts.discard(target)
+    return result
+
+
+def run_webpoda(
+    sdc: SDCClient,
+    client: poda.PodaClient,
+    plan: WebpodaPlan,
+    *,
+    data_dir: Path,
+    jobs: int = 8,
+    dry_run: bool = False,
+    upload: bool = False,
+    on_day: Callable[[DayResult], None] | None = None,
+) -> WebpodaSummary:
+    """Make the plan's L0 files (or, with dry_run, say what would be made) and upload the new
+    and changed ones when asked. Failures of one day are in its result; a failure to find the
+    days at all (PODA refused, the repoint table missing) raises."""
+    from imap_cli.core.download.datadir import ensure_data_dir
+
+    data_dir = ensure_data_dir(data_dir)
+    run = _Run(sdc, client, plan, data_dir, jobs, dry_run)
+    days: list[DayResult] = []
+    try:
+        # the repoint table is fetched while PODA says what it received
+        table = run.pool.submit(repoint_table, sdc, data_dir) if plan.by_pointing else None
+        received = _received_times(client, plan, run.pool) if plan.mode == "ert" else None
+        if table is not None:
+            spans = pointing_spans(plan, table.result(), received)
+        else:
+            spans = daily_spans(plan, received)
+        # A few spans in flight (enough to keep `jobs` requests busy): each APID's answer
+        # holds a temporary file open until its span is assembled.
+        ahead = 1 + -(-2 * max(1, jobs) // len(plan.apids))
+        waiting = iter(spans)
+        started: collections.deque = collections.deque()
+        while True:
+            while len(started) < ahead and (span := next(waiting, None)) is not None:
+                started.append((span, run.submit(span)))
+            if not started:
+                break
+            span, (fetches, lookup) = started.popleft()
+            try:
+                result = _finish_span(run, span, fetches, lookup)
+            except IMAPError as error:
+                result = _failed_span(span, error)
+            except Exception as exc:  # a bug or a disk error costs one day, not the run
+                result = _failed_span(span, failure(exc))
+            days.append(result)
+            if on_day is not None and not (upload and result.path and not dry_run):
+                on_day(result)
+    finally:
+        run.close()
+    if upload and not dry_run:
+        _upload(sdc, days, jobs, on_day)
+    return WebpodaSummary(plan.instrument, plan.mode, dry_run, days)
+
+
+def _failed_span(span: Span, error: IMAPError) -> DayResult:
+    result = DayResult(date=span.day.isoformat(), repointing=span.repointing, error=error)
+    result.detail = error.message
+    return result
+
+
+def _upload(
+    sdc: SDCClient, days: list[DayResult], jobs: int, on_day: Callable[[DayResult], None] | None
+) -> None:
+    """Upload the new and changed files through the checked upload path."""
+    from imap_cli.core.upload import upload_files
+
+    todo = [d for d in days if d.path and d.action in ("new", "changed")]
+    if todo:
+        results = upload_files(sdc, [Path(d.path) for d in todo if d.path], jobs=jobs)
+        by_name = {Path(r.path).name: r for r in results if r.path is not None}
+        for day in todo:
+            outcome = by_name.get(Path(day.path or "").name)
+            day.uploaded = outcome is not None and outcome.ok
+            if outcome is not None and outcome.error is not None:
+                day.error = outcome.error
+                day.detail = f"upload failed: {outcome.error.message}"
+    if on_day is not None:
+        for day in todo:
+            on_day(day)
+
+
+def poda_client(settings: Any, *, jobs: int | None = None) -> poda.PodaClient:
+    """A PodaClient for resolved settings: webpoda-url, webpoda-token, timeout, retries."""
+    return poda.PodaClient(
+        settings.webpoda_url,
+        settings.webpoda_token,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        jobs=jobs or settings.jobs,
+        ca_bundle=settings.ca_bundle,
+    )
