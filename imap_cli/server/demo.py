@@ -92,7 +92,11 @@ def demo_names() -> list[str]:
     ]
     names.append("imap_swapi_l1_sci_20250930_v001.cdf")  # legacy version
     names += _coverage_names()
-    names += [f"imap_mag_l0_raw_{day}_v001.0000.pkts" for day in _days("20251001", 10)]
+    # MAG L0 (the start of the Parents chains); none for 2025-10-03 and 10-04, which `imap
+    # webpoda` makes new from the demo's PODA packets (10-04: the buffer after midnight)
+    no_l0 = ("20251003", "20251004")
+    days = [d for d in _days("20251001", 10) if d not in no_l0]
+    names += [f"imap_mag_l0_raw_{d}_v001.0000.pkts" for d in days]
     # quicklook, dependency, release
     names += [
         "imap_mag_l1a_norm-mago_20251001_v001.0000.png",
@@ -340,6 +344,8 @@ def _real_content(parsed, parents: tuple[str, ...]) -> bytes | None:
     """A real CDF or packet file for `parsed`, or None for a placeholder."""
     from imap_cli.server import demo_files
 
+    if parsed.name in _MAG_L0:  # made from the demo's PODA packets (`_content`)
+        return None
     if parsed.extension == "pkts" and parsed.start_date:
         return demo_files.packets(parsed.name, parsed.instrument, parsed.start_date)
     if parsed.extension == "cdf" and parsed.kind in ("science", "ancillary"):
