@@ -37,6 +37,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,10 @@ _Leaf = tuple[dt.date | None, dt.date | None, int]
 PAGE_ROWS = 10_000
 # Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.
 JOBS = 4
+# Parts handed to the pool beyond those in flight: a thread that finishes one starts the next
+# at once, instead of after the main thread wakes (it waits for the GIL while other threads
+# decode multi-MB answers). The SDC still sees at most JOBS at a time.
+PREFETCH = 1
 # The first window of a ladder (only for files dated in the future), in days.
 LADDER_DAYS = 32
 # The first window of a stream, to learn the bytes a day; each empty one after it this many
@@ -382,7 +387,7 @@ class _Run:
         for stream in self.streams:
             if stream.length is None and not self.pending:
                 stream.length = PROBE_DAYS  # nothing left to learn from: go on all the same
-            while len(self.pending) < self.jobs:
+            while len(self.pending) < self.jobs + PREFETCH:
                 window = stream.next_window()
                 if window is None:
                     break
@@ -637,6 +642,17 @@ def fetch_all(
 
 def merge(rows: Sequence[dict]) -> list[dict]:
     """Each row once (by file_path), ordered by file_path as the SDC orders one answer."""
+    if all(isinstance(row.get("file_path"), str) for row in rows):
+        # Each part came ordered by file_path: the sort merges those runs (in C), and a row
+        # asked for twice (pages of a day that changed meanwhile) is next to its twin.
+        merged: list[dict] = []
+        last = None
+        for row in sorted(rows, key=operator.itemgetter("file_path")):
+            key = row["file_path"]
+            if key != last:
+                merged.append(row)
+                last = key
+        return merged
     unique: dict[Any, dict] = {}
     for row in rows:
         key = row.get("file_path")
