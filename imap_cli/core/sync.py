@@ -499,7 +499,6 @@ def sync(
     in the results, and keeps the watermark where it was.
     """
     from imap_cli.core.download.datadir import ensure_data_dir
-    from imap_cli.core.download.pipeline import download_files
 
     filters = {k: v for k, v in filters.items() if v is not None and str(v).strip() != ""}
     plan_query(**filters)  # every value checked before anything is read or sent
@@ -513,20 +512,7 @@ def sync(
     rows, table = _new_rows(sdc, filters, start_day, latest_only)
     keys, rejected = _usable(record_keys(rows, table), shard)
     del rows  # a record a file: only the keys are needed from here on
-    # A few bytes a file (CompactResults), not a result object each: a sync may bring 100,000.
-    results = Joined(
-        rejected,
-        download_files(
-            sdc,
-            keys,
-            data_dir=data_dir,
-            jobs=jobs,
-            on_event=on_event,
-            dry_run=dry_run,
-            shard=shard,
-            compact=True,
-        ),
-    )
+    results = _fetch(sdc, keys, rejected, data_dir, jobs, on_event, dry_run, shard)
     base = {
         "url": url,
         "filters": filter_identity(filters),
@@ -561,6 +547,33 @@ def sync(
     summary.pruned = [p.path for p in pruned]
     summary.superseded_files = [s for s in superseded if s not in pruned]
     return summary
+
+
+def _fetch(
+    sdc: SDCClient,
+    keys: list[str],
+    rejected: list[FileResult],
+    data_dir: Path,
+    jobs: int,
+    on_event: EventSink,
+    dry_run: bool,
+    shard: tuple[int, int] | None,
+) -> Joined:
+    """Download what is missing: the results in a few bytes a file (CompactResults), not a
+    result object each, since a sync may bring 100,000 files; the rejected rows first."""
+    from imap_cli.core.download.pipeline import download_files
+
+    fetched = download_files(
+        sdc,
+        keys,
+        data_dir=data_dir,
+        jobs=jobs,
+        on_event=on_event,
+        dry_run=dry_run,
+        shard=shard,
+        compact=True,
+    )
+    return Joined(rejected, fetched)
 
 
 def _starting_point(path: Path, since: Any) -> tuple[dict[str, Any], dt.date | None]:
