@@ -59,10 +59,6 @@ _Leaf = tuple[dt.date | None, dt.date | None, int]
 PAGE_ROWS = 10_000
 # Sub-queries in flight at once: enough to hide the SDC's latency, few enough to be polite.
 JOBS = 4
-# Parts handed to the pool beyond those in flight: a thread that finishes one starts the next
-# at once, instead of after the main thread wakes (it waits for the GIL while other threads
-# decode multi-MB answers). The SDC still sees at most JOBS at a time.
-PREFETCH = 1
 # The first window of a ladder (only for files dated in the future), in days.
 LADDER_DAYS = 32
 # The first window of a stream, to learn the bytes a day; each empty one after it this many
@@ -246,17 +242,22 @@ def _row_bytes(rows: Sequence[dict]) -> float:
     return sum(len(json.dumps(row)) + 2 for row in sample) / len(sample)
 
 
-def _first_day(rows: Sequence[dict]) -> dt.date | None:
-    """The earliest start date among the rows (YYYYMMDD or YYYY-MM-DD...), if they have any."""
-    days = []
-    for row in rows:
-        text = "".join(c for c in str(row.get("start_date") or "")[:10] if c.isdigit())
-        if len(text) == 8:
-            days.append(text)
-    try:
-        return dt.datetime.strptime(min(days), "%Y%m%d").date() if days else None
-    except ValueError:
+def _day_range(rows: Sequence[dict]) -> tuple[dt.date, dt.date] | None:
+    """The earliest and latest start dates among the rows (YYYYMMDD or YYYY-MM-DD...), if
+    they have any. Compared as text (in C: answers have thousands of rows), then read."""
+    texts = [text for row in rows if isinstance(text := row.get("start_date"), str) and text]
+    if not texts:
         return None
+
+    def day(text: str) -> dt.date | None:
+        digits = "".join(c for c in text[:10] if c.isdigit())
+        try:
+            return _date(digits) if len(digits) == 8 else None
+        except ValueError:
+            return None
+
+    first, last = day(min(texts)), day(max(texts))
+    return (first, last) if first is not None and last is not None else None
 
 
 @dataclass
@@ -387,7 +388,7 @@ class _Run:
         for stream in self.streams:
             if stream.length is None and not self.pending:
                 stream.length = PROBE_DAYS  # nothing left to learn from: go on all the same
-            while len(self.pending) < self.jobs + PREFETCH:
+            while len(self.pending) < self.jobs:
                 window = stream.next_window()
                 if window is None:
                     break
@@ -436,14 +437,15 @@ class _Run:
             ):
                 self._next_page(piece.window)
             return
-        size = self._learn(piece, rows)
+        seen = _day_range(rows)
+        size = self._learn(piece, rows, seen)
         self.answered[piece] = size
         if stream is not None:
             if rows:
                 stream.seen_data = True
                 stream.length = self._length()
                 # The data begins well inside this window: the rest is likely empty.
-                first = _first_day(rows)
+                first = seen[0] if seen else None
                 days = piece.span(self.today)
                 stream.rest = bool(
                     first and days and piece.low and first - piece.low > _DAY * (days // 4)
@@ -454,14 +456,21 @@ class _Run:
                 # Empty windows grow: an open start or a distant first day in a few requests.
                 stream.length = GROWTH * max(stream.length or 0, piece.days() or PROBE_DAYS)
 
-    def _learn(self, window: Window, rows: list[dict]) -> float:
-        """The answer's bytes (about); the rates it shows."""
+    def _learn(
+        self, window: Window, rows: list[dict], seen: tuple[dt.date, dt.date] | None
+    ) -> float:
+        """The answer's bytes (about); the rates it shows (`seen`: its first and last day)."""
         if not rows:
             return 0.0
         self.row_bytes = max(self.row_bytes, _row_bytes(rows))
         size = self.row_bytes * len(rows)
         self.fit = max(self.fit, size)
         days = window.span(self.today)
+        if days and seen and window.low is not None and window.low <= seen[1]:
+            # Up to the last day with files: the newest days of the newest window are often
+            # still empty (files come days after), and counting them would make the next
+            # windows too large for one answer.
+            days = min(days, (seen[1] - window.low).days + 1)
         if days:
             self.rate = max(self.rate, size / days)
         return size

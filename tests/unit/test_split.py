@@ -311,6 +311,20 @@ def test_merge_of_ordered_parts_keeps_the_first_copy_of_a_file() -> None:
     assert merge([{"name": "b"}, {"name": "a"}, {"name": "b"}]) == [{"name": "a"}, {"name": "b"}]
 
 
+@pytest.mark.parametrize("lag", [1, 3, 6])
+def test_files_that_come_days_late_do_not_make_the_windows_too_large(lag: int) -> None:
+    # The newest days have no files yet (they come days after): the first week holds fewer
+    # days of files than it spans. Counted by the days it spans, the bytes a day seen were a
+    # fraction of the real ones, and the windows sized from them failed.
+    last = TODAY - dt.timedelta(days=lag)
+    first = f"{last - dt.timedelta(days=399):%Y%m%d}"
+    model = Model(rows_over(first, 400, 48), limit_rows=17_000, pagination=False)
+    got = fetch_all(model.ask, [("table", "science"), ("start_date", "20000101")], today=TODAY)
+    assert len(got) == 400 * 48
+    assert model.size_failures == 0
+    assert len(model.asked) <= 12
+
+
 def test_dense_data_is_split_by_the_density_seen_not_blindly() -> None:
     # 1,000 files a day: even the first 32-day window is too large. Once 8-day windows have
     # answered, a failed 256-day window is cut into 8-day parts at once, not 32-day ones that
