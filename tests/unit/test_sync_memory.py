@@ -15,6 +15,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import responses
 
 from imap_cli.core import sync
@@ -96,3 +97,15 @@ def test_a_sync_keeps_no_result_or_name_object_per_file(tmp_path: Path) -> None:
     again = sync.sync(client, data_dir=tmp_path / "data", filters={"instrument": "mag"}, jobs=4)
     assert again.new_count == 0 and again.skipped_count == FILES
     assert _alive(FileResult) - before_results < 10
+
+
+def test_joined_results_read_as_one_sequence() -> None:
+    first = [FileResult("a", "failed", None)]
+    rest = [FileResult("b", "downloaded", None), FileResult("c", "skipped", None)]
+    joined = sync.Joined(first, rest)
+    assert len(joined) == 3
+    assert [r.key for r in joined] == ["a", "b", "c"]
+    assert joined[0].key == "a" and joined[2].key == "c" and joined[-1].key == "c"
+    assert [r.key for r in joined[1:]] == ["b", "c"]
+    with pytest.raises(IndexError):
+        joined[3]
