@@ -119,6 +119,9 @@ def one_size(files: int, jobs: int, work: Path) -> list[tuple]:
             code, seconds, peak, tail = run_sync(url, data, jobs)
             present = sum(1 for _ in data.rglob("*.cdf"))
             rows.append((label, files, code, seconds, peak, present, tail.strip()))
+            print(
+                f"{label:>10} {files:>8,} {code:>4} {seconds:>7.1f}s {peak:>7.1f} MiB", flush=True
+            )
         shutil.rmtree(data, ignore_errors=True)
     finally:
         server.kill()
@@ -142,7 +145,7 @@ def main() -> int:
             rows += one_size(count, args.jobs, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'run':>10} {'files':>8} {'exit':>4} {'time':>8} {'peak RSS':>9}  summary")
+    print(f"\n{'run':>10} {'files':>8} {'exit':>4} {'time':>8} {'peak RSS':>9}  summary")
     for label, count, code, seconds, peak, _present, tail in rows:
         print(f"{label:>10} {count:>8,} {code:>4} {seconds:>7.1f}s {peak:>7.1f} MiB  {tail[:60]}")
     worst = max(row[4] for row in rows)

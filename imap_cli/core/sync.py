@@ -102,8 +102,10 @@ class SyncSummary:
     new_count: int = field(init=False, default=0)
     skipped_count: int = field(init=False, default=0)
     failed: list[FileResult] = field(init=False, default_factory=list)  # whole, with errors
+    brought: list[str] = field(init=False, default_factory=list)  # keys downloaded now
 
     def __post_init__(self) -> None:
+        # One pass: each result is rebuilt (with its path) as it is read.
         wanted = "would-download" if self.dry_run else "downloaded"
         for result in self.results:
             if not result.ok:
@@ -112,6 +114,8 @@ class SyncSummary:
                 self.new_count += 1
             elif result.status == "skipped":
                 self.skipped_count += 1
+            if result.status == "downloaded":
+                self.brought.append(result.key)
 
     def iter_new(self) -> Iterator[FileResult]:
         """Files downloaded by this run (with dry_run: those that would be), one at a time."""
@@ -520,17 +524,17 @@ def sync(
         "files": state.get("files", []),
         "watermark": state.get("watermark"),
     }
-    brought = [r.key for r in results if r.status == "downloaded"]
-    mine = set(base["files"]) | set(brought)
-    superseded = find_superseded(data_dir, keys, mine) if data_dir.exists() else []
     summary = SyncSummary(
         results=results,
         watermark=state.get("watermark"),
         since=compact(start_day) if start_day else None,
         state_path=path,
         dry_run=dry_run,
-        superseded_files=superseded,
     )
+    brought = summary.brought
+    mine = set(base["files"]) | set(brought)
+    superseded = find_superseded(data_dir, keys, mine) if data_dir.exists() else []
+    summary.superseded_files = superseded
     if dry_run:
         return summary
     pruned = _prune(superseded, mine) if prune_superseded else []
