@@ -122,6 +122,7 @@ def _measure(imap, servers, env, work: Path, keys: list[str], latency_ms: int, r
     print(f"\n{len(keys):,} science files, {megabytes:.1f} MB of /query JSON, ", end="")
     print(f"{latency_ms} ms per API call")
     base = statistics.median(times["unlimited"])
+    fastest = min(times["unlimited"])
     ok = True
     for name, values in times.items():
         median = statistics.median(values)
@@ -130,7 +131,9 @@ def _measure(imap, servers, env, work: Path, keys: list[str], latency_ms: int, r
         if name != "unlimited":
             ratio = median / base
             ok = ok and ratio <= TARGET
-            line += f"   ratio {ratio:.2f}x (target <= {TARGET:.2f}x)"
+            # The fastest runs' ratio too: on a shared machine it is the least disturbed.
+            line += f"   ratio {ratio:.2f}x (fastest {min(values) / fastest:.2f}x; "
+            line += f"target <= {TARGET:.2f}x)"
         print(line, flush=True)
     if os.environ.get("BENCH_VERBOSE"):
         for name, values in times.items():

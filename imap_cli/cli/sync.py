@@ -169,9 +169,9 @@ def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:
     if fmt == "json":
         output.json(summary.as_dict())
     elif summary.dry_run:
-        output.lines(f"fetch {r.key}" for r in summary.new)
+        output.lines(f"fetch {r.key}" for r in summary.iter_new())
     elif not output.quiet:  # -q, for cron: only failures, which go to stderr
-        output.lines(str(r.path) for r in summary.new if r.path is not None)
+        output.lines(str(r.path) for r in summary.iter_new() if r.path is not None)
     if report and fmt != "json":
         for item in summary.superseded_files:
             output.note(f"superseded: {item.path} (newer: {item.newer})")
@@ -180,8 +180,8 @@ def _show(run: State, summary: SyncSummary, fmt: str, *, report: bool) -> None:
     window = f"files ingested since {_day(summary.since)}" if summary.since else "every match"
     if summary.dry_run:
         output.note(
-            f"Dry run, {window}: would download {len(summary.new)}, "
-            f"{len(summary.skipped)} already here; nothing was written."
+            f"Dry run, {window}: would download {summary.new_count}, "
+            f"{summary.skipped_count} already here; nothing was written."
         )
         return
     if summary.superseded_files or summary.pruned:

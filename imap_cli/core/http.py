@@ -29,7 +29,14 @@ from imap_cli.core.errors import (
     status_error,
     terminal,
 )
-from imap_cli.core.retry import RETRY_STATUSES, RetryPolicy, answered, retry_after
+from imap_cli.core.retry import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    TransferCancelled,
+    answered,
+    current_cancel,
+    retry_after,
+)
 from imap_cli.core.settings import Settings
 
 # The library's logger: a request summary at INFO, each retry with its reason at WARNING
@@ -318,7 +325,13 @@ class SDCClient:
         if is_loopback(urlsplit(url).hostname or ""):
             # Straight to this machine: an HTTP_PROXY would otherwise see a plain-http credential.
             kwargs.setdefault("proxies", DIRECT)
+        cancel = current_cancel()
         for attempt in range(attempts):
+            if cancel is not None and cancel.is_set():
+                # The run this worker belongs to was cancelled (Ctrl-C, a signal): no new
+                # request, even where an earlier check let the work start. The run's caller
+                # may have returned already; a request sent now would land after it.
+                raise TransferCancelled
             body = data() if callable(data) else data
             last = attempt == attempts - 1
             try:

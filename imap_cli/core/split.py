@@ -37,6 +37,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -241,17 +242,22 @@ def _row_bytes(rows: Sequence[dict]) -> float:
     return sum(len(json.dumps(row)) + 2 for row in sample) / len(sample)
 
 
-def _first_day(rows: Sequence[dict]) -> dt.date | None:
-    """The earliest start date among the rows (YYYYMMDD or YYYY-MM-DD...), if they have any."""
-    days = []
-    for row in rows:
-        text = "".join(c for c in str(row.get("start_date") or "")[:10] if c.isdigit())
-        if len(text) == 8:
-            days.append(text)
-    try:
-        return dt.datetime.strptime(min(days), "%Y%m%d").date() if days else None
-    except ValueError:
+def _day_range(rows: Sequence[dict]) -> tuple[dt.date, dt.date] | None:
+    """The earliest and latest start dates among the rows (YYYYMMDD or YYYY-MM-DD...), if
+    they have any. Compared as text (in C: answers have thousands of rows), then read."""
+    texts = [text for row in rows if isinstance(text := row.get("start_date"), str) and text]
+    if not texts:
         return None
+
+    def day(text: str) -> dt.date | None:
+        digits = "".join(c for c in text[:10] if c.isdigit())
+        try:
+            return _date(digits) if len(digits) == 8 else None
+        except ValueError:
+            return None
+
+    first, last = day(min(texts)), day(max(texts))
+    return (first, last) if first is not None and last is not None else None
 
 
 @dataclass
@@ -431,14 +437,15 @@ class _Run:
             ):
                 self._next_page(piece.window)
             return
-        size = self._learn(piece, rows)
+        seen = _day_range(rows)
+        size = self._learn(piece, rows, seen)
         self.answered[piece] = size
         if stream is not None:
             if rows:
                 stream.seen_data = True
                 stream.length = self._length()
                 # The data begins well inside this window: the rest is likely empty.
-                first = _first_day(rows)
+                first = seen[0] if seen else None
                 days = piece.span(self.today)
                 stream.rest = bool(
                     first and days and piece.low and first - piece.low > _DAY * (days // 4)
@@ -449,14 +456,21 @@ class _Run:
                 # Empty windows grow: an open start or a distant first day in a few requests.
                 stream.length = GROWTH * max(stream.length or 0, piece.days() or PROBE_DAYS)
 
-    def _learn(self, window: Window, rows: list[dict]) -> float:
-        """The answer's bytes (about); the rates it shows."""
+    def _learn(
+        self, window: Window, rows: list[dict], seen: tuple[dt.date, dt.date] | None
+    ) -> float:
+        """The answer's bytes (about); the rates it shows (`seen`: its first and last day)."""
         if not rows:
             return 0.0
         self.row_bytes = max(self.row_bytes, _row_bytes(rows))
         size = self.row_bytes * len(rows)
         self.fit = max(self.fit, size)
         days = window.span(self.today)
+        if days and seen and window.low is not None and window.low <= seen[1]:
+            # Up to the last day with files: the newest days of the newest window are often
+            # still empty (files come days after), and counting them would make the next
+            # windows too large for one answer.
+            days = min(days, (seen[1] - window.low).days + 1)
         if days:
             self.rate = max(self.rate, size / days)
         return size
@@ -637,6 +651,17 @@ def fetch_all(
 
 def merge(rows: Sequence[dict]) -> list[dict]:
     """Each row once (by file_path), ordered by file_path as the SDC orders one answer."""
+    if all(isinstance(row.get("file_path"), str) for row in rows):
+        # Each part came ordered by file_path: the sort merges those runs (in C), and a row
+        # asked for twice (pages of a day that changed meanwhile) is next to its twin.
+        merged: list[dict] = []
+        last = None
+        for row in sorted(rows, key=operator.itemgetter("file_path")):
+            key = row["file_path"]
+            if key != last:
+                merged.append(row)
+                last = key
+        return merged
     unique: dict[Any, dict] = {}
     for row in rows:
         key = row.get("file_path")

@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,11 +57,41 @@ class Superseded:
     newer: str  # the newest version's file name
 
 
+class Joined(Sequence[FileResult]):
+    """Results kept in several sequences (a few whole ones, then a download's CompactResults),
+    read as one, so nothing is copied into a list of one object per file."""
+
+    def __init__(self, *parts: Sequence[FileResult]) -> None:
+        self._parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
+
+    def __iter__(self) -> Iterator[FileResult]:
+        for part in self._parts:
+            yield from part
+
+    def __getitem__(self, index):  # type: ignore[override]  # an int or a slice, as a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        for part in self._parts:
+            if 0 <= index < len(part):
+                return part[index]
+            index -= len(part)
+        raise IndexError(index)
+
+
 @dataclass
 class SyncSummary:
-    """What one sync did (or, with dry_run, would do)."""
+    """What one sync did (or, with dry_run, would do).
 
-    results: list[FileResult]
+    `results` holds one result per file in a few bytes each (a sync may bring 100,000 files):
+    read them by iterating; the counts and the failures are kept apart, from one pass.
+    """
+
+    results: Sequence[FileResult]
     watermark: str | None  # the recorded watermark after this run (ISO 8601, UTC)
     since: str | None  # the ingestion day asked from (YYYYMMDD); None: everything
     state_path: Path
@@ -69,31 +99,47 @@ class SyncSummary:
     superseded_files: list[Superseded] = field(default_factory=list)
     pruned: list[Path] = field(default_factory=list)
     advanced: bool = False  # the watermark moved on (every file is here)
+    new_count: int = field(init=False, default=0)
+    skipped_count: int = field(init=False, default=0)
+    failed: list[FileResult] = field(init=False, default_factory=list)  # whole, with errors
+    brought: list[str] = field(init=False, default_factory=list)  # keys downloaded now
+
+    def __post_init__(self) -> None:
+        # One pass: each result is rebuilt (with its path) as it is read.
+        wanted = "would-download" if self.dry_run else "downloaded"
+        for result in self.results:
+            if not result.ok:
+                self.failed.append(result)
+            elif result.status == wanted:
+                self.new_count += 1
+            elif result.status == "skipped":
+                self.skipped_count += 1
+            if result.status == "downloaded":
+                self.brought.append(result.key)
+
+    def iter_new(self) -> Iterator[FileResult]:
+        """Files downloaded by this run (with dry_run: those that would be), one at a time."""
+        wanted = "would-download" if self.dry_run else "downloaded"
+        return (r for r in self.results if r.status == wanted)
 
     @property
     def new(self) -> list[FileResult]:
         """Files downloaded by this run (with dry_run: those that would be)."""
-        wanted = "would-download" if self.dry_run else "downloaded"
-        return [r for r in self.results if r.status == wanted]
+        return list(self.iter_new())
 
     @property
     def skipped(self) -> list[FileResult]:
         """Files already here."""
         return [r for r in self.results if r.status == "skipped"]
 
-    @property
-    def failed(self) -> list[FileResult]:
-        """Files that could not be fetched."""
-        return [r for r in self.results if not r.ok]
-
     def as_dict(self) -> dict[str, Any]:
         """The summary as plain data (for json output and `imap_cli.sync()`)."""
         return {
-            "new": len(self.new),
-            "skipped": len(self.skipped),
+            "new": self.new_count,
+            "skipped": self.skipped_count,
             "failed": len(self.failed),
             "superseded": len(self.superseded_files),
-            "files": [str(r.path) for r in self.new if r.path is not None],
+            "files": [str(r.path) for r in self.iter_new() if r.path is not None],
             "watermark": self.watermark,
             "since": self.since,
             "dry_run": self.dry_run,
@@ -384,27 +430,31 @@ def find_superseded(
     """
     from imap_cli.core.download.datadir import destination
 
-    newest: dict[tuple[str, str], IMAPName] = {}
+    # Per series only its newest version's rank and name, and keys (strings) rather than
+    # parsed names: a sync may cover 100,000 files, and a parsed name takes ~800 bytes.
+    newest: dict[tuple[str, str], tuple[tuple, str]] = {}
 
     def note(name: IMAPName) -> None:
         series = series_of(name)
+        rank = version_sort_key(name)
         best = newest.get(series)
-        if best is None or version_sort_key(name) > version_sort_key(best):
-            newest[series] = name
+        if best is None or rank > best[0]:
+            newest[series] = (rank, name.name)
 
-    def parsed(keys: Iterable[str]) -> list[IMAPName]:
-        out = []
-        for key in keys:
-            with contextlib.suppress(InvalidName):
-                out.append(parse_key(key))
-        return out
+    def parsed(key: str) -> IMAPName | None:
+        try:
+            return parse_key(key)
+        except InvalidName:
+            return None
 
-    answer = parsed(sdc_keys)
-    for name in answer:
-        note(name)
-    candidates: dict[str, IMAPName] = {n.key: n for n in parsed(local_keys)}
-    wanted = {series_of(n) for n in answer}
-    for folder in {n.folder for n in answer}:
+    folders: set[str] = set()
+    for key in sdc_keys:
+        if (name := parsed(key)) is not None:
+            note(name)
+            folders.add(name.folder)
+    wanted = set(newest)
+    candidates = {name.key for key in local_keys if (name := parsed(key)) is not None}
+    for folder in folders:
         try:
             entries = os.listdir(destination(data_dir, folder))
         except (OSError, IMAPError):
@@ -412,21 +462,21 @@ def find_superseded(
         for entry in entries:
             if entry.endswith((".part", ".partial", ".tmp")):
                 continue
-            with contextlib.suppress(InvalidName):
-                name = parse_key(f"{folder}/{entry}")
-                if series_of(name) in wanted:
-                    candidates.setdefault(name.key, name)
+            name = parsed(f"{folder}/{entry}")
+            if name is not None and series_of(name) in wanted:
+                candidates.add(name.key)
     present = []
-    for name in candidates.values():
-        path = destination(data_dir, name.key)
-        if path.is_file():
-            present.append((name, path))
+    for key in candidates:
+        name = parse_key(key)
+        if destination(data_dir, key).is_file():
+            present.append(key)
             note(name)
     out = []
-    for name, path in sorted(present, key=lambda item: item[0].key):
-        best = newest[series_of(name)]
-        if version_sort_key(best) > version_sort_key(name):
-            out.append(Superseded(path, name.key, best.name))
+    for key in sorted(present):
+        name = parse_key(key)
+        rank, newer = newest[series_of(name)]
+        if rank > version_sort_key(name):
+            out.append(Superseded(destination(data_dir, key), key, newer))
     return out
 
 
@@ -455,7 +505,6 @@ def sync(
     in the results, and keeps the watermark where it was.
     """
     from imap_cli.core.download.datadir import ensure_data_dir
-    from imap_cli.core.download.pipeline import download_files
 
     filters = {k: v for k, v in filters.items() if v is not None and str(v).strip() != ""}
     plan_query(**filters)  # every value checked before anything is read or sent
@@ -468,15 +517,8 @@ def sync(
     sent_at = _now()
     rows, table = _new_rows(sdc, filters, start_day, latest_only)
     keys, rejected = _usable(record_keys(rows, table), shard)
-    results = rejected + download_files(
-        sdc,
-        keys,
-        data_dir=data_dir,
-        jobs=jobs,
-        on_event=on_event,
-        dry_run=dry_run,
-        shard=shard,
-    )
+    del rows  # a record a file: only the keys are needed from here on
+    results = _fetch(sdc, keys, rejected, data_dir, jobs, on_event, dry_run, shard)
     base = {
         "url": url,
         "filters": filter_identity(filters),
@@ -484,21 +526,21 @@ def sync(
         "files": state.get("files", []),
         "watermark": state.get("watermark"),
     }
-    brought = [r.key for r in results if r.status == "downloaded"]
-    mine = set(base["files"]) | set(brought)
-    superseded = find_superseded(data_dir, keys, mine) if data_dir.exists() else []
     summary = SyncSummary(
         results=results,
         watermark=state.get("watermark"),
         since=compact(start_day) if start_day else None,
         state_path=path,
         dry_run=dry_run,
-        superseded_files=superseded,
     )
+    brought = summary.brought
+    mine = set(base["files"]) | set(brought)
+    superseded = find_superseded(data_dir, keys, mine) if data_dir.exists() else []
+    summary.superseded_files = superseded
     if dry_run:
         return summary
     pruned = _prune(superseded, mine) if prune_superseded else []
-    complete = all(r.ok for r in results)
+    complete = not summary.failed
     written = merge_state(
         path,
         base,
@@ -511,6 +553,33 @@ def sync(
     summary.pruned = [p.path for p in pruned]
     summary.superseded_files = [s for s in superseded if s not in pruned]
     return summary
+
+
+def _fetch(
+    sdc: SDCClient,
+    keys: list[str],
+    rejected: list[FileResult],
+    data_dir: Path,
+    jobs: int,
+    on_event: EventSink,
+    dry_run: bool,
+    shard: tuple[int, int] | None,
+) -> Joined:
+    """Download what is missing: the results in a few bytes a file (CompactResults), not a
+    result object each, since a sync may bring 100,000 files; the rejected rows first."""
+    from imap_cli.core.download.pipeline import download_files
+
+    fetched = download_files(
+        sdc,
+        keys,
+        data_dir=data_dir,
+        jobs=jobs,
+        on_event=on_event,
+        dry_run=dry_run,
+        shard=shard,
+        compact=True,
+    )
+    return Joined(rejected, fetched)
 
 
 def _starting_point(path: Path, since: Any) -> tuple[dict[str, Any], dt.date | None]:

@@ -419,7 +419,7 @@ class Catalogue:
         """The catalogue row for the file at `rel`; raises if its name or place is wrong."""
         from imap_cli.core.naming import parse
 
-        name = PurePosixPath(rel).name
+        name = rel.rpartition("/")[2]  # not PurePosixPath(rel).name: a tenth of a scan's time
         parsed = parse(name)
         if parsed.key != rel:
             raise ValueError(f"belongs at {parsed.key}")

@@ -398,3 +398,34 @@ def test_a_resolver_that_did_not_answer_is_retried_a_missing_name_is_not() -> No
     with pytest.raises(errors.ConnectionFailed) as caught:
         client.get_json(url)
     assert caught.value.kind == errors.Failure.DNS and slept == []
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+@responses.activate
+def test_a_worker_of_a_cancelled_run_sends_nothing(cancelled: bool) -> None:
+    # A lookup or transfer that passed its run's own cancel check before Ctrl-C must still not
+    # send: download_files may have returned by then, and the request would land after it.
+    import threading
+
+    from imap_cli.core.retry import TransferCancelled
+    from imap_cli.core.workers import WorkerPool
+
+    client, _ = make_client()
+    responses.get(f"{SDC}/query", json=[])
+    responses.get(f"{S3}/object", body=b"bytes")
+    cancel = threading.Event()
+    if cancelled:
+        cancel.set()
+    pool = WorkerPool(1, "test-worker", cancel=cancel)
+    try:
+        asked = pool.submit(client.api, "GET", client.api_url("query"))
+        fetched = pool.submit(client.storage, "GET", f"{S3}/object")
+        for future in (asked, fetched):
+            if cancelled:
+                with pytest.raises(TransferCancelled):
+                    future.result(timeout=60)
+            else:
+                assert future.result(timeout=60).status_code == 200
+    finally:
+        pool.stop()
+    assert len(responses.calls) == (0 if cancelled else 2)

@@ -297,6 +297,34 @@ def test_merge_keeps_each_file_once_in_order() -> None:
     assert merge(rows) == [{"file_path": "a"}, {"file_path": "b"}]
 
 
+def test_merge_of_ordered_parts_keeps_the_first_copy_of_a_file() -> None:
+    # Parts as they arrive: each ordered by file_path; a page of a changed day asked twice.
+    first = [{"file_path": f"k{n:03d}", "part": 1} for n in range(0, 300, 3)]
+    second = [{"file_path": f"k{n:03d}", "part": 2} for n in range(1, 300, 3)]
+    again = [{"file_path": f"k{n:03d}", "part": 3} for n in range(0, 30)]
+    merged = merge(second + first + again)
+    assert [r["file_path"] for r in merged] == sorted(
+        {f"k{n:03d}" for n in range(300)} - {f"k{n:03d}" for n in range(2, 300, 3) if n >= 30}
+    )
+    assert all(r["part"] != 3 for r in merged if int(r["file_path"][1:]) % 3 != 2)
+    # Rows without a file_path (another table's) are still kept once each, in order.
+    assert merge([{"name": "b"}, {"name": "a"}, {"name": "b"}]) == [{"name": "a"}, {"name": "b"}]
+
+
+@pytest.mark.parametrize("lag", [1, 3, 6])
+def test_files_that_come_days_late_do_not_make_the_windows_too_large(lag: int) -> None:
+    # The newest days have no files yet (they come days after): the first week holds fewer
+    # days of files than it spans. Counted by the days it spans, the bytes a day seen were a
+    # fraction of the real ones, and the windows sized from them failed.
+    last = TODAY - dt.timedelta(days=lag)
+    first = f"{last - dt.timedelta(days=399):%Y%m%d}"
+    model = Model(rows_over(first, 400, 48), limit_rows=17_000, pagination=False)
+    got = fetch_all(model.ask, [("table", "science"), ("start_date", "20000101")], today=TODAY)
+    assert len(got) == 400 * 48
+    assert model.size_failures == 0
+    assert len(model.asked) <= 12
+
+
 def test_dense_data_is_split_by_the_density_seen_not_blindly() -> None:
     # 1,000 files a day: even the first 32-day window is too large. Once 8-day windows have
     # answered, a failed 256-day window is cut into 8-day parts at once, not 32-day ones that
