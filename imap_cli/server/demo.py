@@ -468,3 +468,12 @@ def build_poda_demo(root: Path) -> None:
         path.write_bytes(b"".join(data for _, _, data in made))
         stamp = received.replace(tzinfo=UTC).timestamp()
         os.utime(path, (stamp, stamp))
+
+
+if (
+    __name__ == "__main__"
+):  # remake the packaged CDFs after changing them: python -m imap_cli.server.demo
+    from imap_cli.server import demo_files
+
+    count = demo_files.write_packaged(demo_cdf_specs())
+    print(f"wrote {count} CDFs to {demo_files.PACKAGED}")
