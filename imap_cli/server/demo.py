@@ -358,3 +358,11 @@ def build_demo(root: Path) -> list[str]:
 
     write_jobs(root, *demo_jobs())
     return keys
+
+
+if __name__ == "__main__":
+    # python -m imap_cli.server.demo: make the packaged demo CDFs again after a change here
+    from imap_cli.server.demo_files import PACKAGED, write_packaged
+
+    count = write_packaged(demo_cdf_specs())
+    print(f"wrote {count} CDFs to {PACKAGED}")

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ def _write_ancillary(writer: Any, rng: Any) -> None:
 CONTENT_VERSION = "1"
 # The demo's CDFs, made once with cdflib and shipped with the package, so that `imap serve
 # --demo` starts without writing ~240 CDFs (seconds on a busy machine), and has real CDFs even
-# without cdflib. `python -m imap_cli.server.demo_files` makes it again after a change; a CDF
+# without cdflib. `python -m imap_cli.server.demo` makes it again after a change; a CDF
 # it lacks (a file added to the demo since) is made with cdflib and cached.
 PACKAGED = Path(__file__).with_name("demo_cdfs.tar.xz")
 
@@ -226,16 +227,16 @@ def _remember(path: Path, data: bytes) -> None:
         os.replace(part, path)
 
 
-def write_packaged(target: Path = PACKAGED) -> int:
-    """Make every demo CDF with cdflib and write them to `target` (a .tar.xz, the same bytes
-    on every run); returns how many."""
+def write_packaged(
+    specs: Iterable[tuple[str, tuple[str, ...], dt.datetime]], target: Path = PACKAGED
+) -> int:
+    """Make each CDF of `specs` (name, parents, generation time) with cdflib and write them
+    to `target` (a .tar.xz, the same bytes on every run); returns how many."""
     import io
     import tarfile
 
-    from imap_cli.server.demo import demo_cdf_specs
-
     made = {}
-    for name, parents, generated in demo_cdf_specs():
+    for name, parents, generated in specs:
         made[_token(name, parents, generated)] = _make_cdf(name, parents, generated)
     part = target.with_name(target.name + ".part")
     # One solid xz stream: the CDFs share most of their structure, so they shrink together.
@@ -281,8 +282,3 @@ def _make_cdf(name: str, parents: tuple[str, ...], generated: dt.datetime) -> by
         return path.read_bytes()
     finally:
         path.unlink()
-
-
-if __name__ == "__main__":
-    count = write_packaged()
-    print(f"wrote {count} CDFs to {PACKAGED}")

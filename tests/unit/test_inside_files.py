@@ -244,14 +244,14 @@ def test_a_group_the_sdc_refuses_leaves_its_names_unknown() -> None:
 
 def test_the_packaged_demo_cdfs_are_what_cdflib_makes_and_cover_the_demo() -> None:
     """The package ships the demo's CDFs (a quick `imap serve --demo`); after a change to the
-    demo, `python -m imap_cli.server.demo_files` makes them again."""
+    demo, `python -m imap_cli.server.demo` makes them again."""
     from imap_cli.server import demo_files
     from imap_cli.server.demo import demo_cdf_specs
 
     packaged = demo_files._packaged()
     specs = demo_cdf_specs()
     missing = [name for name, p, g in specs if demo_files._token(name, p, g) not in packaged]
-    assert missing == [], "run: python -m imap_cli.server.demo_files"
+    assert missing == [], "run: python -m imap_cli.server.demo"
     for name, parents, generated in specs[:: len(specs) // 4]:
         made = demo_files._make_cdf(name, parents, generated)
         assert packaged[demo_files._token(name, parents, generated)] == made, name
