@@ -26,16 +26,21 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         jobs,
         metakernel,
         parse_name,
+        products,
         query,
         release,
         reprocess,
+        reprocess_check,
         spice_query,
         sync,
         upload,
         upload_many,
+        wait_jobs,
+        webpoda,
     )
     from imap_cli.core.errors import IMAPError
     from imap_cli.core.transfer import TransferError
+    from imap_cli.datasets import load, open
     from imap_cli.results import Downloaded, QueryResult, Uploaded, UploadedKey
 
 # name -> module that defines it; resolved on first use (PEP 562) to keep `import imap_cli` cheap.

@@ -87,7 +87,7 @@ def _latest_files(filters: dict[str, Any], jobs: int | None) -> tuple[set[str], 
     from imap_cli.core.errors import NotFound, UsageError, option
     from imap_cli.core.records import record_name
 
-    with Client(**({"jobs": jobs} if jobs else {})) as client:
+    with Client(jobs=jobs) as client:
         rows = client.query(table="science", extension="cdf", version="latest", **filters)
         if not rows:
             raise NotFound(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import imap_cli
-from imap_cli.api import _Config
+from imap_cli._config import _Config
 from imap_cli.core.errors import ConfigError
 
 

@@ -16,7 +16,7 @@ import responses
 
 import imap_cli
 from imap_cli import _inputs
-from imap_cli.api import _Config
+from imap_cli._config import _Config
 from imap_cli.core.transfer import FileResult, TransferError
 from imap_cli.results import Downloaded, QueryResult, Uploaded
 
