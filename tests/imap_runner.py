@@ -101,5 +101,5 @@ class ImapRunner:
             self.capsys.readouterr()
             code = main([*self.prefix, *argv])
             out, err = self.capsys.readouterr()
-        assert "Traceback" not in out + err
+        assert "Traceback" not in out + err, (out + err)[-4000:]
         return Ran(code, out, err)
