@@ -87,12 +87,14 @@ VOCABULARIES = (
     "products_formats",
     "products_tables",
     "inside_formats",
+    "webpoda_modes",
+    "poda_sids",
 )
 
 
 def _vocabulary(name: str) -> Iterable[str]:
     """One of the fixed vocabularies, from where the library keeps it."""
-    from imap_cli.core import coverage, jobs, metakernel, query, settings, vocabulary
+    from imap_cli.core import coverage, jobs, metakernel, poda, query, settings, vocabulary, webpoda
 
     return {
         "tables": query.TABLES,
@@ -116,6 +118,8 @@ def _vocabulary(name: str) -> Iterable[str]:
         "products_formats": PRODUCTS_FORMATS,
         "products_tables": ("ancillary", "quicklook", "science"),
         "inside_formats": INSIDE_FORMATS,
+        "webpoda_modes": webpoda.MODES,
+        "poda_sids": poda.SIDS,
     }[name]
 
 

@@ -42,6 +42,7 @@ QueryMode = Annotated[
         "--query-mode",
         help="ert: the days of packets received in the window (backfills too); sct: every "
         "day of the window, by packet time.",
+        autocompletion=completers.vocabulary("webpoda_modes"),
     ),
 ]
 Upload = Annotated[bool, typer.Option("--upload", help="Upload new and changed files to the SDC.")]
@@ -64,7 +65,12 @@ Apids = Annotated[
     ),
 ]
 Sid = Annotated[
-    str, typer.Option("--sid", help="PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.")
+    str,
+    typer.Option(
+        "--sid",
+        help="PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.",
+        autocompletion=completers.vocabulary("poda_sids"),
+    ),
 ]
 WebpodaUrl = Annotated[
     str | None,

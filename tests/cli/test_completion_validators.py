@@ -45,6 +45,8 @@ def accepted(check, values) -> set[str]:
         (["config", "show", "-o"], {"table", "json"}),
         (["doctor", "-o"], {"text", "json"}),
         (["metakernel", "-o"], {"tm", "json"}),
+        (["webpoda", "--query-mode"], {"ert", "sct"}),
+        (["webpoda", "--sid"], {"SID1", "SID2", "SID3"}),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )
