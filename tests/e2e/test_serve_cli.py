@@ -109,11 +109,18 @@ def test_sighup_rescans(env: dict[str, str], tmp_path: Path):
     root.mkdir()
     running = Served([str(root), "--port", "0", "--rescan-interval", "100000"], env)
     try:
-        key = parse("imap_mag_l1a_norm-mago_20251001_v001.0000.cdf").key
-        (root / key).parent.mkdir(parents=True)
-        (root / key).write_bytes(b"dropped")
         (root / "stray.txt").write_bytes(b"not imap")
-        assert requests.get(f"{running.url}/download/{key}", timeout=5).status_code == 404
+        # The server re-lists its root once in the background as it starts; a file dropped
+        # while that runs may be found by it. One dropped after it has ended is not served
+        # until SIGHUP: drop files (a new day each) until one answers 404.
+        for day in range(1, 29):
+            key = parse(f"imap_mag_l1a_norm-mago_202510{day:02d}_v001.0000.cdf").key
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(b"dropped")
+            if requests.get(f"{running.url}/download/{key}", timeout=5).status_code == 404:
+                break
+        else:
+            pytest.fail("every dropped file was served before SIGHUP")
         running.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
