@@ -389,7 +389,7 @@ def webpoda(
     >>> [(d["date"], d["action"]) for d in days]  # doctest: +SKIP
     [('2025-10-01', 'new')]
     """
-    from imap_cli.core.webpoda import plan_webpoda, poda_client, run_webpoda
+    from imap_cli.core.webpoda import make_files, plan_webpoda
 
     plan = plan_webpoda(
         instrument, start_date, end_date, query_mode=query_mode, apids=apids, sid=sid
@@ -398,14 +398,6 @@ def webpoda(
     workers = _check_jobs(jobs, settings.jobs)
     from imap_cli.core.http import SDCClient
 
-    with SDCClient(settings) as sdc, poda_client(settings, jobs=workers) as client:
-        summary = run_webpoda(
-            sdc,
-            client,
-            plan,
-            data_dir=settings.data_dir,
-            jobs=workers,
-            dry_run=dry_run,
-            upload=upload,
-        )
+    with SDCClient(settings) as sdc:
+        summary = make_files(sdc, settings, plan, jobs=workers, dry_run=dry_run, upload=upload)
     return [day.as_dict() for day in summary.days]

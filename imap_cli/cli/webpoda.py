@@ -150,23 +150,22 @@ def webpoda(
 
 def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> WebpodaSummary:
     """Run the plan, one line per day on stderr (with -v); Ctrl-C says what was kept."""
-    from imap_cli.core.webpoda import poda_client, run_webpoda
+    from imap_cli.core.webpoda import make_files
 
     output = run.output
     verb = "Would write" if dry_run else "Writing"
     output.detail(f"{verb} {plan.instrument} L0 files from {settings.webpoda_url} ({plan.sid})")
-    with run.client(jobs=workers) as sdc, poda_client(settings, jobs=workers) as client:
-        client.retry.on_retry = output.detail
+    with run.client(jobs=workers) as sdc:
         try:
-            return run_webpoda(
+            return make_files(
                 sdc,
-                client,
+                settings,
                 plan,
-                data_dir=settings.data_dir,
                 jobs=workers,
                 dry_run=dry_run,
                 upload=upload,
                 on_day=lambda day: _say_day(output, day),
+                on_retry=output.detail,
             )
         except KeyboardInterrupt as stop:
             from imap_cli.cli.errors import interrupted_code, interrupted_word

@@ -646,3 +646,31 @@ def poda_client(settings: Any, *, jobs: int | None = None) -> poda.PodaClient:
         jobs=jobs or settings.jobs,
         ca_bundle=settings.ca_bundle,
     )
+
+
+def make_files(
+    sdc: SDCClient,
+    settings: Any,
+    plan: WebpodaPlan,
+    *,
+    jobs: int,
+    dry_run: bool = False,
+    upload: bool = False,
+    on_day: Callable[[DayResult], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
+) -> WebpodaSummary:
+    """Open PODA with `settings`' credentials and run `plan` against `sdc` (the one way the
+    command and the Python function make the day files)."""
+    with poda_client(settings, jobs=jobs) as client:
+        if on_retry is not None:
+            client.retry.on_retry = on_retry
+        return run_webpoda(
+            sdc,
+            client,
+            plan,
+            data_dir=settings.data_dir,
+            jobs=jobs,
+            dry_run=dry_run,
+            upload=upload,
+            on_day=on_day,
+        )
