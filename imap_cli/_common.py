@@ -15,6 +15,9 @@ log = logging.getLogger("imap_cli")
 
 DateLike = str | dt.date
 """A date: ``"20251001"``, ``"2025-10-01"`` or a ``datetime.date``."""
+MomentLike = str | dt.datetime | dt.date
+"""A moment: an ISO date or date-time (UTC unless it has an offset), a datetime (naive: UTC) or
+a date."""
 PathLike = str | os.PathLike
 """A local path: a str or a ``pathlib.Path``."""
 DownloadItems = Any

@@ -16,13 +16,12 @@ operations (reprocess, jobs, products, webpoda, ...); `filenames.py` the file-na
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from imap_cli._common import DateLike, DownloadItems, PathLike
+from imap_cli._common import DateLike, DownloadItems, MomentLike, PathLike
 from imap_cli._config import config
 from imap_cli._keywords import checked_keywords
 from imap_cli.client import Client
@@ -91,8 +90,8 @@ def query(
     extension: str | None = None,
     type: str | None = None,
     filename: str | None = None,
-    ingested_since: str | dt.datetime | dt.date | None = None,
-    ingested_before: str | dt.datetime | dt.date | None = None,
+    ingested_since: MomentLike | None = None,
+    ingested_before: MomentLike | None = None,
     highest_level: bool = False,
 ) -> QueryResult:
     """Query the SDC for files; any size (large answers are fetched in parts).
@@ -422,8 +421,8 @@ def sync(
     version: str | None = None,
     extension: str | None = None,
     type: str | None = None,
-    ingested_since: str | dt.datetime | dt.date | None = None,
-    ingested_before: str | dt.datetime | dt.date | None = None,
+    ingested_since: MomentLike | None = None,
+    ingested_before: MomentLike | None = None,
     highest_level: bool = False,
     since: DateLike | None = None,
     dry_run: bool = False,

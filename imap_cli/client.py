@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from imap_cli._client_ops import ClientOperations
-from imap_cli._common import DateLike, DownloadItems, PathLike, _check_jobs, _named
+from imap_cli._common import DateLike, DownloadItems, MomentLike, PathLike, _check_jobs, _named
 from imap_cli._config import config
 from imap_cli._keywords import checked_keywords
 from imap_cli.core import settings as _settings
@@ -149,8 +148,8 @@ class Client(ClientOperations):
         extension: str | None = None,
         type: str | None = None,
         filename: str | None = None,
-        ingested_since: str | dt.datetime | dt.date | None = None,
-        ingested_before: str | dt.datetime | dt.date | None = None,
+        ingested_since: MomentLike | None = None,
+        ingested_before: MomentLike | None = None,
         highest_level: bool = False,
     ) -> QueryResult:
         """Query the SDC; see `imap_cli.query` for the parameters.
@@ -436,8 +435,8 @@ class Client(ClientOperations):
         version: str | None = None,
         extension: str | None = None,
         type: str | None = None,
-        ingested_since: str | dt.datetime | dt.date | None = None,
-        ingested_before: str | dt.datetime | dt.date | None = None,
+        ingested_since: MomentLike | None = None,
+        ingested_before: MomentLike | None = None,
         highest_level: bool = False,
         since: DateLike | None = None,
         dry_run: bool = False,
