@@ -102,6 +102,8 @@ def plan_webpoda(
         raise UsageError(
             f"{query_mode!r} is not a query mode: ert (Earth-received time) or sct "
             "(spacecraft time)",
+            f"For example: {option('query_mode', 'sct')} makes every day of the window by "
+            "packet time.",
             field="query_mode",
             value=query_mode,
             choices=MODES,

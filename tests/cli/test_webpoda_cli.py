@@ -56,3 +56,9 @@ def test_help_lists_the_options(imap):
     assert ran.code == 0
     for option in ("--query-mode", "--upload", "--dry-run", "--apids", "--sid", "--webpoda-url"):
         assert option in ran.out
+
+
+def test_a_bad_query_mode_has_a_hint_in_the_terminal_words(imap):
+    ran = imap("webpoda", "-i", "mag", "-s", "20251001", "--query-mode", "x")
+    assert ran.code == 2
+    assert "Hint: For example: --query-mode sct" in ran.err
