@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_series
     ON files (tbl, instrument, data_level, descriptor, start_date);
+-- Date windows across instruments (how large queries are split) read only their days.
+CREATE INDEX IF NOT EXISTS files_day ON files (tbl, start_date);
 CREATE INDEX IF NOT EXISTS files_dir ON files (dir);
 CREATE TABLE IF NOT EXISTS dirs (rel TEXT PRIMARY KEY, parent TEXT, mtime_ns INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS dirs_parent ON dirs (parent);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -513,3 +514,46 @@ def test_tdb_matches_the_sdc_to_a_few_milliseconds() -> None:
     # A real row from the SDC: min_date_datetime 2025-04-29T23:20:06.887765 UTC.
     moment = dt.datetime(2025, 4, 29, 23, 20, 6, 887765, tzinfo=UTC)
     assert tdb_seconds(moment) == pytest.approx(799240876.0732585, abs=0.002)
+
+
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({"start_date": "20251001", "end_date": "20251002"}, "files_day"),  # a split's window
+        ({"start_date": "20251001"}, "files_day"),
+        ({"instrument": "mag", "start_date": "20251001"}, "files_series"),
+        ({"instrument": "mag", "latest": "true"}, "files_series"),
+    ],
+)
+def test_a_query_reads_its_instrument_or_its_days_through_an_index(
+    catalogue: Catalogue, params: dict, index: str
+) -> None:
+    """A date window over every instrument (how a large query is split) must not read the
+    whole table, nor an instrument's query every file of its days."""
+    from imap_cli.server.queries import _index_for, _ranked_sql
+
+    chosen = _index_for(params)
+    assert chosen == index
+    sql = _ranked_sql(["tbl = ?", "start_date >= ?"], "latest_major", "row_json", chosen)
+    plan = " ".join(row[3] for row in catalogue.rows("EXPLAIN QUERY PLAN " + sql, ["x", "y"]))
+    assert f"USING INDEX {index} (tbl=? AND start_date>?)" in plan or (
+        index == "files_series" and f"USING INDEX {index} (tbl=?)" in plan
+    )
+    assert query(catalogue, params).status == 200
+
+
+def test_a_catalogue_made_before_the_day_index_gets_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "archive"
+    write_archive(root, dict(list(FILES.items())[:3]))
+    Catalogue(root, rescan_interval=None).scan()
+    found = next(root.rglob("*.sqlite3"))
+    with contextlib.closing(sqlite3.connect(found)) as db:
+        db.execute("DROP INDEX files_day")
+        db.commit()
+    cat = Catalogue(root, rescan_interval=None)
+    cat.scan()
+    indexes = [r[0] for r in cat.rows("SELECT name FROM sqlite_master WHERE type = 'index'")]
+    assert "files_day" in indexes
+    assert names(query(cat, {"start_date": "20251002"}).body) == [f"{MAG}20251002_v001.0000.cdf"]
