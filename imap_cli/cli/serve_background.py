@@ -232,15 +232,16 @@ def start(out: Output, argv: Sequence[str], port: int, log_file: Path | None) ->
             ) from None
         finally:
             os.close(write_end)  # the child's copy is the only one left: EOF when it exits
-    try:
-        url = _read_line(read_end)
-    except KeyboardInterrupt:
-        # Ctrl-C (or SIGTERM) while it starts: it would run on, unseen; stop it too.
-        _terminate(child)
-        out.note(f"Stopped the server that was starting (pid {child.pid}).")
-        raise
-    finally:
-        os.close(read_end)
+        # From here on the child runs: whatever stops this process stops it too.
+        try:
+            url = _read_line(read_end)
+        except KeyboardInterrupt:
+            # Ctrl-C (or SIGTERM) while it starts: it would run on, unseen.
+            _terminate(child)
+            out.note(f"Stopped the server that was starting (pid {child.pid}).")
+            raise
+        finally:
+            os.close(read_end)
     if not url:
         code = _failed(out, child, log, start_of_run)
         other = read_record(port) if port else None
