@@ -291,8 +291,9 @@ def serve(
 
     Uploads are stored atomically and never overwrite.
 
-    One log line per request on stderr; Ctrl-C stops it (or, with --background, which
-    returns once it answers: `imap serve --stop`); SIGHUP rescans ROOT.
+    One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
+    With --background it returns once the server answers, and logs to a file;
+    then `imap serve --stop` stops it.
     Reprocess requests run as emulated jobs (--job-delay): try `imap reprocess --wait`.
     """
     import shutil

@@ -330,7 +330,8 @@ def stop(out: Output, port: int) -> None:
             f"Background servers are recorded on port {', '.join(map(str, others))}: "
             "give that --port."
             if others
-            else "Nothing to stop: `imap serve --background` starts one.",
+            else "Nothing to stop (a server started without --background stops with Ctrl-C "
+            "where it runs).",
         )
     if not running(record.pid):
         forget(port)

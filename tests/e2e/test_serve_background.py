@@ -133,7 +133,8 @@ def test_stop_with_nothing_running_exits_1_with_a_hint(serve: Runs):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "Error: no background server is recorded on port 8765",
-        "Hint: Nothing to stop: `imap serve --background` starts one.",
+        "Hint: Nothing to stop (a server started without --background stops with Ctrl-C "
+        "where it runs).",
     ]
 
 
