@@ -403,10 +403,13 @@ def root(
     from imap_cli.cli.output import Output, Streams
 
     flags = {"url": url, "api-key": api_key, "data-dir": data_dir}
+    # main() hands over the arguments it ran with (see _run_app); sys.argv otherwise.
+    argv = ctx.obj if isinstance(ctx.obj, tuple) else tuple(sys.argv[1:])
     ctx.obj = State(
         flags=flags,
         output=Output(Streams(), quiet=quiet, verbose=verbose),
         debug=debug or _env_debug(),
+        argv=argv,
     )
 
 
@@ -428,7 +431,8 @@ def _run_app(args: list[str]) -> Any:
     request = script_request(args)
     if request is not None and typer_compat.writes_scripts():
         return show_or_install(*request)
-    return app(args=args, prog_name="imap", standalone_mode=False)
+    # obj: the arguments, for the root callback's State (click keeps no copy of them)
+    return app(args=args, prog_name="imap", standalone_mode=False, obj=tuple(args))
 
 
 INSTALLABLE_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")

@@ -141,6 +141,9 @@ MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--
 JOB_DELAY = _param('option', 'job_delay', ['--job-delay'], help="How long each stage of a reprocess request's emulated jobs lasts (queued, in progress, then done with the files re-made: new ingestion dates); 0: at once.")
 FAIL_JOBS = _param('option', 'fail_jobs', ['--fail-jobs'], help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. '*_20251002_*') fail and leave the file as it was (repeat for more).", multiple=True)
 PODA_CREDENTIALS = _param('option', 'poda_credentials', ['--poda-credentials'], help="USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); without it they are open.")
+BACKGROUND = _param('option', 'background', ['--background'], help='Start the server in a process of its own, print its URL on stdout once it answers, and return; `imap serve --stop` stops it.', flag=True)
+LOG_FILE = _param('option', 'log_file', ['--log-file'], help="With --background: append the server's log to this file (default: serve-PORT.log in your user log dir).")
+STOP = _param('option', 'stop', ['--stop'], help='Stop the background server on --port (8765 unless given), and wait until it has stopped.', flag=True)
 
 # runs of parameters that several commands share
 GLOBAL_URL_TO_HELP = [GLOBAL_URL, GLOBAL_API_KEY, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]
@@ -173,5 +176,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, BACKGROUND, LOG_FILE, STOP, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

@@ -24,6 +24,7 @@ class State:
     flags: dict[str, Any]
     output: Output
     debug: bool = False
+    argv: tuple[str, ...] = ()  # the command line after `imap` (`serve --background` reruns it)
     _settings: Settings | None = field(default=None, repr=False)
 
     @property

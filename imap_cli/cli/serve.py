@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from imap_cli.server import RunningServer, ServerConfig
 
 SERVER = "Server"
+BACKGROUND = "In the background (POSIX)"
 NOT_A_FOLDER_HINT = "Give a folder laid out like the SDC, or --demo."
 
 
@@ -215,6 +218,34 @@ FailJobs = Annotated[
         show_default=False,
     ),
 ]
+Background = Annotated[
+    bool,
+    typer.Option(
+        "--background",
+        help="Start the server in a process of its own, print its URL on stdout once it "
+        "answers, and return; `imap serve --stop` stops it.",
+        rich_help_panel=BACKGROUND,
+    ),
+]
+LogFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        help="With --background: append the server's log to this file (default: "
+        "serve-PORT.log in your user log dir).",
+        rich_help_panel=BACKGROUND,
+        show_default=False,
+    ),
+]
+Stop = Annotated[
+    bool,
+    typer.Option(
+        "--stop",
+        help="Stop the background server on --port (8765 unless given), and wait until it "
+        "has stopped.",
+        rich_help_panel=BACKGROUND,
+    ),
+]
 
 
 def serve(
@@ -245,6 +276,9 @@ def serve(
     job_delay: JobDelay = 2.0,
     fail_jobs: FailJobs = None,
     poda_credentials: PodaCredentials = None,
+    background: Background = False,
+    log_file: LogFile = None,
+    stop: Stop = False,
 ) -> None:
     """Serve a folder as a local SDC (API + S3-like object host), for offline work and tests.
 
@@ -258,11 +292,33 @@ def serve(
     Uploads are stored atomically and never overwrite.
 
     One log line per request on stderr; Ctrl-C stops it; SIGHUP rescans ROOT.
+    With --background it returns once the server answers, and logs to a file;
+    then `imap serve --stop` stops it.
     Reprocess requests run as emulated jobs (--job-delay): try `imap reprocess --wait`.
     """
     import shutil
 
-    out = state(ctx).output
+    from imap_cli.cli import serve_background
+
+    run = state(ctx)
+    out = run.output
+    # Set only in the process `--background` started: it serves, and tells its parent when.
+    ready = serve_background.ready_pipe() if background else None
+    if stop:
+        _only_port(ctx)
+        serve_background.stop(out, port)
+        return
+    if log_file is not None and not background:
+        raise _usage(
+            "--log-file goes with --background",
+            "In the foreground the log is stderr: redirect it, `imap serve 2>> serve.log`.",
+        )
+    if background and ready is None:
+        raise typer.Exit(serve_background.start(out, run.argv, port, log_file))
+    announce = None
+    if ready is not None:
+        log = serve_background.log_file_for(log_file, port)
+        announce = functools.partial(_announce, ready, str(log))
     cleanup: Path | None = None
     if demo:
         root, cleanup = _demo_root(root)
@@ -295,7 +351,7 @@ def serve(
             job_failures=tuple(fail_jobs or ()),
             poda_credentials=poda_credentials,
         )
-        _run(out, config)
+        _run(out, config, announce)
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
@@ -438,8 +494,49 @@ def _checked_root(root: Path) -> Path:
     return root
 
 
-def _run(out: Output, config: ServerConfig) -> None:
-    """Serve until Ctrl-C or SIGTERM; SIGHUP rescans."""
+def _usage(message: str, hint: str) -> Exception:
+    from imap_cli.core.errors import UsageError
+
+    return UsageError(message, hint)
+
+
+def _only_port(ctx: typer.Context) -> None:
+    """--stop takes --port alone: any other option or ROOT would be silently ignored."""
+    from imap_cli.cli.options import given
+
+    others = [name for name in ctx.params if name not in ("stop", "port") and given(ctx, name)]
+    # Credentials may come from the environment (IMAP_SERVE_API_KEY): only flags count.
+    flags = [
+        name
+        for name in others
+        if ctx.get_parameter_source(name).name == "COMMANDLINE"  # type: ignore[union-attr]
+    ]
+    if flags:
+        shown = ", ".join(
+            "ROOT" if name == "root" else "--" + name.replace("_", "-") for name in flags
+        )
+        raise _usage(
+            f"--stop takes only --port, not {shown}",
+            "Stop the server with `imap serve --stop --port N`, then start it as you like.",
+        )
+
+
+def _announce(pipe: int, log: str, server: RunningServer) -> None:
+    """In the background child: record the server and tell the parent its URL."""
+    import os
+
+    from imap_cli.cli import serve_background
+
+    record = serve_background.Record(os.getpid(), server.url, server.port, log)
+    serve_background.announce(pipe, record)
+
+
+def _run(
+    out: Output, config: ServerConfig, announce: Callable[[RunningServer], None] | None = None
+) -> None:
+    """Serve until Ctrl-C or SIGTERM; SIGHUP rescans. `announce` (in the background child)
+    is told once the server listens and has said so."""
+    import os
     import threading
 
     from imap_cli.server import start
@@ -453,8 +550,11 @@ def _run(out: Output, config: ServerConfig) -> None:
     stop = threading.Event()
     previous = _install_signals(server, stop)
     interrupted = False
+    port = server.port  # (a stopped server has no port)
     try:
-        _greet(out, server)
+        _greet(out, server, background=announce is not None)
+        if announce is not None:
+            announce(server)
         try:
             while not stop.wait(0.5):
                 pass
@@ -463,6 +563,10 @@ def _run(out: Output, config: ServerConfig) -> None:
     finally:
         server.stop()
         _restore_signals(previous)
+        if announce is not None:
+            from imap_cli.cli.serve_background import forget
+
+            forget(port, os.getpid())
     out.note("Server stopped.")
     if interrupted:
         raise typer.Exit(130)
@@ -516,7 +620,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(number, handler)
 
 
-def _greet(out: Output, server: RunningServer) -> None:
+def _greet(out: Output, server: RunningServer, *, background: bool = False) -> None:
     """Where the server is, and how to try it."""
     out.note(f"Serving {server.root} ({len(server.catalogue)} files) at {server.url}")
     if server.objects_url != server.url:
@@ -531,4 +635,9 @@ def _greet(out: Output, server: RunningServer) -> None:
     out.note(
         f"Or:   {key}IMAP_DATA_ACCESS_URL={server.url} imap-data-access query --instrument mag"
     )
-    out.note("Ctrl-C stops the server.")
+    if background:
+        from imap_cli.cli.serve_background import stop_command
+
+        out.note(f"`{stop_command(server.port)}` stops the server.")
+    else:
+        out.note("Ctrl-C stops the server.")

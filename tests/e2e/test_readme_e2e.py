@@ -10,6 +10,8 @@ Every ```bash and ```python block runs; an HTML comment right above a block can 
   asks the reader to bring.
 Port 8765, the README's port for the demo server, becomes a free port. The quick start's install
 step is left out: the test runs in its own environment, where `imap` is installed already.
+A server an example starts with `imap serve --background` outlives the block: after each block
+the test stops every one left recorded (`imap serve --stop --port N`) and checks it has gone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from background_servers import gone, records, terminate
 
 from imap_cli.server import start_server
 
@@ -97,12 +100,19 @@ def test_readme_example_runs_against_the_demo(
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "IMAP_DATA_ACCESS_URL": sdc_env.url,
     }
+    env.pop("XDG_STATE_HOME", None)  # background servers' records and logs: in HOME too
     with contextlib.ExitStack() as stack:
         if "api-key" in wanted:
             keyed = stack.enter_context(start_server(demo_root, api_key="K", rescan_interval=0))
             env.update(IMAP_DATA_ACCESS_URL=keyed.url, IMAP_API_KEY="K")
         url = env["IMAP_DATA_ACCESS_URL"]
-        done = run_block(lang, body.replace("8765", str(port)), wanted, work, env, url, port)
+        try:
+            done = run_block(lang, body.replace("8765", str(port)), wanted, work, env, url, port)
+        finally:
+            left = stop_background_servers(env, work)
+    if re.search(r"imap serve .*--port 8765 .*--background", body):
+        # the quick start: its server ran in the background until the end of the block
+        assert port in left, f"README line {line}: no background server on port {port}"
     failed = [x[len(FAILED) :] for x in done.stderr.splitlines() if x.startswith(FAILED)]
     allowed = wanted.get("may-fail")
     unexpected = [c for c in failed if not (allowed and allowed in c)]
@@ -114,6 +124,30 @@ def test_readme_example_runs_against_the_demo(
         assert "Error:" not in done.stderr, done.stderr
     # an example whose names are not in the demo finds nothing, and says so (exit 0)
     assert "No files in the" not in done.stderr, f"README line {line}: {done.stderr}"
+
+
+def stop_background_servers(env: dict[str, str], work: Path) -> list[int]:
+    """Stop every server left in the background, as the README says (`imap serve --stop`);
+    check each has gone. Returns their ports."""
+    left = records(env)
+    try:
+        for port, record in left.items():
+            done = subprocess.run(
+                ["imap", "serve", "--stop", "--port", str(port)],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert f"Stopped the server at {record['url']} (pid {record['pid']})." in done.stderr
+            assert gone(record["pid"])
+    finally:
+        for record in left.values():  # whatever failed above, no server outlives the test
+            terminate(record["pid"])
+    return list(left)
 
 
 def run_block(
@@ -129,8 +163,8 @@ def run_block(
     if lang == "python":
         command = [sys.executable, "-c", body.replace(f"http://127.0.0.1:{port}", url)]
     else:
-        # Every command runs (a failure is named, then checked); background jobs (the quick
-        # start's server) end with the script.
+        # Every command runs (a failure is named, then checked); shell jobs end with the script
+        # (a server started with --background is not one: the caller stops it).
         script = (
             "set -o pipefail\n"
             f"trap 'echo \"{FAILED}$BASH_COMMAND\" >&2' ERR\n"
