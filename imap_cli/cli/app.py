@@ -137,7 +137,30 @@ def _load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
     command = typer_compat.click_command(holder).commands[name]
     _add_global_options(command)
     lighten(command)
+    _reflow_help(command)
     return command
+
+
+def _reflow_help(command: Any) -> None:
+    """Join the lines of each help paragraph, as older Typers did: newer ones keep a
+    docstring's line breaks, which then break lines mid-sentence at any terminal width.
+    Paragraphs of indented lines or list items keep theirs."""
+    if command.help:
+        command.help = reflowed(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _reflow_help(sub)
+
+
+def reflowed(text: str) -> str:
+    """`text` with each paragraph's lines joined (see _reflow_help)."""
+    paragraphs = text.split("\n\n")
+    for at, paragraph in enumerate(paragraphs):
+        lines = paragraph.split("\n")
+        if len(lines) > 1 and not any(
+            line.startswith((" ", "\t", "- ", "* ", "\b", "\f")) for line in lines
+        ):
+            paragraphs[at] = " ".join(line.strip() for line in lines)
+    return "\n\n".join(paragraphs)
 
 
 def _holder() -> None:

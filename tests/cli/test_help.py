@@ -87,3 +87,31 @@ def test_the_root_help_is_a_map_in_panels(capsys, monkeypatch) -> None:
         (line,) = [line for line in out.splitlines() if line.startswith(f"│ {name} ")]
         assert line.endswith("│") and len(line.split()) > 2  # a summary, on this one line
     assert "─ Commands ─" not in out  # every command is in a panel
+
+
+def _command_at(path: list[str]) -> object:
+    command: object = typer.main.get_command(app)
+    for name in path:
+        command = command.get_command(typer.Context(command), name)  # type: ignore[attr-defined]
+    return command
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p], ids=lambda p: " ".join(["imap", *p]))
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_docstring(path: list[str]) -> None:
+    """A docstring's line breaks must not reach the help (newer Typers keep them, and a
+    sentence then breaks mid-line at any width): each prose paragraph is one line."""
+    help_text = getattr(_command_at(path), "help", None) or ""
+    for paragraph in help_text.split("\n\n"):
+        lines = paragraph.split("\n")
+        if any(line.startswith((" ", "- ", "* ", "\b", "\f")) for line in lines):
+            continue  # a list or an indented block keeps its lines
+        assert len(lines) == 1, f"imap {' '.join(path)}: {paragraph!r}"
+
+
+def test_reflowed_joins_prose_and_keeps_lists() -> None:
+    from imap_cli.cli.app import reflowed
+
+    text = "First line.\n\nA sentence\nbroken here.\n\n- one\n- two\n\n  indented\n  block"
+    assert reflowed(text) == (
+        "First line.\n\nA sentence broken here.\n\n- one\n- two\n\n  indented\n  block"
+    )
