@@ -125,7 +125,7 @@ ACCESS_TOKEN = _param('option', 'access_token', ['--access-token'], help='Accept
 DEMO = _param('option', 'demo', ['--demo'], help='Serve a small demo archive (built in a temporary folder, or in ROOT if given and empty).', flag=True)
 LATENCY_MS = _param('option', 'latency_ms', ['--latency-ms'], help="Delay added to every API call, like the real SDC's.")
 MAX_RESPONSE_BYTES = _param('option', 'max_response_bytes', ['--max-response-bytes'], help="Answer larger API responses with the gateway's 500, as the SDC does (its Lambdas cannot send more than 6,291,556 bytes). 0: no limit.")
-PAGINATION = _param('option', 'pagination', ['--pagination'], secondary_opts=['--no-pagination'], help='Accept offset/limit on /query, as the newer SDC revision does; --no-pagination answers them with 400, as most deployments.', flag=True)
+NO_PAGINATION = _param('option', 'no_pagination', ['--no-pagination'], help='Answer offset/limit on /query with a 400, as most deployments do (by default they page, as the newer SDC revision does).', flag=True)
 RESCAN_INTERVAL = _param('option', 'rescan_interval', ['--rescan-interval'], help='Seconds between checks for files dropped in by hand (0: before every API call). SIGHUP rescans everything.')
 API_KEY_FILE = _param('option', 'api_key_file', ['--api-key-file'], help='Read the API key from this file (its first line), out of sight of `ps`.')
 ACCESS_TOKEN_FILE = _param('option', 'access_token_file', ['--access-token-file'], help='Read the bearer token from this file (its first line).')
@@ -140,7 +140,7 @@ MAX_CONNECTIONS = _param('option', 'max_connections', ['--max-connections'], hel
 MAX_CONNECTIONS_PER_CLIENT = _param('option', 'max_connections_per_client', ['--max-connections-per-client'], help='Connections served at once from one address; more are closed at once.')
 JOB_DELAY = _param('option', 'job_delay', ['--job-delay'], help="How long each stage of a reprocess request's emulated jobs lasts (queued, in progress, then done with the files re-made: new ingestion dates); 0: at once.")
 FAIL_JOBS = _param('option', 'fail_jobs', ['--fail-jobs'], help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. '*_20251002_*') fail and leave the file as it was (repeat for more).", multiple=True)
-PODA_CREDENTIALS = _param('option', 'poda_credentials', ['--poda-credentials'], help="USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); without it they are open.")
+PODA_CREDENTIALS = _param('option', 'poda_credentials', ['--poda-credentials'], help="The user and password that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); without it they are open.")
 BACKGROUND = _param('option', 'background', ['--background'], help='Start the server in a process of its own, print its URL on stdout once it answers, and return; `imap serve --stop` stops it.', flag=True)
 LOG_FILE = _param('option', 'log_file', ['--log-file'], help="With --background: append the server's log to this file (default: serve-PORT.log in your user log dir).")
 STOP = _param('option', 'stop', ['--stop'], help='Stop the background server on --port (8765 unless given), and wait until it has stopped.', flag=True)
@@ -176,5 +176,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, BACKGROUND, LOG_FILE, STOP, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, NO_PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, BACKGROUND, LOG_FILE, STOP, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

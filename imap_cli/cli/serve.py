@@ -16,19 +16,26 @@ if TYPE_CHECKING:
     from imap_cli.cli.output import Output
     from imap_cli.server import RunningServer, ServerConfig
 
+# Panels of `imap serve --help`: each is a table of its own, so long flags in one do not
+# squeeze the help text of every other at 80 columns.
 SERVER = "Server"
+ACCESS = "Access"
+LIKE_THE_SDC = "Behaving like the SDC"
+LIMITS = "Limits"
 BACKGROUND = "In the background (POSIX)"
 NOT_A_FOLDER_HINT = "Give a folder laid out like the SDC, or --demo."
 
 
-def _option(*flags: str, **details: Any) -> Any:
-    """A flag of the Server panel."""
-    return typer.Option(*flags, rich_help_panel=SERVER, **details)
+def _option(*flags: str, panel: str = SERVER, **details: Any) -> Any:
+    """A flag of `panel` (the Server panel unless said)."""
+    return typer.Option(*flags, rich_help_panel=panel, **details)
 
 
-def _secret(flag: str, envvar: str, help: str) -> Any:
+def _secret(flag: str, envvar: str, help: str, metavar: str | None = None) -> Any:
     """A credential flag, also read from the environment; never shown as a default."""
-    return _option(flag, envvar=envvar, help=help, show_default=False)
+    return _option(
+        flag, panel=ACCESS, envvar=envvar, help=help, show_default=False, metavar=metavar
+    )
 
 
 Root = Annotated[
@@ -70,6 +77,7 @@ ApiKeyFile = Annotated[
     Path | None,
     _option(
         "--api-key-file",
+        panel=ACCESS,
         help="Read the API key from this file (its first line), out of sight of `ps`.",
         show_default=False,
     ),
@@ -78,6 +86,7 @@ AccessTokenFile = Annotated[
     Path | None,
     _option(
         "--access-token-file",
+        panel=ACCESS,
         help="Read the bearer token from this file (its first line).",
         show_default=False,
     ),
@@ -86,6 +95,7 @@ AllowAnonymousWrites = Annotated[
     bool,
     _option(
         "--allow-anonymous-writes",
+        panel=ACCESS,
         help="Listen beyond this machine without a key or token: anyone who can reach the "
         "server may then upload.",
     ),
@@ -94,6 +104,7 @@ PublicUrl = Annotated[
     str | None,
     _option(
         "--public-url",
+        metavar="URL",
         help="Base URL clients use to reach the API (e.g. https://mirror.lab:8765); signed "
         "object URLs use its host. Default: the listening address.",
         show_default=False,
@@ -103,6 +114,7 @@ PublicObjectsUrl = Annotated[
     str | None,
     _option(
         "--public-objects-url",
+        metavar="URL",
         help="Base URL of the object host as clients reach it (default: --public-url's host "
         "on the objects port).",
         show_default=False,
@@ -111,17 +123,24 @@ PublicObjectsUrl = Annotated[
 TlsCert = Annotated[
     Path | None,
     _option(
-        "--tls-cert", help="Serve https with this certificate chain (PEM).", show_default=False
+        "--tls-cert",
+        panel=ACCESS,
+        help="Serve https with this certificate chain (PEM).",
+        show_default=False,
     ),
 ]
 TlsKey = Annotated[
     Path | None,
-    _option("--tls-key", help="The private key of --tls-cert (PEM).", show_default=False),
+    _option(
+        "--tls-key", panel=ACCESS, help="The private key of --tls-cert (PEM).", show_default=False
+    ),
 ]
 MaxUploadSize = Annotated[
     str,
     _option(
         "--max-upload-size",
+        metavar="SIZE",
+        panel=LIMITS,
         help="Largest upload accepted, in bytes or with K, M, G, T (S3's limit: 5G).",
     ),
 ]
@@ -129,17 +148,21 @@ MinFreeSpace = Annotated[
     str,
     _option(
         "--min-free-space",
+        metavar="SIZE",
+        panel=LIMITS,
         help="Refuse an upload that would leave less free space on the archive's disk "
         "(bytes, or with K, M, G, T; 0: no check).",
     ),
 ]
 MaxConnections = Annotated[
-    int, _option("--max-connections", min=1, help="Connections served at once, in all.")
+    int,
+    _option("--max-connections", panel=LIMITS, min=1, help="Connections served at once, in all."),
 ]
 MaxConnectionsPerClient = Annotated[
     int,
     _option(
         "--max-connections-per-client",
+        panel=LIMITS,
         min=1,
         help="Connections served at once from one address; more are closed at once.",
     ),
@@ -157,8 +180,9 @@ PodaCredentials = Annotated[
     _secret(
         "--poda-credentials",
         "IMAP_SERVE_PODA_CREDENTIALS",
-        "USER:PASSWORD that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic auth); "
-        "without it they are open.",
+        "The user and password that PODA's routes (/ops/imap/poda/dap2/...) demand (Basic "
+        "auth); without it they are open.",
+        "USER:PASSWORD",
     ),
 ]
 Demo = Annotated[
@@ -170,23 +194,31 @@ Demo = Annotated[
     ),
 ]
 LatencyMs = Annotated[
-    int, _option("--latency-ms", min=0, help="Delay added to every API call, like the real SDC's.")
+    int,
+    _option(
+        "--latency-ms",
+        panel=LIKE_THE_SDC,
+        min=0,
+        help="Delay added to every API call, like the real SDC's.",
+    ),
 ]
 MaxResponseBytes = Annotated[
     int,
     _option(
         "--max-response-bytes",
+        panel=LIKE_THE_SDC,
         min=0,
         help="Answer larger API responses with the gateway's 500, as the SDC does (its "
         "Lambdas cannot send more than 6,291,556 bytes). 0: no limit.",
     ),
 ]
-Pagination = Annotated[
+NoPagination = Annotated[
     bool,
     _option(
-        "--pagination/--no-pagination",
-        help="Accept offset/limit on /query, as the newer SDC revision does; "
-        "--no-pagination answers them with 400, as most deployments.",
+        "--no-pagination",
+        panel=LIKE_THE_SDC,
+        help="Answer offset/limit on /query with a 400, as most deployments do (by default "
+        "they page, as the newer SDC revision does).",
     ),
 ]
 RescanInterval = Annotated[
@@ -202,6 +234,7 @@ JobDelay = Annotated[
     float,
     _option(
         "--job-delay",
+        panel=LIKE_THE_SDC,
         min=0,
         metavar="SECONDS",
         help="How long each stage of a reprocess request's emulated jobs lasts (queued, in "
@@ -212,6 +245,7 @@ FailJobs = Annotated[
     list[str] | None,
     _option(
         "--fail-jobs",
+        panel=LIKE_THE_SDC,
         metavar="PATTERN",
         help="Emulated reprocess jobs of files whose name matches this pattern (fnmatch, e.g. "
         "'*_20251002_*') fail and leave the file as it was (repeat for more).",
@@ -260,7 +294,7 @@ def serve(
     demo: Demo = False,
     latency_ms: LatencyMs = 0,
     max_response_bytes: MaxResponseBytes = MAX_RESPONSE_BYTES,
-    pagination: Pagination = True,
+    no_pagination: NoPagination = False,
     rescan_interval: RescanInterval = 1.0,
     api_key_file: ApiKeyFile = None,
     access_token_file: AccessTokenFile = None,
@@ -338,7 +372,7 @@ def serve(
             latency=latency_ms / 1000,
             rescan_interval=rescan_interval,
             max_response_bytes=max_response_bytes,
-            pagination=pagination,
+            pagination=not no_pagination,
             allow_anonymous_writes=allow_anonymous_writes,
             public_url=public_url,
             public_objects_url=public_objects_url,
