@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import completers
-from imap_cli.cli.options import DryRun, Jobs, state, table_format
+from imap_cli.cli.options import Jobs, state, table_format
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -43,6 +43,15 @@ QueryMode = Annotated[
         help="ert: the days of packets received in the window (backfills too); sct: every "
         "day of the window, by packet time.",
         autocompletion=completers.vocabulary("webpoda_modes"),
+    ),
+]
+# Not the shared --dry-run ("transfer nothing"): webpoda's dry run does fetch from PODA.
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        "-n",
+        help="Fetch the packets from PODA and compare them with the SDC; write and upload nothing.",
     ),
 ]
 Upload = Annotated[bool, typer.Option("--upload", help="Upload new and changed files to the SDC.")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 
 import pytest
@@ -62,3 +63,14 @@ def test_a_bad_query_mode_has_a_hint_in_the_terminal_words(imap):
     ran = imap("webpoda", "-i", "mag", "-s", "20251001", "--query-mode", "x")
     assert ran.code == 2
     assert "Hint: For example: --query-mode sct" in ran.err
+
+
+def test_dry_run_help_says_it_fetches_and_compares(imap):
+    ran = imap("webpoda", "--help", env={"COLUMNS": "200"})
+    # the option's row (the description above it mentions --dry-run too)
+    line = next(x for x in ran.out.splitlines() if re.search(r"--dry-run +-n ", x))
+    assert "Fetch the packets from PODA and compare them with the SDC" in line
+    assert "write and upload nothing" in line
+    assert "transfer nothing" not in ran.out
+    # the shared help is unchanged where it is right
+    assert "transfer nothing" in imap("download", "--help", env={"COLUMNS": "200"}).out
