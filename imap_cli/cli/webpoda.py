@@ -158,7 +158,9 @@ def webpoda(
 
 
 def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> WebpodaSummary:
-    """Run the plan, one line per day on stderr (with -v); Ctrl-C says what was kept."""
+    """Run the plan with a progress bar on a terminal, one line per day on stderr (with -v,
+    above the bar); Ctrl-C says what was kept."""
+    from imap_cli.cli.progress import DaysProgress
     from imap_cli.core.webpoda import make_files
 
     output = run.output
@@ -166,16 +168,19 @@ def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> Web
     output.detail(f"{verb} {plan.instrument} L0 files from {settings.webpoda_url} ({plan.sid})")
     with run.client(jobs=workers) as sdc:
         try:
-            return make_files(
-                sdc,
-                settings,
-                plan,
-                jobs=workers,
-                dry_run=dry_run,
-                upload=upload,
-                on_day=lambda day: _say_day(output, day),
-                on_retry=output.detail,
-            )
+            # the bar is gone (it is transient) before the summary or the Ctrl-C note
+            with DaysProgress(output, "pointings" if plan.by_pointing else "days") as bar:
+                return make_files(
+                    sdc,
+                    settings,
+                    plan,
+                    jobs=workers,
+                    dry_run=dry_run,
+                    upload=upload,
+                    on_day=lambda day: _say_day(output, day),
+                    on_retry=output.detail,
+                    on_progress=bar,
+                )
         except KeyboardInterrupt as stop:
             from imap_cli.cli.errors import interrupted_code, interrupted_word
 

@@ -400,3 +400,29 @@ def test_progress_counts_days_and_the_bytes_of_whole_answers(poda, sdc, data_dir
     # the bytes of every whole answer, 10-02's that did answer included; none of the cut one's
     assert poda.fake.cuts == []  # the cut happened
     assert last.received == len(first) + len(answered) + len(third)
+
+
+def test_the_command_draws_its_bar_on_a_terminal_and_only_there(run, poda, monkeypatch):
+    import functools
+    import re
+
+    from imap_cli.cli import output
+
+    for day in (1, 2):
+        poda.fake.add(1052, D(2025, 10, day, 12), size=2000)
+    argv = ("-v", "-i", "mag", "-s", "20251001", "-e", "20251002", "--query-mode", "sct")
+    argv += ("--dry-run", "-o", "json")
+    piped = run(*argv)
+    assert piped.code == 0, piped.err
+    assert "2025-10-01: new" in piped.err  # the -v lines, as before
+    assert "Fetching" not in piped.err and "\x1b" not in piped.err
+    with monkeypatch.context() as patch:  # stderr a terminal (stdout still a pipe)
+        patch.setattr(output, "Streams", functools.partial(output.Streams, stderr_tty=True))
+        ran = run(*argv, env={"COLUMNS": "100"})
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out) == json.loads(piped.out)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", ran.err)
+    assert "Fetching days 2/2" in text and "4.0 kB" in text
+    # the -v day lines are printed above the bar, whole
+    assert re.search(r"^2025-10-01: new \(the SDC has no L0 file for it\)$", text, re.M)
+    assert text.rstrip().endswith("nothing was written.")  # the summary after the bar
