@@ -106,6 +106,7 @@ START_DATE_6 = _param('option', 'start_date', ['--start-date', '-s'], help='Firs
 END_DATE_5 = _param('option', 'end_date', ['--end-date', '-e'], help='Last day (default: the start day).')
 QUERY_MODE = _param('option', 'query_mode', ['--query-mode'], help='ert: the days of packets received in the window (backfills too); sct: every day of the window, by packet time.', complete={'choices': ['ert', 'sct'], 'case_sensitive': True})
 UPLOAD = _param('option', 'upload', ['--upload'], help='Upload new and changed files to the SDC.', flag=True)
+DRY_RUN_2 = _param('option', 'dry_run', ['--dry-run', '-n'], help='Fetch the packets from PODA and compare them with the SDC; write and upload nothing.', flag=True)
 APIDS = _param('option', 'apids', ['--apids'], help="APIDs to fetch instead of the instrument's table, e.g. 1052,1068.")
 SID = _param('option', 'sid', ['--sid'], help='PODA system id: SID1 flight, SID2 pre-launch, SID3 sim.', complete={'choices': ['SID1', 'SID2', 'SID3'], 'case_sensitive': True})
 WEBPODA_URL = _param('option', 'webpoda_url', ['--webpoda-url'], help="PODA's .../dap2/apids URL (default: the webpoda-url setting).")
@@ -165,7 +166,7 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
     }},
     'reprocess': {'short_help': 'Ask the SDC to reprocess files (asks first).', 'hidden': False, 'params': [START_DATE_5, END_DATE_4, *INSTRUMENT_TO_DESCRIPTOR, YES, DRY_RUN, WAIT_2, CHECK_2, SINCE_3, TIMEOUT, INTERVAL, *GLOBAL_URL_TO_HELP]},
     'release': {'short_help': 'Release data to the public per a manifest (asks first).', 'hidden': False, 'params': [MANIFEST, DRY_RUN, YES, OUTPUT_FORMAT, *GLOBAL_URL_TO_HELP]},
-    'webpoda': {'short_help': "Make L0 packet files from LASP's PODA; compare with the SDC.", 'hidden': False, 'params': [INSTRUMENT_2, START_DATE_6, END_DATE_5, QUERY_MODE, UPLOAD, DRY_RUN, OUTPUT_FORMAT_4, JOBS, APIDS, SID, WEBPODA_URL, *GLOBAL_URL_TO_HELP], 'commands': {
+    'webpoda': {'short_help': "Make L0 packet files from LASP's PODA; compare with the SDC.", 'hidden': False, 'params': [INSTRUMENT_2, START_DATE_6, END_DATE_5, QUERY_MODE, UPLOAD, DRY_RUN_2, OUTPUT_FORMAT_4, JOBS, APIDS, SID, WEBPODA_URL, *GLOBAL_URL_TO_HELP], 'commands': {
         'login': {'short_help': 'Ask for the PODA user name and password;...', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'config': {'short_help': 'Show and change settings.', 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP], 'commands': {

@@ -566,3 +566,115 @@ class PartsProgress:
             with contextlib.suppress(BrokenPipeError):
                 self._progress.stop()
             self._progress = None
+
+
+# The days in flight named beside the bar; more are counted (`+3`).
+DAYS_NAMED = 2
+# Room the other columns of the days bar take besides its description: the bar (>= 10),
+# bytes received ("123.4 MB"), time elapsed ("0:00:00"), and the blanks between the columns.
+BESIDE_DAYS = 10 + 9 + 7 + 4
+
+
+def days_in_flight(current: Sequence[str], room: int) -> str:
+    """`20251001, 20251002 +3` within `room` characters: fewer days named, then none."""
+    for named in range(min(DAYS_NAMED, len(current)), -1, -1):
+        text = ", ".join(current[:named])
+        if len(current) > named:
+            text += f" +{len(current) - named}" if named else f"{len(current)} in flight"
+        if len(text) <= room:
+            return text
+    return ""
+
+
+class DaysProgress:
+    """`imap webpoda`'s progress: days done/total, packet bytes received, the days being
+    fetched, and the time elapsed.
+
+    A callable taking core.webpoda.WebpodaProgress snapshots (from worker threads) and a
+    context manager around the run. On a terminal only (and not with -q): one transient bar,
+    with the per-day lines (-v) printed above it; piped, nothing at all. When stderr's reader
+    goes away, it goes quiet and the run carries on.
+    """
+
+    def __init__(self, output: Output, noun: str = "days") -> None:
+        self.output = output
+        self.noun = noun
+        self.live = bool(output.streams.stderr_tty) and not output.quiet
+        self.closed = False
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> DaysProgress:
+        if not self.live:
+            return self
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Column
+
+        right = {"justify": "right", "no_wrap": True}
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False, table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1, min_width=10)),
+            TextColumn("{task.fields[received]}", table_column=Column(min_width=9, **right)),
+            TextColumn(
+                "{task.fields[current]}",
+                markup=False,
+                table_column=Column(no_wrap=True, overflow="ellipsis"),
+            ),
+            TimeElapsedColumn(table_column=Column(min_width=7, **right)),
+            console=self.output.console,
+            refresh_per_second=REFRESH_PER_SECOND,
+            transient=True,
+            expand=True,
+        )
+        self._task = self._progress.add_task(
+            f"Finding the {self.noun} with packets", total=None, received="", current=""
+        )
+        try:
+            self._progress.start()
+        except BrokenPipeError:
+            self._stream_gone()
+        return self
+
+    def __call__(self, now: Any) -> None:
+        """Take one WebpodaProgress (from any thread); never raises."""
+        if self._progress is None or self.closed:
+            return
+        try:
+            self._progress.update(self._task, **self._fields(now))
+        except BrokenPipeError:
+            self._stream_gone()
+
+    def _fields(self, now: Any) -> dict[str, Any]:
+        """The bar's description, counts and columns for a WebpodaProgress."""
+        if now.phase == "finding":
+            return {"description": f"Finding the {self.noun} with packets", "received": ""}
+        if now.phase == "uploading":
+            noun = "file" if now.uploading == 1 else "files"
+            description = f"Uploading {now.uploading} {noun} to the SDC"
+        else:
+            description = f"Fetching {self.noun} {now.done}/{now.days}"
+        if now.failed:
+            description += f", {now.failed} failed"
+        # the days in flight give way first: the counts and the time stay whole
+        room = self.output.console.width - len(description) - BESIDE_DAYS
+        return {
+            "description": description,
+            "total": now.days or None,
+            "completed": now.done,
+            "received": human_size(now.received),
+            "current": days_in_flight(now.current, room),
+        }
+
+    def _stream_gone(self) -> None:
+        self.closed = True
+        silence(self.output.streams.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        # closed first: a worker still streaming after Ctrl-C draws nothing more
+        self.closed = True
+        if self._progress is not None:
+            try:
+                self._progress.stop()
+            except BrokenPipeError:
+                self._stream_gone()
+            self._progress = None

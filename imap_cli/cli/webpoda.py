@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from imap_cli.cli import completers
-from imap_cli.cli.options import DryRun, Jobs, state, table_format
+from imap_cli.cli.options import Jobs, state, table_format
 
 if TYPE_CHECKING:
     from imap_cli.cli.output import Output
@@ -43,6 +43,15 @@ QueryMode = Annotated[
         help="ert: the days of packets received in the window (backfills too); sct: every "
         "day of the window, by packet time.",
         autocompletion=completers.vocabulary("webpoda_modes"),
+    ),
+]
+# Not the shared --dry-run ("transfer nothing"): webpoda's dry run does fetch from PODA.
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        "-n",
+        help="Fetch the packets from PODA and compare them with the SDC; write and upload nothing.",
     ),
 ]
 Upload = Annotated[bool, typer.Option("--upload", help="Upload new and changed files to the SDC.")]
@@ -149,7 +158,9 @@ def webpoda(
 
 
 def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> WebpodaSummary:
-    """Run the plan, one line per day on stderr (with -v); Ctrl-C says what was kept."""
+    """Run the plan with a progress bar on a terminal, one line per day on stderr (with -v,
+    above the bar); Ctrl-C says what was kept."""
+    from imap_cli.cli.progress import DaysProgress
     from imap_cli.core.webpoda import make_files
 
     output = run.output
@@ -157,16 +168,19 @@ def _make(run, settings, plan, workers: int, dry_run: bool, upload: bool) -> Web
     output.detail(f"{verb} {plan.instrument} L0 files from {settings.webpoda_url} ({plan.sid})")
     with run.client(jobs=workers) as sdc:
         try:
-            return make_files(
-                sdc,
-                settings,
-                plan,
-                jobs=workers,
-                dry_run=dry_run,
-                upload=upload,
-                on_day=lambda day: _say_day(output, day),
-                on_retry=output.detail,
-            )
+            # the bar is gone (it is transient) before the summary or the Ctrl-C note
+            with DaysProgress(output, "pointings" if plan.by_pointing else "days") as bar:
+                return make_files(
+                    sdc,
+                    settings,
+                    plan,
+                    jobs=workers,
+                    dry_run=dry_run,
+                    upload=upload,
+                    on_day=lambda day: _say_day(output, day),
+                    on_retry=output.detail,
+                    on_progress=bar,
+                )
         except KeyboardInterrupt as stop:
             from imap_cli.cli.errors import interrupted_code, interrupted_word
 

@@ -258,14 +258,26 @@ class PodaClient:
                 response.close()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def fetch_to(self, url: str, handle: IO[bytes]) -> tuple[int, int]:
+    def fetch_to(
+        self, url: str, handle: IO[bytes], on_bytes: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
         """Stream `url`'s packets into `handle` from its current position: (bytes, packets).
 
         After a cut, the handle is rewound and the count starts again, so only a whole
-        answer is ever kept."""
+        answer is ever kept. `on_bytes(n)` hears of each piece as it arrives; a cut answer's
+        bytes are taken back (a negative n) before it is asked for again, and when it fails."""
         start = handle.tell()
+        told = 0  # bytes of the current attempt that on_bytes has heard of
+
+        def take_back() -> None:
+            nonlocal told
+            if on_bytes is not None and told:
+                on_bytes(-told)
+            told = 0
 
         def read(response: requests.Response) -> tuple[int, int]:
+            nonlocal told
+            take_back()
             handle.seek(start)
             handle.truncate()
             counter = PacketCounter()
@@ -274,9 +286,16 @@ class PodaClient:
                 handle.write(chunk)
                 counter.feed(chunk)
                 size += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+                    told += len(chunk)
             return size, counter.packets
 
-        return self.read_whole(url, read)
+        try:
+            return self.read_whole(url, read)
+        except BaseException:
+            take_back()
+            raise
 
     def lines(self, url: str) -> list[str]:
         """The non-empty lines of a text answer (CRLF or LF)."""

@@ -27,7 +27,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -217,6 +217,92 @@ class WebpodaSummary:
         }
 
 
+@dataclass(frozen=True)
+class WebpodaProgress:
+    """Where a run is, for a progress display: plain data, sent from worker threads.
+
+    `phase` is "finding" (asking which days have packets: `days` is None), "fetching" (the
+    days' packets) or "uploading" (`uploading` files to the SDC). `received` counts the packet
+    bytes of the answers that arrived whole or are arriving (a cut answer's bytes are taken
+    back when it is asked for again). `current` names the days (or pointings) in flight, as
+    in the file names: 20251001, 20251001-repoint00012.
+    """
+
+    phase: str
+    days: int | None
+    done: int = 0
+    failed: int = 0
+    received: int = 0
+    current: tuple[str, ...] = ()
+    uploading: int = 0
+
+
+class _Tracker:
+    """Counts a run's progress and sends a WebpodaProgress on each change (under a lock, so
+    the snapshots arrive in order: the callback must be quick and must not raise)."""
+
+    def __init__(self, report: Callable[[WebpodaProgress], None] | None) -> None:
+        self.report = report
+        self.lock = threading.Lock()
+        self.now = WebpodaProgress("finding", None)
+        self.spans: dict[str, None] = {}  # in flight, in the order they started
+        self.over = False  # fetching has ended: stragglers of a cancelled run are not news
+
+    def _change(self, **changes: Any) -> None:
+        # callers hold the lock
+        self.now = replace(self.now, **changes)
+        if self.report is not None:
+            self.report(self.now)
+
+    def start(self) -> None:
+        """The run begins: still finding its days."""
+        if self.report is not None:
+            with self.lock:
+                self._change()
+
+    def planned(self, spans: int) -> None:
+        """The days are known."""
+        if self.report is not None:
+            with self.lock:
+                self._change(phase="fetching", days=spans)
+
+    def started(self, span: Span) -> None:
+        """A span's requests are on their way."""
+        if self.report is not None:
+            with self.lock:
+                self.spans[span.name_date] = None
+                self._change(current=tuple(self.spans))
+
+    def received(self, size: int) -> None:
+        """`size` more packet bytes (negative: taken back)."""
+        if self.report is not None and size:
+            with self.lock:
+                if not self.over:
+                    self._change(received=self.now.received + size)
+
+    def finished(self, span: Span, failed: bool) -> None:
+        """A span is done (made, unchanged, empty or failed)."""
+        if self.report is not None:
+            with self.lock:
+                self.spans.pop(span.name_date, None)
+                self._change(
+                    done=self.now.done + 1,
+                    failed=self.now.failed + failed,
+                    current=tuple(self.spans),
+                )
+
+    def fetched(self) -> None:
+        """No more packets will be counted (the run's fetches are over or cancelled)."""
+        with self.lock:
+            self.over = True
+
+    def uploading(self, files: int) -> None:
+        """The new and changed files are going to the SDC."""
+        if self.report is not None:
+            with self.lock:
+                self._change(phase="uploading", current=(), uploading=files)
+
+
 # --- which days / pointings ------------------------------------------------------------------
 
 
@@ -356,14 +442,18 @@ class _Part:
 
 
 def _fetch_apid(
-    client: poda.PodaClient, url: str, folder: Path | None, cancel: threading.Event
+    client: poda.PodaClient,
+    url: str,
+    folder: Path | None,
+    cancel: threading.Event,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> _Part:
     if cancel.is_set():
         raise KeyboardInterrupt
     # closed by the span's assembly (or below); no `with`: it outlives this call
     handle = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
     try:
-        size, packets = client.fetch_to(url, handle)
+        size, packets = client.fetch_to(url, handle, on_bytes)
     except BaseException:
         handle.close()
         raise
@@ -381,8 +471,10 @@ class _Run:
         data_dir: Path,
         jobs: int,
         dry_run: bool,
+        tracker: _Tracker | None = None,
     ) -> None:
         self.sdc, self.client, self.plan = sdc, client, plan
+        self.tracker = tracker or _Tracker(None)
         self.data_dir, self.dry_run = data_dir, dry_run
         self.cancel = threading.Event()
         self.pool = WorkerPool(max(1, jobs), "imap-webpoda", cancel=self.cancel)
@@ -423,15 +515,18 @@ class _Run:
         folder = None if self.scratch is not None else self.folder(span)
         # the SDC's answer first: it decides what the span's bytes become once they are in
         lookup = self.pool.submit(production, self.sdc, self.plan.instrument, span)
+        self.tracker.started(span)
+        counted = self.tracker.received if self.tracker.report is not None else None
         fetches = []
         for apid in self.plan.apids:
             url = poda.packets_url(self.client.url, self.plan.sid, apid, span.start, span.end)
-            future = self.pool.submit(_fetch_apid, self.client, url, folder, self.cancel)
+            future = self.pool.submit(_fetch_apid, self.client, url, folder, self.cancel, counted)
             fetches.append((apid, future))
         return fetches, lookup
 
     def close(self) -> None:
         """Stop the pool; remove every part left (a failure or Ctrl-C keeps nothing)."""
+        self.tracker.fetched()
         self.cancel.set()
         self.pool.stop(drop=True)
         for path in list(self.parts):
@@ -567,15 +662,21 @@ def run_webpoda(
     dry_run: bool = False,
     upload: bool = False,
     on_day: Callable[[DayResult], None] | None = None,
+    on_progress: Callable[[WebpodaProgress], None] | None = None,
 ) -> WebpodaSummary:
     """Make the plan's L0 files (or, with dry_run, say what would be made) and upload the new
     and changed ones when asked. Failures of one day are in its result; a failure to find the
-    days at all (PODA refused, the repoint table missing) raises."""
+    days at all (PODA refused, the repoint table missing) raises.
+
+    `on_day` hears of each day as it is done (from this thread); `on_progress` of every step
+    (days known, bytes arriving, a day done: a WebpodaProgress, from worker threads too)."""
     from imap_cli.core.download.datadir import ensure_data_dir
 
     data_dir = ensure_data_dir(data_dir)
-    run = _Run(sdc, client, plan, data_dir, jobs, dry_run)
+    tracker = _Tracker(on_progress)
+    run = _Run(sdc, client, plan, data_dir, jobs, dry_run, tracker)
     days: list[DayResult] = []
+    tracker.start()
     try:
         # the repoint table is fetched while PODA says what it received
         table = run.pool.submit(repoint_table, sdc, data_dir) if plan.by_pointing else None
@@ -584,6 +685,7 @@ def run_webpoda(
             spans = pointing_spans(plan, table.result(), received)
         else:
             spans = daily_spans(plan, received)
+        tracker.planned(len(spans))
         # A few spans in flight (enough to keep `jobs` requests busy): each APID's answer
         # holds a temporary file open until its span is assembled.
         ahead = 1 + -(-2 * max(1, jobs) // len(plan.apids))
@@ -602,12 +704,13 @@ def run_webpoda(
             except Exception as exc:  # a bug or a disk error costs one day, not the run
                 result = _failed_span(span, failure(exc))
             days.append(result)
+            tracker.finished(span, result.action == "failed")
             if on_day is not None and not (upload and result.path and not dry_run):
                 on_day(result)
     finally:
         run.close()
     if upload and not dry_run:
-        _upload(sdc, days, jobs, on_day)
+        _upload(sdc, days, jobs, on_day, tracker)
     return WebpodaSummary(plan.instrument, plan.mode, dry_run, days)
 
 
@@ -618,13 +721,18 @@ def _failed_span(span: Span, error: IMAPError) -> DayResult:
 
 
 def _upload(
-    sdc: SDCClient, days: list[DayResult], jobs: int, on_day: Callable[[DayResult], None] | None
+    sdc: SDCClient,
+    days: list[DayResult],
+    jobs: int,
+    on_day: Callable[[DayResult], None] | None,
+    tracker: _Tracker,
 ) -> None:
     """Upload the new and changed files through the checked upload path."""
     from imap_cli.core.upload import upload_files
 
     todo = [d for d in days if d.path and d.action in ("new", "changed")]
     if todo:
+        tracker.uploading(len(todo))
         results = upload_files(sdc, [Path(d.path) for d in todo if d.path], jobs=jobs)
         by_name = {Path(r.path).name: r for r in results if r.path is not None}
         for day in todo:
@@ -660,9 +768,10 @@ def make_files(
     upload: bool = False,
     on_day: Callable[[DayResult], None] | None = None,
     on_retry: Callable[[str], None] | None = None,
+    on_progress: Callable[[WebpodaProgress], None] | None = None,
 ) -> WebpodaSummary:
     """Open PODA with `settings`' credentials and run `plan` against `sdc` (the one way the
-    command and the Python function make the day files)."""
+    command and the Python function make the day files). The callbacks: see run_webpoda."""
     with poda_client(settings, jobs=jobs) as client:
         if on_retry is not None:
             client.retry.on_retry = on_retry
@@ -675,4 +784,5 @@ def make_files(
             dry_run=dry_run,
             upload=upload,
             on_day=on_day,
+            on_progress=on_progress,
         )

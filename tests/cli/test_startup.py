@@ -14,10 +14,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from quiet_http import QuietHTTPServer
 
 from imap_cli.cli.app import COMMANDS
 
@@ -205,8 +206,8 @@ class NotFound(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def not_found_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+def not_found_server() -> Iterator[QuietHTTPServer]:
+    server = QuietHTTPServer(("127.0.0.1", 0), NotFound)
     server.requests = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -217,7 +218,7 @@ def not_found_server() -> Iterator[ThreadingHTTPServer]:
 
 @pytest.mark.parametrize("case", list(COMMAND_CASES))
 def test_a_command_imports_what_it_uses(
-    case: str, tmp_path: Path, not_found_server: ThreadingHTTPServer
+    case: str, tmp_path: Path, not_found_server: QuietHTTPServer
 ) -> None:
     argv, not_needed = COMMAND_CASES[case]
     (tmp_path / "imap_mag_l1a_norm-mago_20251017_v001.0001.cdf").write_bytes(b"x")
@@ -255,7 +256,7 @@ INSIDE_CASES = {
 
 @pytest.mark.parametrize("case", list(INSIDE_CASES))
 def test_info_and_parents_import_cdflib_and_nothing_else_heavy(
-    case: str, tmp_path: Path, not_found_server: ThreadingHTTPServer
+    case: str, tmp_path: Path, not_found_server: QuietHTTPServer
 ) -> None:
     from imap_cli.server.demo_files import cdf
 

@@ -22,12 +22,13 @@ import contextlib
 import datetime as dt
 import re
 import socket
-import sys
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from quiet_http import QuietHTTPServer
 
 ROOT = "/ops/imap/poda/dap2/apids"
 COLUMNS = ("time", "ert", "packet", "length")
@@ -309,17 +310,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (after a 503, or Ctrl-C) is normal, and printing it would put a
-        # server's traceback in the client's captured stderr; anything else is printed (and the
-        # test that sees it fails).
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
 class PodaServer:
     """The fake on 127.0.0.1 (a free port), in a daemon thread; a context manager."""
 
@@ -327,7 +317,7 @@ class PodaServer:
         self.fake = fake or FakePoda()
 
     def __enter__(self) -> PodaServer:
-        self.server = _QuietServer(("127.0.0.1", 0), _Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.fake = self.fake  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -40,9 +40,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from quiet_http import QuietHTTPServer
 
 BUCKET = "sds-data-123456789012"
 REGION = "us-west-2"
@@ -189,8 +191,7 @@ class Fault:
 # --- the servers ----------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, fake: RealisticSDC, name: str, handler: type) -> None:
@@ -198,12 +199,11 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         self.name = name
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Never print (capsys would take a server's traceback for the client's). A client that
-        # hangs up is normal; anything else is a bug in the fake, kept for the tests to check.
+    def unexpected(self, request: Any, client_address: Any) -> None:
+        # Not a hang-up (those are quiet): a bug in the fake, kept for the tests to check
+        # rather than printed (capsys would take a server's traceback for the client's).
         error = sys.exc_info()[1]
-        if not isinstance(error, (ConnectionError, TimeoutError, socket.timeout)):
-            self.fake.server_errors.append(f"{self.name}: {type(error).__name__}: {error}")
+        self.fake.server_errors.append(f"{self.name}: {type(error).__name__}: {error}")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -14,10 +14,11 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from quiet_http import QuietHTTPServer
 from realistic_sdc import RealisticSDC
 
 import imap_cli
@@ -372,7 +373,7 @@ class _FailsButTheEmptyQuery(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("filters", [(), ("-s", "20250101", "-e", "20251231")])
 def test_a_500_that_splitting_does_not_cure_ends_without_a_request_storm(capsys, filters):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FailsButTheEmptyQuery)
+    server = QuietHTTPServer(("127.0.0.1", 0), _FailsButTheEmptyQuery)
     server.asked = 0  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -11,10 +11,11 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from quiet_http import QuietHTTPServer
 
 from imap_cli.core.http import SDCClient
 from imap_cli.core.settings import resolve
@@ -43,9 +44,8 @@ class Wire:
     script: list[object] = field(default_factory=list)
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+def _serve(handler: type[BaseHTTPRequestHandler]) -> QuietHTTPServer:
+    server = QuietHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     return server
 

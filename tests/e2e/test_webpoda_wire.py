@@ -365,3 +365,64 @@ def test_an_interrupted_run_leaves_only_whole_files(poda, sdc, data_dir):
         run_webpoda(client, source, plan, data_dir=data_dir, jobs=4, on_day=stop)
     left = sorted(p.name for p in data_dir.rglob("*") if p.is_file())
     assert left == ["imap_mag_l0_raw_20251001_v001.0001.pkts"]
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def test_progress_counts_days_and_the_bytes_of_whole_answers(poda, sdc, data_dir):
+    from imap_cli.core.http import SDCClient
+    from imap_cli.core.settings import resolve
+    from imap_cli.core.webpoda import make_files, plan_webpoda
+
+    add = poda.fake.add
+    first = add(1052, D(2025, 10, 1, 12), size=3000) + add(1068, D(2025, 10, 1, 13), size=700)
+    answered = add(1052, D(2025, 10, 2, 12), size=500)  # 10-02's other APID keeps failing
+    add(1068, D(2025, 10, 2, 13))
+    third = add(1052, D(2025, 10, 3, 12), size=90)
+    poda.fake.fail(10, 503, "apid_1068.bin?time%3E=2025-10-01T23")
+    poda.fake.cut(1, "apid_1052.bin?time%3E=2025-09-30")  # 10-01's answer is cut once
+    settings = resolve(
+        flags={"url": sdc.api_url, "data-dir": str(data_dir), "webpoda-url": poda.url},
+        env={"IMAP_WEBPODA_TOKEN": poda.fake.token, "IMAP_RETRIES": "2"},
+    )
+    plan = plan_webpoda("mag", "20251001", "20251003", query_mode="sct")
+    seen = []
+    with SDCClient(settings) as client:
+        summary = make_files(client, settings, plan, jobs=4, on_progress=seen.append)
+    assert [d.action for d in summary.days] == ["new", "failed", "new"]
+    assert seen[0].phase == "finding" and seen[0].days is None
+    assert all(s.phase == "fetching" and s.days == 3 for s in seen[1:])
+    assert {day for s in seen for day in s.current} == {"20251001", "20251002", "20251003"}
+    assert [s.done for s in seen] == sorted(s.done for s in seen)  # in order, never back
+    last = seen[-1]
+    assert (last.done, last.failed, last.current) == (3, 1, ())
+    # the bytes of every whole answer, 10-02's that did answer included; none of the cut one's
+    assert poda.fake.cuts == []  # the cut happened
+    assert last.received == len(first) + len(answered) + len(third)
+
+
+def test_the_command_draws_its_bar_on_a_terminal_and_only_there(run, poda, monkeypatch):
+    import functools
+    import re
+
+    from imap_cli.cli import output
+
+    for day in (1, 2):
+        poda.fake.add(1052, D(2025, 10, day, 12), size=2000)
+    argv = ("-v", "-i", "mag", "-s", "20251001", "-e", "20251002", "--query-mode", "sct")
+    argv += ("--dry-run", "-o", "json")
+    piped = run(*argv)
+    assert piped.code == 0, piped.err
+    assert "2025-10-01: new" in piped.err  # the -v lines, as before
+    assert "Fetching" not in piped.err and "\x1b" not in piped.err
+    with monkeypatch.context() as patch:  # stderr a terminal (stdout still a pipe)
+        patch.setattr(output, "Streams", functools.partial(output.Streams, stderr_tty=True))
+        ran = run(*argv, env={"COLUMNS": "100"})
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out) == json.loads(piped.out)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", ran.err)
+    assert "Fetching days 2/2" in text and "4.0 kB" in text
+    # the -v day lines are printed above the bar, whole
+    assert re.search(r"^2025-10-01: new \(the SDC has no L0 file for it\)$", text, re.M)
+    assert text.rstrip().endswith("nothing was written.")  # the summary after the bar

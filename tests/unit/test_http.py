@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from quiet_http import QuietHTTPServer
 
 from imap_cli.cli.errors import ExitCode, exit_code_for
 from imap_cli.core import errors
@@ -268,7 +269,7 @@ def test_loopback_requests_bypass_environment_proxies(monkeypatch) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
+    servers = [QuietHTTPServer(("127.0.0.1", 0), Recorder) for _ in range(2)]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     sdc, proxy = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)

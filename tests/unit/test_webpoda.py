@@ -145,3 +145,44 @@ def test_the_poda_credential_goes_to_poda_only():
         )
     assert "x-api-key" not in {k.lower() for k in client.session.headers}
     assert poda.encode_token("user", "p:ss") == "dXNlcjpwOnNz"
+
+
+class _Answer:
+    """A streamed PODA answer: its pieces, then (when cut) a broken chunked body."""
+
+    def __init__(self, pieces: list[bytes], cut: bool) -> None:
+        self.pieces, self.cut = pieces, cut
+
+    def iter_content(self, size: int):
+        import requests
+
+        yield from self.pieces
+        if self.cut:
+            raise requests.exceptions.ChunkedEncodingError("cut")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("cuts", [1, 3])
+def test_fetch_to_takes_back_the_bytes_of_a_cut_answer(cuts: int, monkeypatch) -> None:
+    """on_bytes hears of each piece; a cut answer's bytes are taken back before it is asked
+    for again, and when it is given up: the sum is always the bytes kept."""
+    import io
+
+    from imap_cli.core.errors import IntegrityError
+
+    body = packet(1052, 100) + packet(1052, 50)
+    answers = [_Answer([body[:60], body[60:90]], cut=True)] * cuts + [_Answer([body], cut=False)]
+    client = poda.PodaClient("http://127.0.0.1:9/apids", "dG9rZW4=", retries=2, sleep=lambda s: 0)
+    monkeypatch.setattr(client, "get", lambda url, what="PODA": answers.pop(0))
+    heard: list[int] = []
+    handle = io.BytesIO()
+    if cuts < client.retry.attempts:
+        assert client.fetch_to("http://127.0.0.1:9/apids/x", handle, heard.append) == (len(body), 2)
+        assert handle.getvalue() == body
+        assert heard == [60, 30, -90, len(body)] and sum(heard) == len(body)
+    else:
+        with pytest.raises(IntegrityError):
+            client.fetch_to("http://127.0.0.1:9/apids/x", handle, heard.append)
+        assert heard == [60, 30, -90] * cuts and sum(heard) == 0
