@@ -332,27 +332,8 @@ def serve(
     """
     import shutil
 
-    from imap_cli.cli import serve_background
-
-    run = state(ctx)
-    out = run.output
-    # Set only in the process `--background` started: it serves, and tells its parent when.
-    ready = serve_background.ready_pipe() if background else None
-    if stop:
-        _only_port(ctx)
-        serve_background.stop(out, port)
-        return
-    if log_file is not None and not background:
-        raise _usage(
-            "--log-file goes with --background",
-            "In the foreground the log is stderr: redirect it, `imap serve 2>> serve.log`.",
-        )
-    if background and ready is None:
-        raise typer.Exit(serve_background.start(out, run.argv, port, log_file))
-    announce = None
-    if ready is not None:
-        log = serve_background.log_file_for(log_file, port)
-        announce = functools.partial(_announce, ready, str(log))
+    out = state(ctx).output
+    announce = _background_mode(ctx, background, stop, log_file, port)
     cleanup: Path | None = None
     if demo:
         root, cleanup = _demo_root(root)
@@ -389,6 +370,33 @@ def serve(
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def _background_mode(
+    ctx: typer.Context, background: bool, stop: bool, log_file: Path | None, port: int
+) -> Callable[[RunningServer], None] | None:
+    """--stop and --background, which end here (typer.Exit), or in the server `--background`
+    started: what tells its parent it is ready. None: an ordinary foreground server."""
+    from imap_cli.cli import serve_background
+
+    run = state(ctx)
+    # Set only in the process `--background` started: it serves, and tells its parent when.
+    ready = serve_background.ready_pipe() if background else None
+    if stop:
+        _only_port(ctx)
+        serve_background.stop(run.output, port)
+        raise typer.Exit(0)
+    if log_file is not None and not background:
+        raise _usage(
+            "--log-file goes with --background",
+            "In the foreground the log is stderr: redirect it, `imap serve 2>> serve.log`.",
+        )
+    if background and ready is None:
+        raise typer.Exit(serve_background.start(run.output, run.argv, port, log_file))
+    if ready is None:
+        return None
+    log = serve_background.log_file_for(log_file, port)
+    return functools.partial(_announce, ready, str(log))
 
 
 # What a refused configuration says, by ServerConfig field: the problem, then the hint.
