@@ -45,8 +45,10 @@ CREATE TABLE IF NOT EXISTS files (
     min_et REAL, max_et REAL, start_ts REAL, end_ts REAL,
     row_json TEXT
 );
-CREATE INDEX IF NOT EXISTS files_series
-    ON files (tbl, instrument, data_level, descriptor, start_date);
+-- A series' files, and in it each day's versions: what ranking versions looks up per row.
+DROP INDEX IF EXISTS files_series;
+CREATE INDEX IF NOT EXISTS files_rank
+    ON files (tbl, instrument, data_level, descriptor, start_date, repointing, major);
 -- Date windows across instruments (how large queries are split) read only their days.
 CREATE INDEX IF NOT EXISTS files_day ON files (tbl, start_date);
 CREATE INDEX IF NOT EXISTS files_dir ON files (dir);
