@@ -96,7 +96,28 @@ def _past(verb: str) -> str:
     return verb[:-3] + "ed" if verb.endswith("ing") else verb
 
 
-class TransferProgress:
+class _Bar:
+    """What the live displays share: a rich Progress that stops quietly when stderr's reader
+    has gone (`closed`: nothing more is written)."""
+
+    output: Output
+    closed: bool
+    _progress: Any
+
+    def _stream_gone(self) -> None:
+        self.closed = True
+        silence(self.output.streams.stderr)
+
+    def _stop_bar(self) -> None:
+        if self._progress is not None:
+            try:
+                self._progress.stop()
+            except BrokenPipeError:
+                self._stream_gone()
+            self._progress = None
+
+
+class TransferProgress(_Bar):
     """Renders TransferEvents for a person; a context manager around the transfer."""
 
     def __init__(self, output: Output, verb: str = "Downloading", client: Any = None) -> None:
@@ -159,12 +180,7 @@ class TransferProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            try:
-                self._progress.stop()
-            except BrokenPipeError:
-                self._stream_gone()
-            self._progress = None
+        self._stop_bar()
 
     def handle(self, event: TransferEvent) -> None:
         """Take one event from a worker thread."""
@@ -224,10 +240,6 @@ class TransferProgress:
             from imap_cli.core.errors import printable
 
             self._progress.console.print(Text(printable(text), style="yellow"))
-
-    def _stream_gone(self) -> None:
-        self.closed = True
-        silence(self.output.streams.stderr)
 
     def _fit_name(self, key: str) -> None:
         wanted = min(self._name_width, len(key) - key.rfind("/") - 1 + 2)
@@ -586,7 +598,7 @@ def days_in_flight(current: Sequence[str], room: int) -> str:
     return ""
 
 
-class DaysProgress:
+class DaysProgress(_Bar):
     """`imap webpoda`'s progress: days done/total, packet bytes received, the days being
     fetched, and the time elapsed.
 
@@ -665,16 +677,7 @@ class DaysProgress:
             "current": days_in_flight(now.current, room),
         }
 
-    def _stream_gone(self) -> None:
-        self.closed = True
-        silence(self.output.streams.stderr)
-
     def __exit__(self, *exc: object) -> None:
         # closed first: a worker still streaming after Ctrl-C draws nothing more
         self.closed = True
-        if self._progress is not None:
-            try:
-                self._progress.stop()
-            except BrokenPipeError:
-                self._stream_gone()
-            self._progress = None
+        self._stop_bar()

@@ -96,20 +96,10 @@ class Record:
 
 def write_record(record: Record) -> Path:
     """Record a background server, atomically (a temporary file renamed over the old one)."""
-    import tempfile
+    from imap_cli.core.recent import write_whole
 
     path = state_file(record.port)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(record.__dict__, indent=1) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_whole(path, json.dumps(record.__dict__, indent=1) + "\n")
     return path
 
 
