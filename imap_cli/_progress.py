@@ -1,8 +1,9 @@
-"""`progress=` of the Python API's transfer functions: off, a rich bar, or the caller's callback.
+"""`progress=` of the Python API's transfer functions and of `webpoda`: off, a rich bar, or the
+caller's callback.
 
 None (the default) draws a bar only when stderr is a terminal, so scripts, logs and batch jobs
 stay quiet; True draws one anyway (rich renders in Jupyter too); a callable receives every
-TransferEvent (called from worker threads).
+TransferEvent (webpoda: every WebpodaProgress snapshot), called from worker threads.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imap_cli.core.transfer import EventSink, Stage, TransferEvent, ignore_events
 
+if TYPE_CHECKING:
+    from imap_cli.core.webpoda import WebpodaProgress
+
 ProgressOption = bool | Callable[[TransferEvent], Any] | None
+DaysProgressOption = bool | Callable[["WebpodaProgress"], Any] | None
 
 
 class _Bar:
@@ -70,18 +75,78 @@ class _Bar:
             )
 
 
+def _wanted(progress: bool | None) -> bool:
+    """None: a bar only when stderr is a terminal."""
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return progress
+
+
 @contextlib.contextmanager
 def progress_sink(progress: ProgressOption, verb: str) -> Iterator[EventSink]:
     """The event sink for `progress`, drawn (and stopped) around the transfer."""
     if callable(progress):
         yield progress
         return
-    if progress is None:
-        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not progress:
+    if not _wanted(progress):
         yield ignore_events
         return
     bar = _Bar(verb)
+    bar.progress.start()
+    try:
+        yield bar
+    finally:
+        bar.progress.stop()
+
+
+class _DaysBar:
+    """One rich bar for a webpoda run: days (or pointings) done of those found, packet bytes."""
+
+    def __init__(self, noun: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.noun = noun
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[received]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.progress.add_task("Finding the days", total=None, received="")
+
+    def __call__(self, now: WebpodaProgress) -> None:
+        from rich.filesize import decimal
+
+        if now.phase == "uploading":
+            description = f"Uploading {now.uploading} files to the SDC"
+        elif now.days is None:
+            description = f"Finding the {self.noun}"
+        else:
+            failed = f", {now.failed} failed" if now.failed else ""
+            description = f"Fetching {self.noun} {now.done}/{now.days}{failed}"
+        self.progress.update(
+            self.task,
+            description=description,
+            total=now.days or None,
+            completed=now.done,
+            received=decimal(now.received),
+        )
+
+
+@contextlib.contextmanager
+def days_sink(
+    progress: DaysProgressOption, noun: str
+) -> Iterator[Callable[[WebpodaProgress], Any] | None]:
+    """The callback for webpoda's `progress`, its bar drawn (and stopped) around the run."""
+    if callable(progress):
+        yield progress
+        return
+    if not _wanted(progress):
+        yield None
+        return
+    bar = _DaysBar(noun)
     bar.progress.start()
     try:
         yield bar

@@ -7,12 +7,15 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from imap_cli._common import DateLike, PathLike, _check_jobs
 from imap_cli._config import config
 from imap_cli._keywords import checked_keywords
 from imap_cli.client import Client
+
+if TYPE_CHECKING:
+    from imap_cli._progress import DaysProgressOption
 
 log = logging.getLogger("imap_cli")
 
@@ -347,6 +350,7 @@ def webpoda(
     sid: str = "SID1",
     webpoda_url: str | None = None,
     jobs: int | None = None,
+    progress: DaysProgressOption = None,
 ) -> list[dict[str, Any]]:
     """Make L0 packet files from LASP's PODA, as `imap webpoda` does.
 
@@ -375,6 +379,10 @@ def webpoda(
         PODA's ``.../dap2/apids`` base; default: the webpoda-url setting.
     jobs : int, optional
         Requests at once; default: the jobs setting.
+    progress : bool or callable, optional
+        None (default): a progress bar on stderr when it is a terminal; True: always; False:
+        none; a callable: called with each ``WebpodaProgress`` (phase, days, done, failed,
+        received bytes, the days in flight), from worker threads.
 
     Returns
     -------
@@ -396,8 +404,18 @@ def webpoda(
     )
     settings = config.settings(**({"webpoda-url": webpoda_url} if webpoda_url else {}))
     workers = _check_jobs(jobs, settings.jobs)
+    from imap_cli._progress import days_sink
     from imap_cli.core.http import SDCClient
 
-    with SDCClient(settings) as sdc:
-        summary = make_files(sdc, settings, plan, jobs=workers, dry_run=dry_run, upload=upload)
+    noun = "pointings" if plan.by_pointing else "days"
+    with SDCClient(settings) as sdc, days_sink(progress, noun) as on_progress:
+        summary = make_files(
+            sdc,
+            settings,
+            plan,
+            jobs=workers,
+            dry_run=dry_run,
+            upload=upload,
+            on_progress=on_progress,
+        )
     return [day.as_dict() for day in summary.days]

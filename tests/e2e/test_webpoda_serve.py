@@ -95,3 +95,36 @@ def test_imap_webpoda_against_the_demo(imap, sdc_env):
     assert ran.code == 0, ran.err
     assert [d["repointing"] for d in json.loads(ran.out)["days"]] == [40, 41, 42]
     assert len(list((sdc_env.data_dir / "imap/hi/l0/2025/10").glob("*-repoint0004?_*"))) == 3
+
+
+def test_the_python_webpoda_reports_progress(sdc_env, monkeypatch, capsys):
+    import imap_cli
+
+    monkeypatch.setenv("IMAP_WEBPODA_URL", sdc_env.url + ROOT)
+    monkeypatch.setenv("IMAP_WEBPODA_TOKEN", TOKEN)
+    seen = []
+    days = imap_cli.webpoda(
+        instrument="mag", start_date="20251002", end_date="20251006", progress=seen.append
+    )
+    assert [d["action"] for d in days] == ["unchanged", "changed", "new"]
+    assert seen[0].phase == "finding" and seen[0].days is None
+    last = seen[-1]
+    assert (last.days, last.done, last.failed, last.current) == (3, 3, 0, ())
+    assert last.received == sum(d["bytes"] for d in days) > 0
+    assert [s.done for s in seen] == sorted(s.done for s in seen)  # in order
+    # progress=False (and the default, stderr not being a terminal here) draws nothing
+    imap_cli.webpoda(instrument="mag", start_date="20251002", dry_run=True, progress=False)
+    imap_cli.webpoda(instrument="mag", start_date="20251002", dry_run=True)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError):
+        imap_cli.webpoda(instrument="mag", start_date="20251002", progres=True)
+
+
+def test_the_python_webpoda_draws_a_bar_when_asked(sdc_env, monkeypatch, capsys):
+    import imap_cli
+
+    monkeypatch.setenv("IMAP_WEBPODA_URL", sdc_env.url + ROOT)
+    monkeypatch.setenv("IMAP_WEBPODA_TOKEN", TOKEN)
+    imap_cli.webpoda(instrument="hi", start_date="20251005", dry_run=True, progress=True)
+    err = capsys.readouterr().err
+    assert "Fetching pointings 3/3" in err, err
