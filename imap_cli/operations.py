@@ -380,9 +380,8 @@ def webpoda(
     jobs : int, optional
         Requests at once; default: the jobs setting.
     progress : bool or callable, optional
-        None (default): a progress bar on stderr when it is a terminal; True: always; False:
-        none; a callable: called with each ``WebpodaProgress`` (phase, days, done, failed,
-        received bytes, the days in flight), from worker threads.
+        As for the transfer functions: a bar on stderr when it is a terminal (None), always
+        (True), never (False); or a callable given each ``WebpodaProgress`` snapshot.
 
     Returns
     -------
