@@ -127,6 +127,7 @@ DEMO = _param('option', 'demo', ['--demo'], help='Serve a small demo archive (bu
 LATENCY_MS = _param('option', 'latency_ms', ['--latency-ms'], help="Delay added to every API call, like the real SDC's.")
 MAX_RESPONSE_BYTES = _param('option', 'max_response_bytes', ['--max-response-bytes'], help="Answer larger API responses with the gateway's 500, as the SDC does (its Lambdas cannot send more than 6,291,556 bytes). 0: no limit.")
 NO_PAGINATION = _param('option', 'no_pagination', ['--no-pagination'], help='Answer offset/limit on /query with a 400, as most deployments do (by default they page, as the newer SDC revision does).', flag=True)
+PAGINATION = _param('option', 'pagination', ['--pagination'], flag=True, hidden=True)
 RESCAN_INTERVAL = _param('option', 'rescan_interval', ['--rescan-interval'], help='Seconds between checks for files dropped in by hand (0: before every API call). SIGHUP rescans everything.')
 API_KEY_FILE = _param('option', 'api_key_file', ['--api-key-file'], help='Read the API key from this file (its first line), out of sight of `ps`.')
 ACCESS_TOKEN_FILE = _param('option', 'access_token_file', ['--access-token-file'], help='Read the bearer token from this file (its first line).')
@@ -177,5 +178,5 @@ SPEC = {'params': [URL, API_KEY, DATA_DIR, VERBOSE, QUIET, DEBUG, VERSION, INSTA
         'path': {'short_help': "Print the config file's path.", 'hidden': False, 'params': [*GLOBAL_URL_TO_HELP]},
     }},
     'doctor': {'short_help': 'Check the setup and the way to the SDC.', 'hidden': False, 'params': [FORMAT_2, CA_BUNDLE, *GLOBAL_URL_TO_HELP]},
-    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, NO_PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, BACKGROUND, LOG_FILE, STOP, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
+    'serve': {'short_help': 'Serve a folder as a local SDC, for offline work and tests.', 'hidden': False, 'params': [ROOT, HOST, PORT, OBJECTS_PORT, SAME_ORIGIN, API_KEY_2, ACCESS_TOKEN, DEMO, LATENCY_MS, MAX_RESPONSE_BYTES, NO_PAGINATION, PAGINATION, RESCAN_INTERVAL, API_KEY_FILE, ACCESS_TOKEN_FILE, ALLOW_ANONYMOUS_WRITES, PUBLIC_URL, PUBLIC_OBJECTS_URL, TLS_CERT, TLS_KEY, MAX_UPLOAD_SIZE, MIN_FREE_SPACE, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, JOB_DELAY, FAIL_JOBS, PODA_CREDENTIALS, BACKGROUND, LOG_FILE, STOP, GLOBAL_URL, GLOBAL_DATA_DIR, GLOBAL_VERBOSE, GLOBAL_QUIET, GLOBAL_DEBUG, HELP]},
 }}

@@ -221,6 +221,9 @@ NoPagination = Annotated[
         "they page, as the newer SDC revision does).",
     ),
 ]
+# The default, as a flag: accepted (hidden) so that scripts written for `--pagination/
+# --no-pagination` keep working.
+PaginationDefault = Annotated[bool, typer.Option("--pagination", hidden=True)]
 RescanInterval = Annotated[
     float,
     _option(
@@ -295,6 +298,7 @@ def serve(
     latency_ms: LatencyMs = 0,
     max_response_bytes: MaxResponseBytes = MAX_RESPONSE_BYTES,
     no_pagination: NoPagination = False,
+    pagination: PaginationDefault = False,
     rescan_interval: RescanInterval = 1.0,
     api_key_file: ApiKeyFile = None,
     access_token_file: AccessTokenFile = None,

@@ -239,3 +239,18 @@ def test_the_server_removes_its_record_when_stopped_by_sigterm(serve: Runs, tmp_
     os.kill(pid, signal.SIGTERM)
     assert gone(pid)
     assert records(serve.env) == {}
+
+
+@pytest.mark.parametrize(("flag", "paged"), [("--pagination", True), ("--no-pagination", False)])
+def test_pagination_flags(serve: Runs, flag: str, paged: bool):
+    """--no-pagination answers offset/limit with a 400; --pagination, the default, is still
+    accepted (hidden) for scripts written when the flag was a pair."""
+    started = serve("--demo", "--port", "0", "--background", "-q", flag)
+    assert started.returncode == 0, started.stderr
+    url = started.stdout.strip()
+    answer = requests.get(f"{url}/query", params={"instrument": "mag", "limit": "2"}, timeout=10)
+    assert answer.status_code == (200 if paged else 400)
+    if paged:
+        assert len(answer.json()) == 2
+    port = URL.match(url).group(1)  # type: ignore[union-attr]
+    assert serve("--stop", "--port", port).returncode == 0
