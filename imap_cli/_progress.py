@@ -114,21 +114,14 @@ class _DaysBar:
             TimeElapsedColumn(),
             console=Console(stderr=True),
         )
-        self.task = self.progress.add_task("Finding the days", total=None, received="")
+        self.task = self.progress.add_task(f"Finding the {noun}", total=None, received="")
 
     def __call__(self, now: WebpodaProgress) -> None:
         from rich.filesize import decimal
 
-        if now.phase == "uploading":
-            description = f"Uploading {now.uploading} files to the SDC"
-        elif now.days is None:
-            description = f"Finding the {self.noun}"
-        else:
-            failed = f", {now.failed} failed" if now.failed else ""
-            description = f"Fetching {self.noun} {now.done}/{now.days}{failed}"
         self.progress.update(
             self.task,
-            description=description,
+            description=now.headline(self.noun),
             total=now.days or None,
             completed=now.done,
             received=decimal(now.received),

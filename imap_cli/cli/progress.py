@@ -658,15 +658,9 @@ class DaysProgress(_Bar):
 
     def _fields(self, now: Any) -> dict[str, Any]:
         """The bar's description, counts and columns for a WebpodaProgress."""
+        description = now.headline(self.noun)
         if now.phase == "finding":
-            return {"description": f"Finding the {self.noun} with packets", "received": ""}
-        if now.phase == "uploading":
-            noun = "file" if now.uploading == 1 else "files"
-            description = f"Uploading {now.uploading} {noun} to the SDC"
-        else:
-            description = f"Fetching {self.noun} {now.done}/{now.days}"
-        if now.failed:
-            description += f", {now.failed} failed"
+            return {"description": description, "received": ""}
         # the days in flight give way first: the counts and the time stay whole
         room = self.output.console.width - len(description) - BESIDE_DAYS
         return {

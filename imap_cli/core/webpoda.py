@@ -150,6 +150,17 @@ class WebpodaProgress:
     current: tuple[str, ...] = ()
     uploading: int = 0
 
+    def headline(self, noun: str = "days") -> str:
+        """Where the run is, in words: `Fetching days 2/3, 1 failed` (`noun`: days or
+        pointings)."""
+        if self.phase == "finding":
+            return f"Finding the {noun} with packets"
+        if self.phase == "uploading":
+            text = f"Uploading {self.uploading} file{'' if self.uploading == 1 else 's'} to the SDC"
+        else:
+            text = f"Fetching {noun} {self.done}/{self.days}"
+        return text + (f", {self.failed} failed" if self.failed else "")
+
 
 class _Tracker:
     """Counts a run's progress and sends a WebpodaProgress on each change (under a lock, so

@@ -325,7 +325,7 @@ def _ranked_sql(
     files_rank. Its args: the query's, then those of `within`.
     """
     condition = " AND ".join(where)
-    files = f"files INDEXED BY {index}" if index else "files"
+    files = "files f" + (f" INDEXED BY {index}" if index else "")
     if mode is None:
         return f"SELECT {column} FROM {files} WHERE {condition} ORDER BY key"
     # Versions are never NULL on the science table (a legacy vXXX is major 1, minor XXX).
@@ -339,10 +339,7 @@ def _ranked_sql(
         "AND g.descriptor IS f.descriptor AND g.start_date IS f.start_date "
         f"AND g.repointing IS f.repointing AND {higher}{others}"
     )
-    return (
-        f"SELECT {column} FROM {files.replace('files', 'files f', 1)} "
-        f"WHERE {condition} AND NOT EXISTS ({newer}) ORDER BY key"
-    )
+    return f"SELECT {column} FROM {files} WHERE {condition} AND NOT EXISTS ({newer}) ORDER BY key"
 
 
 def _spice_on_query(
